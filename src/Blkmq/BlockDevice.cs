@@ -1,0 +1,247 @@
+using System.Runtime.CompilerServices;
+
+namespace Blkmq;
+
+/// <summary>
+/// The in-process block device API: byte offsets and buffers in, requests out. Checks every IO against the
+/// disk's geometry and limits before anything is submitted, splits IO larger than a request may be, and
+/// completes without a <see cref="Task"/> or any other allocation per IO in steady state (the returned
+/// <see cref="ValueTask"/> is backed by the request's own pooled completion source).
+/// </summary>
+/// <remarks>
+/// Await every returned <see cref="ValueTask"/> exactly once: the request's tag stays allocated until its
+/// result has been read. A failed IO throws <see cref="BlockIOException"/> carrying the
+/// <see cref="BlockStatus"/>; invalid arguments throw before submission.
+/// </remarks>
+public sealed class BlockDevice
+{
+    private const int ZeroBufferSize = 1 << 20;
+    private static byte[]? s_zeroes;
+
+    private readonly Disk _disk;
+    private readonly int _blockMask;
+
+    internal BlockDevice(Disk disk)
+    {
+        _disk = disk;
+        _blockMask = disk.Limits.LogicalBlockSize - 1;
+    }
+
+    /// <summary>Gets the disk behind the device.</summary>
+    public Disk Disk => _disk;
+
+    /// <summary>Gets the size in bytes.</summary>
+    public long Size => _disk.Capacity;
+
+    /// <summary>Gets the logical block size: offsets and lengths must be multiples of it.</summary>
+    public int LogicalBlockSize => _disk.Limits.LogicalBlockSize;
+
+    /// <summary>Gets the physical block size.</summary>
+    public int PhysicalBlockSize => _disk.Limits.EffectivePhysicalBlockSize;
+
+    /// <summary>Reads <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>.</summary>
+    /// <param name="offset">The byte offset, a multiple of the logical block size.</param>
+    /// <param name="buffer">Where the data goes; its length is a multiple of the logical block size. Owned by the IO until it completes.</param>
+    /// <param name="flags">Request modifiers, such as <see cref="RequestFlags.Polled"/>.</param>
+    /// <returns>A task that completes when the data is in <paramref name="buffer"/>.</returns>
+    /// <exception cref="ArgumentException">The range is negative, misaligned or beyond the end.</exception>
+    public ValueTask ReadAsync(long offset, Memory<byte> buffer, RequestFlags flags = RequestFlags.None) =>
+        Submit(RequestOp.Read, flags, offset, buffer.Length, buffer);
+
+    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>.</summary>
+    /// <param name="offset">The byte offset, a multiple of the logical block size.</param>
+    /// <param name="data">The data; its length is a multiple of the logical block size. Must not change until the IO completes.</param>
+    /// <param name="flags">Request modifiers: <see cref="RequestFlags.Fua"/> makes the write durable when it completes.</param>
+    /// <returns>A task that completes when the device has the data.</returns>
+    /// <exception cref="ArgumentException">The range is negative, misaligned or beyond the end.</exception>
+    public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, RequestFlags flags = RequestFlags.None)
+    {
+        if ((flags & RequestFlags.Fua) != 0 && _disk.HasWriteCache && !_disk.SupportsFua)
+        {
+            return WriteThenFlushAsync(offset, data, flags & ~RequestFlags.Fua);
+        }
+
+        return Submit(RequestOp.Write, flags, offset, data.Length, System.Runtime.InteropServices.MemoryMarshal.AsMemory(data));
+    }
+
+    /// <summary>Makes every completed write durable. Completes at once on a disk without a write cache.</summary>
+    /// <returns>A task that completes when the flush is done.</returns>
+    public ValueTask FlushAsync()
+    {
+        if (!_disk.HasWriteCache)
+        {
+            return _disk.IsRemoved ? ValueTask.FromException(BlockIOException.Create(BlockStatus.Offline, RequestOp.Flush, 0, 0)) : default;
+        }
+
+        return _disk.SubmitRequest(RequestOp.Flush, RequestFlags.None, 0, 0, default, null, 0).AsTask(RequestOp.Flush, 0, 0);
+    }
+
+    /// <summary>Tells the device a range's contents are no longer needed; reads of it may then return zeroes.</summary>
+    /// <param name="offset">The byte offset, a multiple of the logical block size.</param>
+    /// <param name="length">The length in bytes, a multiple of the logical block size.</param>
+    /// <returns>A task that completes when the discard is done.</returns>
+    /// <exception cref="ArgumentException">The range is negative, misaligned or beyond the end.</exception>
+    public ValueTask DiscardAsync(long offset, long length)
+    {
+        Validate(offset, length);
+        if (!_disk.SupportsDiscard)
+        {
+            return ValueTask.FromException(BlockIOException.Create(BlockStatus.NotSupported, RequestOp.Discard, offset, length));
+        }
+
+        return Submit(RequestOp.Discard, RequestFlags.None, offset, length, default);
+    }
+
+    /// <summary>Writes zeroes over a range, with the driver's write-zeroes if it has one, else with zero buffers.</summary>
+    /// <param name="offset">The byte offset, a multiple of the logical block size.</param>
+    /// <param name="length">The length in bytes, a multiple of the logical block size.</param>
+    /// <param name="mayUnmap">Whether the device may deallocate the range instead of writing zeroes.</param>
+    /// <returns>A task that completes when the range reads as zeroes.</returns>
+    /// <exception cref="ArgumentException">The range is negative, misaligned or beyond the end.</exception>
+    public ValueTask WriteZeroesAsync(long offset, long length, bool mayUnmap = true)
+    {
+        Validate(offset, length);
+        if (_disk.SupportsWriteZeroes)
+        {
+            return Submit(RequestOp.WriteZeroes, mayUnmap ? RequestFlags.None : RequestFlags.NoUnmap, offset, length, default);
+        }
+
+        return WriteZeroBuffersAsync(offset, length);
+    }
+
+    /// <summary>Polls the disk's poll queues once; polled IO completes only through this.</summary>
+    /// <returns>How many requests completed.</returns>
+    public int Poll() => _disk.Poll();
+
+    /// <summary>Wraps the device in a seekable <see cref="Stream"/> that accepts any offset and length.</summary>
+    /// <returns>A stream over the whole device.</returns>
+    public Stream AsStream() => new BlockDeviceStream(this);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ValueTask Submit(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data)
+    {
+        Validate(offset, length);
+        Disk disk = _disk;
+        if (length == 0)
+        {
+            return default;
+        }
+
+        if (op != RequestOp.Read && disk.IsReadOnly)
+        {
+            return ValueTask.FromException(BlockIOException.Create(BlockStatus.ReadOnly, op, offset, length));
+        }
+
+        if (!disk.HasWriteCache)
+        {
+            flags &= ~RequestFlags.Fua;
+        }
+
+        long max = MaxRequestBytes(op);
+        if (length <= max)
+        {
+            return disk.SubmitRequest(op, flags, offset >> 9, (int)length, data, null, 0).AsTask(op, offset, length);
+        }
+
+        return SubmitSplit(op, flags, offset, length, data, max);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Validate(long offset, long length)
+    {
+        if (((offset | length) & _blockMask) != 0 || offset < 0 || length < 0 || offset > _disk.Capacity - length)
+        {
+            ThrowInvalidRange(offset, length);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowInvalidRange(long offset, long length)
+    {
+        if (offset < 0)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(offset), offset, "The offset must not be negative.");
+        }
+
+        if (length < 0)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(length), length, "The length must not be negative.");
+        }
+
+        if ((offset & _blockMask) != 0)
+        {
+            ThrowHelper.ThrowArgument($"The offset {offset} is not a multiple of the logical block size {LogicalBlockSize}.", nameof(offset));
+        }
+
+        if ((length & _blockMask) != 0)
+        {
+            ThrowHelper.ThrowArgument($"The length {length} is not a multiple of the logical block size {LogicalBlockSize}.", nameof(length));
+        }
+
+        ThrowHelper.ThrowArgumentOutOfRange(nameof(offset), offset, $"The range [{offset}, {offset + length}) is beyond the end of disk '{_disk.Name}' ({_disk.Capacity} bytes).");
+    }
+
+    private long MaxRequestBytes(RequestOp op)
+    {
+        long sectors = op switch
+        {
+            RequestOp.Discard => _disk.Limits.MaxDiscardSectors,
+            RequestOp.WriteZeroes => _disk.Limits.MaxWriteZeroesSectors,
+            _ => _disk.Limits.MaxSectors,
+        };
+
+        // A request's length is an int; keep whole logical blocks.
+        long bytes = Math.Min(sectors << 9, int.MaxValue);
+        return bytes & ~(long)_blockMask;
+    }
+
+    private ValueTask SubmitSplit(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data, long max)
+    {
+        SplitCompletion split = SplitCompletion.Rent();
+        long done = 0;
+        while (done < length)
+        {
+            int part = (int)Math.Min(max, length - done);
+            Memory<byte> partData = data.IsEmpty ? default : data.Slice((int)done, part);
+            split.AddPart();
+            split.OnSubmitted(_disk.SubmitRequest(op, flags, (offset + done) >> 9, part, partData, split, 0));
+            done += part;
+        }
+
+        split.Arrive();
+        return Submission.Slow(new ValueTask<BlockStatus>(split, split.Version)).AsTask(op, offset, length);
+    }
+
+    private async ValueTask WriteThenFlushAsync(long offset, ReadOnlyMemory<byte> data, RequestFlags flags)
+    {
+        await WriteAsync(offset, data, flags).ConfigureAwait(false);
+        await FlushAsync().ConfigureAwait(false);
+    }
+
+    private ValueTask WriteZeroBuffersAsync(long offset, long length)
+    {
+        if (length == 0)
+        {
+            return default;
+        }
+
+        if (_disk.IsReadOnly)
+        {
+            return ValueTask.FromException(BlockIOException.Create(BlockStatus.ReadOnly, RequestOp.WriteZeroes, offset, length));
+        }
+
+        byte[] zeroes = s_zeroes ??= new byte[ZeroBufferSize];
+        long max = Math.Min(MaxRequestBytes(RequestOp.Write), ZeroBufferSize);
+        SplitCompletion split = SplitCompletion.Rent();
+        for (long done = 0; done < length;)
+        {
+            int part = (int)Math.Min(max, length - done);
+            split.AddPart();
+            split.OnSubmitted(_disk.SubmitRequest(RequestOp.Write, RequestFlags.None, (offset + done) >> 9, part, zeroes.AsMemory(0, part), split, 0));
+            done += part;
+        }
+
+        split.Arrive();
+        return Submission.Slow(new ValueTask<BlockStatus>(split, split.Version)).AsTask(RequestOp.WriteZeroes, offset, length);
+    }
+}

@@ -1,0 +1,408 @@
+using System.Runtime.CompilerServices;
+
+namespace Blkmq;
+
+/// <summary>
+/// A disk (Linux <c>struct gendisk</c> with its request queue): name, capacity, block sizes, flags and limits,
+/// statistics, and the queue controls (freeze, quiesce, removal). Made by
+/// <see cref="TagSet{TDriver, TData, THw, TDisk}.AddDisk"/>; IO goes through <see cref="OpenDevice"/>.
+/// </summary>
+public abstract partial class Disk
+{
+    private readonly Lock _controlLock = new();
+    private int _gateClosed;
+    private int _freezeDepth;
+    private int _quiesceDepth;
+    private int _removed;
+    private int _callbacks;
+    private int _drainWaiters;
+    private TaskCompletionSource _gateOpen = NewSignal(completed: true);
+    private TaskCompletionSource _drained = NewSignal(completed: false);
+    private volatile bool _readOnly;
+    private long _capacity;
+
+    private protected Disk(TagSetCore tagSet, DiskOptions options)
+    {
+        TagSetCore = tagSet;
+        Name = options.Name;
+        _capacity = options.Capacity;
+        Limits = options.Limits;
+        _readOnly = options.ReadOnly;
+        IsRotational = options.Rotational;
+        HasWriteCache = options.WriteCache;
+        SupportsFua = options.WriteCache && options.Fua;
+        Statistics = new DiskStatistics(tagSet.AllSlots.Length, tagSet.Time.TimestampFrequency, options.IoStatistics);
+        LogicalBlockShift = System.Numerics.BitOperations.Log2((uint)Limits.LogicalBlockSize);
+    }
+
+    /// <summary>Gets the disk's name.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets the capacity in bytes.</summary>
+    public long Capacity => Volatile.Read(ref _capacity);
+
+    /// <summary>Gets the capacity in 512-byte sectors.</summary>
+    public long CapacitySectors => Capacity >> 9;
+
+    /// <summary>Gets the queue limits.</summary>
+    public QueueLimits Limits { get; }
+
+    /// <summary>Gets whether the disk refuses writes, discards and write-zeroes.</summary>
+    public bool IsReadOnly => _readOnly;
+
+    /// <summary>Gets whether the disk is rotational.</summary>
+    public bool IsRotational { get; }
+
+    /// <summary>Gets whether the disk has a volatile write cache (flush is meaningful).</summary>
+    public bool HasWriteCache { get; }
+
+    /// <summary>Gets whether FUA writes reach the driver as such.</summary>
+    public bool SupportsFua { get; }
+
+    /// <summary>Gets whether discard is supported.</summary>
+    public bool SupportsDiscard => Limits.MaxDiscardSectors > 0;
+
+    /// <summary>Gets whether the driver implements write-zeroes itself.</summary>
+    public bool SupportsWriteZeroes => Limits.MaxWriteZeroesSectors > 0;
+
+    /// <summary>Gets whether the disk was removed.</summary>
+    public bool IsRemoved => Volatile.Read(ref _removed) != 0;
+
+    /// <summary>Gets whether the queue is quiesced (no dispatch to the driver).</summary>
+    public bool IsQuiesced => Volatile.Read(ref _quiesceDepth) != 0;
+
+    /// <summary>Gets whether the queue is frozen (no new IO enters).</summary>
+    public bool IsFrozen => Volatile.Read(ref _freezeDepth) != 0;
+
+    /// <summary>Gets the tag set serving the disk.</summary>
+    public TagSetCore TagSet => TagSetCore;
+
+    /// <summary>Gets how many requests of this disk the block layer or the driver holds now.</summary>
+    public int InFlight => CountActive(driverOwnedOnly: false);
+
+    internal TagSetCore TagSetCore { get; }
+
+    internal DiskStatistics Statistics { get; }
+
+    internal int LogicalBlockShift { get; }
+
+    internal RangeLock StreamLock { get; } = new();
+
+    internal abstract HwQueueBase[] Queues { get; }
+
+    /// <summary>Marks the disk read-only or writable at runtime (Linux <c>set_disk_ro</c>).</summary>
+    /// <param name="readOnly">Whether to refuse writes.</param>
+    public void SetReadOnly(bool readOnly) => _readOnly = readOnly;
+
+    /// <summary>Changes the capacity at runtime (Linux <c>set_capacity_and_notify</c>); IO beyond it fails from now on.</summary>
+    /// <param name="capacity">The new capacity in bytes, a multiple of the logical block size.</param>
+    public void SetCapacity(long capacity)
+    {
+        if (capacity < 0 || capacity % Limits.LogicalBlockSize != 0)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(capacity), capacity, $"The capacity must be a non-negative multiple of the logical block size ({Limits.LogicalBlockSize}).");
+        }
+
+        Volatile.Write(ref _capacity, capacity);
+    }
+
+    /// <summary>Takes a snapshot of the disk's statistics.</summary>
+    /// <returns>The counters, as in <c>/sys/block/&lt;dev&gt;/stat</c>.</returns>
+    public DiskStats GetStatistics() => Statistics.Snapshot(CountActive(driverOwnedOnly: false));
+
+    /// <summary>Opens the in-process block device API on this disk.</summary>
+    /// <returns>A device; cheap, any number may be open.</returns>
+    public BlockDevice OpenDevice() => new(this);
+
+    /// <summary>Polls every poll queue of the disk once (<c>blk_mq_poll</c>).</summary>
+    /// <returns>How many requests completed.</returns>
+    public int Poll()
+    {
+        int completed = 0;
+        foreach (HwQueueBase queue in Queues)
+        {
+            if (queue.IsPoll)
+            {
+                completed += queue.Poll();
+            }
+        }
+
+        return completed;
+    }
+
+    /// <summary>
+    /// Freezes the queue (<c>blk_mq_freeze_queue</c>): new IO waits at the entrance until <see cref="Unfreeze"/>;
+    /// completes when every request already admitted has ended. Freezes nest.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting for the drain (the queue stays frozen).</param>
+    /// <returns>A task that completes when the queue is empty.</returns>
+    public async ValueTask FreezeAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_controlLock)
+        {
+            if (_freezeDepth++ == 0)
+            {
+                _gateOpen = NewSignal(completed: false);
+                Interlocked.Exchange(ref _gateClosed, 1);
+            }
+        }
+
+        await WaitForDrainAsync(driverOwnedOnly: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Undoes one <see cref="FreezeAsync"/>; the last one lets waiting IO in.</summary>
+    /// <exception cref="InvalidOperationException">The queue is not frozen.</exception>
+    public void Unfreeze()
+    {
+        lock (_controlLock)
+        {
+            if (_freezeDepth == 0)
+            {
+                throw new InvalidOperationException($"Disk '{Name}' is not frozen.");
+            }
+
+            if (--_freezeDepth == 0 && _removed == 0)
+            {
+                Interlocked.Exchange(ref _gateClosed, 0);
+                _gateOpen.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Quiesces the queue (<c>blk_mq_quiesce_queue</c>): no request is dispatched to the driver until
+    /// <see cref="Unquiesce"/> (new ones are held in order); completes when no <c>QueueRq</c> call is running.
+    /// Requests the driver already owns still complete.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting (the queue stays quiesced).</param>
+    /// <returns>A task that completes when no dispatch is in progress.</returns>
+    public async ValueTask QuiesceAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_controlLock)
+        {
+            Interlocked.Increment(ref _quiesceDepth);
+        }
+
+        while (CountDispatching() != 0)
+        {
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Undoes one <see cref="QuiesceAsync"/>; the last one dispatches what was held.</summary>
+    /// <exception cref="InvalidOperationException">The queue is not quiesced.</exception>
+    public void Unquiesce()
+    {
+        lock (_controlLock)
+        {
+            if (_quiesceDepth == 0)
+            {
+                throw new InvalidOperationException($"Disk '{Name}' is not quiesced.");
+            }
+
+            if (Interlocked.Decrement(ref _quiesceDepth) != 0)
+            {
+                return;
+            }
+        }
+
+        foreach (HwQueueBase queue in Queues)
+        {
+            queue.RequestRun();
+        }
+    }
+
+    /// <summary>
+    /// Removes the disk (<c>del_gendisk</c>): new IO fails with <see cref="BlockStatus.Offline"/>, requests held
+    /// by the block layer fail, requests the driver owns are waited for (they end, or time out) and after
+    /// <paramref name="gracePeriod"/> are failed with <see cref="BlockStatus.Offline"/> (a late end by the driver
+    /// is then a harmless no-op). When this completes, no driver callback for the disk runs any more and its
+    /// queues were exited.
+    /// </summary>
+    /// <param name="gracePeriod">How long to wait for the driver; default the tag set's request timeout.</param>
+    /// <returns>A task that completes when the disk is gone.</returns>
+    public async ValueTask RemoveAsync(TimeSpan? gracePeriod = null)
+    {
+        lock (_controlLock)
+        {
+            if (_removed != 0)
+            {
+                return;
+            }
+
+            _removed = 1;
+            Interlocked.Exchange(ref _gateClosed, 1);
+            _gateOpen.TrySetResult();
+        }
+
+        foreach (HwQueueBase queue in Queues)
+        {
+            queue.FailDispatchList(BlockStatus.Offline);
+        }
+
+        TimeSpan grace = gracePeriod ?? TagSetCore.Options.RequestTimeout;
+        int failed = 0;
+        using (var graceCts = new CancellationTokenSource(grace))
+        {
+            try
+            {
+                await WaitForDrainAsync(driverOwnedOnly: false, graceCts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (graceCts.IsCancellationRequested)
+            {
+                failed = FailInFlight();
+            }
+        }
+
+        // A request inside QueueRq, Complete or Timeout cannot be taken from the driver; wait for those calls.
+        await WaitForDrainAsync(driverOwnedOnly: false, CancellationToken.None).ConfigureAwait(false);
+        while (Volatile.Read(ref _callbacks) != 0)
+        {
+            await Task.Delay(1).ConfigureAwait(false);
+        }
+
+        lock (TagSetCore.TimeoutScanLock)
+        {
+            // Taking the scan lock waits out a scan that may be calling this disk's Timeout right now.
+        }
+
+        ExitQueues();
+        TagSetCore.Unregister(this);
+        BlkmqLog.DiskRemoved(TagSetCore.Logger, Name, failed);
+    }
+
+    internal abstract Submission SubmitRequest(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie);
+
+    internal abstract void ExitQueues();
+
+    internal void EnterCallback() => Interlocked.Increment(ref _callbacks);
+
+    internal void ExitCallback() => Interlocked.Decrement(ref _callbacks);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool IsGateClosed() => Volatile.Read(ref _gateClosed) != 0;
+
+    /// <summary>Waits until the gate opens; returns false if the disk was removed.</summary>
+    internal async ValueTask<bool> WaitGateOpenAsync()
+    {
+        while (true)
+        {
+            Task open;
+            lock (_controlLock)
+            {
+                if (_removed != 0)
+                {
+                    return false;
+                }
+
+                if (_gateClosed == 0)
+                {
+                    return true;
+                }
+
+                open = _gateOpen.Task;
+            }
+
+            await open.ConfigureAwait(false);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void OnRequestFreed()
+    {
+        if (Volatile.Read(ref _drainWaiters) != 0)
+        {
+            Volatile.Read(ref _drained).TrySetResult();
+        }
+    }
+
+    private static TaskCompletionSource NewSignal(bool completed)
+    {
+        var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (completed)
+        {
+            signal.SetResult();
+        }
+
+        return signal;
+    }
+
+    private async ValueTask WaitForDrainAsync(bool driverOwnedOnly, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _drainWaiters);
+        try
+        {
+            while (true)
+            {
+                TaskCompletionSource signal = NewSignal(completed: false);
+                Interlocked.Exchange(ref _drained, signal);
+
+                // Counted after publishing the signal: a free from here on sets it.
+                if (CountActive(driverOwnedOnly) == 0)
+                {
+                    return;
+                }
+
+                try
+                {
+                    // The periodic wake-up covers a free that raced with the exchange above.
+                    await signal.Task.WaitAsync(TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Count again.
+                }
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _drainWaiters);
+        }
+    }
+
+    private int CountActive(bool driverOwnedOnly)
+    {
+        int count = 0;
+        foreach (RequestSlot slot in TagSetCore.AllSlots)
+        {
+            int state = RequestState.State(slot.StateWord);
+            if (state != RequestState.Free && Volatile.Read(ref slot._hctx)?.Disk == this
+                && (!driverOwnedOnly || RequestState.IsDriverOwned(state)))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private int CountDispatching()
+    {
+        int count = 0;
+        foreach (RequestSlot slot in TagSetCore.AllSlots)
+        {
+            if (RequestState.State(slot.StateWord) == RequestState.Dispatching && Volatile.Read(ref slot._hctx)?.Disk == this)
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private int FailInFlight()
+    {
+        int failed = 0;
+        foreach (RequestSlot slot in TagSetCore.AllSlots)
+        {
+            long word = slot.StateWord;
+            if (RequestState.State(word) == RequestState.InFlight && Volatile.Read(ref slot._hctx)?.Disk == this
+                && slot.TryEnd(RequestState.Generation(word), BlockStatus.Offline))
+            {
+                failed++;
+            }
+        }
+
+        return failed;
+    }
+}

@@ -1,0 +1,35 @@
+using System.Reflection;
+
+namespace Blkmq;
+
+/// <summary>
+/// Which optional members of <see cref="IBlockDriver{TRequestData, THwQueueData, TDiskData}"/> a driver
+/// implements, found once by reflection on the interface map. The flags are <see langword="static readonly"/>
+/// in a generic class, so the JIT treats them as constants per driver and drops the untaken branches.
+/// </summary>
+internal static class DriverTraits<TDriver, TData, THw, TDisk>
+    where TDriver : struct, IBlockDriver<TData, THw, TDisk>
+{
+    public static readonly bool HasCommitRqs = Implements(nameof(IBlockDriver<,,>.CommitRqs));
+    public static readonly bool HasComplete = Implements(nameof(IBlockDriver<,,>.Complete));
+    public static readonly bool HasExitHctx = Implements(nameof(IBlockDriver<,,>.ExitHctx));
+    public static readonly bool HasExitRequest = Implements(nameof(IBlockDriver<,,>.ExitRequest));
+    public static readonly bool HasPoll = Implements(nameof(IBlockDriver<,,>.Poll));
+    public static readonly bool HasTimeout = Implements(nameof(IBlockDriver<,,>.Timeout));
+    public static readonly bool HasMapQueues = Implements(nameof(IBlockDriver<,,>.MapQueues));
+
+    private static bool Implements(string name)
+    {
+        InterfaceMapping map = typeof(TDriver).GetInterfaceMap(typeof(IBlockDriver<TData, THw, TDisk>));
+        for (int i = 0; i < map.InterfaceMethods.Length; i++)
+        {
+            if (map.InterfaceMethods[i].Name == name)
+            {
+                // A default interface method maps to itself; a driver's own body is declared on the driver.
+                return map.TargetMethods[i].DeclaringType == typeof(TDriver);
+            }
+        }
+
+        return false;
+    }
+}

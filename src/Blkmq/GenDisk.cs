@@ -1,0 +1,162 @@
+using System.Runtime.CompilerServices;
+
+namespace Blkmq;
+
+/// <summary>A disk bound to its driver's types: owns the hardware queues and the typed submission fast path.</summary>
+internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
+    where TDriver : struct, IBlockDriver<TData, THw, TDisk>
+{
+    private readonly HwQueue<TDriver, TData, THw, TDisk>[] _queues;
+    private readonly HwQueueBase[] _baseQueues;
+    private readonly int[] _defaultMap;
+    private readonly int[] _pollMap;
+    private readonly TimeProvider _time;
+    private int _exited;
+
+    public GenDisk(TagSet<TDriver, TData, THw, TDisk> tagSet, TDisk diskData, DiskOptions options)
+        : base(tagSet, options)
+    {
+        _time = tagSet.Time;
+        _defaultMap = tagSet.Map.DefaultQueues;
+        _pollMap = tagSet.Map.PollQueues;
+        int count = tagSet.Options.TotalQueueCount;
+        _queues = new HwQueue<TDriver, TData, THw, TDisk>[count];
+        TDriver driver = tagSet.Driver;
+        int created = 0;
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                THw data = driver.InitHctx(diskData, i);
+                _queues[i] = new HwQueue<TDriver, TData, THw, TDisk>(this, tagSet, diskData, i, i >= tagSet.Options.HardwareQueueCount, data);
+                created++;
+            }
+        }
+        catch
+        {
+            // InitHctx threw: exit the queues made so far; the disk never existed.
+            for (int i = 0; i < created; i++)
+            {
+                _queues[i].Exit();
+            }
+
+            throw;
+        }
+
+        _baseQueues = _queues;
+    }
+
+    internal override HwQueueBase[] Queues => _baseQueues;
+
+    internal override void ExitQueues()
+    {
+        if (Interlocked.Exchange(ref _exited, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (HwQueue<TDriver, TData, THw, TDisk> queue in _queues)
+        {
+            queue.Exit();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal override Submission SubmitRequest(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie)
+    {
+        HwQueue<TDriver, TData, THw, TDisk> queue = SelectQueue(flags);
+        if (queue.Tags.TryAllocate(out int tag))
+        {
+            RequestSlot<TData> slot = queue.Slots[tag];
+            long now = _time.GetTimestamp();
+            slot._startTimestamp = now;
+            long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie);
+            if (!data.IsEmpty)
+            {
+                slot.AddSegment(data);
+            }
+
+            // Dekker pair with FreezeAsync: Prepare's exchange is a full fence before this read; the freezer's
+            // exchange is one before it counts prepared slots. Either it counts ours, or we see its gate.
+            if (!IsGateClosed())
+            {
+                Statistics.OnStart(now);
+                return queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
+            }
+
+            slot.Release();
+        }
+
+        return SubmitSlow(op, flags, sector, bytes, data, target, cookie);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private HwQueue<TDriver, TData, THw, TDisk> SelectQueue(RequestFlags flags)
+    {
+        int cpu = Thread.GetCurrentProcessorId();
+        int[] map = (flags & RequestFlags.Polled) != 0 && _pollMap.Length > 0 && TagSetCore.PollQueueCount > 0 ? _pollMap : _defaultMap;
+        return _queues[map[(uint)cpu % (uint)map.Length]];
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Submission SubmitSlow(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie)
+    {
+        if (target is null)
+        {
+            return Submission.Slow(SubmitWaitingAsync(op, flags, sector, bytes, data, target: null, cookie));
+        }
+
+        _ = CompleteToTargetAsync(op, flags, sector, bytes, data, target, cookie);
+        return Submission.Callback();
+    }
+
+    private async Task CompleteToTargetAsync(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion target, long cookie)
+    {
+        BlockStatus status = await SubmitWaitingAsync(op, flags, sector, bytes, data, target, cookie).ConfigureAwait(false);
+        if (status != PendingOnTarget)
+        {
+            target.OnRequestCompleted(cookie, status);
+        }
+    }
+
+    // A sentinel the slow path returns when the request went to the driver with a callback target.
+    private const BlockStatus PendingOnTarget = (BlockStatus)255;
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<BlockStatus> SubmitWaitingAsync(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie)
+    {
+        while (true)
+        {
+            if (IsGateClosed() && !await WaitGateOpenAsync().ConfigureAwait(false))
+            {
+                return BlockStatus.Offline;
+            }
+
+            HwQueue<TDriver, TData, THw, TDisk> queue = SelectQueue(flags);
+            int tag = await queue.Tags.AllocateAsync().ConfigureAwait(false);
+            RequestSlot<TData> slot = queue.Slots[tag];
+            long now = _time.GetTimestamp();
+            slot._startTimestamp = now;
+            long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie);
+            if (!data.IsEmpty)
+            {
+                slot.AddSegment(data);
+            }
+
+            if (IsGateClosed())
+            {
+                slot.Release();
+                continue;
+            }
+
+            Statistics.OnStart(now);
+            Submission submission = queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
+            if (target is not null && !submission.IsCompleted)
+            {
+                return PendingOnTarget;
+            }
+
+            return await submission.AsStatusTask().ConfigureAwait(false);
+        }
+    }
+}

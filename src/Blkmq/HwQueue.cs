@@ -1,0 +1,390 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+
+namespace Blkmq;
+
+/// <summary>
+/// One hardware queue (hctx) of one disk: dispatches requests to the driver, a struct type argument, so that
+/// every driver call is a direct, inlinable call; optional driver members are skipped by constant flags.
+/// </summary>
+internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
+    where TDriver : struct, IBlockDriver<TData, THw, TDisk>
+{
+    private readonly Lock _listLock = new();
+    private readonly List<(RequestSlot<TData> Slot, long Generation)> _dispatchList = [];
+    private readonly List<(RequestSlot<TData> Slot, long Generation)> _runBuffer = [];
+    private readonly TDisk _diskData;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly long _timeoutTicks;
+    private readonly RequestSlot<TData>[] _slots;
+
+    // Mutable struct: not readonly, or each call would run on a defensive copy.
+    private TDriver _driver;
+    private THw _data;
+
+    public HwQueue(Disk disk, TagSet<TDriver, TData, THw, TDisk> tagSet, TDisk diskData, int index, bool isPoll, THw data)
+        : base(disk, tagSet.Tags[index], index, isPoll)
+    {
+        _driver = tagSet.Driver;
+        _diskData = diskData;
+        _data = data;
+        _slots = tagSet.Slots[index];
+        _logger = tagSet.Logger;
+        _time = tagSet.Time;
+        _timeoutTicks = tagSet.TimeoutTicks;
+    }
+
+    public RequestSlot<TData>[] Slots => _slots;
+
+    /// <summary>Dispatches one request from its submitter: the fast path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Submission SubmitDirect(RequestSlot<TData> slot, long generation, short token)
+    {
+        if (Volatile.Read(ref _dispatchListCount) != 0)
+        {
+            return QueueBehindDispatchList(slot, generation, token);
+        }
+
+        DispatchOutcome outcome = DispatchCore(slot, generation, isLast: true);
+        if (outcome == DispatchOutcome.Taken)
+        {
+            return slot._target is null ? Submission.Pending(slot, token) : Submission.Callback();
+        }
+
+        if (outcome == DispatchOutcome.EndedInline)
+        {
+            BlockStatus status = slot.CollectInline();
+            slot.Release();
+            return Submission.Done(status);
+        }
+
+        AddToDispatchList(slot, generation, front: false);
+        if (outcome == DispatchOutcome.Busy)
+        {
+            ArmRestart();
+        }
+
+        return slot._target is null ? Submission.Pending(slot, token) : Submission.Callback();
+    }
+
+    /// <summary>
+    /// Dispatches a plugged batch in order, the last with <c>isLast</c>; requests ended inline are published to
+    /// their targets. Requests the driver refuses go, with everything after them, to the dispatch list.
+    /// </summary>
+    public void DispatchBatch(ReadOnlySpan<(RequestSlot<TData> Slot, long Generation)> batch)
+    {
+        if (Volatile.Read(ref _dispatchListCount) != 0)
+        {
+            foreach ((RequestSlot<TData> slot, long generation) in batch)
+            {
+                AddToDispatchList(slot, generation, front: false);
+            }
+
+            RequestRun();
+            return;
+        }
+
+        DispatchList(batch, fromList: false);
+    }
+
+    public override int Poll()
+    {
+        if (!DriverTraits<TDriver, TData, THw, TDisk>.HasPoll)
+        {
+            return 0;
+        }
+
+        try
+        {
+            return _driver.Poll(ref _data, _diskData);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            BlkmqLog.DriverCallbackThrew(_logger, ex, nameof(IBlockDriver<,,>.Poll), Disk.Name, Index);
+            return 0;
+        }
+    }
+
+    public override void HandleTimeout(RequestSlot slot, long generation)
+    {
+        var typed = (RequestSlot<TData>)slot;
+        TimeoutAction action = TimeoutAction.Done;
+        if (DriverTraits<TDriver, TData, THw, TDisk>.HasTimeout)
+        {
+            Disk.EnterCallback();
+            try
+            {
+                action = _driver.Timeout(new Request<TData>(typed, generation));
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                BlkmqLog.DriverCallbackThrew(_logger, ex, nameof(IBlockDriver<,,>.Timeout), Disk.Name, Index);
+            }
+            finally
+            {
+                Disk.ExitCallback();
+            }
+        }
+
+        if (action == TimeoutAction.ResetTimer)
+        {
+            slot.ResetTimer(generation, _time.GetTimestamp() + _timeoutTicks);
+            return;
+        }
+
+        RequestOp op = slot._op;
+        long sector = slot._sector;
+        if (slot.TryEndTimedOut(generation))
+        {
+            BlkmqLog.RequestTimedOut(_logger, Disk.Name, Index, slot.Tag, op, sector);
+        }
+    }
+
+    public override int FailDispatchList(BlockStatus status)
+    {
+        lock (_listLock)
+        {
+            _runBuffer.Clear();
+            _runBuffer.AddRange(_dispatchList);
+            _dispatchList.Clear();
+            Volatile.Write(ref _dispatchListCount, 0);
+        }
+
+        int failed = _runBuffer.Count;
+        foreach ((RequestSlot<TData> slot, long generation) in _runBuffer)
+        {
+            slot.EndByBlockLayer(generation, status, publish: true);
+        }
+
+        _runBuffer.Clear();
+        return failed;
+    }
+
+    public override void Exit()
+    {
+        DisposeTimer();
+        if (DriverTraits<TDriver, TData, THw, TDisk>.HasExitHctx)
+        {
+            try
+            {
+                _driver.ExitHctx(ref _data, _diskData);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                BlkmqLog.DriverCallbackThrew(_logger, ex, nameof(IBlockDriver<,,>.ExitHctx), Disk.Name, Index);
+            }
+        }
+    }
+
+    protected override void InvokeComplete(RequestSlot slot)
+    {
+        var typed = (RequestSlot<TData>)slot;
+        if (!slot.TryBeginCompleteCallback(out long generation))
+        {
+            return;
+        }
+
+        if (!DriverTraits<TDriver, TData, THw, TDisk>.HasComplete)
+        {
+            slot.TryEnd(generation, slot.CompletionStatus);
+            return;
+        }
+
+        Disk.EnterCallback();
+        try
+        {
+            _driver.Complete(new Request<TData>(typed, generation));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            BlkmqLog.DriverCallbackThrew(_logger, ex, nameof(IBlockDriver<,,>.Complete), Disk.Name, Index);
+            slot.TryEnd(generation, BlockStatus.IoError);
+        }
+        finally
+        {
+            Disk.ExitCallback();
+        }
+
+        if (slot.TryEnd(generation, BlockStatus.IoError))
+        {
+            BlkmqLog.CompleteDidNotEnd(_logger, Disk.Name);
+        }
+    }
+
+    protected override void RunDispatchList()
+    {
+        lock (_listLock)
+        {
+            if (_dispatchList.Count == 0 || Disk.IsQuiesced)
+            {
+                return;
+            }
+
+            _runBuffer.Clear();
+            _runBuffer.AddRange(_dispatchList);
+            _dispatchList.Clear();
+            Volatile.Write(ref _dispatchListCount, 0);
+        }
+
+        // Only the single work item runs this, so the run buffer is not shared.
+        DispatchList(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_runBuffer), fromList: true);
+        _runBuffer.Clear();
+    }
+
+    private void DispatchList(ReadOnlySpan<(RequestSlot<TData> Slot, long Generation)> batch, bool fromList)
+    {
+        bool lastQueuedWasLast = true;
+        for (int i = 0; i < batch.Length; i++)
+        {
+            (RequestSlot<TData> slot, long generation) = batch[i];
+            bool isLast = i == batch.Length - 1;
+            DispatchOutcome outcome = DispatchCore(slot, generation, isLast);
+            if (outcome == DispatchOutcome.Taken)
+            {
+                lastQueuedWasLast = isLast;
+                continue;
+            }
+
+            if (outcome == DispatchOutcome.EndedInline)
+            {
+                lastQueuedWasLast = isLast;
+                slot.PublishInline();
+                continue;
+            }
+
+            // Busy or quiesced: this request and all after it wait, in order, ahead of anything newer.
+            lock (_listLock)
+            {
+                int position = fromList ? 0 : _dispatchList.Count;
+                for (int j = i; j < batch.Length; j++)
+                {
+                    _dispatchList.Insert(position++, batch[j]);
+                }
+
+                Volatile.Write(ref _dispatchListCount, _dispatchList.Count);
+            }
+
+            if (!lastQueuedWasLast)
+            {
+                CommitRqs();
+            }
+
+            if (outcome == DispatchOutcome.Busy)
+            {
+                ArmRestart();
+            }
+
+            return;
+        }
+    }
+
+    private void CommitRqs()
+    {
+        if (!DriverTraits<TDriver, TData, THw, TDisk>.HasCommitRqs)
+        {
+            return;
+        }
+
+        try
+        {
+            _driver.CommitRqs(ref _data, _diskData);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            BlkmqLog.DriverCallbackThrew(_logger, ex, nameof(IBlockDriver<,,>.CommitRqs), Disk.Name, Index);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DispatchOutcome DispatchCore(RequestSlot<TData> slot, long generation, bool isLast)
+    {
+        bool begun = slot.TryBeginDispatch(generation, _time.GetTimestamp() + _timeoutTicks);
+        System.Diagnostics.Debug.Assert(begun, "dispatching a request the block layer does not own");
+
+        // Dekker pair with QuiesceAsync: our CAS above is a full fence before this read, theirs a full fence
+        // before they scan for dispatching slots; one of us sees the other.
+        if (Disk.IsQuiesced)
+        {
+            slot.TryUndoDispatch(generation);
+            return DispatchOutcome.Refused;
+        }
+
+        BlockStatus status;
+        try
+        {
+            status = _driver.QueueRq(ref _data, _diskData, new Request<TData>(slot, generation), isLast);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            BlkmqLog.DriverCallbackThrew(_logger, ex, nameof(IBlockDriver<,,>.QueueRq), Disk.Name, Index);
+            status = BlockStatus.IoError;
+        }
+
+        if (status == BlockStatus.Ok)
+        {
+            return slot.FinishDispatch(generation) == RequestState.EndedInline ? DispatchOutcome.EndedInline : DispatchOutcome.Taken;
+        }
+
+        return DispatchFailed(slot, generation, status);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private DispatchOutcome DispatchFailed(RequestSlot<TData> slot, long generation, BlockStatus status)
+    {
+        if (status is BlockStatus.Busy or BlockStatus.ResourceBusy)
+        {
+            if (slot.TryUndoDispatch(generation))
+            {
+                return DispatchOutcome.Busy;
+            }
+
+            // The driver ended or completed the request and still said busy: the end stands.
+            BlkmqLog.BusyAfterEnd(_logger, status, Disk.Name);
+            return slot.FinishDispatch(generation) == RequestState.EndedInline ? DispatchOutcome.EndedInline : DispatchOutcome.Taken;
+        }
+
+        if (!Enum.IsDefined(status))
+        {
+            BlkmqLog.UnknownStatus(_logger, (int)status, Disk.Name);
+            status = BlockStatus.IoError;
+        }
+
+        // An error return ends the request with that status, unless the driver already ended it itself.
+        slot.TryEnd(generation, status);
+        return slot.FinishDispatch(generation) == RequestState.EndedInline ? DispatchOutcome.EndedInline : DispatchOutcome.Taken;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Submission QueueBehindDispatchList(RequestSlot<TData> slot, long generation, short token)
+    {
+        AddToDispatchList(slot, generation, front: false);
+        RequestRun();
+        return slot._target is null ? Submission.Pending(slot, token) : Submission.Callback();
+    }
+
+    private void AddToDispatchList(RequestSlot<TData> slot, long generation, bool front)
+    {
+        lock (_listLock)
+        {
+            if (front)
+            {
+                _dispatchList.Insert(0, (slot, generation));
+            }
+            else
+            {
+                _dispatchList.Add((slot, generation));
+            }
+
+            Volatile.Write(ref _dispatchListCount, _dispatchList.Count);
+        }
+    }
+
+    private enum DispatchOutcome
+    {
+        Taken,
+        EndedInline,
+        Busy,
+        Refused,
+    }
+}

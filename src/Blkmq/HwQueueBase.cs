@@ -1,0 +1,157 @@
+using System.Diagnostics;
+
+namespace Blkmq;
+
+/// <summary>
+/// The part of a disk's hardware queue (hctx) that does not depend on the driver's types: its completion
+/// context (the analogue of softirq: requests handed to <c>Complete</c> are finished on the thread pool, in
+/// batches, never on the completing thread) and the restart machinery for requests the driver refused.
+/// </summary>
+/// <remarks>
+/// The completion context is a lock-free intrusive stack of slots (a slot is on it at most once, while in the
+/// <c>Completing</c> state, which nobody but the context may leave) drained by one work item at a time; the
+/// work item is queued only on the empty-to-non-empty edge, so a burst of completions costs one thread hop.
+/// </remarks>
+internal abstract class HwQueueBase : IThreadPoolWorkItem
+{
+    private static readonly TimeSpan s_busyDelay = TimeSpan.FromMilliseconds(3);
+
+    private RequestSlot? _completionHead;
+    private int _workScheduled;
+    private int _needRun;
+    private int _needRestart;
+    private ITimer? _delayTimer;
+
+    protected HwQueueBase(Disk disk, TagBitmap tags, int index, bool isPoll)
+    {
+        Disk = disk;
+        Tags = tags;
+        Index = index;
+        IsPoll = isPoll;
+    }
+
+    public Disk Disk { get; }
+
+    public TagBitmap Tags { get; }
+
+    public int Index { get; }
+
+    public bool IsPoll { get; }
+
+    /// <summary>Requests waiting for dispatch (refused as busy, or held while quiesced); read on the fast path.</summary>
+    internal int _dispatchListCount;
+
+    public void EnqueueCompletion(RequestSlot slot)
+    {
+        RequestSlot? head;
+        do
+        {
+            head = Volatile.Read(ref _completionHead);
+            slot._nextCompletion = head;
+        }
+        while (Interlocked.CompareExchange(ref _completionHead, slot, head) != head);
+
+        if (head is null)
+        {
+            ScheduleWork();
+        }
+    }
+
+    /// <summary>Called after a slot of this queue was freed: restarts a queue waiting for a completion, wakes a drain.</summary>
+    public void OnRequestFreed()
+    {
+        if (Volatile.Read(ref _needRestart) != 0 && Interlocked.Exchange(ref _needRestart, 0) != 0)
+        {
+            RequestRun();
+        }
+
+        Disk.OnRequestFreed();
+    }
+
+    /// <summary>Runs the dispatch list soon, on the thread pool.</summary>
+    public void RequestRun()
+    {
+        Volatile.Write(ref _needRun, 1);
+        ScheduleWork();
+    }
+
+    /// <summary>After a busy return: run again when a request of this queue frees, and after a short delay regardless.</summary>
+    public void ArmRestart()
+    {
+        Volatile.Write(ref _needRestart, 1);
+        _delayTimer ??= Disk.TagSetCore.Time.CreateTimer(static state => ((HwQueueBase)state!).RequestRun(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _delayTimer.Change(s_busyDelay, Timeout.InfiniteTimeSpan);
+    }
+
+    public abstract int Poll();
+
+    public abstract void HandleTimeout(RequestSlot slot, long generation);
+
+    /// <summary>Fails every request on the dispatch list with <paramref name="status"/> (disk removal).</summary>
+    public abstract int FailDispatchList(BlockStatus status);
+
+    public abstract void Exit();
+
+    protected abstract void InvokeComplete(RequestSlot slot);
+
+    protected abstract void RunDispatchList();
+
+    protected void DisposeTimer() => _delayTimer?.Dispose();
+
+    private void ScheduleWork()
+    {
+        if (Interlocked.CompareExchange(ref _workScheduled, 1, 0) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    void IThreadPoolWorkItem.Execute()
+    {
+        while (true)
+        {
+            RunCompletions();
+            if (Volatile.Read(ref _needRun) != 0 && Interlocked.Exchange(ref _needRun, 0) != 0)
+            {
+                RunDispatchList();
+            }
+
+            Volatile.Write(ref _workScheduled, 0);
+            if ((Volatile.Read(ref _completionHead) is null && Volatile.Read(ref _needRun) == 0)
+                || Interlocked.CompareExchange(ref _workScheduled, 1, 0) != 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private void RunCompletions()
+    {
+        RequestSlot? list = Interlocked.Exchange(ref _completionHead, null);
+        if (list is null)
+        {
+            return;
+        }
+
+        // The stack is newest first; reverse it so requests finish in the order they were completed.
+        RequestSlot? ordered = null;
+        while (list is not null)
+        {
+            RequestSlot next = list._nextCompletion!;
+            list._nextCompletion = ordered;
+            ordered = list;
+            list = next;
+        }
+
+        while (ordered is not null)
+        {
+            RequestSlot slot = ordered;
+            ordered = slot._nextCompletion;
+
+            // Unlink before the callback: once ended, the slot may be reused and pushed again at once.
+            slot._nextCompletion = null;
+            Debug.Assert(RequestState.State(slot.StateWord) == RequestState.Completing, "slot on the completion list is not completing");
+            InvokeComplete(slot);
+        }
+    }
+}

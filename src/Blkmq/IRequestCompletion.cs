@@ -1,0 +1,11 @@
+namespace Blkmq;
+
+/// <summary>
+/// Receives the status of requests submitted with a completion target instead of an awaiter (batches, split IO,
+/// protocol front ends). Called exactly once per request, on whatever thread ended it, after the request's data
+/// has been transferred; the request's tag is freed right after the call returns.
+/// </summary>
+internal interface IRequestCompletion
+{
+    void OnRequestCompleted(long cookie, BlockStatus status);
+}

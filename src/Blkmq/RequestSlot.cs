@@ -1,0 +1,354 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+
+namespace Blkmq;
+
+/// <summary>
+/// One preallocated request per tag (the analogue of blk-mq's static requests): its IO fields, its typed data,
+/// and the completion source its submitter awaits. A slot lives as long as its tag set and serves one IO after
+/// another; the generation in its state word tells the IOs apart.
+/// </summary>
+/// <remarks>
+/// <para>Life of one IO: <c>Free → Prepared → Dispatching → (InFlight | Completing → CompleteCallback |
+/// TimingOut)* → EndedInline | Ended → Free</c> with the generation raised on the way back to <c>Free</c>.
+/// Every transition that can race (end against end, end against timeout, the dispatcher collecting an inline
+/// end) is a compare-and-swap on <see cref="_state"/> that names the expected generation, so exactly one party
+/// wins and a party holding an older generation can never act on a newer IO.</para>
+/// <para>Fields other than the state word are written only by the party that owns the slot exclusively (the
+/// allocator while Prepared, the winner of the end CAS), and published by the CAS or atomic that follows.</para>
+/// </remarks>
+internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockStatus>
+{
+    internal long _state;
+    internal RequestOp _op;
+    internal RequestFlags _flags;
+    internal long _sector;
+    internal int _bytes;
+    internal int _segmentCount;
+    internal int _mergeCount;
+    internal long _startTimestamp;
+    internal long _deadline;
+    internal HwQueueBase? _hctx;
+    internal IRequestCompletion? _target;
+    internal long _cookie;
+    internal RequestSlot? _nextCompletion;
+    internal readonly Memory<byte>[] _segments;
+    private ManualResetValueTaskSourceCore<BlockStatus> _awaiter;
+
+    protected RequestSlot(TagBitmap tags, int hwQueueIndex, int tag, int index, int maxSegments)
+    {
+        Tags = tags;
+        HwQueueIndex = hwQueueIndex;
+        Tag = tag;
+        Index = index;
+        _segments = new Memory<byte>[maxSegments];
+        _state = RequestState.Word(1, RequestState.Free);
+    }
+
+    /// <summary>Gets the tag bitmap the slot's tag comes from.</summary>
+    public TagBitmap Tags { get; }
+
+    /// <summary>Gets the hardware queue index the slot belongs to.</summary>
+    public int HwQueueIndex { get; }
+
+    /// <summary>Gets the slot's tag.</summary>
+    public int Tag { get; }
+
+    /// <summary>Gets the slot's index in its tag set, used for per-slot statistics shards.</summary>
+    public int Index { get; }
+
+    public long StateWord => Volatile.Read(ref _state);
+
+    public short AwaiterVersion => _awaiter.Version;
+
+    public long Bytes => _bytes;
+
+    /// <summary>
+    /// Fills the slot for a new IO. The caller has just allocated the slot's tag and owns it exclusively.
+    /// The full fence of the exchange orders the fill before the caller's next read of the disk's gate.
+    /// </summary>
+    /// <returns>The IO's generation, which every handle to it carries.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long Prepare(HwQueueBase hctx, RequestOp op, RequestFlags flags, long sector, int bytes, IRequestCompletion? target, long cookie)
+    {
+        long word = _state;
+        Debug.Assert(RequestState.State(word) == RequestState.Free, "preparing a slot that is not free");
+        long generation = RequestState.Generation(word);
+        _hctx = hctx;
+        _op = op;
+        _flags = flags;
+        _sector = sector;
+        _bytes = bytes;
+        _segmentCount = 0;
+        _mergeCount = 0;
+        _target = target;
+        _cookie = cookie;
+        if (target is null)
+        {
+            _awaiter.Reset();
+        }
+
+        Interlocked.Exchange(ref _state, RequestState.Word(generation, RequestState.Prepared));
+        return generation;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddSegment(Memory<byte> segment)
+    {
+        _segments[_segmentCount++] = segment;
+    }
+
+    /// <summary>Moves a prepared slot into <c>Dispatching</c>; returns false when it is not in <c>Prepared</c> of that generation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryBeginDispatch(long generation, long deadline)
+    {
+        _deadline = deadline;
+        long prepared = RequestState.Word(generation, RequestState.Prepared);
+        return Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.Dispatching), prepared) == prepared;
+    }
+
+    /// <summary>
+    /// After <c>QueueRq</c> returned <see cref="BlockStatus.Ok"/>: hands the request to the driver for good.
+    /// Returns <see cref="RequestState.InFlight"/> on success, otherwise the state the driver moved it to.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int FinishDispatch(long generation)
+    {
+        long dispatching = RequestState.Word(generation, RequestState.Dispatching);
+        long seen = Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.InFlight), dispatching);
+        return seen == dispatching ? RequestState.InFlight : RequestState.State(seen);
+    }
+
+    /// <summary>Takes a request back from <c>Dispatching</c> into <c>Prepared</c> (driver busy); false when the driver ended it anyway.</summary>
+    public bool TryUndoDispatch(long generation)
+    {
+        long dispatching = RequestState.Word(generation, RequestState.Dispatching);
+        return Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.Prepared), dispatching) == dispatching;
+    }
+
+    /// <summary>Whether the handle of <paramref name="generation"/> may use the slot now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsOwnedBy(long generation)
+    {
+        long word = Volatile.Read(ref _state);
+        return RequestState.Generation(word) == generation && RequestState.IsDriverOwned(RequestState.State(word));
+    }
+
+    /// <summary>
+    /// Ends the IO of <paramref name="generation"/> with <paramref name="status"/> if the driver owns it. Exactly
+    /// one call per IO succeeds; every other call, from any copy of the handle or any thread, returns false
+    /// without touching the slot. An end during <c>QueueRq</c> is left for the dispatcher to account and publish
+    /// (it may free the slot the moment it sees the end, so the ender must not touch the slot after its CAS).
+    /// </summary>
+    public bool TryEnd(long generation, BlockStatus status)
+    {
+        while (true)
+        {
+            long word = Volatile.Read(ref _state);
+            if (RequestState.Generation(word) != generation)
+            {
+                return false;
+            }
+
+            int state = RequestState.State(word);
+            int next;
+            if (state == RequestState.Dispatching)
+            {
+                next = RequestState.EndedInline;
+            }
+            else if (state is RequestState.InFlight or RequestState.CompleteCallback or RequestState.TimingOut)
+            {
+                next = RequestState.Ended;
+            }
+            else
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, RequestState.Word(generation, next, status), word) == word)
+            {
+                if (next == RequestState.Ended)
+                {
+                    Finish(status);
+                }
+
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Hands the IO to its hardware queue's completion context (<c>blk_mq_complete_request</c>).</summary>
+    public bool TryComplete(long generation, BlockStatus status)
+    {
+        while (true)
+        {
+            long word = Volatile.Read(ref _state);
+            if (RequestState.Generation(word) != generation)
+            {
+                return false;
+            }
+
+            int state = RequestState.State(word);
+            if (state is not (RequestState.Dispatching or RequestState.InFlight or RequestState.TimingOut))
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.Completing, status), word) == word)
+            {
+                _hctx!.EnqueueCompletion(this);
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Moves a <c>Completing</c> request into the driver's <c>Complete</c> callback.</summary>
+    public bool TryBeginCompleteCallback(out long generation)
+    {
+        long word = Volatile.Read(ref _state);
+        generation = RequestState.Generation(word);
+        return RequestState.State(word) == RequestState.Completing
+            && Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.CompleteCallback), word) == word;
+    }
+
+    /// <summary>Starts the timeout of an in-flight request whose deadline passed; returns its generation.</summary>
+    public bool TryBeginTimeout(long now, out long generation)
+    {
+        long word = Volatile.Read(ref _state);
+        generation = RequestState.Generation(word);
+        return RequestState.State(word) == RequestState.InFlight
+            && now - Volatile.Read(ref _deadline) >= 0
+            && Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.TimingOut), word) == word;
+    }
+
+    /// <summary>After a <c>Timeout</c> callback asked for more time: back to in flight with a new deadline.</summary>
+    public void ResetTimer(long generation, long deadline)
+    {
+        Volatile.Write(ref _deadline, deadline);
+        long timingOut = RequestState.Word(generation, RequestState.TimingOut);
+        Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.InFlight), timingOut);
+    }
+
+    /// <summary>After a <c>Timeout</c> callback said done: ends the request with a timeout unless the driver ended it.</summary>
+    public bool TryEndTimedOut(long generation)
+    {
+        long timingOut = RequestState.Word(generation, RequestState.TimingOut);
+        long ended = RequestState.Word(generation, RequestState.Ended, BlockStatus.Timeout);
+        if (Interlocked.CompareExchange(ref _state, ended, timingOut) != timingOut)
+        {
+            return false;
+        }
+
+        Finish(BlockStatus.Timeout);
+        return true;
+    }
+
+    /// <summary>
+    /// The dispatcher's side of an inline end: the driver ended the request inside <c>QueueRq</c> and the
+    /// dispatcher, not being the submitter, publishes it.
+    /// </summary>
+    public void PublishInline()
+    {
+        long word = Volatile.Read(ref _state);
+        Debug.Assert(RequestState.State(word) == RequestState.EndedInline, "not ended inline");
+        Finish(RequestState.Status(word));
+    }
+
+    /// <summary>The submitter's side of an inline end: accounts the IO and returns its status; the caller releases the slot.</summary>
+    public BlockStatus CollectInline()
+    {
+        long word = Volatile.Read(ref _state);
+        Debug.Assert(RequestState.State(word) == RequestState.EndedInline, "not ended inline");
+        Account();
+        return RequestState.Status(word);
+    }
+
+    /// <summary>Ends a request the block layer owns (never dispatched, or refused by the driver) with <paramref name="status"/>.</summary>
+    public void EndByBlockLayer(long generation, BlockStatus status, bool publish)
+    {
+        long word = Volatile.Read(ref _state);
+        Debug.Assert(RequestState.Generation(word) == generation, "ending another generation");
+        Debug.Assert(RequestState.State(word) is RequestState.Prepared or RequestState.Dispatching, "block layer does not own the request");
+        Volatile.Write(ref _state, RequestState.Word(generation, publish ? RequestState.Ended : RequestState.EndedInline, status));
+        if (publish)
+        {
+            Finish(status);
+        }
+    }
+
+    /// <summary>The status the request was handed to completion with (valid in the Complete callback).</summary>
+    public BlockStatus CompletionStatus => RequestState.Status(Volatile.Read(ref _state));
+
+    /// <summary>
+    /// Frees the slot: raises the generation, drops buffer references and returns the tag. After this the slot
+    /// may hold another IO at once; the caller must not touch it again.
+    /// </summary>
+    public void Release()
+    {
+        HwQueueBase hctx = _hctx!;
+        for (int i = 0; i < _segmentCount; i++)
+        {
+            _segments[i] = default;
+        }
+
+        _segmentCount = 0;
+        _hctx = null;
+        _target = null;
+        long generation = RequestState.Generation(_state);
+        Volatile.Write(ref _state, RequestState.Word(generation + 1, RequestState.Free));
+        Tags.Free(Tag);
+        hctx.OnRequestFreed();
+    }
+
+    private void Account()
+    {
+        HwQueueBase hctx = _hctx!;
+        hctx.Disk.Statistics.Account(this, hctx.Disk.TagSetCore.Time.GetTimestamp());
+    }
+
+    private void Finish(BlockStatus status)
+    {
+        Account();
+        Publish(status);
+    }
+
+    private void Publish(BlockStatus status)
+    {
+        IRequestCompletion? target = _target;
+        if (target is null)
+        {
+            // The submitter frees the slot in GetResult, after it has read the status.
+            _awaiter.SetResult(status);
+        }
+        else
+        {
+            target.OnRequestCompleted(_cookie, status);
+            Release();
+        }
+    }
+
+    public BlockStatus GetResult(short token)
+    {
+        BlockStatus status = _awaiter.GetResult(token);
+        Release();
+        return status;
+    }
+
+    void IValueTaskSource.GetResult(short token)
+    {
+        RequestOp op = _op;
+        long offset = _sector << 9;
+        long length = _bytes;
+        BlockStatus status = GetResult(token);
+        if (status != BlockStatus.Ok)
+        {
+            throw BlockIOException.Create(status, op, offset, length);
+        }
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _awaiter.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _awaiter.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,238 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
+
+namespace Blkmq;
+
+/// <summary>
+/// A scalable, lock-free tag bitmap (the idea of Linux <c>sbitmap</c>): the tags are spread over several 64-bit
+/// words, each on its own cache line, and each thread starts its search at the word it last allocated from, so
+/// submitters on different processors rarely touch the same line. Allocation is one compare-and-swap, freeing is
+/// one atomic AND.
+/// </summary>
+/// <remarks>
+/// A submitter that finds no free tag queues a waiter (pooled, so steady state allocates nothing) and is woken in
+/// FIFO order as tags free; while anyone waits, the fast path defers to the queue so waiters are not starved.
+/// The lost-wakeup race is closed Dekker-style: <see cref="Free"/> clears the bit (a full fence) and then reads
+/// the waiter count; a waiter raises the count (a full fence) and then tries to allocate; one of them sees the
+/// other.
+/// </remarks>
+internal sealed class TagBitmap
+{
+    [ThreadStatic]
+    private static int t_hint;
+
+    private readonly PaddedWord[] _words;
+    private readonly int _shift;
+    private readonly int _depth;
+    private readonly Lock _waitLock = new();
+    private readonly Queue<TagWaiter> _waiters = new();
+    private readonly Stack<TagWaiter> _waiterPool = new();
+    private int _waiterCount;
+
+    public TagBitmap(int depth)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(depth, 1);
+        _depth = depth;
+        _shift = CalculateShift(depth);
+        int bitsPerWord = 1 << _shift;
+        int wordCount = (depth + bitsPerWord - 1) >> _shift;
+        _words = new PaddedWord[wordCount];
+        for (int i = 0; i < wordCount; i++)
+        {
+            int bits = Math.Min(bitsPerWord, depth - (i << _shift));
+            _words[i].Mask = bits == 64 ? ulong.MaxValue : (1UL << bits) - 1;
+        }
+    }
+
+    /// <summary>Gets the number of tags.</summary>
+    public int Depth => _depth;
+
+    /// <summary>Gets the number of tags in use (a snapshot, for statistics and tests).</summary>
+    public int InUse
+    {
+        get
+        {
+            int count = 0;
+            for (int i = 0; i < _words.Length; i++)
+            {
+                count += BitOperations.PopCount(Volatile.Read(ref _words[i].Value));
+            }
+
+            return count;
+        }
+    }
+
+    /// <summary>Gets the number of submitters waiting for a tag.</summary>
+    public int WaiterCount => Volatile.Read(ref _waiterCount);
+
+    /// <summary>Tries to take a free tag without waiting; fails also while others wait, to keep them in order.</summary>
+    /// <param name="tag">The tag taken.</param>
+    /// <returns>Whether a tag was taken.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryAllocate(out int tag)
+    {
+        if (Volatile.Read(ref _waiterCount) != 0)
+        {
+            tag = -1;
+            return false;
+        }
+
+        return TryAllocateCore(out tag);
+    }
+
+    /// <summary>Takes a tag, waiting in FIFO order for one to free when none is free.</summary>
+    /// <returns>The tag.</returns>
+    public ValueTask<int> AllocateAsync()
+    {
+        if (TryAllocate(out int tag))
+        {
+            return new ValueTask<int>(tag);
+        }
+
+        TagWaiter waiter;
+        lock (_waitLock)
+        {
+            waiter = _waiterPool.Count > 0 ? _waiterPool.Pop() : new TagWaiter(this);
+            waiter.Reset();
+            _waiters.Enqueue(waiter);
+            Interlocked.Increment(ref _waiterCount);
+        }
+
+        WakeWaiters();
+        return new ValueTask<int>(waiter, waiter.Version);
+    }
+
+    /// <summary>Returns a tag. Must be called exactly once per allocated tag.</summary>
+    /// <param name="tag">The tag.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Free(int tag)
+    {
+        Debug.Assert((uint)tag < (uint)_depth, "tag out of range");
+        ref PaddedWord word = ref _words[tag >> _shift];
+        ulong bit = 1UL << (tag & ((1 << _shift) - 1));
+        Debug.Assert((Volatile.Read(ref word.Value) & bit) != 0, "double free of a tag");
+        Interlocked.And(ref word.Value, ~bit);
+        if (Volatile.Read(ref _waiterCount) != 0)
+        {
+            WakeWaiters();
+        }
+    }
+
+    /// <summary>Whether a tag is currently allocated.</summary>
+    /// <param name="tag">The tag.</param>
+    /// <returns>Whether it is in use.</returns>
+    public bool IsAllocated(int tag) =>
+        (Volatile.Read(ref _words[tag >> _shift].Value) & (1UL << (tag & ((1 << _shift) - 1)))) != 0;
+
+    private static int CalculateShift(int depth)
+    {
+        // As sbitmap_calculate_shift: the largest power of two bits per word, at most 64, that still gives at
+        // least four words, so that a deep queue spreads over several cache lines.
+        int shift = 6;
+        if (depth >= 4)
+        {
+            while ((4 << shift) > depth)
+            {
+                shift--;
+            }
+        }
+
+        return shift;
+    }
+
+    private bool TryAllocateCore(out int tag)
+    {
+        PaddedWord[] words = _words;
+        int start = (int)((uint)t_hint % (uint)words.Length);
+        int index = start;
+        do
+        {
+            ref PaddedWord word = ref words[index];
+            ulong current = Volatile.Read(ref word.Value);
+            ulong free = ~current & word.Mask;
+            while (free != 0)
+            {
+                int bit = BitOperations.TrailingZeroCount(free);
+                ulong taken = current | (1UL << bit);
+                ulong seen = Interlocked.CompareExchange(ref word.Value, taken, current);
+                if (seen == current)
+                {
+                    t_hint = index;
+                    tag = (index << _shift) + bit;
+                    return true;
+                }
+
+                current = seen;
+                free = ~current & word.Mask;
+            }
+
+            index = index + 1 == words.Length ? 0 : index + 1;
+        }
+        while (index != start);
+
+        tag = -1;
+        return false;
+    }
+
+    private void WakeWaiters()
+    {
+        lock (_waitLock)
+        {
+            while (_waiters.Count > 0 && TryAllocateCore(out int tag))
+            {
+                TagWaiter waiter = _waiters.Dequeue();
+                Interlocked.Decrement(ref _waiterCount);
+                waiter.SetResult(tag);
+            }
+        }
+    }
+
+    private void ReturnWaiter(TagWaiter waiter)
+    {
+        lock (_waitLock)
+        {
+            _waiterPool.Push(waiter);
+        }
+    }
+
+    // 128 bytes per word so that neither two words nor a word and its neighbour's prefetch pair share a line.
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct PaddedWord
+    {
+        [FieldOffset(64)]
+        public ulong Value;
+
+        [FieldOffset(72)]
+        public ulong Mask;
+    }
+
+    /// <summary>A pooled awaiter for one tag; continuations run on the thread pool so a free never recurses into a submission.</summary>
+    private sealed class TagWaiter : IValueTaskSource<int>
+    {
+        private readonly TagBitmap _owner;
+        private ManualResetValueTaskSourceCore<int> _core = new() { RunContinuationsAsynchronously = true };
+
+        public TagWaiter(TagBitmap owner) => _owner = owner;
+
+        public short Version => _core.Version;
+
+        public void Reset() => _core.Reset();
+
+        public void SetResult(int tag) => _core.SetResult(tag);
+
+        public int GetResult(short token)
+        {
+            int tag = _core.GetResult(token);
+            _owner.ReturnWaiter(this);
+            return tag;
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+    }
+}
