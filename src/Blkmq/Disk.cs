@@ -106,6 +106,9 @@ public abstract partial class Disk
         Volatile.Write(ref _capacity, capacity);
     }
 
+    /// <summary>Gets what the driver knows about allocated ranges, or <see langword="null"/> when it cannot tell.</summary>
+    public abstract IAllocationSource? Allocation { get; }
+
     /// <summary>Takes a snapshot of the disk's statistics.</summary>
     /// <returns>The counters, as in <c>/sys/block/&lt;dev&gt;/stat</c>.</returns>
     public DiskStats GetStatistics() => Statistics.Snapshot(CountActive(driverOwnedOnly: false));

@@ -44,9 +44,12 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
         }
 
         _baseQueues = _queues;
+        Allocation = diskData as IAllocationSource;
     }
 
     internal override HwQueueBase[] Queues => _baseQueues;
+
+    public override IAllocationSource? Allocation { get; }
 
     internal override void ExitQueues()
     {
