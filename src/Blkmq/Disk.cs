@@ -77,7 +77,7 @@ public abstract partial class Disk
     /// <summary>Gets the tag set serving the disk.</summary>
     public TagSetCore TagSet => TagSetCore;
 
-    /// <summary>Gets how many requests of this disk the block layer or the driver holds now.</summary>
+    /// <summary>Gets how many requests of this disk the block layer or the driver holds now (not counting ended ones whose submitter has yet to read the result).</summary>
     public int InFlight => CountActive(driverOwnedOnly: false);
 
     internal TagSetCore TagSetCore { get; }
@@ -368,8 +368,10 @@ public abstract partial class Disk
         int count = 0;
         foreach (RequestSlot slot in TagSetCore.AllSlots)
         {
+            // An ended request whose submitter has not yet read the status is done for the block layer and the
+            // driver alike; only its tag waits for the submitter, so it does not hold up a drain.
             int state = RequestState.State(slot.StateWord);
-            if (state != RequestState.Free && Volatile.Read(ref slot._hctx)?.Disk == this
+            if (state is not (RequestState.Free or RequestState.Ended) && Volatile.Read(ref slot._hctx)?.Disk == this
                 && (!driverOwnedOnly || RequestState.IsDriverOwned(state)))
             {
                 count++;

@@ -115,7 +115,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             Disk.EnterCallback();
             try
             {
-                action = _driver.Timeout(new Request<TData>(typed, generation));
+                action = _driver.Timeout(_diskData, new Request<TData>(typed, generation));
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -194,7 +194,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         Disk.EnterCallback();
         try
         {
-            _driver.Complete(new Request<TData>(typed, generation));
+            _driver.Complete(_diskData, new Request<TData>(typed, generation));
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

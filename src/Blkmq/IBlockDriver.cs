@@ -51,8 +51,9 @@ public interface IBlockDriver<TRequestData, THwQueueData, TDiskData>
     /// hardware queue's completion context (the analogue of softirq). The driver must end the request here.
     /// When a driver leaves it out, the block layer ends the request with the status given to <c>Complete</c>.
     /// </summary>
+    /// <param name="disk">The disk the request is for.</param>
     /// <param name="request">The completed request, still owned by the driver until ended.</param>
-    void Complete(Request<TRequestData> request)
+    void Complete(TDiskData disk, Request<TRequestData> request)
     {
         request.End(request.CompletionStatus);
     }
@@ -92,9 +93,10 @@ public interface IBlockDriver<TRequestData, THwQueueData, TDiskData>
     /// Called when a request has been in flight for longer than the tag set's timeout (<c>timeout</c>). The
     /// driver still owns the request during the call and may end it.
     /// </summary>
+    /// <param name="disk">The disk the request is for.</param>
     /// <param name="request">The request that timed out.</param>
     /// <returns>Whether to give the request more time or to end it with <see cref="BlockStatus.Timeout"/>.</returns>
-    TimeoutAction Timeout(Request<TRequestData> request) => TimeoutAction.Done;
+    TimeoutAction Timeout(TDiskData disk, Request<TRequestData> request) => TimeoutAction.Done;
 
     /// <summary>Fills the map from processor to hardware queue (<c>map_queues</c>); the default spreads processors round robin.</summary>
     /// <param name="map">The map to fill.</param>
