@@ -278,6 +278,12 @@ public abstract partial class Disk
 
     internal abstract void ExitQueues();
 
+    /// <summary>
+    /// Submits a plugged batch: each planned request's outcome is reported to <paramref name="target"/> with the
+    /// request's cookie, whether it ends inline or later.
+    /// </summary>
+    internal abstract void SubmitPlanned(ReadOnlySpan<PlannedRequest> plan, Memory<byte>[] segments, IRequestCompletion target);
+
     internal void EnterCallback() => Interlocked.Increment(ref _callbacks);
 
     internal void ExitCallback() => Interlocked.Decrement(ref _callbacks);

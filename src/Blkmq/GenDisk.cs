@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace Blkmq;
@@ -93,6 +94,57 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
         return SubmitSlow(op, flags, sector, bytes, data, target, cookie);
     }
 
+    internal override void SubmitPlanned(ReadOnlySpan<PlannedRequest> plan, Memory<byte>[] segments, IRequestCompletion target)
+    {
+        // A plug: all requests go to the submitter's queue and are dispatched as one batch, the last with isLast.
+        HwQueue<TDriver, TData, THw, TDisk> queue = SelectQueue(RequestFlags.None);
+        (RequestSlot<TData> Slot, long Generation)[] ready = ArrayPool<(RequestSlot<TData>, long)>.Shared.Rent(plan.Length);
+        int count = 0;
+        int next = 0;
+        long now = _time.GetTimestamp();
+        for (; next < plan.Length; next++)
+        {
+            ref readonly PlannedRequest request = ref plan[next];
+            if (!queue.Tags.TryAllocate(out int tag))
+            {
+                break;
+            }
+
+            RequestSlot<TData> slot = queue.Slots[tag];
+            slot._startTimestamp = now;
+            long generation = slot.Prepare(queue, request.Op, request.Flags, request.Sector, request.Bytes, target, request.Cookie);
+            for (int i = 0; i < request.SegmentCount; i++)
+            {
+                slot.AddSegment(segments[request.FirstSegment + i]);
+            }
+
+            slot._mergeCount = request.EntryCount - 1;
+            if (IsGateClosed())
+            {
+                slot.Release();
+                break;
+            }
+
+            Statistics.OnStart(now);
+            ready[count++] = (slot, generation);
+        }
+
+        if (count > 0)
+        {
+            queue.DispatchBatch(ready.AsSpan(0, count));
+        }
+
+        Array.Clear(ready, 0, count);
+        ArrayPool<(RequestSlot<TData>, long)>.Shared.Return(ready);
+
+        // Out of tags (or frozen): the rest waits its turn one by one.
+        for (; next < plan.Length; next++)
+        {
+            PlannedRequest request = plan[next];
+            _ = CompleteToTargetAsync(request.Op, request.Flags, request.Sector, request.Bytes, segments.AsMemory(request.FirstSegment, request.SegmentCount), target, request.Cookie);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private HwQueue<TDriver, TData, THw, TDisk> SelectQueue(RequestFlags flags)
     {
@@ -104,18 +156,19 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
     [MethodImpl(MethodImplOptions.NoInlining)]
     private Submission SubmitSlow(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie)
     {
+        ReadOnlyMemory<Memory<byte>> segments = data.IsEmpty ? default : new[] { data };
         if (target is null)
         {
-            return Submission.Slow(SubmitWaitingAsync(op, flags, sector, bytes, data, target: null, cookie));
+            return Submission.Slow(SubmitWaitingAsync(op, flags, sector, bytes, segments, target: null, cookie));
         }
 
-        _ = CompleteToTargetAsync(op, flags, sector, bytes, data, target, cookie);
+        _ = CompleteToTargetAsync(op, flags, sector, bytes, segments, target, cookie);
         return Submission.Callback();
     }
 
-    private async Task CompleteToTargetAsync(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion target, long cookie)
+    private async Task CompleteToTargetAsync(RequestOp op, RequestFlags flags, long sector, int bytes, ReadOnlyMemory<Memory<byte>> segments, IRequestCompletion target, long cookie)
     {
-        BlockStatus status = await SubmitWaitingAsync(op, flags, sector, bytes, data, target, cookie).ConfigureAwait(false);
+        BlockStatus status = await SubmitWaitingAsync(op, flags, sector, bytes, segments, target, cookie).ConfigureAwait(false);
         if (status != PendingOnTarget)
         {
             target.OnRequestCompleted(cookie, status);
@@ -126,7 +179,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
     private const BlockStatus PendingOnTarget = (BlockStatus)255;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<BlockStatus> SubmitWaitingAsync(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie)
+    private async ValueTask<BlockStatus> SubmitWaitingAsync(RequestOp op, RequestFlags flags, long sector, int bytes, ReadOnlyMemory<Memory<byte>> segments, IRequestCompletion? target, long cookie)
     {
         while (true)
         {
@@ -141,9 +194,9 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
             long now = _time.GetTimestamp();
             slot._startTimestamp = now;
             long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie);
-            if (!data.IsEmpty)
+            for (int i = 0; i < segments.Length; i++)
             {
-                slot.AddSegment(data);
+                slot.AddSegment(segments.Span[i]);
             }
 
             if (IsGateClosed())

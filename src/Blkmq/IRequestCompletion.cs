@@ -3,7 +3,7 @@ namespace Blkmq;
 /// <summary>
 /// Receives the status of requests submitted with a completion target instead of an awaiter (batches, split IO,
 /// protocol front ends). Called exactly once per request, on whatever thread ended it, after the request's data
-/// has been transferred; the request's tag is freed right after the call returns.
+/// has been transferred and the request's tag was freed.
 /// </summary>
 internal interface IRequestCompletion
 {

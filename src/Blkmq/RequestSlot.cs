@@ -323,8 +323,10 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
         }
         else
         {
-            target.OnRequestCompleted(_cookie, status);
+            // Free the tag first: the target may complete its submitter inline, who may then expect the disk idle.
+            long cookie = _cookie;
             Release();
+            target.OnRequestCompleted(cookie, status);
         }
     }
 
