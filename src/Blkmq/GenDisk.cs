@@ -80,12 +80,11 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
                 slot.AddSegment(data);
             }
 
-            // Dekker pair with FreezeAsync: Prepare's exchange is a full fence before this read; the freezer's
-            // exchange is one before it counts prepared slots. Either it counts ours, or we see its gate.
-            if (!IsGateClosed())
+            Statistics.OnStart(now);
+            Submission submission = queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
+            if (!submission.IsRejected)
             {
-                Statistics.OnStart(now);
-                return queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
+                return submission;
             }
 
             slot.Release();
@@ -119,14 +118,21 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
             }
 
             slot._mergeCount = request.EntryCount - 1;
-            if (IsGateClosed())
-            {
-                slot.Release();
-                break;
-            }
-
             Statistics.OnStart(now);
             ready[count++] = (slot, generation);
+        }
+
+        // One full fence for the batch between the Prepared writes and the gate read (the freeze handshake).
+        Interlocked.MemoryBarrier();
+        if (IsGateClosed())
+        {
+            for (int i = 0; i < count; i++)
+            {
+                ready[i].Slot.Release();
+            }
+
+            next = 0;
+            count = 0;
         }
 
         if (count > 0)
@@ -199,14 +205,14 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
                 slot.AddSegment(segments.Span[i]);
             }
 
-            if (IsGateClosed())
+            Statistics.OnStart(now);
+            Submission submission = queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
+            if (submission.IsRejected)
             {
                 slot.Release();
                 continue;
             }
 
-            Statistics.OnStart(now);
-            Submission submission = queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
             if (target is not null && !submission.IsCompleted)
             {
                 return PendingOnTarget;

@@ -37,7 +37,11 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
 
     public RequestSlot<TData>[] Slots => _slots;
 
-    /// <summary>Dispatches one request from its submitter: the fast path.</summary>
+    /// <summary>
+    /// Dispatches one newly submitted request from its submitter: the fast path. Returns
+    /// <see cref="Submission.Rejected"/> when the disk's gate closed (freeze, removal); the caller still owns
+    /// the prepared slot then.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Submission SubmitDirect(RequestSlot<TData> slot, long generation, short token)
     {
@@ -46,7 +50,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             return QueueBehindDispatchList(slot, generation, token);
         }
 
-        DispatchOutcome outcome = DispatchCore(slot, generation, isLast: true);
+        DispatchOutcome outcome = DispatchCore(slot, generation, isLast: true, slot._startTimestamp, checkGate: true);
         if (outcome == DispatchOutcome.Taken)
         {
             return slot._target is null ? Submission.Pending(slot, token) : Submission.Callback();
@@ -57,6 +61,11 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             BlockStatus status = slot.CollectInline();
             slot.Release();
             return Submission.Done(status);
+        }
+
+        if (outcome == DispatchOutcome.GateClosed)
+        {
+            return Submission.Rejected();
         }
 
         AddToDispatchList(slot, generation, front: false);
@@ -234,12 +243,13 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
 
     private void DispatchList(ReadOnlySpan<(RequestSlot<TData> Slot, long Generation)> batch, bool fromList)
     {
+        long now = _time.GetTimestamp();
         bool lastQueuedWasLast = true;
         for (int i = 0; i < batch.Length; i++)
         {
             (RequestSlot<TData> slot, long generation) = batch[i];
             bool isLast = i == batch.Length - 1;
-            DispatchOutcome outcome = DispatchCore(slot, generation, isLast);
+            DispatchOutcome outcome = DispatchCore(slot, generation, isLast, now, checkGate: false);
             if (outcome == DispatchOutcome.Taken)
             {
                 lastQueuedWasLast = isLast;
@@ -297,17 +307,18 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DispatchOutcome DispatchCore(RequestSlot<TData> slot, long generation, bool isLast)
+    private DispatchOutcome DispatchCore(RequestSlot<TData> slot, long generation, bool isLast, long now, bool checkGate)
     {
-        bool begun = slot.TryBeginDispatch(generation, _time.GetTimestamp() + _timeoutTicks);
+        bool begun = slot.TryBeginDispatch(generation, now + _timeoutTicks);
         System.Diagnostics.Debug.Assert(begun, "dispatching a request the block layer does not own");
 
-        // Dekker pair with QuiesceAsync: our CAS above is a full fence before this read, theirs a full fence
-        // before they scan for dispatching slots; one of us sees the other.
-        if (Disk.IsQuiesced)
+        // Dekker pairs with FreezeAsync / RemoveAsync (the gate) and QuiesceAsync: our CAS above is a full fence
+        // before these reads, theirs a full fence before they scan the slots; one of us sees the other. Only a
+        // new submission checks the gate: what was admitted before a freeze must still be dispatched.
+        if (Disk.IsQuiesced || (checkGate && Disk.IsGateClosed()))
         {
             slot.TryUndoDispatch(generation);
-            return DispatchOutcome.Refused;
+            return checkGate && Disk.IsGateClosed() ? DispatchOutcome.GateClosed : DispatchOutcome.Refused;
         }
 
         BlockStatus status;
@@ -358,6 +369,13 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     [MethodImpl(MethodImplOptions.NoInlining)]
     private Submission QueueBehindDispatchList(RequestSlot<TData> slot, long generation, short token)
     {
+        // The freeze handshake needs a full fence between the slot's Prepared write and the gate read.
+        Interlocked.MemoryBarrier();
+        if (Disk.IsGateClosed())
+        {
+            return Submission.Rejected();
+        }
+
         AddToDispatchList(slot, generation, front: false);
         RequestRun();
         return slot._target is null ? Submission.Pending(slot, token) : Submission.Callback();
@@ -386,5 +404,6 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         EndedInline,
         Busy,
         Refused,
+        GateClosed,
     }
 }

@@ -65,8 +65,9 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     public long Bytes => _bytes;
 
     /// <summary>
-    /// Fills the slot for a new IO. The caller has just allocated the slot's tag and owns it exclusively.
-    /// The full fence of the exchange orders the fill before the caller's next read of the disk's gate.
+    /// Fills the slot for a new IO. The caller has just allocated the slot's tag and owns it exclusively. The
+    /// write is a plain release: the compare-and-swap into <c>Dispatching</c> that follows is the full fence
+    /// the freeze and quiesce handshakes rely on.
     /// </summary>
     /// <returns>The IO's generation, which every handle to it carries.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -89,7 +90,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
             _awaiter.Reset();
         }
 
-        Interlocked.Exchange(ref _state, RequestState.Word(generation, RequestState.Prepared));
+        Volatile.Write(ref _state, RequestState.Word(generation, RequestState.Prepared));
         return generation;
     }
 
@@ -115,6 +116,14 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int FinishDispatch(long generation)
     {
+        // Ended inline is final until the dispatcher acts, so a plain read spares the failing CAS that an
+        // inline-completing driver would otherwise pay on every IO.
+        long word = Volatile.Read(ref _state);
+        if (word == RequestState.Word(generation, RequestState.EndedInline, RequestState.Status(word)))
+        {
+            return RequestState.EndedInline;
+        }
+
         long dispatching = RequestState.Word(generation, RequestState.Dispatching);
         long seen = Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.InFlight), dispatching);
         return seen == dispatching ? RequestState.InFlight : RequestState.State(seen);

@@ -26,6 +26,9 @@ internal readonly struct Submission
 
     public bool IsCompleted => _kind == 0;
 
+    /// <summary>Gets whether the disk's gate refused a fresh submission; the caller still owns its slot.</summary>
+    public bool IsRejected => _kind == 4;
+
     public BlockStatus Status => _status;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -36,6 +39,9 @@ internal readonly struct Submission
 
     public static Submission Slow(ValueTask<BlockStatus> task) =>
         task.IsCompletedSuccessfully ? Done(task.Result) : new(2, BlockStatus.Ok, null, 0, task);
+
+    /// <summary>A fresh submission the closed gate refused.</summary>
+    public static Submission Rejected() => new(4, BlockStatus.Ok, null, 0, default);
 
     /// <summary>A submission whose completion goes to a callback target later.</summary>
     public static Submission Callback() => new(3, BlockStatus.Ok, null, 0, default);
