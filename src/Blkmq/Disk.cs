@@ -31,7 +31,7 @@ public abstract partial class Disk
         IsRotational = options.Rotational;
         HasWriteCache = options.WriteCache;
         SupportsFua = options.WriteCache && options.Fua;
-        Statistics = new DiskStatistics(tagSet.AllSlots.Length, tagSet.Time.TimestampFrequency, options.IoStatistics);
+        Statistics = new DiskStatistics(tagSet.AllSlots.Length, tagSet.Clock.Frequency, options.IoStatistics);
         LogicalBlockShift = System.Numerics.BitOperations.Log2((uint)Limits.LogicalBlockSize);
     }
 

@@ -11,13 +11,13 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
     private readonly HwQueueBase[] _baseQueues;
     private readonly int[] _defaultMap;
     private readonly int[] _pollMap;
-    private readonly TimeProvider _time;
+    private readonly BlockClock _clock;
     private int _exited;
 
     public GenDisk(TagSet<TDriver, TData, THw, TDisk> tagSet, TDisk diskData, DiskOptions options)
         : base(tagSet, options)
     {
-        _time = tagSet.Time;
+        _clock = tagSet.Clock;
         _defaultMap = tagSet.Map.DefaultQueues;
         _pollMap = tagSet.Map.PollQueues;
         int count = tagSet.Options.TotalQueueCount;
@@ -72,7 +72,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
         if (queue.Tags.TryAllocate(out int tag))
         {
             RequestSlot<TData> slot = queue.Slots[tag];
-            long now = _time.GetTimestamp();
+            long now = _clock.Now();
             slot._startTimestamp = now;
             long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie);
             if (!data.IsEmpty)
@@ -100,7 +100,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
         (RequestSlot<TData> Slot, long Generation)[] ready = ArrayPool<(RequestSlot<TData>, long)>.Shared.Rent(plan.Length);
         int count = 0;
         int next = 0;
-        long now = _time.GetTimestamp();
+        long now = _clock.Now();
         for (; next < plan.Length; next++)
         {
             ref readonly PlannedRequest request = ref plan[next];
@@ -197,7 +197,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
             HwQueue<TDriver, TData, THw, TDisk> queue = SelectQueue(flags);
             int tag = await queue.Tags.AllocateAsync().ConfigureAwait(false);
             RequestSlot<TData> slot = queue.Slots[tag];
-            long now = _time.GetTimestamp();
+            long now = _clock.Now();
             slot._startTimestamp = now;
             long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie);
             for (int i = 0; i < segments.Length; i++)

@@ -15,7 +15,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     private readonly List<(RequestSlot<TData> Slot, long Generation)> _runBuffer = [];
     private readonly TDisk _diskData;
     private readonly ILogger _logger;
-    private readonly TimeProvider _time;
+    private readonly BlockClock _clock;
     private readonly long _timeoutTicks;
     private readonly RequestSlot<TData>[] _slots;
 
@@ -31,7 +31,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         _data = data;
         _slots = tagSet.Slots[index];
         _logger = tagSet.Logger;
-        _time = tagSet.Time;
+        _clock = tagSet.Clock;
         _timeoutTicks = tagSet.TimeoutTicks;
     }
 
@@ -138,7 +138,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
 
         if (action == TimeoutAction.ResetTimer)
         {
-            slot.ResetTimer(generation, _time.GetTimestamp() + _timeoutTicks);
+            slot.ResetTimer(generation, _clock.Now() + _timeoutTicks);
             return;
         }
 
@@ -243,7 +243,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
 
     private void DispatchList(ReadOnlySpan<(RequestSlot<TData> Slot, long Generation)> batch, bool fromList)
     {
-        long now = _time.GetTimestamp();
+        long now = _clock.Now();
         bool lastQueuedWasLast = true;
         for (int i = 0; i < batch.Length; i++)
         {

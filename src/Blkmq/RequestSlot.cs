@@ -313,7 +313,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     private void Account()
     {
         HwQueueBase hctx = _hctx!;
-        hctx.Disk.Statistics.Account(this, hctx.Disk.TagSetCore.Time.GetTimestamp());
+        hctx.Disk.Statistics.Account(this, hctx.Disk.TagSetCore.Clock.Now());
     }
 
     private void Finish(BlockStatus status)

@@ -21,7 +21,8 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
         Options = options;
         Time = options.TimeProvider ?? TimeProvider.System;
         Logger = options.LoggerFactory?.CreateLogger("Blkmq") ?? NullLogger.Instance;
-        TimeoutTicks = (long)(options.RequestTimeout.TotalSeconds * Time.TimestampFrequency);
+        Clock = new BlockClock(Time);
+        TimeoutTicks = Math.Max(1, (long)Math.Ceiling(options.RequestTimeout.TotalSeconds * Clock.Frequency));
         Tags = new TagBitmap[options.TotalQueueCount];
         for (int i = 0; i < Tags.Length; i++)
         {
@@ -78,6 +79,8 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
 
     internal TimeProvider Time { get; }
 
+    internal BlockClock Clock { get; }
+
     internal ILogger Logger { get; }
 
     internal long TimeoutTicks { get; }
@@ -130,7 +133,7 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
     {
         lock (TimeoutScanLock)
         {
-            long now = Time.GetTimestamp();
+            long now = Clock.Now();
             foreach (RequestSlot slot in AllSlots)
             {
                 if (slot.TryBeginTimeout(now, out long generation))
