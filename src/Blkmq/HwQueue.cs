@@ -152,22 +152,21 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
 
     public override int FailDispatchList(BlockStatus status)
     {
+        // Not the run buffer: the work item may be using it right now. Removal is a slow path; a copy is fine.
+        (RequestSlot<TData> Slot, long Generation)[] held;
         lock (_listLock)
         {
-            _runBuffer.Clear();
-            _runBuffer.AddRange(_dispatchList);
+            held = [.. _dispatchList];
             _dispatchList.Clear();
             Volatile.Write(ref _dispatchListCount, 0);
         }
 
-        int failed = _runBuffer.Count;
-        foreach ((RequestSlot<TData> slot, long generation) in _runBuffer)
+        foreach ((RequestSlot<TData> slot, long generation) in held)
         {
             slot.EndByBlockLayer(generation, status, publish: true);
         }
 
-        _runBuffer.Clear();
-        return failed;
+        return held.Length;
     }
 
     public override void Exit()

@@ -79,8 +79,18 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
     public void ArmRestart()
     {
         Volatile.Write(ref _needRestart, 1);
-        _delayTimer ??= Disk.TagSetCore.Time.CreateTimer(static state => ((HwQueueBase)state!).RequestRun(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _delayTimer.Change(s_busyDelay, Timeout.InfiniteTimeSpan);
+        ITimer? timer = Volatile.Read(ref _delayTimer);
+        if (timer is null)
+        {
+            ITimer created = Disk.TagSetCore.Time.CreateTimer(static state => ((HwQueueBase)state!).RequestRun(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            timer = Interlocked.CompareExchange(ref _delayTimer, created, null) ?? created;
+            if (!ReferenceEquals(timer, created))
+            {
+                created.Dispose();
+            }
+        }
+
+        timer.Change(s_busyDelay, Timeout.InfiniteTimeSpan);
     }
 
     public abstract int Poll();
