@@ -126,7 +126,9 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
                 RunDispatchList();
             }
 
-            Volatile.Write(ref _workScheduled, 0);
+            // A full fence, not a release store: the reads below must not pass it, or a completion pushed right
+            // now would find the work item still scheduled while we find its list still empty.
+            Interlocked.Exchange(ref _workScheduled, 0);
             if ((Volatile.Read(ref _completionHead) is null && Volatile.Read(ref _needRun) == 0)
                 || Interlocked.CompareExchange(ref _workScheduled, 1, 0) != 0)
             {

@@ -22,7 +22,7 @@ namespace Blkmq;
 internal sealed class TagBitmap
 {
     [ThreadStatic]
-    private static int t_hint;
+    private static uint t_hint;
 
     private readonly PaddedWord[] _words;
     private readonly int _shift;
@@ -146,7 +146,15 @@ internal sealed class TagBitmap
     private bool TryAllocateCore(out int tag)
     {
         PaddedWord[] words = _words;
-        int start = (int)((uint)t_hint % (uint)words.Length);
+        uint hint = t_hint;
+        if (hint == 0)
+        {
+            // Seed each thread at its own word (as sbitmap seeds its per-cpu hints), so concurrent submitters
+            // start on different cache lines instead of all fighting over word 0.
+            hint = t_hint = ((uint)Environment.CurrentManagedThreadId * 2654435761u) | 1;
+        }
+
+        int start = (int)((hint >> 1) % (uint)words.Length);
         int index = start;
         do
         {
@@ -160,7 +168,7 @@ internal sealed class TagBitmap
                 ulong seen = Interlocked.CompareExchange(ref word.Value, taken, current);
                 if (seen == current)
                 {
-                    t_hint = index;
+                    t_hint = ((uint)index << 1) | 1;
                     tag = (index << _shift) + bit;
                     return true;
                 }
