@@ -1,0 +1,96 @@
+using System.CommandLine.Parsing;
+using System.Globalization;
+using Blkmq.Drivers.Null;
+
+namespace Blkmq.Cli;
+
+/// <summary>Value parsers for options in fio's and null_blk's notations (sizes with suffixes, durations, 0/1 flags).</summary>
+internal static class ArgumentParsers
+{
+    /// <summary>Parses a byte count such as <c>4K</c>, <c>128k</c>, <c>1M</c>, <c>1G</c> or <c>4096</c> (powers of 1024).</summary>
+    public static long ParseSize(ArgumentResult result)
+    {
+        string text = SingleToken(result);
+        try
+        {
+            long value = NullBlockOptions.ParseSize(OptionName(result), text);
+            if (value <= 0)
+            {
+                result.AddError($"{OptionName(result)}: '{text}' must be positive.");
+            }
+
+            return value;
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException)
+        {
+            result.AddError($"{OptionName(result)}: '{text}' is not a size (a number with an optional K, M, G or T suffix).");
+            return 0;
+        }
+    }
+
+    /// <summary>Parses a duration: plain seconds (<c>5</c>, <c>0.5</c>) or with a unit (<c>5s</c>, <c>500ms</c>, <c>2m</c>, <c>1h</c>).</summary>
+    public static TimeSpan ParseDuration(ArgumentResult result)
+    {
+        string text = SingleToken(result).Trim().ToLowerInvariant();
+        (string number, double unitSeconds) = text switch
+        {
+            _ when text.EndsWith("ms", StringComparison.Ordinal) => (text[..^2], 0.001),
+            _ when text.EndsWith("us", StringComparison.Ordinal) => (text[..^2], 0.000_001),
+            _ when text.EndsWith('s') => (text[..^1], 1.0),
+            _ when text.EndsWith('m') => (text[..^1], 60.0),
+            _ when text.EndsWith('h') => (text[..^1], 3600.0),
+            _ => (text, 1.0),
+        };
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < 0 || double.IsInfinity(value) || value * unitSeconds > 365 * 86400.0)
+        {
+            result.AddError($"{OptionName(result)}: '{text}' is not a duration (seconds, or a number with ms, s, m or h).");
+            return TimeSpan.Zero;
+        }
+
+        return TimeSpan.FromSeconds(value * unitSeconds);
+    }
+
+    /// <summary>Parses a null_blk boolean: no value means true; else 1/0, y/n, yes/no, true/false, on/off.</summary>
+    public static bool ParseFlag(ArgumentResult result)
+    {
+        if (result.Tokens.Count == 0)
+        {
+            return true;
+        }
+
+        string text = result.Tokens[0].Value.ToLowerInvariant();
+        switch (text)
+        {
+            case "1" or "y" or "yes" or "true" or "on":
+                return true;
+            case "0" or "n" or "no" or "false" or "off":
+                return false;
+            default:
+                result.AddError($"{OptionName(result)}: '{text}' is not a boolean (0 or 1).");
+                return false;
+        }
+    }
+
+    /// <summary>Parses null_blk's <c>irqmode</c>: 0/none, 1/softirq, 2/timer.</summary>
+    public static IrqMode ParseIrqMode(ArgumentResult result)
+    {
+        string text = SingleToken(result).ToLowerInvariant();
+        switch (text)
+        {
+            case "0" or "none":
+                return IrqMode.None;
+            case "1" or "softirq":
+                return IrqMode.SoftIrq;
+            case "2" or "timer":
+                return IrqMode.Timer;
+            default:
+                result.AddError($"{OptionName(result)}: '{text}' is not 0/none, 1/softirq or 2/timer.");
+                return IrqMode.None;
+        }
+    }
+
+    private static string SingleToken(ArgumentResult result) => result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
+
+    private static string OptionName(ArgumentResult result) =>
+        result.Parent is OptionResult option ? option.Option.Name : result.Argument.Name;
+}

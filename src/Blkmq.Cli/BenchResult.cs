@@ -1,0 +1,61 @@
+using HdrHistogram;
+
+namespace Blkmq.Cli;
+
+/// <summary>What a benchmark measured; every figure covers the measured phase only.</summary>
+internal sealed record BenchResult
+{
+    /// <summary>Gets the IOs completed in the measured phase.</summary>
+    public long Ios { get; init; }
+
+    /// <summary>Gets the bytes moved in the measured phase.</summary>
+    public long Bytes { get; init; }
+
+    /// <summary>Gets the length of the measured phase in seconds.</summary>
+    public double Seconds { get; init; }
+
+    /// <summary>Gets the warmup's length in seconds.</summary>
+    public double WarmupSeconds { get; init; }
+
+    public double Iops => Seconds > 0 ? Ios / Seconds : 0;
+
+    public double BandwidthMiBPerSecond => Seconds > 0 ? Bytes / Seconds / (1 << 20) : 0;
+
+    public required LatencySummary LatencyNs { get; init; }
+
+    /// <summary>Gets the merged latency histogram (nanoseconds), for plots.</summary>
+    public required HistogramBase Histogram { get; init; }
+
+    public TimeSpan UserTime { get; init; }
+
+    public TimeSpan SystemTime { get; init; }
+
+    public double CpuNsPerIo => Ios > 0 ? (UserTime + SystemTime).TotalNanoseconds / Ios : 0;
+
+    /// <summary>Gets the processor use of the whole process over the phase, in processors (1.0 = one core busy).</summary>
+    public double CpuProcessors => Seconds > 0 ? (UserTime + SystemTime).TotalSeconds / Seconds : 0;
+
+    /// <summary>Gets bytes allocated by everyone but the controller (which draws the progress display) during the phase.</summary>
+    public long AllocatedBytes { get; init; }
+
+    public double AllocatedBytesPerIo => Ios > 0 ? (double)AllocatedBytes / Ios : 0;
+
+    public int Gen0Collections { get; init; }
+
+    public int Gen1Collections { get; init; }
+
+    public int Gen2Collections { get; init; }
+
+    public long Errors { get; init; }
+
+    public string? FirstError { get; init; }
+
+    /// <summary>Gets IOPS for each second of the run from its start, warmup included (the last may be a partial second).</summary>
+    public required IReadOnlyList<double> IopsPerSecond { get; init; }
+
+    /// <summary>Gets the disk's statistics over the measured phase (in flight: at its end).</summary>
+    public required DiskStats DiskStats { get; init; }
+
+    /// <summary>Gets whether the run was cut short by Ctrl+C.</summary>
+    public bool Cancelled { get; init; }
+}

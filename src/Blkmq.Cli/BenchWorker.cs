@@ -1,0 +1,150 @@
+using System.Diagnostics;
+
+namespace Blkmq.Cli;
+
+/// <summary>
+/// One of a job's <c>iodepth</c> IO slots: an async loop that submits one IO, awaits it and submits the next,
+/// always on its job's thread. The loop allocates nothing per IO: the buffer, the offsets and the resume delegate
+/// are made here once, the IO's value task is backed by the request's pooled source, and the state machine is
+/// boxed once, at its first suspension.
+/// </summary>
+internal sealed class BenchWorker
+{
+    /// <summary>Random offsets per worker, cycled; a power of two.</summary>
+    private const int OffsetTableSize = 4096;
+
+    private readonly BenchJob _job;
+    private readonly BenchControl _control;
+    private readonly BlockDevice _device;
+    private readonly Memory<byte> _buffer;
+    private readonly long[]? _offsets;
+    private readonly bool _sequentialWrite;
+    private readonly RequestFlags _flags;
+    private readonly long _warmupIos;
+    private readonly long _measuredIos;
+    private int _nextOffset;
+
+    /// <param name="job">The job the worker belongs to.</param>
+    /// <param name="device">The device.</param>
+    /// <param name="settings">The benchmark.</param>
+    /// <param name="seed">Seeds the worker's offsets; nonzero.</param>
+    /// <param name="warmupIos">Warmup IOs of a counted run, or <see cref="long.MaxValue"/> for a timed run.</param>
+    /// <param name="measuredIos">Measured IOs of a counted run, or <see cref="long.MaxValue"/> for a timed run.</param>
+    public BenchWorker(BenchJob job, BlockDevice device, BenchSettings settings, ulong seed, long warmupIos, long measuredIos)
+    {
+        _job = job;
+        _control = job.Control;
+        _device = device;
+        var buffer = GC.AllocateUninitializedArray<byte>(settings.BlockSize, pinned: true);
+        buffer.AsSpan().Fill((byte)(seed * 31));
+        _buffer = buffer;
+        _flags = settings.Polled ? RequestFlags.Polled : RequestFlags.None;
+        _warmupIos = warmupIos;
+        _measuredIos = measuredIos;
+        _sequentialWrite = settings.Mode == ReadWriteMode.Write;
+        if (settings.IsRandom)
+        {
+            _offsets = CreateOffsets(settings, seed);
+        }
+
+        Resume = ResumeOnJob;
+    }
+
+    /// <summary>Gets the job the worker belongs to.</summary>
+    public BenchJob Job => _job;
+
+    /// <summary>Gets the cached delegate an IO completion calls: queues <see cref="Continuation"/> to the job.</summary>
+    public Action Resume { get; }
+
+    /// <summary>Gets or sets the state machine's continuation while an IO is pending; set before the IO can complete.</summary>
+    public Action? Continuation { get; set; }
+
+    /// <summary>Runs warmup, parks, then runs the measured phase; ends on stop, at its IO count, or at the first IO error.</summary>
+    public async Task RunAsync()
+    {
+        try
+        {
+            bool measuring = false;
+            long remaining = _warmupIos;
+            while (true)
+            {
+                if (!measuring && (remaining == 0 || _control.WarmupOver))
+                {
+                    await new JobParkAwaitable(_job);
+                    measuring = true;
+                    remaining = _measuredIos;
+                }
+
+                if (remaining == 0 || _control.Stopping)
+                {
+                    return;
+                }
+
+                long offset;
+                bool write;
+                if (_offsets is not null)
+                {
+                    long entry = _offsets[_nextOffset];
+                    _nextOffset = (_nextOffset + 1) & (OffsetTableSize - 1);
+                    offset = entry & ~1L;
+                    write = (entry & 1) != 0;
+                }
+                else
+                {
+                    offset = _job.NextSequentialOffset();
+                    write = _sequentialWrite;
+                }
+
+                long start = Stopwatch.GetTimestamp();
+                try
+                {
+                    await new JobAwaitable(write ? _device.WriteAsync(offset, _buffer, _flags) : _device.ReadAsync(offset, _buffer, _flags), this);
+                }
+                catch (BlockIOException ex)
+                {
+                    _job.OnError(ex);
+                    return;
+                }
+
+                _job.OnCompleted(measuring, Stopwatch.GetTimestamp() - start);
+                remaining--;
+            }
+        }
+        finally
+        {
+            _job.OnWorkerExited();
+        }
+    }
+
+    private static long[] CreateOffsets(BenchSettings settings, ulong seed)
+    {
+        var offsets = new long[OffsetTableSize];
+        ulong blocks = (ulong)(settings.Size / settings.BlockSize);
+        ulong state = seed;
+        for (int i = 0; i < offsets.Length; i++)
+        {
+            // xorshift64*: cheap and good enough to spread IO over the region.
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            ulong random = state * 0x2545F4914F6CDD1DUL;
+            ulong block = Math.BigMul(random, blocks, out _);
+            bool write = settings.Mode switch
+            {
+                ReadWriteMode.RandWrite => true,
+                ReadWriteMode.RandRW => (int)((random & 0xFFFF) % 100) >= settings.ReadMixPercent,
+                _ => false,
+            };
+            offsets[i] = ((long)block * settings.BlockSize) | (write ? 1L : 0L);
+        }
+
+        return offsets;
+    }
+
+    private void ResumeOnJob()
+    {
+        Action continuation = Continuation!;
+        Continuation = null;
+        _job.Post(continuation);
+    }
+}

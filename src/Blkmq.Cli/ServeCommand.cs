@@ -1,0 +1,252 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Blkmq.Drivers.Null;
+using Blkmq.Nbd;
+using Microsoft.Extensions.Logging;
+
+namespace Blkmq.Cli;
+
+/// <summary>
+/// <c>blkmq serve</c>: serves null-driver disks over NBD until SIGINT or SIGTERM. Prints one URI per export and
+/// listener on stdout once every listener is ready; logs go to stderr.
+/// </summary>
+internal sealed class ServeCommand : Command
+{
+    private const string DefaultExport = "disk=memory:size=1G";
+
+    private readonly Option<string[]> _exports = new("--export")
+    {
+        Description = "An export: NAME=DRIVER[:key=value,...]. DRIVER is null or memory (null with memory_backed=1,discard=1, default size 1G); "
+            + "key=value pairs are null_blk parameters (size, bs, irqmode, ...). Repeatable. Default: " + DefaultExport + ".",
+        HelpName = "NAME=DRIVER[:params]",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private readonly Option<string[]> _listen = new("--listen")
+    {
+        Description = "Where to listen: 127.0.0.1:PORT, [::1]:PORT or unix:PATH; port 0 picks a free port. Repeatable. Default 127.0.0.1:10809.",
+        HelpName = "address",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private readonly Option<bool> _readOnly = new("--read-only")
+    {
+        Description = "Serve every export read-only.",
+    };
+
+    private readonly Option<string> _tls = new("--tls")
+    {
+        Description = "TLS: off, on (offered with STARTTLS) or require (every option but STARTTLS refused before TLS).",
+        DefaultValueFactory = _ => "off",
+        HelpName = "mode",
+    };
+
+    private readonly Option<FileInfo?> _tlsCertificate = new("--tls-certificate")
+    {
+        Description = "PEM file with the server's X.509 certificate.",
+        HelpName = "file",
+    };
+
+    private readonly Option<FileInfo?> _tlsKey = new("--tls-key")
+    {
+        Description = "PEM file with the certificate's private key (default: in the certificate file).",
+        HelpName = "file",
+    };
+
+    private readonly Option<int> _maxConnections = new("--max-connections")
+    {
+        Description = "Most client connections at once; more are closed at accept.",
+        DefaultValueFactory = _ => 1024,
+        HelpName = "n",
+    };
+
+    public ServeCommand()
+        : base("serve", "Serve null-driver disks over NBD (nbdinfo, nbdcopy, qemu-img, fio --ioengine=nbd, nbd-client) until SIGINT/SIGTERM.")
+    {
+        _tls.AcceptOnlyFromAmong("off", "on", "require");
+        Options.Add(_exports);
+        Options.Add(_listen);
+        Options.Add(_readOnly);
+        Options.Add(_tls);
+        Options.Add(_tlsCertificate);
+        Options.Add(_tlsKey);
+        Options.Add(_maxConnections);
+        SetAction(Run);
+    }
+
+    /// <summary>Parses <c>NAME=DRIVER[:key=value,...]</c> into an export name and null_blk options.</summary>
+    /// <exception cref="FormatException">The text does not have that form, the driver is unknown or a parameter is wrong.</exception>
+    internal static (string Name, NullBlockOptions Options) ParseExport(string text)
+    {
+        int eq = text.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0)
+        {
+            throw new FormatException($"--export '{text}': expected NAME=DRIVER[:key=value,...].");
+        }
+
+        string name = text[..eq];
+        string rest = text[(eq + 1)..];
+        int colon = rest.IndexOf(':', StringComparison.Ordinal);
+        string driver = (colon < 0 ? rest : rest[..colon]).Trim().ToLowerInvariant();
+        string parameters = colon < 0 ? string.Empty : rest[(colon + 1)..];
+        NullBlockOptions baseOptions = driver switch
+        {
+            "null" => new NullBlockOptions(),
+            "memory" => NullBlockOptions.Parse("memory_backed=1,discard=1,size=1G"),
+            _ => throw new FormatException($"--export '{text}': unknown driver '{driver}' (null or memory)."),
+        };
+        NullBlockOptions options = NullBlockOptions.Parse(parameters, baseOptions with { Name = name });
+        return (name, options);
+    }
+
+    /// <summary>Parses a listen address: <c>HOST:PORT</c>, <c>[IPv6]:PORT</c> or <c>unix:PATH</c>.</summary>
+    /// <exception cref="FormatException">The text is none of those.</exception>
+    internal static EndPoint ParseListen(string text)
+    {
+        if (text.StartsWith("unix:", StringComparison.Ordinal))
+        {
+            string path = text["unix:".Length..];
+            if (path.Length == 0)
+            {
+                throw new FormatException("--listen unix: needs a path.");
+            }
+
+            return new UnixDomainSocketEndPoint(Path.GetFullPath(path));
+        }
+
+        if (IPEndPoint.TryParse(text, out IPEndPoint? endPoint) && text.Contains(':', StringComparison.Ordinal))
+        {
+            return endPoint;
+        }
+
+        int colon = text.LastIndexOf(':');
+        if (colon > 0 && string.Equals(text[..colon], "localhost", StringComparison.OrdinalIgnoreCase)
+            && int.TryParse(text[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port)
+            && port <= IPEndPoint.MaxPort)
+        {
+            return new IPEndPoint(IPAddress.Loopback, port);
+        }
+
+        throw new FormatException($"--listen '{text}': expected 127.0.0.1:PORT, [::1]:PORT or unix:PATH.");
+    }
+
+    private int Run(ParseResult parseResult)
+    {
+        var instances = new List<NullBlock>();
+        NbdServerOptions options;
+        // stdout carries only the URIs; every log line goes to stderr.
+        ILoggerFactory loggerFactory = LoggerFactory.Create(static builder => builder
+            .AddConsole(static o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+            .AddSimpleConsole(static o => o.SingleLine = true)
+            .AddFilter(static level => level >= LogLevel.Information));
+        try
+        {
+            try
+            {
+                options = CreateOptions(parseResult, instances, loggerFactory);
+            }
+            catch (Exception ex) when (ex is FormatException or ArgumentException or OverflowException)
+            {
+                Console.Error.WriteLine($"blkmq serve: {ex.Message.Split('\n')[0]}");
+                return Program.ExitBadArguments;
+            }
+
+            return ServeAsync(options).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            foreach (NullBlock instance in instances)
+            {
+                instance.Dispose();
+            }
+
+            loggerFactory.Dispose();
+        }
+    }
+
+    private NbdServerOptions CreateOptions(ParseResult parseResult, List<NullBlock> instances, ILoggerFactory loggerFactory)
+    {
+        string[] exportTexts = parseResult.GetValue(_exports) is { Length: > 0 } given ? given : [DefaultExport];
+        bool readOnly = parseResult.GetValue(_readOnly);
+        var exports = new List<NbdExport>();
+        foreach (string text in exportTexts)
+        {
+            (string name, NullBlockOptions nullOptions) = ParseExport(text);
+            NullBlock instance = NullBlock.Create(nullOptions with { LoggerFactory = loggerFactory });
+            instances.Add(instance);
+            string kind = nullOptions.MemoryBacked ? "memory" : "null";
+            exports.Add(new NbdExport
+            {
+                Name = name,
+                Disk = instance.Disk,
+                ReadOnly = readOnly,
+                Description = FormattableString.Invariant($"blkmq {kind} disk, {nullOptions.Size} bytes, {nullOptions.BlockSize}-byte blocks"),
+            });
+        }
+
+        string[] listenTexts = parseResult.GetValue(_listen) is { Length: > 0 } listen ? listen : ["127.0.0.1:" + NbdServerOptions.DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        NbdTlsMode tls = parseResult.GetValue(_tls) switch
+        {
+            "on" => NbdTlsMode.On,
+            "require" => NbdTlsMode.Require,
+            _ => NbdTlsMode.Off,
+        };
+        var serverOptions = new NbdServerOptions
+        {
+            Exports = exports,
+            Listeners = [.. listenTexts.Select(ParseListen)],
+            TlsMode = tls,
+            TlsCertificateFile = parseResult.GetValue(_tlsCertificate)?.FullName,
+            TlsKeyFile = parseResult.GetValue(_tlsKey)?.FullName,
+            MaxConnections = parseResult.GetValue(_maxConnections),
+            LoggerFactory = loggerFactory,
+        };
+        serverOptions.Validate();
+        return serverOptions;
+    }
+
+    private static async Task<int> ServeAsync(NbdServerOptions options)
+    {
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnSignal(PosixSignalContext context)
+        {
+            // Handled here: stop cleanly and exit 0 instead of the runtime's default termination.
+            context.Cancel = true;
+            stop.TrySetResult();
+        }
+
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        var server = new NbdServer(options);
+        await using (server.ConfigureAwait(false))
+        {
+            try
+            {
+                await server.StartAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or System.Security.Cryptography.CryptographicException)
+            {
+                Console.Error.WriteLine($"blkmq serve: {ex.Message}");
+                return Program.ExitIOError;
+            }
+
+            bool tls = options.TlsMode == NbdTlsMode.Require;
+            foreach (NbdExport export in options.Exports)
+            {
+                foreach (EndPoint endPoint in server.EndPoints)
+                {
+                    Console.Out.WriteLine(NbdServer.FormatUri(endPoint, export.Name, tls));
+                }
+            }
+
+            await Console.Out.FlushAsync().ConfigureAwait(false);
+            await stop.Task.ConfigureAwait(false);
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await server.StopAsync(grace.Token).ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,355 @@
+using System.Buffers.Binary;
+using System.IO;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+
+namespace Blkmq.Nbd;
+
+/// <content>
+/// The transmission phase's writer: one loop per connection takes every finished request from the reply queue,
+/// formats the replies into one write buffer (payloads larger than what is left go out directly after it), sends the
+/// batch with one write and returns the requests to the pool.
+/// </content>
+internal sealed partial class NbdConnection
+{
+    private readonly byte[] _writeBuffer = new byte[WriteBufferSize];
+    private int _writeLength;
+    private NbdRequest[] _batch = [];
+
+    // The writer role: whoever holds it (the writer loop, or the reader between requests) owns _writeBuffer and _batch.
+    private int _writerBusy;
+
+    private async Task WriteLoopAsync()
+    {
+        // Let the reader start first; the writer runs on the thread pool from here on.
+        await Task.Yield();
+        while (true)
+        {
+            if (Interlocked.CompareExchange(ref _writerBusy, 1, 0) == 0)
+            {
+                await DrainRepliesAsync().ConfigureAwait(false);
+                Volatile.Write(ref _writerBusy, 0);
+                if (Volatile.Read(ref _replyCount) != 0)
+                {
+                    // A reply queued while the reader was the writer, or after the last drain: go again.
+                    continue;
+                }
+            }
+
+            lock (_lock)
+            {
+                if (_replyClosed && _replyCount == 0)
+                {
+                    break;
+                }
+            }
+
+            await _repliesReady.WaitAsync().ConfigureAwait(false);
+        }
+
+        _writeLength = 0;
+    }
+
+    /// <summary>
+    /// Called by the reader before it waits for more requests: if no one is writing, it sends the queued replies itself,
+    /// so replies to requests that completed inline go out in one send without a hop to the writer's thread.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask TryDrainInlineAsync()
+    {
+        if (Volatile.Read(ref _replyCount) == 0 || Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
+        {
+            return;
+        }
+
+        await DrainRepliesAsync().ConfigureAwait(false);
+        Volatile.Write(ref _writerBusy, 0);
+        if (Volatile.Read(ref _replyCount) != 0)
+        {
+            // Queued after the drain: its signal may have found the writer role taken, so hand it over now.
+            _repliesReady.Set();
+        }
+    }
+
+    /// <summary>Sends every queued reply and returns the requests to the pool. Only the holder of the writer role calls it.</summary>
+    private async ValueTask DrainRepliesAsync()
+    {
+        while (true)
+        {
+            int count;
+            lock (_lock)
+            {
+                count = _replyCount;
+                for (int i = 0; i < count; i++)
+                {
+                    _batch[i] = _replyRing[(_replyHead + i) % _replyRing.Length];
+                }
+
+                _replyHead = (_replyHead + count) % _replyRing.Length;
+                _replyCount = 0;
+            }
+
+            if (count == 0)
+            {
+                break;
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                NbdRequest request = _batch[i];
+                _batch[i] = null!;
+                if (!_writeFailed)
+                {
+                    try
+                    {
+                        await WriteReplyAsync(request).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+                    {
+                        OnWriteFailed();
+                    }
+#pragma warning disable CA1031 // A failed reply must not stop the drain: every queued request still goes back to the pool.
+                    catch (Exception e)
+#pragma warning restore CA1031
+                    {
+                        NbdLog.ConnectionFailed(_logger, e, Id);
+                        OnWriteFailed();
+                    }
+                }
+
+                Release(request);
+            }
+        }
+
+        if (!_writeFailed && _writeLength != 0)
+        {
+            try
+            {
+                await FlushWritesAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                OnWriteFailed();
+            }
+        }
+    }
+
+    private void OnWriteFailed()
+    {
+        // The client is gone or the connection was aborted: drop queued replies, stop the reader.
+        _writeFailed = true;
+        _writeLength = 0;
+        try
+        {
+            _readCancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already torn down.
+        }
+    }
+
+    /// <summary>Formats one reply into the write buffer, sending the buffer (and large payloads) when it fills.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteReplyAsync(NbdRequest request)
+    {
+        if (request.Error != 0)
+        {
+            await EnsureSpaceAsync(64 + 128).ConfigureAwait(false);
+            AppendError(request);
+            return;
+        }
+
+        switch (request.Type)
+        {
+            case NbdProtocol.CmdRead:
+                if (!StructuredReplies)
+                {
+                    await EnsureSpaceAsync(NbdProtocol.SimpleReplyHeaderLength).ConfigureAwait(false);
+                    AppendSimple(0, request.Cookie);
+                    await AppendPayloadAsync(request.Buffer.AsMemory(0, request.BufferLength)).ConfigureAwait(false);
+                    return;
+                }
+
+                if (request.IsHole)
+                {
+                    await EnsureSpaceAsync(NbdProtocol.ExtendedReplyHeaderLength + 12).ConfigureAwait(false);
+                    AppendHole(request, 0, (int)request.Length, done: true);
+                    return;
+                }
+
+                if ((request.Flags & NbdProtocol.CmdFlagDf) == 0)
+                {
+                    PlanReadChunks(Export!, request);
+                }
+
+                if (request.ChunkCount == 0)
+                {
+                    await AppendDataChunkAsync(request, 0, request.BufferLength, done: true).ConfigureAwait(false);
+                    return;
+                }
+
+                for (int i = 0; i < request.ChunkCount; i++)
+                {
+                    NbdReadChunk chunk = request.Chunks[i];
+                    bool done = i == request.ChunkCount - 1;
+                    if (chunk.IsHole)
+                    {
+                        await EnsureSpaceAsync(NbdProtocol.ExtendedReplyHeaderLength + 12).ConfigureAwait(false);
+                        AppendHole(request, chunk.Start, chunk.Length, done);
+                    }
+                    else
+                    {
+                        await AppendDataChunkAsync(request, chunk.Start, chunk.Length, done).ConfigureAwait(false);
+                    }
+                }
+
+                return;
+            case NbdProtocol.CmdBlockStatus:
+                await EnsureSpaceAsync(NbdProtocol.ExtendedReplyHeaderLength).ConfigureAwait(false);
+                AppendChunkHeader(
+                    request,
+                    NbdProtocol.ReplyFlagDone,
+                    _extended ? NbdProtocol.ReplyTypeBlockStatusExtended : NbdProtocol.ReplyTypeBlockStatus,
+                    (uint)request.BufferLength);
+                await AppendPayloadAsync(request.Buffer.AsMemory(0, request.BufferLength)).ConfigureAwait(false);
+                return;
+            default:
+                await EnsureSpaceAsync(NbdProtocol.ExtendedReplyHeaderLength).ConfigureAwait(false);
+                if (_extended)
+                {
+                    AppendChunkHeader(request, NbdProtocol.ReplyFlagDone, NbdProtocol.ReplyTypeNone, 0);
+                }
+                else
+                {
+                    AppendSimple(0, request.Cookie);
+                }
+
+                return;
+        }
+    }
+
+    private async ValueTask AppendDataChunkAsync(NbdRequest request, int start, int length, bool done)
+    {
+        await EnsureSpaceAsync(NbdProtocol.ExtendedReplyHeaderLength + 8).ConfigureAwait(false);
+        AppendChunkHeader(request, done ? NbdProtocol.ReplyFlagDone : (ushort)0, NbdProtocol.ReplyTypeOffsetData, (uint)(8 + length));
+        BinaryPrimitives.WriteUInt64BigEndian(_writeBuffer.AsSpan(_writeLength), request.Offset + (ulong)start);
+        _writeLength += 8;
+        await AppendPayloadAsync(request.Buffer.AsMemory(start, length)).ConfigureAwait(false);
+    }
+
+    private void AppendHole(NbdRequest request, int start, int length, bool done)
+    {
+        AppendChunkHeader(request, done ? NbdProtocol.ReplyFlagDone : (ushort)0, NbdProtocol.ReplyTypeOffsetHole, 12);
+        Span<byte> span = _writeBuffer.AsSpan(_writeLength, 12);
+        BinaryPrimitives.WriteUInt64BigEndian(span, request.Offset + (ulong)start);
+        BinaryPrimitives.WriteUInt32BigEndian(span[8..], (uint)length);
+        _writeLength += 12;
+    }
+
+    private void AppendError(NbdRequest request)
+    {
+        if (!StructuredReplies)
+        {
+            AppendSimple(request.Error, request.Cookie);
+            return;
+        }
+
+        ReadOnlySpan<byte> text = MessageText(request.Message);
+        AppendChunkHeader(request, NbdProtocol.ReplyFlagDone, NbdProtocol.ReplyTypeError, (uint)(6 + text.Length));
+        Span<byte> span = _writeBuffer.AsSpan(_writeLength, 6 + text.Length);
+        BinaryPrimitives.WriteUInt32BigEndian(span, request.Error);
+        BinaryPrimitives.WriteUInt16BigEndian(span[4..], (ushort)text.Length);
+        text.CopyTo(span[6..]);
+        _writeLength += 6 + text.Length;
+    }
+
+    private void AppendSimple(uint error, ulong cookie)
+    {
+        Span<byte> span = _writeBuffer.AsSpan(_writeLength, NbdProtocol.SimpleReplyHeaderLength);
+        BinaryPrimitives.WriteUInt32BigEndian(span, NbdProtocol.SimpleReplyMagic);
+        BinaryPrimitives.WriteUInt32BigEndian(span[4..], error);
+        BinaryPrimitives.WriteUInt64BigEndian(span[8..], cookie);
+        _writeLength += NbdProtocol.SimpleReplyHeaderLength;
+    }
+
+    private void AppendChunkHeader(NbdRequest request, ushort flags, ushort type, uint length)
+    {
+        if (_extended)
+        {
+            Span<byte> span = _writeBuffer.AsSpan(_writeLength, NbdProtocol.ExtendedReplyHeaderLength);
+            BinaryPrimitives.WriteUInt32BigEndian(span, NbdProtocol.ExtendedReplyMagic);
+            BinaryPrimitives.WriteUInt16BigEndian(span[4..], flags);
+            BinaryPrimitives.WriteUInt16BigEndian(span[6..], type);
+            BinaryPrimitives.WriteUInt64BigEndian(span[8..], request.Cookie);
+            BinaryPrimitives.WriteUInt64BigEndian(span[16..], request.Offset);
+            BinaryPrimitives.WriteUInt64BigEndian(span[24..], length);
+            _writeLength += NbdProtocol.ExtendedReplyHeaderLength;
+        }
+        else
+        {
+            Span<byte> span = _writeBuffer.AsSpan(_writeLength, NbdProtocol.StructuredReplyHeaderLength);
+            BinaryPrimitives.WriteUInt32BigEndian(span, NbdProtocol.StructuredReplyMagic);
+            BinaryPrimitives.WriteUInt16BigEndian(span[4..], flags);
+            BinaryPrimitives.WriteUInt16BigEndian(span[6..], type);
+            BinaryPrimitives.WriteUInt64BigEndian(span[8..], request.Cookie);
+            BinaryPrimitives.WriteUInt32BigEndian(span[16..], length);
+            _writeLength += NbdProtocol.StructuredReplyHeaderLength;
+        }
+    }
+
+    /// <summary>Makes room for <paramref name="bytes"/> in the write buffer, sending it if needed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ValueTask EnsureSpaceAsync(int bytes) =>
+        _writeBuffer.Length - _writeLength >= bytes ? default : FlushWritesAsync();
+
+    /// <summary>Copies a payload into the write buffer, or sends the buffer and then the payload when it does not fit.</summary>
+    private ValueTask AppendPayloadAsync(ReadOnlyMemory<byte> payload)
+    {
+        if (_writeBuffer.Length - _writeLength >= payload.Length)
+        {
+            payload.Span.CopyTo(_writeBuffer.AsSpan(_writeLength));
+            _writeLength += payload.Length;
+            return default;
+        }
+
+        return FlushThenWriteAsync(payload);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FlushThenWriteAsync(ReadOnlyMemory<byte> payload)
+    {
+        await FlushWritesAsync().ConfigureAwait(false);
+        await _stream.WriteAsync(payload).ConfigureAwait(false);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FlushWritesAsync()
+    {
+        int length = _writeLength;
+        _writeLength = 0;
+        if (length != 0)
+        {
+            await _stream.WriteAsync(_writeBuffer.AsMemory(0, length)).ConfigureAwait(false);
+        }
+    }
+
+    private static ReadOnlySpan<byte> MessageText(NbdErrorMessage message) => message switch
+    {
+        NbdErrorMessage.UnknownCommand => "unknown command"u8,
+        NbdErrorMessage.InvalidFlags => "command flags not valid for this command"u8,
+        NbdErrorMessage.ZeroLength => "zero-length request"u8,
+        NbdErrorMessage.Misaligned => "offset or length not a multiple of the minimum block size"u8,
+        NbdErrorMessage.OutOfRange => "request beyond the end of the export"u8,
+        NbdErrorMessage.TooLarge => "request longer than the maximum payload"u8,
+        NbdErrorMessage.ReadOnly => "export is read-only"u8,
+        NbdErrorMessage.TrimUnsupported => "trim not supported by this export"u8,
+        NbdErrorMessage.NoMetaContext => "no metadata context was negotiated"u8,
+        NbdErrorMessage.FastZeroUnsupported => "fast zeroing not supported by this export"u8,
+        NbdErrorMessage.FlushArguments => "flush offset and length must be zero"u8,
+        NbdErrorMessage.IOFailed => "I/O error"u8,
+        NbdErrorMessage.ShuttingDown => "server shutting down"u8,
+        NbdErrorMessage.BadPayload => "unexpected or malformed request payload"u8,
+        _ => default,
+    };
+}

@@ -1,0 +1,206 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace Blkmq.Nbd;
+
+/// <summary>
+/// One NBD request between receipt and sent reply, pooled per connection so that steady-state IO allocates nothing:
+/// the payload buffer is rented from <see cref="ArrayPool{T}.Shared"/>, the block layer's <see cref="ValueTask"/> is
+/// awaited through a cached continuation, and the finished request goes to the connection's reply queue.
+/// </summary>
+/// <remarks>
+/// Ownership: the reader fills it and calls <see cref="Execute"/>; from then on the IO owns it until
+/// <see cref="NbdConnection.OnRequestCompleted"/>; then the writer owns it until <see cref="Reset"/> returns it to the pool.
+/// </remarks>
+internal sealed class NbdRequest
+{
+    /// <summary>The most content chunks a structured read reply is split into around holes.</summary>
+    public const int MaxReadChunks = 32;
+
+    private readonly NbdConnection _connection;
+    private readonly Action _onIoCompleted;
+    private ValueTask _pending;
+    private bool _flushAfter;
+
+    public NbdRequest(NbdConnection connection)
+    {
+        _connection = connection;
+        _onIoCompleted = OnIoCompleted;
+    }
+
+    public ushort Flags { get; set; }
+
+    public ushort Type { get; set; }
+
+    public ulong Cookie { get; set; }
+
+    public ulong Offset { get; set; }
+
+    /// <summary>Gets or sets the effect length (or payload length for a write).</summary>
+    public ulong Length { get; set; }
+
+    /// <summary>Gets or sets the NBD error of the reply; 0 for success.</summary>
+    public uint Error { get; set; }
+
+    /// <summary>Gets or sets which fixed message goes with an error reply.</summary>
+    public NbdErrorMessage Message { get; set; }
+
+    /// <summary>Gets the rented buffer (write payload, read data or block-status descriptors), or null.</summary>
+    public byte[]? Buffer { get; private set; }
+
+    /// <summary>Gets or sets how many bytes of <see cref="Buffer"/> hold data.</summary>
+    public int BufferLength { get; set; }
+
+    /// <summary>Gets or sets the bytes counted against the connection's buffer budget.</summary>
+    public long BudgetBytes { get; set; }
+
+    /// <summary>Gets or sets whether a structured read is one hole (no buffer, no IO).</summary>
+    public bool IsHole { get; set; }
+
+    /// <summary>Gets the content chunks of a structured read split around holes (offsets relative to the request).</summary>
+    public NbdReadChunk[] Chunks { get; } = new NbdReadChunk[MaxReadChunks];
+
+    /// <summary>Gets or sets how many of <see cref="Chunks"/> are used; 0 means one data chunk.</summary>
+    public int ChunkCount { get; set; }
+
+    /// <summary>Rents a buffer of at least <paramref name="length"/> bytes.</summary>
+    public Span<byte> RentBuffer(int length)
+    {
+        Buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        BufferLength = length;
+        return Buffer.AsSpan(0, length);
+    }
+
+    /// <summary>Starts the request's IO on the export's device; completes through the connection.</summary>
+    /// <param name="export">The export in use.</param>
+    public void Execute(NbdExportEntry export)
+    {
+        BlockDevice device = export.Device;
+        ValueTask io = default;
+        try
+        {
+            switch (Type)
+            {
+                case NbdProtocol.CmdRead:
+                    if (!IsHole)
+                    {
+                        io = device.ReadAsync((long)Offset, Buffer.AsMemory(0, BufferLength));
+                    }
+
+                    break;
+                case NbdProtocol.CmdWrite:
+                    io = device.WriteAsync((long)Offset, Buffer.AsMemory(0, BufferLength), (Flags & NbdProtocol.CmdFlagFua) != 0 ? RequestFlags.Fua : RequestFlags.None);
+                    break;
+                case NbdProtocol.CmdFlush:
+                    io = device.FlushAsync();
+                    break;
+                case NbdProtocol.CmdTrim:
+                    _flushAfter = (Flags & NbdProtocol.CmdFlagFua) != 0;
+                    io = device.DiscardAsync((long)Offset, (long)Length);
+                    break;
+                case NbdProtocol.CmdWriteZeroes:
+                    _flushAfter = (Flags & NbdProtocol.CmdFlagFua) != 0;
+                    io = device.WriteZeroesAsync((long)Offset, (long)Length, mayUnmap: (Flags & NbdProtocol.CmdFlagNoHole) == 0);
+                    break;
+                default:
+                    // CACHE has nothing to do for an in-memory block layer; BLOCK_STATUS was answered when received.
+                    break;
+            }
+        }
+        catch (ArgumentException)
+        {
+            Fail(NbdProtocol.Einval, NbdErrorMessage.OutOfRange);
+            return;
+        }
+#pragma warning disable CA1031 // A submission that throws ends this request with EIO; the connection goes on.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            Fail(NbdProtocol.Eio, NbdErrorMessage.IOFailed);
+            return;
+        }
+
+        Await(io);
+    }
+
+    /// <summary>Returns the buffer and clears the request for the pool.</summary>
+    public void Reset()
+    {
+        if (Buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(Buffer);
+            Buffer = null;
+        }
+
+        BufferLength = 0;
+        BudgetBytes = 0;
+        Error = 0;
+        Message = NbdErrorMessage.None;
+        IsHole = false;
+        ChunkCount = 0;
+        _flushAfter = false;
+        _pending = default;
+    }
+
+    private void Await(ValueTask io)
+    {
+        if (io.IsCompleted)
+        {
+            OnIoDone(io);
+            return;
+        }
+
+        _pending = io;
+        io.GetAwaiter().UnsafeOnCompleted(_onIoCompleted);
+    }
+
+    private void OnIoCompleted()
+    {
+        ValueTask io = _pending;
+        _pending = default;
+        OnIoDone(io);
+    }
+
+    private void OnIoDone(ValueTask io)
+    {
+        try
+        {
+            io.GetAwaiter().GetResult();
+        }
+        catch (BlockIOException e)
+        {
+            Fail(NbdProtocol.ToError(e.Status), NbdErrorMessage.IOFailed);
+            return;
+        }
+        catch (ArgumentException)
+        {
+            Fail(NbdProtocol.Einval, NbdErrorMessage.OutOfRange);
+            return;
+        }
+#pragma warning disable CA1031 // Any other failure of the IO ends this request with EIO; the connection goes on.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            Fail(NbdProtocol.Eio, NbdErrorMessage.IOFailed);
+            return;
+        }
+
+        if (_flushAfter)
+        {
+            _flushAfter = false;
+            Await(_connection.Export!.Device.FlushAsync());
+            return;
+        }
+
+        _connection.OnRequestCompleted(this);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Fail(uint error, NbdErrorMessage message)
+    {
+        Error = error;
+        Message = message;
+        _flushAfter = false;
+        _connection.OnRequestCompleted(this);
+    }
+}

@@ -1,0 +1,358 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Blkmq.Nbd;
+
+/// <summary>
+/// An NBD server (the protocol of NetworkBlockDevice <c>doc/proto.md</c>, fixed newstyle, with structured replies,
+/// extended headers, <c>base:allocation</c> and STARTTLS) serving Blkmq disks to unmodified clients: qemu, libnbd's
+/// nbdinfo / nbdcopy / nbdsh, fio's nbd engine, the Linux nbd client. IO goes through each disk's in-process
+/// <see cref="BlockDevice"/>; requests on one connection run concurrently and are answered in completion order.
+/// </summary>
+/// <remarks>
+/// Lifecycle: <see cref="StartAsync"/> once, then <see cref="StopAsync"/> (or <see cref="DisposeAsync"/>). The disks stay
+/// the caller's: remove them after the server stopped.
+/// </remarks>
+public sealed class NbdServer : IAsyncDisposable
+{
+    private readonly Dictionary<string, NbdExportEntry> _exports = new(StringComparer.Ordinal);
+    private readonly List<NbdExportEntry> _exportList = [];
+    private readonly List<Socket> _listeners = [];
+    private readonly List<EndPoint> _endPoints = [];
+    private readonly List<string> _unixPaths = [];
+    private readonly List<Task> _acceptLoops = [];
+    private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Task)> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _stateLock = new();
+    private X509Certificate2? _certificate;
+    private long _nextConnectionId;
+    private int _state;
+
+    /// <summary>Initializes a new instance of the <see cref="NbdServer"/> class; nothing listens until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">The exports, listeners and limits.</param>
+    /// <exception cref="ArgumentException">An option is invalid.</exception>
+    public NbdServer(NbdServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        Logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<NbdServer>();
+        foreach (NbdExport export in options.Exports)
+        {
+            var entry = new NbdExportEntry(export);
+            _exports.Add(export.Name, entry);
+            _exportList.Add(entry);
+        }
+    }
+
+    /// <summary>Gets the options.</summary>
+    public NbdServerOptions Options { get; }
+
+    /// <summary>Gets the endpoints actually listened on (with the ports chosen for port 0), in the order of the options.</summary>
+    public IReadOnlyList<EndPoint> EndPoints => _endPoints;
+
+    /// <summary>Gets how many client connections are open.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    internal ILogger Logger { get; }
+
+    internal IReadOnlyList<NbdExportEntry> ExportList => _exportList;
+
+    internal SslStreamCertificateContext? CertificateContext { get; private set; }
+
+    /// <summary>Gets the open connections (for tests: their in-flight and buffered-bytes counters).</summary>
+    internal IEnumerable<NbdConnection> Connections => _connections.Values.Select(static c => c.Connection);
+
+    /// <summary>Formats the NBD URI of an export on an endpoint (<c>nbd://HOST:PORT/NAME</c>, <c>nbd+unix:///NAME?socket=PATH</c>).</summary>
+    /// <param name="endPoint">A bound endpoint from <see cref="EndPoints"/>.</param>
+    /// <param name="exportName">The export name.</param>
+    /// <param name="tls">Whether to use the TLS schemes (<c>nbds</c>, <c>nbds+unix</c>).</param>
+    /// <returns>The URI text.</returns>
+    public static string FormatUri(EndPoint endPoint, string exportName, bool tls = false)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        ArgumentNullException.ThrowIfNull(exportName);
+        string name = Uri.EscapeDataString(exportName);
+        string scheme = tls ? "nbds" : "nbd";
+        return endPoint switch
+        {
+            IPEndPoint ip when ip.AddressFamily == AddressFamily.InterNetworkV6 => FormattableString.Invariant($"{scheme}://[{ip.Address}]:{ip.Port}/{name}"),
+            IPEndPoint ip => FormattableString.Invariant($"{scheme}://{ip.Address}:{ip.Port}/{name}"),
+            UnixDomainSocketEndPoint unix => $"{scheme}+unix:///{name}?socket={Uri.EscapeDataString(unix.ToString()).Replace("%2F", "/", StringComparison.Ordinal)}",
+            _ => throw new ArgumentException($"Unsupported endpoint type {endPoint.GetType().Name}.", nameof(endPoint)),
+        };
+    }
+
+    /// <summary>Binds and starts listening on every endpoint; returns when all listen.</summary>
+    /// <param name="cancellationToken">Unused beyond an early check; binding is synchronous.</param>
+    /// <returns>A task that completes when the server accepts connections.</returns>
+    /// <exception cref="InvalidOperationException">The server was already started.</exception>
+    /// <exception cref="SocketException">An endpoint could not be bound; nothing stays bound.</exception>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_stateLock)
+        {
+            if (_state != 0)
+            {
+                throw new InvalidOperationException("The server was already started.");
+            }
+
+            _state = 1;
+        }
+
+        try
+        {
+            if (Options.TlsMode != NbdTlsMode.Off)
+            {
+                _certificate = Options.TlsKeyFile is null
+                    ? X509Certificate2.CreateFromPemFile(Options.TlsCertificateFile!)
+                    : X509Certificate2.CreateFromPemFile(Options.TlsCertificateFile!, Options.TlsKeyFile);
+                CertificateContext = SslStreamCertificateContext.Create(_certificate, additionalCertificates: null, offline: true);
+            }
+
+            foreach (EndPoint endPoint in Options.Listeners)
+            {
+                Socket socket = Bind(endPoint);
+                _listeners.Add(socket);
+                _endPoints.Add(socket.LocalEndPoint is IPEndPoint bound ? bound : endPoint);
+            }
+        }
+        catch
+        {
+            // Leave nothing bound when one endpoint fails.
+            foreach (Socket socket in _listeners)
+            {
+                socket.Dispose();
+            }
+
+            _listeners.Clear();
+            _endPoints.Clear();
+            DeleteUnixPaths();
+            throw;
+        }
+
+        for (int i = 0; i < _listeners.Count; i++)
+        {
+            NbdLog.Listening(Logger, _endPoints[i]);
+            Socket listener = _listeners[i];
+            EndPoint endPoint = _endPoints[i];
+            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(listener, endPoint), CancellationToken.None));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops the server: closes the listeners, stops reading new requests, lets in-flight requests finish and their
+    /// replies go out, and closes every connection. Connections still busy when <paramref name="cancellationToken"/>
+    /// fires (or after 10 s when it cannot fire) are aborted; their requests still end before this completes.
+    /// </summary>
+    /// <param name="cancellationToken">Ends the graceful wait.</param>
+    /// <returns>A task that completes when every connection is closed.</returns>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_stateLock)
+        {
+            if (_state != 1)
+            {
+                _state = 2;
+                return;
+            }
+
+            _state = 2;
+        }
+
+        NbdLog.Stopping(Logger, _connections.Count);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (Socket listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
+        foreach ((NbdConnection connection, Task _) in _connections.Values)
+        {
+            connection.Stop();
+        }
+
+        Task all = Task.WhenAll(_connections.Values.Select(static c => c.Task));
+        using (var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            if (!cancellationToken.CanBeCanceled)
+            {
+                grace.CancelAfter(TimeSpan.FromSeconds(10));
+            }
+
+            try
+            {
+                await all.WaitAsync(grace.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                NbdLog.StopAborted(Logger, _connections.Count);
+                foreach ((NbdConnection connection, Task _) in _connections.Values)
+                {
+                    connection.Abort();
+                }
+
+                await all.ConfigureAwait(false);
+            }
+        }
+
+        DeleteUnixPaths();
+        _certificate?.Dispose();
+        NbdLog.Stopped(Logger);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    internal NbdExportEntry? FindExport(string name)
+    {
+        if (name.Length == 0)
+        {
+            return _exports.TryGetValue(name, out NbdExportEntry? named) ? named : _exportList[0];
+        }
+
+        return _exports.GetValueOrDefault(name);
+    }
+
+    private Socket Bind(EndPoint endPoint)
+    {
+        Socket socket;
+        if (endPoint is UnixDomainSocketEndPoint unix)
+        {
+            string path = unix.ToString();
+            if (File.Exists(path))
+            {
+                // A stale socket from an earlier run; binding would fail with EADDRINUSE.
+                File.Delete(path);
+            }
+
+            socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            _unixPaths.Add(path);
+        }
+        else
+        {
+            socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                socket.DualMode = false;
+            }
+        }
+
+        try
+        {
+            socket.Bind(endPoint);
+            socket.Listen(512);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return socket;
+    }
+
+    private void DeleteUnixPaths()
+    {
+        foreach (string path in _unixPaths)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+                // Best effort: the path is left behind.
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Best effort: the path is left behind.
+            }
+        }
+
+        _unixPaths.Clear();
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, EndPoint endPoint)
+    {
+        CancellationToken stopping = _stopping.Token;
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(stopping).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e) when (stopping.IsCancellationRequested || e.SocketErrorCode == SocketError.OperationAborted)
+            {
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets)
+            {
+                // The client left before accept finished, or descriptors ran out for a moment: keep accepting.
+                if (e.SocketErrorCode == SocketError.TooManyOpenSockets)
+                {
+                    await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                continue;
+            }
+            catch (SocketException e)
+            {
+                NbdLog.AcceptFailed(Logger, e, endPoint);
+                return;
+            }
+
+            if (_connections.Count >= Options.MaxConnections)
+            {
+                NbdLog.ConnectionRefused(Logger, client.RemoteEndPoint, Options.MaxConnections);
+                client.Dispose();
+                continue;
+            }
+
+            if (client.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+            {
+                client.NoDelay = true;
+            }
+
+            long id = Interlocked.Increment(ref _nextConnectionId);
+            NbdLog.ConnectionAccepted(Logger, id, client.RemoteEndPoint ?? endPoint);
+            var connection = new NbdConnection(this, client, id, stopping);
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Task task = RunConnectionAsync(connection, started.Task);
+            _connections[id] = (connection, task);
+            started.SetResult();
+        }
+    }
+
+    private async Task RunConnectionAsync(NbdConnection connection, Task registered)
+    {
+        // Wait until the connection is in the table, so the removal below cannot run first.
+        await registered.ConfigureAwait(false);
+        try
+        {
+            await connection.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _connections.TryRemove(connection.Id, out _);
+        }
+    }
+}

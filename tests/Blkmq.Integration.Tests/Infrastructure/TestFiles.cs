@@ -1,0 +1,25 @@
+using System.Security.Cryptography;
+
+namespace Blkmq.Integration.Tests.Infrastructure;
+
+/// <summary>Test data files: random content from a fixed seed, and checksums.</summary>
+internal static class TestFiles
+{
+    public static async Task WriteRandomAsync(string path, long size, int seed)
+    {
+        var random = new Random(seed);
+        byte[] chunk = new byte[1 << 20];
+        await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true);
+        for (long done = 0; done < size; done += chunk.Length)
+        {
+            random.NextBytes(chunk);
+            await file.WriteAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, size - done)));
+        }
+    }
+
+    public static async Task<string> Sha256Async(string path)
+    {
+        await using FileStream file = File.OpenRead(path);
+        return Convert.ToHexString(await SHA256.HashDataAsync(file));
+    }
+}
