@@ -13,7 +13,14 @@ public sealed record NullBlockOptions
     [
         "submit_queues", "poll_queues", "hw_queue_depth", "irqmode", "completion_nsec", "bs", "gb", "size",
         "memory_backed", "blocking", "discard", "nr_devices", "shared_tags", "rotational", "max_sectors", "name",
+        "no_sched", "virt_boundary", "cache_size", "fua", "mbps", "badblocks", "badblocks_once",
+        "badblocks_partial_io", "timeout", "requeue", "init_hctx", "zoned", "zone_size", "zone_capacity",
+        "zone_nr_conv", "zone_max_open", "zone_max_active", "zone_append_max_sectors", "zone_full", "blocksize",
     ];
+
+    // Parameters whose value is itself a comma-separated list (the kernel's fault_attr format, bad block
+    // ranges): in a spec, the parts after them that start with a digit or a sign continue their value.
+    private static readonly string[] s_listParameters = ["timeout", "requeue", "init_hctx", "badblocks"];
 
     /// <summary>Gets <c>submit_queues</c>: default hardware queues. Default 1.</summary>
     public int SubmitQueues { get; init; } = 1;
@@ -60,6 +67,78 @@ public sealed record NullBlockOptions
     /// <summary>Gets the name prefix of the disks; disk <c>i</c> is called prefix + i. Default <c>nullb</c>.</summary>
     public string Name { get; init; } = "nullb";
 
+    /// <summary>
+    /// Gets <c>no_sched</c>: run without an IO scheduler. Accepted for compatibility; Blkmq has no IO scheduler,
+    /// so every disk already behaves as null_blk's <c>no_sched=1</c>. Default false.
+    /// </summary>
+    public bool NoScheduler { get; init; }
+
+    /// <summary>Gets <c>virt_boundary</c>: the disks require a 4 KiB virtual boundary (<see cref="QueueLimits.VirtBoundaryMask"/> = 4095). Default false.</summary>
+    public bool VirtBoundary { get; init; }
+
+    /// <summary>
+    /// Gets <c>cache_size</c> in bytes (null_blk counts MiB; in <see cref="Parse"/> a plain number is MiB): a
+    /// volatile write-back cache in front of the backing memory. Writes land in it; a flush or a FUA write makes
+    /// data durable; cached data is lost on <see cref="NullDevice.PowerCut"/> and power off. When full, the oldest
+    /// cached pages are written back. Ignored without <see cref="MemoryBacked"/>, as in null_blk. Default 0 (none).
+    /// </summary>
+    public long CacheSize { get; init; }
+
+    /// <summary>Gets <c>fua</c>: with a cache, the disks honour forced unit access themselves; without it, a FUA write is a write then a flush. Default true.</summary>
+    public bool Fua { get; init; } = true;
+
+    /// <summary>
+    /// Gets <c>mbps</c>: the bandwidth limit in MiB/s, 0 to 40960; 0 means none. A request over the budget is
+    /// refused as busy and requeued by the block layer (which retries it after a few milliseconds or at the next
+    /// completion); no thread sleeps on it. Default 0.
+    /// </summary>
+    public int Mbps { get; init; }
+
+    /// <summary>Gets the bad sector ranges each disk starts with (<c>badblocks</c>, changed at runtime through <see cref="NullDevice.BadBlocks"/>). Default none.</summary>
+    public IReadOnlyList<BadBlockRange> BadBlocks { get; init; } = [];
+
+    /// <summary>Gets <c>badblocks_once</c>: a bad range that failed an IO is cleared, so the next IO to it succeeds (a remapped sector). Default false.</summary>
+    public bool BadBlocksOnce { get; init; }
+
+    /// <summary>
+    /// Gets <c>badblocks_partial_io</c>: an IO that reaches a bad block transfers the whole blocks before it, then
+    /// fails (a write leaves that part written). Default false: nothing is transferred.
+    /// </summary>
+    public bool BadBlocksPartialIO { get; init; }
+
+    /// <summary>Gets <c>timeout</c>: requests the driver silently never completes, so the block layer's timeout ends them. Default none.</summary>
+    public FaultAttribute? TimeoutFault { get; init; }
+
+    /// <summary>Gets <c>requeue</c>: requests the driver refuses as busy, so the block layer requeues them. Default none.</summary>
+    public FaultAttribute? RequeueFault { get; init; }
+
+    /// <summary>Gets <c>init_hctx</c>: hardware queue initializations that fail, so adding (or powering on) the disk fails. Default none.</summary>
+    public FaultAttribute? InitHctxFault { get; init; }
+
+    /// <summary>Gets <c>zoned</c>: the disks are host-managed zoned block devices. Default false.</summary>
+    public bool Zoned { get; init; }
+
+    /// <summary>Gets <c>zone_size</c> in bytes, a power of two (null_blk counts MiB; in <see cref="Parse"/> a plain number is MiB). Default 256 MiB.</summary>
+    public long ZoneSize { get; init; } = 256L << 20;
+
+    /// <summary>Gets <c>zone_capacity</c> in bytes: how much of each zone can be written; 0 means the zone size (in <see cref="Parse"/> a plain number is MiB). Default 0.</summary>
+    public long ZoneCapacity { get; init; }
+
+    /// <summary>Gets <c>zone_nr_conv</c>: how many zones at the start are conventional (lowered to the zone count - 1, as null_blk). Default 0.</summary>
+    public int ConventionalZones { get; init; }
+
+    /// <summary>Gets <c>zone_max_open</c>: the most zones open at once, 0 for no limit (ignored when not below the sequential zone count). Default 0.</summary>
+    public int MaxOpenZones { get; init; }
+
+    /// <summary>Gets <c>zone_max_active</c>: the most zones open or closed at once, 0 for no limit (ignored when not below the sequential zone count). Default 0.</summary>
+    public int MaxActiveZones { get; init; }
+
+    /// <summary>Gets <c>zone_append_max_sectors</c>: the largest zone append in sectors, capped by the zone capacity and max_sectors; 0 disables zone append. Default 2^31 - 1.</summary>
+    public int MaxZoneAppendSectors { get; init; } = int.MaxValue;
+
+    /// <summary>Gets <c>zone_full</c>: sequential zones start full instead of empty. Default false.</summary>
+    public bool ZoneFull { get; init; }
+
     /// <summary>Gets the request timeout of the tag set. Default 30 s.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -85,11 +164,8 @@ public sealed record NullBlockOptions
             return options;
         }
 
-        foreach (string part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach ((string key, string value) in SplitSpec(spec))
         {
-            int eq = part.IndexOf('=', StringComparison.Ordinal);
-            string key = (eq < 0 ? part : part[..eq]).Trim().ToLowerInvariant();
-            string value = eq < 0 ? "1" : part[(eq + 1)..].Trim();
             options = key switch
             {
                 "submit_queues" => options with { SubmitQueues = ParseInt(key, value) },
@@ -108,6 +184,26 @@ public sealed record NullBlockOptions
                 "rotational" => options with { Rotational = ParseBool(key, value) },
                 "max_sectors" => options with { MaxSectors = ParseInt(key, value) },
                 "name" => options with { Name = value },
+                "blocksize" => options with { BlockSize = (int)ParseSize(key, value) },
+                "no_sched" => options with { NoScheduler = ParseBool(key, value) },
+                "virt_boundary" => options with { VirtBoundary = ParseBool(key, value) },
+                "cache_size" => options with { CacheSize = ParseMebibytes(key, value) },
+                "fua" => options with { Fua = ParseBool(key, value) },
+                "mbps" => options with { Mbps = ParseInt(key, value) },
+                "badblocks" => options with { BadBlocks = ParseBadBlocks(key, value) },
+                "badblocks_once" => options with { BadBlocksOnce = ParseBool(key, value) },
+                "badblocks_partial_io" => options with { BadBlocksPartialIO = ParseBool(key, value) },
+                "timeout" => options with { TimeoutFault = ParseFault(key, value) },
+                "requeue" => options with { RequeueFault = ParseFault(key, value) },
+                "init_hctx" => options with { InitHctxFault = ParseFault(key, value) },
+                "zoned" => options with { Zoned = ParseBool(key, value) },
+                "zone_size" => options with { ZoneSize = ParseMebibytes(key, value) },
+                "zone_capacity" => options with { ZoneCapacity = ParseMebibytes(key, value) },
+                "zone_nr_conv" => options with { ConventionalZones = ParseInt(key, value) },
+                "zone_max_open" => options with { MaxOpenZones = ParseInt(key, value) },
+                "zone_max_active" => options with { MaxActiveZones = ParseInt(key, value) },
+                "zone_append_max_sectors" => options with { MaxZoneAppendSectors = ParseInt(key, value) },
+                "zone_full" => options with { ZoneFull = ParseBool(key, value) },
                 _ => throw new FormatException($"Unknown null_blk parameter '{key}'. Known: {string.Join(", ", ParameterNames)}."),
             };
         }
@@ -128,7 +224,94 @@ public sealed record NullBlockOptions
         Check(NrDevices is >= 1 and <= 1024, nameof(NrDevices), NrDevices, "nr_devices must be 1 to 1024.");
         Check(MaxSectors >= 0 && (MaxSectors == 0 || (MaxSectors << 9) >= BlockSize), nameof(MaxSectors), MaxSectors, "max_sectors must be 0 or at least one block.");
         Check(!string.IsNullOrWhiteSpace(Name), nameof(Name), Name, "name must not be empty.");
+        Check(CacheSize >= 0, nameof(CacheSize), CacheSize, "cache_size must not be negative.");
+        Check(Mbps is >= 0 and <= 40960, nameof(Mbps), Mbps, "mbps must be 0 (no limit) to 40960.");
+        Check(BadBlocks is not null, nameof(BadBlocks), "null", "badblocks must be a list (empty for none).");
+        foreach (BadBlockRange range in BadBlocks!)
+        {
+            Check(range.Sector >= 0 && range.Count >= 1 && range.End > range.Sector, nameof(BadBlocks), range, "A bad block range needs a non-negative first sector and at least one sector.");
+        }
+
+        TimeoutFault?.Validate("timeout");
+        RequeueFault?.Validate("requeue");
+        InitHctxFault?.Validate("init_hctx");
+        if (Zoned)
+        {
+            Check(ZoneSize >= BlockSize && (ZoneSize & (ZoneSize - 1)) == 0 && ZoneSize <= (1L << 39), nameof(ZoneSize), ZoneSize, "zone_size must be a power of two from bs to 512 GiB.");
+            Check(ZoneSize <= Size, nameof(ZoneSize), ZoneSize, "zone_size must not be larger than the disk.");
+            Check(Size / ZoneSize < (1 << 22), nameof(ZoneSize), ZoneSize, "A zoned disk may have at most 4 Mi zones: raise zone_size.");
+            Check(ZoneCapacity >= 0 && ZoneCapacity <= ZoneSize && ZoneCapacity % BlockSize == 0, nameof(ZoneCapacity), ZoneCapacity, "zone_capacity must be 0 (the zone size) or a multiple of bs up to zone_size.");
+            Check(ZoneCapacity == 0 || ZoneCapacity == ZoneSize || Size % ZoneSize == 0, nameof(ZoneCapacity), ZoneCapacity, "A smaller last zone is not allowed with zone_capacity smaller than zone_size.");
+            Check(ConventionalZones >= 0, nameof(ConventionalZones), ConventionalZones, "zone_nr_conv must not be negative.");
+            Check(MaxOpenZones >= 0, nameof(MaxOpenZones), MaxOpenZones, "zone_max_open must not be negative.");
+            Check(MaxActiveZones >= 0, nameof(MaxActiveZones), MaxActiveZones, "zone_max_active must not be negative.");
+            Check(MaxZoneAppendSectors >= 0, nameof(MaxZoneAppendSectors), MaxZoneAppendSectors, "zone_append_max_sectors must not be negative.");
+        }
     }
+
+    /// <summary>Gets the effective write cache size: <see cref="CacheSize"/> when memory backed, else 0 (null_blk ignores it).</summary>
+    internal long EffectiveCacheSize => MemoryBacked ? CacheSize : 0;
+
+    // Splits "a=1,b=2,timeout=1,100,0,-1" into pairs; a part with no '=' is a flag set to 1, unless it starts with
+    // a digit or a sign and follows a list parameter, which it then continues.
+    private static List<(string Key, string Value)> SplitSpec(string spec)
+    {
+        var pairs = new List<(string Key, string Value)>();
+        foreach (string part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int eq = part.IndexOf('=', StringComparison.Ordinal);
+            if (eq < 0 && pairs.Count > 0 && (char.IsAsciiDigit(part[0]) || part[0] is '-' or '+')
+                && Array.IndexOf(s_listParameters, pairs[^1].Key) >= 0)
+            {
+                pairs[^1] = (pairs[^1].Key, pairs[^1].Value + "," + part);
+                continue;
+            }
+
+            string key = (eq < 0 ? part : part[..eq]).Trim().ToLowerInvariant();
+            string value = eq < 0 ? "1" : part[(eq + 1)..].Trim();
+            pairs.Add((key, value));
+        }
+
+        return pairs;
+    }
+
+    private static FaultAttribute ParseFault(string key, string value)
+    {
+        try
+        {
+            return FaultAttribute.Parse(value);
+        }
+        catch (FormatException ex)
+        {
+            throw new FormatException($"{key}: {ex.Message}", ex);
+        }
+    }
+
+    // null_blk's badblocks attribute takes "+start-end" (inclusive sectors); a spec lists such ranges separated by
+    // ',' or ';', the '+' optional, a lone number meaning one sector.
+    private static BadBlockRange[] ParseBadBlocks(string key, string value)
+    {
+        var ranges = new List<BadBlockRange>();
+        foreach (string item in value.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string text = item.TrimStart('+');
+            int dash = text.IndexOf('-', StringComparison.Ordinal);
+            long first = ParseLong(key, dash < 0 ? text : text[..dash]);
+            long last = dash < 0 ? first : ParseLong(key, text[(dash + 1)..]);
+            if (first < 0 || last < first)
+            {
+                throw new FormatException($"{key}: '{item}' is not a sector range start-end with start <= end.");
+            }
+
+            ranges.Add(new BadBlockRange(first, last - first + 1));
+        }
+
+        return [.. ranges];
+    }
+
+    // null_blk sizes its cache and zones in MiB: a plain number is MiB, a suffixed one is what it says.
+    private static long ParseMebibytes(string key, string value) =>
+        value.Length > 0 && char.IsAsciiDigit(value[^1]) ? checked(ParseLong(key, value) << 20) : ParseSize(key, value);
 
     private static void Check(bool condition, string name, object value, string message)
     {

@@ -6,7 +6,9 @@ namespace Blkmq.Drivers.Null;
 /// <summary>
 /// The null block driver (Linux <c>null_blk</c>, the RFC's <c>rnull</c>): completes every request without a
 /// device, inline, through the completion context, or after <c>completion_nsec</c> on a per-queue timer; with
-/// <c>memory_backed</c> it keeps the data in sparse pages so it reads back what was written.
+/// <c>memory_backed</c> it keeps the data in sparse pages so it reads back what was written. Its other features
+/// (write cache, bad blocks, zones, bandwidth limit, fault injection) sit behind one flag per disk, so the plain
+/// driver pays a single field read for them.
 /// </summary>
 public readonly struct NullDriver : IBlockDriver<NullRequest, NullHwQueue, NullDevice>
 {
@@ -14,14 +16,25 @@ public readonly struct NullDriver : IBlockDriver<NullRequest, NullHwQueue, NullD
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public BlockStatus QueueRq(ref NullHwQueue hwQueue, NullDevice disk, Request<NullRequest> request, bool isLast)
     {
-        BlockStatus status = disk.Store is null ? BlockStatus.Ok : Transfer(disk, request);
+        BlockStatus status = BlockStatus.Ok;
+        if (disk.HasFeatures)
+        {
+            status = disk.Handle(request);
+            if (status >= BlockStatus.Busy)
+            {
+                // Busy: the block layer requeues the request. Dropped: a timeout fault; nobody ends it, so the
+                // block layer's timeout does.
+                return status == NullDevice.Dropped ? BlockStatus.Ok : status;
+            }
+        }
+
         if (hwQueue.IsPoll)
         {
             hwQueue.AddPolled(request, status);
             return BlockStatus.Ok;
         }
 
-        switch (disk.Options.IrqMode)
+        switch (disk.IrqMode)
         {
             case IrqMode.None:
                 request.End(status);
@@ -38,8 +51,16 @@ public readonly struct NullDriver : IBlockDriver<NullRequest, NullHwQueue, NullD
     }
 
     /// <inheritdoc/>
-    public NullHwQueue InitHctx(NullDevice disk, int hwQueueIndex) =>
-        new(disk, hwQueueIndex, hwQueueIndex >= disk.Options.SubmitQueues);
+    /// <exception cref="IOException">An injected <c>init_hctx</c> fault.</exception>
+    public NullHwQueue InitHctx(NullDevice disk, int hwQueueIndex)
+    {
+        if (disk.InitHctxFault?.ShouldFail() ?? false)
+        {
+            throw new IOException($"{disk.Name}: injected init_hctx fault on hardware queue {hwQueueIndex}.");
+        }
+
+        return new(disk, hwQueueIndex, hwQueueIndex >= disk.TagSet.HardwareQueueCount);
+    }
 
     /// <inheritdoc/>
     public void ExitHctx(ref NullHwQueue hwQueue, NullDevice disk) => hwQueue.Dispose();
@@ -49,39 +70,4 @@ public readonly struct NullDriver : IBlockDriver<NullRequest, NullHwQueue, NullD
 
     /// <inheritdoc/>
     public int Poll(ref NullHwQueue hwQueue, NullDevice disk) => hwQueue.CompletePolled();
-
-    private static BlockStatus Transfer(NullDevice disk, Request<NullRequest> request)
-    {
-        MemoryStore store = disk.Store!;
-        long offset = request.Sector << 9;
-        switch (request.Op)
-        {
-            case RequestOp.Read:
-                foreach (Memory<byte> segment in request.Segments)
-                {
-                    store.Read(offset, segment.Span);
-                    offset += segment.Length;
-                }
-
-                break;
-            case RequestOp.Write:
-                foreach (Memory<byte> segment in request.Segments)
-                {
-                    store.Write(offset, segment.Span);
-                    offset += segment.Length;
-                }
-
-                break;
-            case RequestOp.Discard:
-                store.Zero(offset, request.Length, deallocate: true);
-                break;
-            case RequestOp.WriteZeroes:
-                store.Zero(offset, request.Length, deallocate: (request.Flags & RequestFlags.NoUnmap) == 0);
-                break;
-            default:
-                break;
-        }
-
-        return BlockStatus.Ok;
-    }
 }

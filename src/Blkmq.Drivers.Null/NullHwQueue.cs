@@ -10,10 +10,10 @@ public sealed class NullHwQueue : IDisposable
     {
         Index = index;
         IsPoll = isPoll;
-        _pollList = new Queue<(Request<NullRequest>, BlockStatus)>(device.Options.HwQueueDepth);
-        if (device.Options.IrqMode == IrqMode.Timer && !isPoll)
+        _pollList = new Queue<(Request<NullRequest>, BlockStatus)>(device.TagSet.QueueDepth);
+        if (device.IrqMode == IrqMode.Timer && !isPoll)
         {
-            Timer = new NullTimerQueue(device.Options.HwQueueDepth, $"nullb{device.Index}/{index} timer");
+            Timer = new NullTimerQueue(device.TagSet.QueueDepth, $"{device.Name}/{index} timer");
         }
     }
 

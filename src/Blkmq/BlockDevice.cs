@@ -117,6 +117,149 @@ public sealed class BlockDevice
     /// <returns>A stream over the whole device.</returns>
     public Stream AsStream() => new BlockDeviceStream(this);
 
+    /// <summary>Gets whether the disk is zoned: writes to its sequential zones must start at the zone's write pointer.</summary>
+    public bool IsZoned => _disk.IsZoned;
+
+    /// <summary>Gets the zone size in bytes (the last zone may be smaller); 0 when the disk is not zoned.</summary>
+    public long ZoneSize => (long)_disk.Limits.ZoneSectors << 9;
+
+    /// <summary>Gets the number of zones; 0 when the disk is not zoned.</summary>
+    public int ZoneCount => _disk.Zones?.ZoneCount ?? 0;
+
+    /// <summary>
+    /// Describes the zones from the one that holds <paramref name="offset"/> on (<c>BLKREPORTZONE</c>), as many
+    /// as fit in <paramref name="zones"/>. A snapshot: IO in flight may change a zone right after.
+    /// </summary>
+    /// <param name="offset">A byte offset inside the disk.</param>
+    /// <param name="zones">Where the descriptions go.</param>
+    /// <returns>How many zones were described; 0 when <paramref name="offset"/> is at or beyond the end.</returns>
+    /// <exception cref="NotSupportedException">The disk is not zoned.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative.</exception>
+    public int ReportZones(long offset, Span<BlockZone> zones)
+    {
+        IZonedDevice report = ZonedOrThrow();
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        return offset >= _disk.Capacity ? 0 : report.ReportZones(offset, zones);
+    }
+
+    /// <summary>Describes up to <paramref name="maxZones"/> zones from the one that holds <paramref name="offset"/> on.</summary>
+    /// <param name="offset">A byte offset inside the disk; default the first zone.</param>
+    /// <param name="maxZones">The most zones to describe; default all.</param>
+    /// <returns>A new array of the zones.</returns>
+    /// <exception cref="NotSupportedException">The disk is not zoned.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> or <paramref name="maxZones"/> is negative.</exception>
+    public BlockZone[] ReportZones(long offset = 0, int maxZones = int.MaxValue)
+    {
+        IZonedDevice report = ZonedOrThrow();
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxZones);
+        long first = offset >> 9 >> System.Numerics.BitOperations.Log2((uint)_disk.Limits.ZoneSectors);
+        int count = (int)Math.Clamp(report.ZoneCount - first, 0, maxZones);
+        if (count == 0 || offset >= _disk.Capacity)
+        {
+            return [];
+        }
+
+        var zones = new BlockZone[count];
+        int filled = report.ReportZones(offset, zones);
+        return filled == count ? zones : zones[..filled];
+    }
+
+    /// <summary>
+    /// Writes <paramref name="data"/> at the write pointer of the zone that starts at <paramref name="zoneOffset"/>
+    /// (<c>REQ_OP_ZONE_APPEND</c>): concurrent appends to one zone need no ordering by the caller, and each learns
+    /// where its data went. The append is never split; it must fit <see cref="QueueLimits.MaxZoneAppendSectors"/>.
+    /// </summary>
+    /// <param name="zoneOffset">The byte offset of the zone's start.</param>
+    /// <param name="data">The data; its length is a positive multiple of the logical block size. Must not change until the IO completes.</param>
+    /// <param name="flags">Request modifiers: <see cref="RequestFlags.Fua"/> makes the data durable when it completes.</param>
+    /// <returns>The byte offset at which the data was written.</returns>
+    /// <exception cref="ArgumentException">The offset is not a zone start, or the length is zero, misaligned or larger than an append may be.</exception>
+    /// <exception cref="BlockIOException">The disk is not zoned or does not support zone append (<see cref="BlockStatus.NotSupported"/>), or the append failed.</exception>
+    public ValueTask<long> ZoneAppendAsync(long zoneOffset, ReadOnlyMemory<byte> data, RequestFlags flags = RequestFlags.None)
+    {
+        Validate(zoneOffset, data.Length);
+        QueueLimits limits = _disk.Limits;
+        if (!limits.IsZoned || limits.MaxZoneAppendSectors == 0)
+        {
+            return ValueTask.FromException<long>(BlockIOException.Create(BlockStatus.NotSupported, RequestOp.ZoneAppend, zoneOffset, data.Length));
+        }
+
+        ValidateZoneStart(zoneOffset);
+        if (data.IsEmpty || data.Length > (long)limits.MaxZoneAppendSectors << 9)
+        {
+            ThrowHelper.ThrowArgument($"A zone append must carry 1 to {(long)limits.MaxZoneAppendSectors << 9} bytes; it is never split.", nameof(data));
+        }
+
+        if (_disk.IsReadOnly)
+        {
+            return ValueTask.FromException<long>(BlockIOException.Create(BlockStatus.ReadOnly, RequestOp.ZoneAppend, zoneOffset, data.Length));
+        }
+
+        if (!_disk.HasWriteCache)
+        {
+            flags &= ~RequestFlags.Fua;
+        }
+        else if ((flags & RequestFlags.Fua) != 0 && !_disk.SupportsFua)
+        {
+            return AppendThenFlushAsync(zoneOffset, data, flags & ~RequestFlags.Fua);
+        }
+
+        var completion = ZoneAppendCompletion.Rent(zoneOffset, data.Length);
+        completion.OnSubmitted(_disk.SubmitRequest(RequestOp.ZoneAppend, flags, zoneOffset >> 9, data.Length, System.Runtime.InteropServices.MemoryMarshal.AsMemory(data), completion, completion.Cookie));
+        return new ValueTask<long>(completion, completion.Version);
+    }
+
+    /// <summary>
+    /// Opens, closes, finishes or resets the zone that starts at <paramref name="zoneOffset"/>, or resets every
+    /// zone (<c>BLKOPENZONE</c>, <c>BLKCLOSEZONE</c>, <c>BLKFINISHZONE</c>, <c>BLKRESETZONE</c>).
+    /// </summary>
+    /// <param name="operation">
+    /// <see cref="RequestOp.ZoneOpen"/>, <see cref="RequestOp.ZoneClose"/>, <see cref="RequestOp.ZoneFinish"/>,
+    /// <see cref="RequestOp.ZoneReset"/> or <see cref="RequestOp.ZoneResetAll"/> (which ignores <paramref name="zoneOffset"/>).
+    /// </param>
+    /// <param name="zoneOffset">The byte offset of the zone's start.</param>
+    /// <returns>A task that completes when the zone changed state.</returns>
+    /// <exception cref="ArgumentException">The operation is not a zone operation, or the offset is not a zone start.</exception>
+    /// <exception cref="BlockIOException">The disk is not zoned (<see cref="BlockStatus.NotSupported"/>), or the device refused (<see cref="BlockStatus.ZoneError"/> and others).</exception>
+    public ValueTask ZoneManagementAsync(RequestOp operation, long zoneOffset = 0)
+    {
+        if (operation is not (RequestOp.ZoneOpen or RequestOp.ZoneClose or RequestOp.ZoneFinish or RequestOp.ZoneReset or RequestOp.ZoneResetAll))
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(operation), operation, "Not a zone management operation.");
+        }
+
+        if (operation == RequestOp.ZoneResetAll)
+        {
+            zoneOffset = 0;
+        }
+        else
+        {
+            Validate(zoneOffset, 0);
+        }
+
+        if (!_disk.IsZoned)
+        {
+            return ValueTask.FromException(BlockIOException.Create(BlockStatus.NotSupported, operation, zoneOffset, 0));
+        }
+
+        if (operation != RequestOp.ZoneResetAll)
+        {
+            ValidateZoneStart(zoneOffset);
+            if (zoneOffset >= _disk.Capacity)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(zoneOffset), zoneOffset, "The zone offset is beyond the end of the disk.");
+            }
+        }
+
+        if (_disk.IsReadOnly)
+        {
+            return ValueTask.FromException(BlockIOException.Create(BlockStatus.ReadOnly, operation, zoneOffset, 0));
+        }
+
+        return _disk.SubmitRequest(operation, RequestFlags.None, zoneOffset >> 9, 0, default, null, 0).AsTask(operation, zoneOffset, 0);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ValueTask Submit(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data)
     {
@@ -210,6 +353,32 @@ public sealed class BlockDevice
 
         split.Arrive();
         return Submission.Slow(new ValueTask<BlockStatus>(split, split.Version)).AsTask(op, offset, length);
+    }
+
+    private IZonedDevice ZonedOrThrow()
+    {
+        IZonedDevice? zones = _disk.Zones;
+        if (zones is null)
+        {
+            throw new NotSupportedException($"Disk '{_disk.Name}' is not zoned.");
+        }
+
+        return zones;
+    }
+
+    private void ValidateZoneStart(long zoneOffset)
+    {
+        if (((zoneOffset >> 9) & (_disk.Limits.ZoneSectors - 1)) != 0)
+        {
+            ThrowHelper.ThrowArgument($"The offset {zoneOffset} is not the start of a zone (zones are {ZoneSize} bytes).", nameof(zoneOffset));
+        }
+    }
+
+    private async ValueTask<long> AppendThenFlushAsync(long zoneOffset, ReadOnlyMemory<byte> data, RequestFlags flags)
+    {
+        long written = await ZoneAppendAsync(zoneOffset, data, flags).ConfigureAwait(false);
+        await FlushAsync().ConfigureAwait(false);
+        return written;
     }
 
     private async ValueTask WriteThenFlushAsync(long offset, ReadOnlyMemory<byte> data, RequestFlags flags)

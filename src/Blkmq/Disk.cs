@@ -109,6 +109,12 @@ public abstract partial class Disk
     /// <summary>Gets what the driver knows about allocated ranges, or <see langword="null"/> when it cannot tell.</summary>
     public abstract IAllocationSource? Allocation { get; }
 
+    /// <summary>Gets whether the disk is zoned (<see cref="QueueLimits.ZoneSectors"/> is not zero).</summary>
+    public bool IsZoned => Limits.IsZoned;
+
+    /// <summary>Gets the driver's zone report for a zoned disk; <see langword="null"/> when the disk is not zoned.</summary>
+    public abstract IZonedDevice? Zones { get; }
+
     /// <summary>Takes a snapshot of the disk's statistics.</summary>
     /// <returns>The counters, as in <c>/sys/block/&lt;dev&gt;/stat</c>.</returns>
     public DiskStats GetStatistics() => Statistics.Snapshot(CountActive(driverOwnedOnly: false));

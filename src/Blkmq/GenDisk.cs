@@ -17,6 +17,11 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
     public GenDisk(TagSet<TDriver, TData, THw, TDisk> tagSet, TDisk diskData, DiskOptions options)
         : base(tagSet, options)
     {
+        if (options.Limits.IsZoned && diskData is not IZonedDevice)
+        {
+            ThrowHelper.ThrowArgument("A zoned disk's driver data must implement IZonedDevice.", nameof(diskData));
+        }
+
         _clock = tagSet.Clock;
         _defaultMap = tagSet.Map.DefaultQueues;
         _pollMap = tagSet.Map.PollQueues;
@@ -46,11 +51,14 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
 
         _baseQueues = _queues;
         Allocation = diskData as IAllocationSource;
+        Zones = options.Limits.IsZoned ? diskData as IZonedDevice : null;
     }
 
     internal override HwQueueBase[] Queues => _baseQueues;
 
     public override IAllocationSource? Allocation { get; }
+
+    public override IZonedDevice? Zones { get; }
 
     internal override void ExitQueues()
     {

@@ -29,6 +29,32 @@ public sealed record QueueLimits
     /// <summary>Gets the largest write-zeroes in sectors; 0 means the block layer writes zero buffers instead.</summary>
     public long MaxWriteZeroesSectors { get; init; }
 
+    /// <summary>
+    /// Gets the virtual boundary mask (Linux <c>virt_boundary_mask</c>): every data segment but the first must
+    /// start at a multiple of mask + 1 and every one but the last must end at one, so that a request maps onto
+    /// device pages without gaps. 0 (the default) means no such constraint; otherwise one less than a power of two.
+    /// </summary>
+    public int VirtBoundaryMask { get; init; }
+
+    /// <summary>
+    /// Gets the zone size in 512-byte sectors, a power of two, for a zoned disk (Linux <c>chunk_sectors</c> with
+    /// <c>BLK_FEAT_ZONED</c>); 0 (the default) for a disk that is not zoned. The last zone may be smaller. A zoned
+    /// disk's driver data implements <see cref="IZonedDevice"/>.
+    /// </summary>
+    public int ZoneSectors { get; init; }
+
+    /// <summary>Gets the largest zone append in 512-byte sectors (Linux <c>max_zone_append_sectors</c>); 0 means zone append is not supported.</summary>
+    public int MaxZoneAppendSectors { get; init; }
+
+    /// <summary>Gets how many zones may be open at once (Linux <c>max_open_zones</c>); 0 means no limit.</summary>
+    public int MaxOpenZones { get; init; }
+
+    /// <summary>Gets how many zones may be open or closed at once (Linux <c>max_active_zones</c>); 0 means no limit.</summary>
+    public int MaxActiveZones { get; init; }
+
+    /// <summary>Gets whether the disk is zoned.</summary>
+    public bool IsZoned => ZoneSectors != 0;
+
     /// <summary>Gets the effective physical block size.</summary>
     public int EffectivePhysicalBlockSize => PhysicalBlockSize == 0 ? LogicalBlockSize : PhysicalBlockSize;
 
@@ -52,9 +78,9 @@ public sealed record QueueLimits
             ThrowHelper.ThrowArgumentOutOfRange(nameof(PhysicalBlockSize), PhysicalBlockSize, "The physical block size must be a power of two from the logical block size to 65536.");
         }
 
-        if (MaxSectors < LogicalBlockSize >> 9 || MaxSectors > (1 << 22) || ((MaxSectors << 9) % LogicalBlockSize) != 0)
+        if (MaxSectors < LogicalBlockSize >> 9 || MaxSectors > (1 << 21) || ((MaxSectors << 9) % LogicalBlockSize) != 0)
         {
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(MaxSectors), MaxSectors, "Max sectors must cover whole logical blocks, at least one, at most 2 GiB.");
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(MaxSectors), MaxSectors, "Max sectors must cover whole logical blocks, at least one, at most 1 GiB.");
         }
 
         if (MaxSegments < 1 || MaxSegments > maxSegments)
@@ -75,6 +101,21 @@ public sealed record QueueLimits
         if (MaxWriteZeroesSectors < 0)
         {
             ThrowHelper.ThrowArgumentOutOfRange(nameof(MaxWriteZeroesSectors), MaxWriteZeroesSectors, "Max write-zeroes sectors must not be negative.");
+        }
+
+        if (VirtBoundaryMask < 0 || !BitOperations.IsPow2((long)VirtBoundaryMask + 1))
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(VirtBoundaryMask), VirtBoundaryMask, "The virtual boundary mask must be 0 or one less than a power of two.");
+        }
+
+        if (ZoneSectors < 0 || (ZoneSectors != 0 && (!BitOperations.IsPow2(ZoneSectors) || ((long)ZoneSectors << 9) < LogicalBlockSize)))
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(ZoneSectors), ZoneSectors, "The zone size must be 0 or a power of two of at least one logical block.");
+        }
+
+        if (MaxZoneAppendSectors < 0 || MaxOpenZones < 0 || MaxActiveZones < 0)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(MaxZoneAppendSectors), MaxZoneAppendSectors, "Zone limits must not be negative.");
         }
     }
 }

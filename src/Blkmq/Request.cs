@@ -165,6 +165,30 @@ public readonly struct Request<TData>
         return _slot is not null && _slot.TryComplete(_generation, status);
     }
 
+    /// <summary>
+    /// For a <see cref="RequestOp.ZoneAppend"/>: reports the first sector the data was written at (Linux sets
+    /// <c>rq-&gt;__sector</c>), which the submitter's <c>ZoneAppendAsync</c> returns. Call it before ending the
+    /// request; the last call before the end wins. The request's <see cref="Sector"/> is not changed.
+    /// </summary>
+    /// <param name="sector">The sector, in 512-byte units.</param>
+    /// <exception cref="InvalidOperationException">The request is not a zone append, or the driver no longer owns it.</exception>
+    public void SetResultSector(long sector)
+    {
+        RequestSlot<TData> slot = Owned();
+        var op = (RequestOp)Volatile.Read(ref Unsafe.As<RequestOp, byte>(ref slot._op));
+        IRequestCompletion? target = Volatile.Read(ref slot._target);
+        long cookie = Volatile.Read(ref slot._cookie);
+        Recheck(slot);
+        if (op != RequestOp.ZoneAppend)
+        {
+            ThrowNotZoneAppend(op);
+        }
+
+        // The target belongs to this IO (read between two ownership checks); it ignores a cookie that is not the
+        // current one, so a call racing with the request's end never reaches a later append.
+        (target as IZoneAppendCompletion)?.OnResultSector(cookie, sector);
+    }
+
     /// <inheritdoc/>
     public override string ToString() =>
         _slot is null ? "Request(none)" : $"Request(hctx {_slot.HwQueueIndex}, tag {_slot.Tag}, generation {_generation})";
@@ -199,6 +223,11 @@ public readonly struct Request<TData>
             ThrowStale();
         }
     }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNotZoneAppend(RequestOp op) =>
+        throw new InvalidOperationException($"Only a zone append reports a result sector; this request is a {op}.");
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -197,15 +197,23 @@ public sealed class CoreBehaviourTests
         // Steady state: some round of 10,000 IOs allocates nothing at all (a round may catch a one-off runtime
         // event such as tiering up a method; a per-IO allocation would show in every round).
         long best = long.MaxValue;
-        for (int round = 0; round < 5 && best != 0; round++)
+        for (int round = 0; round < 20 && best != 0; round++)
         {
+            int collections = GC.CollectionCount(0);
             long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < 10_000; i++)
             {
                 Consume(device.ReadAsync(i % 16 * 4096L, buffer));
             }
 
-            best = Math.Min(best, GC.GetAllocatedBytesForCurrentThread() - before);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+            // A collection (started by another test's thread) charges a few hundred bytes to every thread it
+            // touches; such a round says nothing about the IO path.
+            if (GC.CollectionCount(0) == collections)
+            {
+                best = Math.Min(best, allocated);
+            }
         }
 
         Assert.Equal(0, best);
