@@ -58,6 +58,8 @@ public sealed class BlockDevice
     {
         if ((flags & RequestFlags.Fua) != 0 && _disk.HasWriteCache && !_disk.SupportsFua)
         {
+            // Validated here: the async emulation would otherwise turn a bad range into a faulted task.
+            Validate(offset, data.Length);
             return WriteThenFlushAsync(offset, data, flags & ~RequestFlags.Fua);
         }
 

@@ -16,6 +16,7 @@ public abstract partial class Disk
     private int _removed;
     private int _callbacks;
     private int _drainWaiters;
+    private int _pollClosed;
     private TaskCompletionSource _gateOpen = NewSignal(completed: true);
     private TaskCompletionSource _drained = NewSignal(completed: false);
     private volatile bool _readOnly;
@@ -127,16 +128,32 @@ public abstract partial class Disk
     /// <returns>How many requests completed.</returns>
     public int Poll()
     {
-        int completed = 0;
-        foreach (HwQueueBase queue in Queues)
+        // Counted as a callback, and checked after counting (Dekker with RemoveAsync), so the driver's Poll never
+        // runs on a queue that removal has exited. Polling stays open while removal drains: polled requests
+        // complete only through it.
+        EnterCallback();
+        try
         {
-            if (queue.IsPoll)
+            if (Volatile.Read(ref _pollClosed) != 0)
             {
-                completed += queue.Poll();
+                return 0;
             }
-        }
 
-        return completed;
+            int completed = 0;
+            foreach (HwQueueBase queue in Queues)
+            {
+                if (queue.IsPoll)
+                {
+                    completed += queue.Poll();
+                }
+            }
+
+            return completed;
+        }
+        finally
+        {
+            ExitCallback();
+        }
     }
 
     /// <summary>
@@ -265,6 +282,7 @@ public abstract partial class Disk
 
         // A request inside QueueRq, Complete or Timeout cannot be taken from the driver; wait for those calls.
         await WaitForDrainAsync(driverOwnedOnly: false, CancellationToken.None).ConfigureAwait(false);
+        Interlocked.Exchange(ref _pollClosed, 1);
         while (Volatile.Read(ref _callbacks) != 0)
         {
             await Task.Delay(1).ConfigureAwait(false);

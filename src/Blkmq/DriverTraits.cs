@@ -18,6 +18,30 @@ internal static class DriverTraits<TDriver, TData, THw, TDisk>
     public static readonly bool HasTimeout = Implements(nameof(IBlockDriver<,,>.Timeout));
     public static readonly bool HasMapQueues = Implements(nameof(IBlockDriver<,,>.MapQueues));
 
+    /// <summary>
+    /// Refuses a driver with a public method named like an optional member whose signature does not match the
+    /// interface: it compiles, but the default body would run instead, silently.
+    /// </summary>
+    /// <returns>Why the driver is refused, or <see langword="null"/>.</returns>
+    public static string? FindSignatureDrift()
+    {
+        string[] optional =
+        [
+            nameof(IBlockDriver<,,>.CommitRqs), nameof(IBlockDriver<,,>.Complete), nameof(IBlockDriver<,,>.ExitHctx),
+            nameof(IBlockDriver<,,>.ExitRequest), nameof(IBlockDriver<,,>.Poll), nameof(IBlockDriver<,,>.Timeout),
+            nameof(IBlockDriver<,,>.MapQueues),
+        ];
+        foreach (string name in optional)
+        {
+            if (!Implements(name) && typeof(TDriver).GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly).Any(m => m.Name == name))
+            {
+                return $"{typeof(TDriver).Name}.{name} does not match the signature in IBlockDriver, so the block layer would never call it.";
+            }
+        }
+
+        return null;
+    }
+
     private static bool Implements(string name)
     {
         InterfaceMapping map = typeof(TDriver).GetInterfaceMap(typeof(IBlockDriver<TData, THw, TDisk>));

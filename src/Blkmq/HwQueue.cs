@@ -50,10 +50,12 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             return QueueBehindDispatchList(slot, generation, token);
         }
 
+        // Read before dispatch: once the driver has the request, a completion elsewhere may recycle the slot.
+        bool direct = slot._target is null;
         DispatchOutcome outcome = DispatchCore(slot, generation, isLast: true, slot._startTimestamp, checkGate: true);
         if (outcome == DispatchOutcome.Taken)
         {
-            return slot._target is null ? Submission.Pending(slot, token) : Submission.Callback();
+            return direct ? Submission.Pending(slot, token) : Submission.Callback();
         }
 
         if (outcome == DispatchOutcome.EndedInline)
@@ -74,7 +76,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             ArmRestart();
         }
 
-        return slot._target is null ? Submission.Pending(slot, token) : Submission.Callback();
+        return direct ? Submission.Pending(slot, token) : Submission.Callback();
     }
 
     /// <summary>
@@ -118,6 +120,8 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     public override void HandleTimeout(RequestSlot slot, long generation)
     {
         var typed = (RequestSlot<TData>)slot;
+        RequestOp op = slot._op;
+        long sector = slot._sector;
         TimeoutAction action = TimeoutAction.Done;
         if (DriverTraits<TDriver, TData, THw, TDisk>.HasTimeout)
         {
@@ -142,8 +146,6 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             return;
         }
 
-        RequestOp op = slot._op;
-        long sector = slot._sector;
         if (slot.TryEndTimedOut(generation))
         {
             BlkmqLog.RequestTimedOut(_logger, Disk.Name, Index, slot.Tag, op, sector);

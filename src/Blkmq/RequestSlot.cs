@@ -126,7 +126,14 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
 
         long dispatching = RequestState.Word(generation, RequestState.Dispatching);
         long seen = Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.InFlight), dispatching);
-        return seen == dispatching ? RequestState.InFlight : RequestState.State(seen);
+        if (seen == dispatching || RequestState.Generation(seen) != generation)
+        {
+            // Either ours now, or the IO was completed elsewhere during QueueRq and the slot already serves the
+            // next IO: that one is not ours to collect, so report the request as taken.
+            return RequestState.InFlight;
+        }
+
+        return RequestState.State(seen);
     }
 
     /// <summary>Takes a request back from <c>Dispatching</c> into <c>Prepared</c> (driver busy); false when the driver ended it anyway.</summary>

@@ -22,6 +22,11 @@ public sealed class TagSet<TDriver, TData, THw, TDisk> : TagSetCore
         : base(options)
     {
         Driver = driver;
+        if (DriverTraits<TDriver, TData, THw, TDisk>.FindSignatureDrift() is { } drift)
+        {
+            ThrowHelper.ThrowArgument(drift, nameof(driver));
+        }
+
         if (DriverTraits<TDriver, TData, THw, TDisk>.HasMapQueues)
         {
             driver.MapQueues(Map);
