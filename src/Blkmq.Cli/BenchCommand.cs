@@ -141,7 +141,7 @@ internal sealed class BenchCommand : Command
 
     private readonly Option<string> _nullParams = new("--null-params")
     {
-        Description = "null_blk module parameters as one string, e.g. \"irqmode=0,submit_queues=2,hw_queue_depth=128\" (names: submit_queues, poll_queues, hw_queue_depth, irqmode, completion_nsec, bs, gb, size, memory_backed, blocking, discard, nr_devices, shared_tags, rotational, max_sectors). Individual options given on the command line win over it.",
+        Description = "null_blk module parameters as one string, e.g. \"irqmode=0,submit_queues=2,hw_queue_depth=128\" (names, as null_blk's: " + string.Join(", ", NullBlockOptions.ParameterNames) + "; see docs/null-driver.md). Individual options given on the command line win over it.",
         HelpName = "params",
     };
 
