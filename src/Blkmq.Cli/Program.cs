@@ -26,6 +26,7 @@ internal static class Program
         // Subcommands
         root.Subcommands.Add(new ServeCommand());
         root.Subcommands.Add(new BenchCommand());
+        root.Subcommands.Add(new CtlCommand());
 
         ParseResult parseResult = root.Parse(args.Length == 0 ? ["--help"] : args);
         if (parseResult.Errors.Count > 0 && parseResult.Action is ParseErrorAction)

@@ -62,6 +62,12 @@ internal sealed class ServeCommand : Command
         HelpName = "n",
     };
 
+    private readonly Option<string?> _control = new("--control")
+    {
+        Description = "A Unix socket on which to accept control commands (see 'blkmq ctl'): power, bad blocks, power cut, stats. Default: none.",
+        HelpName = "path",
+    };
+
     public ServeCommand()
         : base("serve", "Serve null-driver disks over NBD (nbdinfo, nbdcopy, qemu-img, fio --ioengine=nbd, nbd-client) until SIGINT/SIGTERM.")
     {
@@ -73,6 +79,7 @@ internal sealed class ServeCommand : Command
         Options.Add(_tlsCertificate);
         Options.Add(_tlsKey);
         Options.Add(_maxConnections);
+        Options.Add(_control);
         SetAction(Run);
     }
 
@@ -153,7 +160,9 @@ internal sealed class ServeCommand : Command
                 return Program.ExitBadArguments;
             }
 
-            return ServeAsync(options).GetAwaiter().GetResult();
+            // Each export serves the first device of its own instance (ParseExport makes one per export).
+            ControlExport[] controlExports = [.. options.Exports.Select((export, i) => new ControlExport(export.Name, instances[i].Devices[0]))];
+            return ServeAsync(options, parseResult.GetValue(_control), controlExports).GetAwaiter().GetResult();
         }
         finally
         {
@@ -207,7 +216,7 @@ internal sealed class ServeCommand : Command
         return serverOptions;
     }
 
-    private static async Task<int> ServeAsync(NbdServerOptions options)
+    private static async Task<int> ServeAsync(NbdServerOptions options, string? controlPath, IReadOnlyList<ControlExport> controlExports)
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
@@ -232,21 +241,53 @@ internal sealed class ServeCommand : Command
                 return Program.ExitIOError;
             }
 
-            bool tls = options.TlsMode == NbdTlsMode.Require;
-            foreach (NbdExport export in options.Exports)
+            ControlServer? control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports));
+            try
             {
-                foreach (EndPoint endPoint in server.EndPoints)
+                try
                 {
-                    Console.Out.WriteLine(NbdServer.FormatUri(endPoint, export.Name, tls));
+                    control?.Start();
+                }
+                catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException)
+                {
+                    Console.Error.WriteLine($"blkmq serve: --control {controlPath}: {ex.Message}");
+                    return Program.ExitIOError;
+                }
+
+                return await ServeUntilSignalAsync(server, options, control, stop.Task).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (control is not null)
+                {
+                    await control.StopAsync().ConfigureAwait(false);
                 }
             }
+        }
+    }
 
-            await Console.Out.FlushAsync().ConfigureAwait(false);
-            await stop.Task.ConfigureAwait(false);
-            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await server.StopAsync(grace.Token).ConfigureAwait(false);
+    private static async Task<int> ServeUntilSignalAsync(NbdServer server, NbdServerOptions options, ControlServer? control, Task stop)
+    {
+        bool tls = options.TlsMode == NbdTlsMode.Require;
+        foreach (NbdExport export in options.Exports)
+        {
+            foreach (EndPoint endPoint in server.EndPoints)
+            {
+                Console.Out.WriteLine(NbdServer.FormatUri(endPoint, export.Name, tls));
+            }
         }
 
+        await Console.Out.FlushAsync().ConfigureAwait(false);
+        await stop.ConfigureAwait(false);
+
+        // Control commands end before the server stops, so none changes a device while its disk is torn down.
+        if (control is not null)
+        {
+            await control.StopAsync().ConfigureAwait(false);
+        }
+
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await server.StopAsync(grace.Token).ConfigureAwait(false);
         return 0;
     }
 }

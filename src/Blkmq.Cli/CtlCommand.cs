@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Blkmq.Cli;
+
+/// <summary>
+/// <c>blkmq ctl</c>: sends one command to a running <c>blkmq serve --control PATH</c> and prints its reply, <c>ok ...</c>
+/// on stdout (exit 0) or <c>error ...</c> on stderr (exit 1). See <see cref="ControlProtocol"/> for the commands.
+/// </summary>
+internal sealed class CtlCommand : Command
+{
+    private readonly Option<string> _control = new("--control")
+    {
+        Description = "The control socket of a running 'blkmq serve --control PATH'.",
+        HelpName = "path",
+        Required = true,
+    };
+
+    private readonly Argument<string[]> _command = new("command")
+    {
+        Description = "The command and its arguments: " + ControlProtocol.Usage + ", help.",
+        Arity = ArgumentArity.OneOrMore,
+    };
+
+    public CtlCommand()
+        : base("ctl", "Change a running 'blkmq serve' (null_blk's configfs): power, bad blocks, power cut, stats.")
+    {
+        Options.Add(_control);
+        Arguments.Add(_command);
+        SetAction(Run);
+    }
+
+    private int Run(ParseResult parseResult)
+    {
+        string path = parseResult.GetRequiredValue(_control);
+        string line = string.Join(' ', parseResult.GetRequiredValue(_command));
+        string? reply;
+        try
+        {
+            reply = SendAsync(path, line).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
+        {
+            Console.Error.WriteLine($"blkmq ctl: {path}: {ex.Message}");
+            return Program.ExitIOError;
+        }
+
+        if (reply is null)
+        {
+            Console.Error.WriteLine($"blkmq ctl: {path}: the server closed the connection without a reply.");
+            return Program.ExitIOError;
+        }
+
+        if (reply.StartsWith("ok", StringComparison.Ordinal))
+        {
+            Console.Out.WriteLine(reply);
+            return 0;
+        }
+
+        Console.Error.WriteLine(reply);
+        return Program.ExitIOError;
+    }
+
+    private static async Task<string?> SendAsync(string path, string line)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(Path.GetFullPath(path)), timeout.Token).ConfigureAwait(false);
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        var utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
+        await stream.WriteAsync(utf8.GetBytes(line.ReplaceLineEndings(" ") + "\n"), timeout.Token).ConfigureAwait(false);
+        socket.Shutdown(SocketShutdown.Send);
+        using var reader = new StreamReader(stream, utf8, detectEncodingFromByteOrderMarks: false);
+        return await reader.ReadLineAsync(timeout.Token).ConfigureAwait(false);
+    }
+}
