@@ -323,22 +323,32 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         }
 
         BlockStatus status;
+        HwQueueBase? outer = BeginDispatch();
+        DispatchOutcome outcome;
         try
         {
-            status = _driver.QueueRq(ref _data, _diskData, new Request<TData>(slot, generation), isLast);
+            try
+            {
+                status = _driver.QueueRq(ref _data, _diskData, new Request<TData>(slot, generation), isLast);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                BlkmqLog.DriverCallbackThrew(_logger, ex, nameof(IBlockDriver<,,>.QueueRq), Disk.Name, Index);
+                status = BlockStatus.IoError;
+            }
+
+            outcome = status == BlockStatus.Ok
+                ? (slot.FinishDispatch(generation) == RequestState.EndedInline ? DispatchOutcome.EndedInline : DispatchOutcome.Taken)
+                : DispatchFailed(slot, generation, status);
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        finally
         {
-            BlkmqLog.DriverCallbackThrew(_logger, ex, nameof(IBlockDriver<,,>.QueueRq), Disk.Name, Index);
-            status = BlockStatus.IoError;
+            // Runs the Complete callbacks of requests the driver completed inside QueueRq, now that the
+            // dispatcher has settled the state; a completion of this very request makes its ValueTask ready.
+            EndDispatch(outer);
         }
 
-        if (status == BlockStatus.Ok)
-        {
-            return slot.FinishDispatch(generation) == RequestState.EndedInline ? DispatchOutcome.EndedInline : DispatchOutcome.Taken;
-        }
-
-        return DispatchFailed(slot, generation, status);
+        return outcome;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -16,6 +16,18 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
 {
     private static readonly TimeSpan s_busyDelay = TimeSpan.FromMilliseconds(3);
 
+    // The queue whose QueueRq this thread is inside, and the requests completed during that call (FIFO through
+    // _nextCompletion). As blk_mq_complete_request on the submitting CPU, a completion raised inside QueueRq is
+    // finished on the same thread as soon as QueueRq returns, instead of crossing to another thread and back.
+    [ThreadStatic]
+    private static HwQueueBase? t_dispatching;
+
+    [ThreadStatic]
+    private static RequestSlot? t_localHead;
+
+    [ThreadStatic]
+    private static RequestSlot? t_localTail;
+
     private RequestSlot? _completionHead;
     private int _workScheduled;
     private int _needRun;
@@ -43,6 +55,22 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
 
     public void EnqueueCompletion(RequestSlot slot)
     {
+        if (t_dispatching == this)
+        {
+            slot._nextCompletion = null;
+            if (t_localTail is null)
+            {
+                t_localHead = slot;
+            }
+            else
+            {
+                t_localTail._nextCompletion = slot;
+            }
+
+            t_localTail = slot;
+            return;
+        }
+
         RequestSlot? head;
         do
         {
@@ -93,6 +121,24 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
         timer.Change(s_busyDelay, Timeout.InfiniteTimeSpan);
     }
 
+    /// <summary>Marks this thread as inside this queue's <c>QueueRq</c>; returns the previous mark for <see cref="EndDispatch"/>.</summary>
+    protected HwQueueBase? BeginDispatch()
+    {
+        HwQueueBase? outer = t_dispatching;
+        t_dispatching = this;
+        return outer;
+    }
+
+    /// <summary>Restores the mark and finishes, on this thread, what the driver completed during the call.</summary>
+    protected static void EndDispatch(HwQueueBase? outer)
+    {
+        t_dispatching = outer;
+        if (t_localHead is not null && outer is null)
+        {
+            RunLocalCompletions();
+        }
+    }
+
     public abstract int Poll();
 
     public abstract void HandleTimeout(RequestSlot slot, long generation);
@@ -136,6 +182,23 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
             }
         }
     }
+
+    private static void RunLocalCompletions()
+    {
+        // Completions finished here may submit (a continuation, a target): take the list first.
+        RequestSlot? slot = t_localHead;
+        t_localHead = null;
+        t_localTail = null;
+        while (slot is not null)
+        {
+            RequestSlot? next = slot._nextCompletion;
+            slot._nextCompletion = null;
+            slot.Hctx.InvokeCompleteLocal(slot);
+            slot = next;
+        }
+    }
+
+    private void InvokeCompleteLocal(RequestSlot slot) => InvokeComplete(slot);
 
     private void RunCompletions()
     {

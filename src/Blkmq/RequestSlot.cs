@@ -64,6 +64,9 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
 
     public long Bytes => _bytes;
 
+    /// <summary>Gets the hardware queue of the current IO (valid while the slot is not free).</summary>
+    public HwQueueBase Hctx => _hctx!;
+
     /// <summary>
     /// Fills the slot for a new IO. The caller has just allocated the slot's tag and owns it exclusively. The
     /// write is a plain release: the compare-and-swap into <c>Dispatching</c> that follows is the full fence

@@ -31,7 +31,11 @@ public sealed class SplitPartCompletedDuringQueueRqTests
                     case FirstPart:
                         // Completed from inside QueueRq; the completion context ends it and frees the tag while we
                         // are still here. Stay until the next IO on that slot has been ended inline.
-                        request.Complete(BlockStatus.Ok);
+                        // From another thread, as a device interrupt would: a completion raised on the
+                        // dispatching thread itself is finished only after QueueRq returns.
+                        Thread completer = new(() => request.Complete(BlockStatus.Ok));
+                        completer.Start();
+                        completer.Join();
                         firstPartHandedToCompletion.Set();
                         HangGuard.Wait(nextIoEndedInline, "the next IO to be ended inline");
                         return BlockStatus.Ok;

@@ -219,6 +219,39 @@ public sealed class CoreBehaviourTests
         Assert.Equal(0, best);
     }
 
+    [Fact]
+    public async Task CompleteInsideQueueRq_FinishesOnTheSubmittingThreadAfterQueueRqReturns()
+    {
+        bool insideQueueRq = false;
+        bool completeRanInside = true;
+        int completeThread = -1;
+        await using TestRig rig = TestRig.Create(configure: d =>
+        {
+            d.OnQueueRq = (rq, _) =>
+            {
+                insideQueueRq = true;
+                rq.Complete(BlockStatus.Ok);
+                insideQueueRq = false;
+                return BlockStatus.Ok;
+            };
+            d.OnComplete = rq =>
+            {
+                completeRanInside = insideQueueRq;
+                completeThread = Environment.CurrentManagedThreadId;
+                rq.End(rq.CompletionStatus);
+            };
+        });
+
+        ValueTask read = rig.Device.ReadAsync(0, new byte[512]);
+
+        // As blk_mq_complete_request on the submitting CPU: no hop to another thread, and not inside QueueRq.
+        Assert.True(read.IsCompletedSuccessfully);
+        Assert.False(completeRanInside);
+        Assert.Equal(Environment.CurrentManagedThreadId, completeThread);
+        await read;
+        rig.AssertIdle();
+    }
+
     // Inline completion (irqmode none) finishes the IO before the call returns; no await, so no state machine.
     private static void Consume(ValueTask io)
     {
