@@ -261,9 +261,8 @@ internal sealed class BenchJob : IDisposable
     private void WaitForWork()
     {
         // Completions usually arrive within microseconds: spin briefly before paying for a sleep and a wake-up.
-        // Only briefly: SpinWait yields after ten rounds, and a long spin is CPU the report charges to every IO.
         var spinner = default(SpinWait);
-        for (int i = 0; i < 12; i++)
+        for (int i = 0; i < 64; i++)
         {
             if (Volatile.Read(ref _readyCount) != 0)
             {
