@@ -190,7 +190,7 @@ public sealed class BlockBatch : IRequestCompletion, IValueTaskSource
                 continue;
             }
 
-            long max = MaxBytes(disk, entry.Op);
+            long max = disk.MaxRequestBytes(entry.Op);
             bool data = entry.Op is RequestOp.Read or RequestOp.Write;
             RequestFlags flags = disk.HasWriteCache ? entry.Flags : entry.Flags & ~RequestFlags.Fua;
             if (data && _plan.Count > 0 && entry.Length <= max)
@@ -266,12 +266,6 @@ public sealed class BlockBatch : IRequestCompletion, IValueTaskSource
 
         // A flush without a write cache is also Ok: Plan skips it, as the block layer does.
         return BlockStatus.Ok;
-    }
-
-    private static long MaxBytes(Disk disk, RequestOp op)
-    {
-        long sectors = op == RequestOp.Discard ? disk.Limits.MaxDiscardSectors : disk.Limits.MaxSectors;
-        return Math.Min(sectors << 9, int.MaxValue) & ~(long)(disk.Limits.LogicalBlockSize - 1);
     }
 
     private readonly record struct Entry(RequestOp Op, RequestFlags Flags, long Offset, long Length, Memory<byte> Data);

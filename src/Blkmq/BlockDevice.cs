@@ -326,19 +326,7 @@ public sealed class BlockDevice
         ThrowHelper.ThrowArgumentOutOfRange(nameof(offset), offset, $"The range [{offset}, {offset + length}) is beyond the end of disk '{_disk.Name}' ({_disk.Capacity} bytes).");
     }
 
-    private long MaxRequestBytes(RequestOp op)
-    {
-        long sectors = op switch
-        {
-            RequestOp.Discard => _disk.Limits.MaxDiscardSectors,
-            RequestOp.WriteZeroes => _disk.Limits.MaxWriteZeroesSectors,
-            _ => _disk.Limits.MaxSectors,
-        };
-
-        // A request's length is an int; keep whole logical blocks.
-        long bytes = Math.Min(sectors << 9, int.MaxValue);
-        return bytes & ~(long)_blockMask;
-    }
+    private long MaxRequestBytes(RequestOp op) => _disk.MaxRequestBytes(op);
 
     private ValueTask SubmitSplit(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data, long max)
     {

@@ -302,6 +302,19 @@ public abstract partial class Disk
 
     internal abstract void ExitQueues();
 
+    /// <summary>The largest request of <paramref name="op"/> in bytes: the op's sector limit, as an int, in whole logical blocks.</summary>
+    internal long MaxRequestBytes(RequestOp op)
+    {
+        long sectors = op switch
+        {
+            RequestOp.Discard => Limits.MaxDiscardSectors,
+            RequestOp.WriteZeroes => Limits.MaxWriteZeroesSectors,
+            _ => Limits.MaxSectors,
+        };
+
+        return Math.Min(sectors << 9, int.MaxValue) & ~(long)(Limits.LogicalBlockSize - 1);
+    }
+
     /// <summary>
     /// Submits a plugged batch: each planned request's outcome is reported to <paramref name="target"/> with the
     /// request's cookie, whether it ends inline or later.
