@@ -6,15 +6,25 @@ using HdrHistogram;
 namespace Blkmq.Cli;
 
 /// <summary>
-/// One benchmark job (fio's job): a dedicated thread that runs <c>iodepth</c> <see cref="BenchWorker"/> loops and
-/// pumps their continuations, so that all of the job's IO is submitted, and its latency recorded, on that thread.
-/// IO completed inline continues without leaving the thread; IO completed elsewhere queues its worker's
-/// continuation here (<see cref="Post"/>); polled IO is completed by this thread polling the disk.
+/// One benchmark job (fio's job): runs <c>iodepth</c> <see cref="BenchWorker"/> loops and pumps their
+/// continuations, one at a time. IO completed inline continues without leaving the running thread; IO completed
+/// elsewhere queues its worker's continuation (<see cref="Post"/>); polled IO is completed by the job's thread
+/// polling the disk.
 /// </summary>
 /// <remarks>
-/// Counters and the latency histogram are written only by the job's thread, so recording takes no lock; the
-/// controller merges the histograms after the jobs end. The ready queue is a ring of one slot per worker (a worker
-/// has at most one continuation pending), guarded by a lock that only this job's completions share.
+/// <para>
+/// The job is run by whichever thread owns it (<see cref="_owner"/>): its dedicated thread while there is work,
+/// and, while that thread sleeps, the thread that completes the job's IO, which then runs the continuation itself
+/// instead of waking the sleeper (a futex wake-up costs tens of microseconds on a virtual machine, more than a
+/// whole IO). A timer-completed job therefore runs on the timer thread at the timer's accuracy and no thread
+/// spins for it. The dedicated thread wakes again only to cross the warmup barrier and to end the job.
+/// </para>
+/// <para>
+/// Counters and the latency histogram are written only by the owner, so recording takes no lock; taking and
+/// releasing ownership are full fences. The controller merges the histograms after the jobs end. The ready queue
+/// is a ring of one slot per worker (a worker has at most one continuation pending), guarded by a lock that only
+/// this job's completions share.
+/// </para>
 /// </remarks>
 internal sealed class BenchJob : IDisposable
 {
@@ -36,7 +46,8 @@ internal sealed class BenchJob : IDisposable
     private int _readyCount;
     private int _parkedCount;
     private int _running;
-    private int _sleeping;
+    private int _owner;
+    private bool _warmupSignalled;
     private long _nextSequential;
 
     // Written by this job's thread only; padded so other jobs' counters do not share the line.
@@ -141,12 +152,21 @@ internal sealed class BenchJob : IDisposable
         FirstError ??= error;
     }
 
-    public void OnWorkerExited() => _running--;
+    public void OnWorkerExited()
+    {
+        if (--_running == 0)
+        {
+            EndTimestamp = Stopwatch.GetTimestamp();
+        }
+    }
 
     /// <summary>Keeps a worker's continuation until the measured phase starts; job thread only.</summary>
     public void Park(Action continuation) => _parked[_parkedCount++] = continuation;
 
-    /// <summary>Queues a worker's continuation to run on the job's thread; any thread.</summary>
+    /// <summary>
+    /// Queues a worker's continuation; any thread. When nobody runs the job (its thread sleeps), the caller takes
+    /// the job over and runs the queue itself.
+    /// </summary>
     public void Post(Action continuation)
     {
         lock (_readyLock)
@@ -155,11 +175,11 @@ internal sealed class BenchJob : IDisposable
             _readyCount++;
         }
 
-        // Dekker pair with WaitForWork: the job raises _sleeping (a full fence) and then looks at the queue; we
-        // filled the queue and then clear _sleeping with a full fence. One of us sees the other.
-        if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
+        // The lock's release and the owner's full-fenced release form a Dekker pair: either the owner sees our
+        // entry when it looks at the queue after releasing, or we see the job free here.
+        if (Volatile.Read(ref _owner) == 0 && Interlocked.CompareExchange(ref _owner, 1, 0) == 0)
         {
-            _wake.Set();
+            RunHandedOver();
         }
     }
 
@@ -169,6 +189,7 @@ internal sealed class BenchJob : IDisposable
     {
         // Take the ready queue's path once before any IO: a thread's first lock and first wait initialise
         // per-thread state (about a kilobyte) that must not be charged to the measured phase.
+        _owner = 1;
         Post(static () => { });
         if (TryDequeue(out Action? warm))
         {
@@ -182,7 +203,6 @@ internal sealed class BenchJob : IDisposable
             tasks[i] = _workers[i].RunAsync();
         }
 
-        bool warmupSignalled = false;
         while (_running > 0)
         {
             if (TryDequeue(out Action? next))
@@ -191,9 +211,8 @@ internal sealed class BenchJob : IDisposable
                 continue;
             }
 
-            if (!warmupSignalled && _parkedCount == _running)
+            if (NeedsBarrier)
             {
-                warmupSignalled = true;
                 WaitForMeasuredPhase();
                 continue;
             }
@@ -205,11 +224,10 @@ internal sealed class BenchJob : IDisposable
                 continue;
             }
 
-            WaitForWork();
+            HandOverAndSleep();
         }
 
-        EndTimestamp = Stopwatch.GetTimestamp();
-        if (!warmupSignalled)
+        if (!_warmupSignalled)
         {
             Control.WarmupDone.Signal();
         }
@@ -226,8 +244,34 @@ internal sealed class BenchJob : IDisposable
         Control.JobsDone.Signal();
     }
 
+    /// <summary>Gets whether every running worker waits at the warmup barrier, which only the job's thread crosses.</summary>
+    private bool NeedsBarrier => !_warmupSignalled && _parkedCount == _running;
+
+    /// <summary>Runs the job on a completing thread that took it over in <see cref="Post"/>, until the queue is empty.</summary>
+    private void RunHandedOver()
+    {
+        do
+        {
+            while (TryDequeue(out Action? next))
+            {
+                next();
+            }
+
+            bool wakeJobThread = _running == 0 || NeedsBarrier;
+            Interlocked.Exchange(ref _owner, 0);
+            if (wakeJobThread)
+            {
+                _wake.Set();
+                return;
+            }
+
+            // An entry posted while we owned the job is ours to run: its poster saw the job taken.
+        }
+        while (Volatile.Read(ref _readyCount) != 0 && Interlocked.CompareExchange(ref _owner, 1, 0) == 0);
+    }
     private void WaitForMeasuredPhase()
     {
+        _warmupSignalled = true;
         Control.WarmupDone.Signal();
         Control.MeasureGate.Wait();
         for (int i = 0; i < _parkedCount; i++)
@@ -258,28 +302,26 @@ internal sealed class BenchJob : IDisposable
         }
     }
 
-    private void WaitForWork()
+    /// <summary>
+    /// Releases the job to whichever thread completes its next IO and sleeps until the job needs this thread again
+    /// (the warmup barrier or the end), then takes the job back.
+    /// </summary>
+    private void HandOverAndSleep()
     {
-        // Completions usually arrive within microseconds: spin briefly before paying for a sleep and a wake-up.
-        var spinner = default(SpinWait);
-        for (int i = 0; i < 64; i++)
-        {
-            if (Volatile.Read(ref _readyCount) != 0)
-            {
-                return;
-            }
+        _wake.Reset();
+        Interlocked.Exchange(ref _owner, 0);
 
+        // Entries posted while we owned the job were left to us; the rest of the job is the completers' now.
+        if (Volatile.Read(ref _readyCount) == 0)
+        {
+            _wake.Wait();
+        }
+
+        var spinner = default(SpinWait);
+        while (Interlocked.CompareExchange(ref _owner, 1, 0) != 0)
+        {
+            // A completer runs the job right now; it is done within one pass over the queue.
             spinner.SpinOnce(sleep1Threshold: -1);
         }
-
-        _wake.Reset();
-        Interlocked.Exchange(ref _sleeping, 1);
-        if (Volatile.Read(ref _readyCount) != 0)
-        {
-            Interlocked.Exchange(ref _sleeping, 0);
-            return;
-        }
-
-        _wake.Wait();
     }
 }
