@@ -6,7 +6,8 @@ namespace Blkmq.Drivers.Null;
 /// Timer completions for one hardware queue (null_blk's <c>irqmode=2</c> hrtimer): requests are ended a fixed
 /// delay after they were queued. Because the delay is the same for all, arrival order is deadline order, so a
 /// ring of at most queue-depth entries replaces a timer per request; one thread per queue sleeps until the
-/// oldest deadline (an absolute, low-slack sleep: no spinning) and ends every request that is due.
+/// oldest deadline (an absolute, low-slack sleep that learns how late the machine wakes it; see
+/// <see cref="PreciseSleep"/>) and ends every request that is due.
 /// </summary>
 internal sealed class NullTimerQueue : IDisposable
 {
@@ -15,6 +16,7 @@ internal sealed class NullTimerQueue : IDisposable
     private readonly Lock _lock = new();
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private readonly Thread _thread;
+    private readonly PreciseSleep _sleep = new();
     private int _head;
     private int _count;
     private bool _idle;
@@ -102,7 +104,7 @@ internal sealed class NullTimerQueue : IDisposable
 
             if (due == 0)
             {
-                PreciseSleep.Until(next);
+                _sleep.Until(next);
                 continue;
             }
 
