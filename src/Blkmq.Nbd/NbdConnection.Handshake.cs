@@ -26,16 +26,16 @@ internal sealed partial class NbdConnection
 
     /// <summary>Runs the handshake.</summary>
     /// <returns>True to enter transmission with <see cref="Export"/>; false when the client aborted or must be dropped.</returns>
-    private async ValueTask<bool> HandshakeAsync(CancellationToken cancellationToken)
+    private bool Handshake()
     {
         Span<byte> greeting = stackalloc byte[18];
         BinaryPrimitives.WriteUInt64BigEndian(greeting, NbdProtocol.InitPasswd);
         BinaryPrimitives.WriteUInt64BigEndian(greeting[8..], NbdProtocol.OptionMagic);
         BinaryPrimitives.WriteUInt16BigEndian(greeting[16..], NbdProtocol.FlagFixedNewstyle | NbdProtocol.FlagNoZeroes);
         _handshakeOut.Write(greeting);
-        await FlushHandshakeAsync(cancellationToken).ConfigureAwait(false);
+        FlushHandshake();
 
-        if (!await FillAsync(4, cancellationToken).ConfigureAwait(false))
+        if (!Fill(4))
         {
             NbdLog.ClientGone(_logger, Id, "greeting");
             return false;
@@ -53,7 +53,7 @@ internal sealed partial class NbdConnection
         int options = 0;
         while (true)
         {
-            if (!await FillAsync(16, cancellationToken).ConfigureAwait(false))
+            if (!Fill(16))
             {
                 NbdLog.ClientGone(_logger, Id, Buffered == 0 ? "option haggling" : "an option header");
                 return false;
@@ -73,7 +73,7 @@ internal sealed partial class NbdConnection
             {
                 NbdLog.OptionTooLong(_logger, Id, option, length, NbdProtocol.MaxOptionLength);
                 AppendOptionReply(option, NbdProtocol.RepErrTooBig, "option data too long"u8);
-                await FlushHandshakeAsync(cancellationToken).ConfigureAwait(false);
+                FlushHandshake();
                 return false;
             }
 
@@ -84,14 +84,14 @@ internal sealed partial class NbdConnection
             }
 
             byte[] data = length == 0 ? [] : new byte[length];
-            if (!await ReadExactAsync(data, cancellationToken).ConfigureAwait(false))
+            if (!ReadExact(data))
             {
                 NbdLog.ClientGone(_logger, Id, "option data");
                 return false;
             }
 
             OptionOutcome outcome = HandleOption(option, data);
-            await FlushHandshakeAsync(cancellationToken).ConfigureAwait(false);
+            FlushHandshake();
             switch (outcome)
             {
                 case OptionOutcome.Continue:
@@ -100,7 +100,7 @@ internal sealed partial class NbdConnection
                     NbdLog.TransmissionStarted(_logger, Id, Export!.Name, StructuredReplies, _extended, _sslStream is not null);
                     return true;
                 case OptionOutcome.StartTls:
-                    if (!await StartTlsAsync(cancellationToken).ConfigureAwait(false))
+                    if (!StartTls())
                     {
                         return false;
                     }
@@ -266,7 +266,7 @@ internal sealed partial class NbdConnection
         return OptionOutcome.StartTls;
     }
 
-    private async ValueTask<bool> StartTlsAsync(CancellationToken cancellationToken)
+    private bool StartTls()
     {
         if (Buffered != 0)
         {
@@ -276,14 +276,13 @@ internal sealed partial class NbdConnection
 
         var ssl = new SslStream(_networkStream, leaveInnerStreamOpen: true);
         _sslStream = ssl;
-        await ssl.AuthenticateAsServerAsync(
+        ssl.AuthenticateAsServer(
             new SslServerAuthenticationOptions
             {
                 ServerCertificateContext = _server.CertificateContext,
                 ClientCertificateRequired = false,
                 CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-            },
-            cancellationToken).ConfigureAwait(false);
+            });
         _stream = ssl;
 
         // STARTTLS forgets every earlier negotiation (the spec: no state survives the upgrade).
@@ -508,15 +507,15 @@ internal sealed partial class NbdConnection
         _handshakeOut.Advance(20 + data.Length);
     }
 
-    private async ValueTask FlushHandshakeAsync(CancellationToken cancellationToken)
+    private void FlushHandshake()
     {
         if (_handshakeOut.WrittenCount == 0)
         {
             return;
         }
 
-        await _stream.WriteAsync(_handshakeOut.WrittenMemory, cancellationToken).ConfigureAwait(false);
-        await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        _stream.Write(_handshakeOut.WrittenSpan);
+        _stream.Flush();
         _handshakeOut.ResetWrittenCount();
     }
 

@@ -6,9 +6,10 @@ using System.Runtime.CompilerServices;
 namespace Blkmq.Nbd;
 
 /// <content>
-/// The transmission phase's writer: one loop per connection takes every finished request from the reply queue,
-/// formats the replies into one write buffer (payloads larger than what is left go out directly after it), sends the
-/// batch with one write and returns the requests to the pool.
+/// The transmission phase's writer: whoever holds the writer role (the reader between requests, or the connection's
+/// writer thread for requests completed elsewhere) takes every finished request from the reply queue, formats the
+/// replies into one write buffer (payloads larger than what is left go out directly after it), sends the batch with
+/// one write and returns the requests to the pool.
 /// </content>
 internal sealed partial class NbdConnection
 {
@@ -19,15 +20,14 @@ internal sealed partial class NbdConnection
     // The writer role: whoever holds it (the writer loop, or the reader between requests) owns _writeBuffer and _batch.
     private int _writerBusy;
 
-    private async Task WriteLoopAsync()
+    /// <summary>The writer thread: sends replies of requests that completed away from the reader, until replies close.</summary>
+    private void WriteLoop()
     {
-        // Let the reader start first; the writer runs on the thread pool from here on.
-        await Task.Yield();
         while (true)
         {
             if (Interlocked.CompareExchange(ref _writerBusy, 1, 0) == 0)
             {
-                await DrainRepliesAsync().ConfigureAwait(false);
+                DrainReplies();
                 Volatile.Write(ref _writerBusy, 0);
                 if (Volatile.Read(ref _replyCount) != 0)
                 {
@@ -44,7 +44,7 @@ internal sealed partial class NbdConnection
                 }
             }
 
-            await _repliesReady.WaitAsync().ConfigureAwait(false);
+            _repliesReady.Wait();
         }
 
         _writeLength = 0;
@@ -52,17 +52,16 @@ internal sealed partial class NbdConnection
 
     /// <summary>
     /// Called by the reader before it waits for more requests: if no one is writing, it sends the queued replies itself,
-    /// so replies to requests that completed inline go out in one send without a hop to the writer's thread.
+    /// so replies to requests that completed inline go out in one send without waking the writer thread.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask TryDrainInlineAsync()
+    private void TryDrainInline()
     {
         if (Volatile.Read(ref _replyCount) == 0 || Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
         {
             return;
         }
 
-        await DrainRepliesAsync().ConfigureAwait(false);
+        DrainReplies();
         Volatile.Write(ref _writerBusy, 0);
         if (Volatile.Read(ref _replyCount) != 0)
         {
@@ -72,7 +71,7 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>Sends every queued reply and returns the requests to the pool. Only the holder of the writer role calls it.</summary>
-    private async ValueTask DrainRepliesAsync()
+    private void DrainReplies()
     {
         while (true)
         {
@@ -102,9 +101,9 @@ internal sealed partial class NbdConnection
                 {
                     try
                     {
-                        await WriteReplyAsync(request).ConfigureAwait(false);
+                        WriteReply(request);
                     }
-                    catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+                    catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
                     {
                         OnWriteFailed();
                     }
@@ -125,9 +124,9 @@ internal sealed partial class NbdConnection
         {
             try
             {
-                await FlushWritesAsync().ConfigureAwait(false);
+                FlushWrites();
             }
-            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
                 OnWriteFailed();
             }
@@ -139,23 +138,15 @@ internal sealed partial class NbdConnection
         // The client is gone or the connection was aborted: drop queued replies, stop the reader.
         _writeFailed = true;
         _writeLength = 0;
-        try
-        {
-            _readCancel.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Already torn down.
-        }
+        ShutdownSocket(SocketShutdown.Both);
     }
 
     /// <summary>Formats one reply into the write buffer, sending the buffer (and large payloads) when it fills.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WriteReplyAsync(NbdRequest request)
+    private void WriteReply(NbdRequest request)
     {
         if (request.Error != 0)
         {
-            await EnsureSpaceAsync(64 + 128).ConfigureAwait(false);
+            EnsureSpace(64 + 128);
             AppendError(request);
             return;
         }
@@ -165,15 +156,15 @@ internal sealed partial class NbdConnection
             case NbdProtocol.CmdRead:
                 if (!StructuredReplies)
                 {
-                    await EnsureSpaceAsync(NbdProtocol.SimpleReplyHeaderLength).ConfigureAwait(false);
+                    EnsureSpace(NbdProtocol.SimpleReplyHeaderLength);
                     AppendSimple(0, request.Cookie);
-                    await AppendPayloadAsync(request.Buffer.AsMemory(0, request.BufferLength)).ConfigureAwait(false);
+                    AppendPayload(request.Buffer.AsSpan(0, request.BufferLength));
                     return;
                 }
 
                 if (request.IsHole)
                 {
-                    await EnsureSpaceAsync(NbdProtocol.ExtendedReplyHeaderLength + 12).ConfigureAwait(false);
+                    EnsureSpace(NbdProtocol.ExtendedReplyHeaderLength + 12);
                     AppendHole(request, 0, (int)request.Length, done: true);
                     return;
                 }
@@ -185,7 +176,7 @@ internal sealed partial class NbdConnection
 
                 if (request.ChunkCount == 0)
                 {
-                    await AppendDataChunkAsync(request, 0, request.BufferLength, done: true).ConfigureAwait(false);
+                    AppendDataChunk(request, 0, request.BufferLength, done: true);
                     return;
                 }
 
@@ -195,27 +186,27 @@ internal sealed partial class NbdConnection
                     bool done = i == request.ChunkCount - 1;
                     if (chunk.IsHole)
                     {
-                        await EnsureSpaceAsync(NbdProtocol.ExtendedReplyHeaderLength + 12).ConfigureAwait(false);
+                        EnsureSpace(NbdProtocol.ExtendedReplyHeaderLength + 12);
                         AppendHole(request, chunk.Start, chunk.Length, done);
                     }
                     else
                     {
-                        await AppendDataChunkAsync(request, chunk.Start, chunk.Length, done).ConfigureAwait(false);
+                        AppendDataChunk(request, chunk.Start, chunk.Length, done);
                     }
                 }
 
                 return;
             case NbdProtocol.CmdBlockStatus:
-                await EnsureSpaceAsync(NbdProtocol.ExtendedReplyHeaderLength).ConfigureAwait(false);
+                EnsureSpace(NbdProtocol.ExtendedReplyHeaderLength);
                 AppendChunkHeader(
                     request,
                     NbdProtocol.ReplyFlagDone,
                     _extended ? NbdProtocol.ReplyTypeBlockStatusExtended : NbdProtocol.ReplyTypeBlockStatus,
                     (uint)request.BufferLength);
-                await AppendPayloadAsync(request.Buffer.AsMemory(0, request.BufferLength)).ConfigureAwait(false);
+                AppendPayload(request.Buffer.AsSpan(0, request.BufferLength));
                 return;
             default:
-                await EnsureSpaceAsync(NbdProtocol.ExtendedReplyHeaderLength).ConfigureAwait(false);
+                EnsureSpace(NbdProtocol.ExtendedReplyHeaderLength);
                 if (_extended)
                 {
                     AppendChunkHeader(request, NbdProtocol.ReplyFlagDone, NbdProtocol.ReplyTypeNone, 0);
@@ -229,13 +220,13 @@ internal sealed partial class NbdConnection
         }
     }
 
-    private async ValueTask AppendDataChunkAsync(NbdRequest request, int start, int length, bool done)
+    private void AppendDataChunk(NbdRequest request, int start, int length, bool done)
     {
-        await EnsureSpaceAsync(NbdProtocol.ExtendedReplyHeaderLength + 8).ConfigureAwait(false);
+        EnsureSpace(NbdProtocol.ExtendedReplyHeaderLength + 8);
         AppendChunkHeader(request, done ? NbdProtocol.ReplyFlagDone : (ushort)0, NbdProtocol.ReplyTypeOffsetData, (uint)(8 + length));
         BinaryPrimitives.WriteUInt64BigEndian(_writeBuffer.AsSpan(_writeLength), request.Offset + (ulong)start);
         _writeLength += 8;
-        await AppendPayloadAsync(request.Buffer.AsMemory(start, length)).ConfigureAwait(false);
+        AppendPayload(request.Buffer.AsSpan(start, length));
     }
 
     private void AppendHole(NbdRequest request, int start, int length, bool done)
@@ -300,37 +291,35 @@ internal sealed partial class NbdConnection
 
     /// <summary>Makes room for <paramref name="bytes"/> in the write buffer, sending it if needed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ValueTask EnsureSpaceAsync(int bytes) =>
-        _writeBuffer.Length - _writeLength >= bytes ? default : FlushWritesAsync();
+    private void EnsureSpace(int bytes)
+    {
+        if (_writeBuffer.Length - _writeLength < bytes)
+        {
+            FlushWrites();
+        }
+    }
 
     /// <summary>Copies a payload into the write buffer, or sends the buffer and then the payload when it does not fit.</summary>
-    private ValueTask AppendPayloadAsync(ReadOnlyMemory<byte> payload)
+    private void AppendPayload(ReadOnlySpan<byte> payload)
     {
         if (_writeBuffer.Length - _writeLength >= payload.Length)
         {
-            payload.Span.CopyTo(_writeBuffer.AsSpan(_writeLength));
+            payload.CopyTo(_writeBuffer.AsSpan(_writeLength));
             _writeLength += payload.Length;
-            return default;
+            return;
         }
 
-        return FlushThenWriteAsync(payload);
+        FlushWrites();
+        _stream.Write(payload);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask FlushThenWriteAsync(ReadOnlyMemory<byte> payload)
-    {
-        await FlushWritesAsync().ConfigureAwait(false);
-        await _stream.WriteAsync(payload).ConfigureAwait(false);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask FlushWritesAsync()
+    private void FlushWrites()
     {
         int length = _writeLength;
         _writeLength = 0;
         if (length != 0)
         {
-            await _stream.WriteAsync(_writeBuffer.AsMemory(0, length)).ConfigureAwait(false);
+            _stream.Write(_writeBuffer, 0, length);
         }
     }
 

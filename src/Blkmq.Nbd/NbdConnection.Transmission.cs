@@ -9,24 +9,24 @@ internal sealed partial class NbdConnection
 {
     /// <summary>Runs the transmission phase until the client disconnects, the server stops or the protocol breaks.</summary>
     /// <returns>Why it ended, for the log.</returns>
-    private async ValueTask<string> TransmitAsync()
+    private string Transmit()
     {
         _replyRing = new NbdRequest[_maxInFlight];
         _batch = new NbdRequest[_maxInFlight];
-        Task writer = WriteLoopAsync();
+        var writer = new Thread(WriteLoop, ThreadStackSize) { IsBackground = true, Name = $"nbd writer {Id}" };
+        writer.Start();
         string reason;
         try
         {
-            reason = await ReadLoopAsync(_readCancel.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_readCancel.IsCancellationRequested)
-        {
-            reason = _writeFailed ? "client stopped reading" : "server stopping";
+            reason = ReadLoop();
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            NbdLog.ClientGone(_logger, Id, "transmission");
-            reason = "connection lost";
+            reason = EndReason("connection lost");
+            if (!_stopping)
+            {
+                NbdLog.ClientGone(_logger, Id, "transmission");
+            }
         }
 #pragma warning disable CA1031 // The connection loop lets no exception escape: requests in flight must still be waited for below.
         catch (Exception e)
@@ -47,7 +47,7 @@ internal sealed partial class NbdConnection
 
         while (!idle)
         {
-            await _idle.WaitAsync().ConfigureAwait(false);
+            _idle.Wait();
             lock (_lock)
             {
                 idle = _inFlight == 0;
@@ -60,11 +60,14 @@ internal sealed partial class NbdConnection
         }
 
         _repliesReady.Set();
-        await writer.ConfigureAwait(false);
+        writer.Join();
         return reason;
     }
 
-    private async ValueTask<string> ReadLoopAsync(CancellationToken cancellationToken)
+    /// <summary>Names why reading ended when the socket stopped delivering: a stop or a failed write shut it down.</summary>
+    private string EndReason(string otherwise) => _writeFailed ? "client stopped reading" : _stopping ? "server stopping" : otherwise;
+
+    private string ReadLoop()
     {
         NbdExportEntry export = Export!;
         int headerLength = _extended ? NbdProtocol.ExtendedRequestHeaderLength : NbdProtocol.RequestHeaderLength;
@@ -73,15 +76,20 @@ internal sealed partial class NbdConnection
             if (Buffered < headerLength)
             {
                 // Out of buffered requests: send what completed meanwhile before waiting for the client.
-                await TryDrainInlineAsync().ConfigureAwait(false);
+                TryDrainInline();
             }
 
-            if (Buffered < headerLength && !await FillAsync(headerLength, cancellationToken).ConfigureAwait(false))
+            if (Buffered < headerLength && !Fill(headerLength))
             {
                 if (Buffered != 0)
                 {
                     NbdLog.ProtocolViolation(_logger, Id, "connection closed inside a request header");
                     return "truncated request";
+                }
+
+                if (_stopping || _writeFailed)
+                {
+                    return EndReason("client closed");
                 }
 
                 NbdLog.ClientGone(_logger, Id, "transmission (no NBD_CMD_DISC)");
@@ -141,7 +149,7 @@ internal sealed partial class NbdConnection
                 else
                 {
                     statusIds = new byte[payload];
-                    if (!await ReadExactAsync(statusIds, cancellationToken).ConfigureAwait(false))
+                    if (!ReadExact(statusIds))
                     {
                         NbdLog.ClientGone(_logger, Id, "a request payload");
                         return "truncated request payload";
@@ -170,7 +178,7 @@ internal sealed partial class NbdConnection
                     return "payload too large";
                 }
 
-                if (!await SkipAsync((long)payload, cancellationToken).ConfigureAwait(false))
+                if (!Skip((long)payload))
                 {
                     NbdLog.ClientGone(_logger, Id, "a request payload");
                     return "truncated request payload";
@@ -189,7 +197,7 @@ internal sealed partial class NbdConnection
                 NbdProtocol.CmdBlockStatus => BlockStatusBufferLength(flags),
                 _ => 0,
             };
-            NbdRequest? request = await AcquireAsync(budget).ConfigureAwait(false);
+            NbdRequest? request = Acquire(budget);
             if (request is null)
             {
                 return "server stopping";
@@ -220,10 +228,10 @@ internal sealed partial class NbdConnection
                         if (Buffered < (int)effectLength)
                         {
                             // About to wait for the rest of the payload: send what completed inline first.
-                            await TryDrainInlineAsync().ConfigureAwait(false);
+                            TryDrainInline();
                         }
 
-                        payloadComplete = await ReadExactAsync(request.Buffer.AsMemory(0, (int)effectLength), cancellationToken).ConfigureAwait(false);
+                        payloadComplete = ReadExact(request.Buffer.AsSpan(0, (int)effectLength));
                         break;
                     case NbdProtocol.CmdRead:
                         if (StructuredReplies && (flags & NbdProtocol.CmdFlagDf) == 0 && IsAllHole(export, (long)offset, (long)effectLength))

@@ -9,16 +9,36 @@ namespace Blkmq.Nbd;
 
 /// <summary>
 /// One client connection of an <see cref="NbdServer"/>: the fixed-newstyle handshake, then the transmission phase
-/// with one reader loop (parses requests, reads payloads into pooled buffers, starts IO without waiting for it), the
-/// IO completing in any order, and one writer loop that batches finished replies into a write buffer so several go
-/// out per send. The number of requests and payload bytes held per connection is bounded: when the bound is reached
-/// the reader stops reading until replies have been sent, so a client that never reads its replies cannot make the
-/// server buffer without limit.
+/// with one reader (parses requests, reads payloads into pooled buffers, starts IO without waiting for it), the IO
+/// completing in any order, and replies batched into a write buffer so several go out per send. The number of
+/// requests and payload bytes held per connection is bounded: when the bound is reached the reader stops reading
+/// until replies have been sent, so a client that never reads its replies cannot make the server buffer without limit.
 /// </summary>
+/// <remarks>
+/// <para>
+/// A connection runs on its own threads with blocking socket calls, as nbdkit's do: the connection thread does the
+/// handshake and then reads requests; a writer thread sends the replies of requests that completed on other threads.
+/// A request that completes inline (a memory or null disk) is answered by the reader itself just before it blocks for
+/// more input, so at any depth a batch of requests costs one receive and one send and no thread hand-off. The
+/// asynchronous socket engine would add two (its epoll thread, then a thread-pool worker) to every wait for input,
+/// which on a small machine costs more than the IO itself.
+/// </para>
+/// <para>
+/// Blocking calls are ended by shutting the socket down: a server stop shuts down receiving (in-flight requests
+/// still finish and are answered), a failed write or an abort shuts down both directions.
+/// </para>
+/// </remarks>
 internal sealed partial class NbdConnection : IDisposable
 {
     private const int ReadBufferSize = 128 * 1024;
     private const int WriteBufferSize = 256 * 1024;
+
+    /// <summary>Stack of a connection's threads: the loops keep nothing large on the stack.</summary>
+    private const int ThreadStackSize = 256 * 1024;
+
+    private const int HandshakeRunning = 0;
+    private const int HandshakeOver = 1;
+    private const int HandshakeTimedOut = 2;
 
     /// <summary>The connection whose reader is inside <see cref="NbdRequest.Execute"/> on this thread, if any.</summary>
     [ThreadStatic]
@@ -29,12 +49,12 @@ internal sealed partial class NbdConnection : IDisposable
     private readonly ILogger _logger;
     private readonly NetworkStream _networkStream;
     private readonly byte[] _readBuffer = new byte[ReadBufferSize];
-    private readonly CancellationTokenSource _readCancel;
+    private readonly CancellationToken _serverStopping;
     private readonly Lock _lock = new();
     private readonly Stack<NbdRequest> _free = new();
-    private readonly AsyncSignal _capacityFreed = new();
-    private readonly AsyncSignal _repliesReady = new();
-    private readonly AsyncSignal _idle = new();
+    private readonly ThreadSignal _capacityFreed = new();
+    private readonly ThreadSignal _repliesReady = new();
+    private readonly ThreadSignal _idle = new();
     private readonly int _maxInFlight;
     private readonly long _maxBufferedBytes;
     private Stream _stream;
@@ -55,6 +75,7 @@ internal sealed partial class NbdConnection : IDisposable
     private volatile bool _writeFailed;
     private volatile bool _stopping;
     private int _aborted;
+    private int _handshakeState;
 
     public NbdConnection(NbdServer server, Socket socket, long id, CancellationToken serverStopping)
     {
@@ -66,7 +87,7 @@ internal sealed partial class NbdConnection : IDisposable
         _stream = _networkStream;
         _maxInFlight = server.Options.MaxInFlightPerConnection;
         _maxBufferedBytes = server.Options.MaxBufferedBytesPerConnection;
-        _readCancel = CancellationTokenSource.CreateLinkedTokenSource(serverStopping);
+        _serverStopping = serverStopping;
     }
 
     /// <summary>Gets the connection's number, for logs.</summary>
@@ -95,58 +116,76 @@ internal sealed partial class NbdConnection : IDisposable
         }
     }
 
-    /// <summary>Runs the connection to its end; never throws.</summary>
+    /// <summary>Runs the connection to its end on its own thread; never throws.</summary>
     /// <returns>A task that completes when the connection is closed and every request it started has ended.</returns>
-    public async Task RunAsync()
+    public Task RunAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(
+            () =>
+            {
+                Run();
+                done.SetResult();
+            },
+            ThreadStackSize)
+        {
+            IsBackground = true,
+            Name = FormattableString.Invariant($"nbd connection {Id}"),
+        };
+
+        try
+        {
+            thread.Start();
+        }
+        catch (OutOfMemoryException e)
+        {
+            // No thread to be had (a thread limit): refuse this client, keep serving the others.
+            NbdLog.ConnectionFailed(_logger, e, Id);
+            Dispose();
+            done.SetResult();
+        }
+
+        return done.Task;
+    }
+
+    private void Run()
     {
         string reason = "closed";
+        using CancellationTokenRegistration stopping = _serverStopping.UnsafeRegister(static state => ((NbdConnection)state!).Stop(), this);
         try
         {
             bool transmit;
-            using (var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_readCancel.Token))
+            using (new Timer(static state => ((NbdConnection)state!).OnHandshakeTimeout(), this, _server.Options.HandshakeTimeout, Timeout.InfiniteTimeSpan))
             {
-                handshakeTimeout.CancelAfter(_server.Options.HandshakeTimeout);
-                try
-                {
-                    transmit = await HandshakeAsync(handshakeTimeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (handshakeTimeout.IsCancellationRequested && !_readCancel.IsCancellationRequested)
-                {
-                    NbdLog.HandshakeTimedOut(_logger, Id, _server.Options.HandshakeTimeout);
-                    reason = "handshake timeout";
-                    return;
-                }
+                transmit = Handshake();
             }
 
+            // The timer may have fired just as the handshake ended: then the socket is shut down, so do not transmit.
+            transmit &= Interlocked.CompareExchange(ref _handshakeState, HandshakeOver, HandshakeRunning) == HandshakeRunning;
             if (transmit)
             {
-                reason = await TransmitAsync().ConfigureAwait(false);
+                reason = Transmit();
             }
             else
             {
-                reason = "handshake ended";
+                reason = _stopping ? "server stopping" : "handshake ended";
             }
-        }
-        catch (OperationCanceledException) when (_readCancel.IsCancellationRequested)
-        {
-            reason = "server stopping";
-        }
-        catch (EndOfStreamException)
-        {
-            NbdLog.ClientGone(_logger, Id, "handshake");
-            reason = "client closed during handshake";
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            NbdLog.ClientGone(_logger, Id, "handshake");
-            reason = "connection error during handshake";
+            if (!_stopping)
+            {
+                NbdLog.ClientGone(_logger, Id, "handshake");
+            }
+
+            reason = _stopping ? "server stopping" : "connection error during handshake";
         }
         catch (Exception e) when (e is System.Security.Authentication.AuthenticationException)
         {
             NbdLog.TlsHandshakeFailed(_logger, e, Id);
             reason = "TLS failed";
         }
-#pragma warning disable CA1031 // A connection loop lets no exception escape: one bad connection must not stop the server.
+#pragma warning disable CA1031 // A connection lets no exception escape: one bad connection must not stop the server.
         catch (Exception e)
 #pragma warning restore CA1031
         {
@@ -155,7 +194,13 @@ internal sealed partial class NbdConnection : IDisposable
         }
         finally
         {
-            await CloseAsync().ConfigureAwait(false);
+            if (Interlocked.Exchange(ref _handshakeState, HandshakeOver) == HandshakeTimedOut)
+            {
+                NbdLog.HandshakeTimedOut(_logger, Id, _server.Options.HandshakeTimeout);
+                reason = "handshake timeout";
+            }
+
+            Close();
             NbdLog.ConnectionClosed(_logger, Id, reason);
         }
     }
@@ -165,9 +210,12 @@ internal sealed partial class NbdConnection : IDisposable
     {
         _stopping = true;
         _capacityFreed.Set();
+
+        // Wakes a reader blocked in a receive: it sees the end of the stream and then _stopping.
+        ShutdownSocket(SocketShutdown.Receive);
     }
 
-    /// <summary>Closes the socket at once: pending sends fail and queued replies are dropped (requests still end).</summary>
+    /// <summary>Closes the connection at once: pending sends fail and queued replies are dropped (requests still end).</summary>
     public void Abort()
     {
         if (Interlocked.Exchange(ref _aborted, 1) != 0)
@@ -177,16 +225,7 @@ internal sealed partial class NbdConnection : IDisposable
 
         _stopping = true;
         _writeFailed = true;
-        try
-        {
-            _readCancel.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The connection already ended.
-        }
-
-        _socket.Dispose();
+        ShutdownSocket(SocketShutdown.Both);
         _capacityFreed.Set();
         _repliesReady.Set();
     }
@@ -223,30 +262,48 @@ internal sealed partial class NbdConnection : IDisposable
         }
     }
 
-    private async ValueTask CloseAsync()
+    /// <summary>Called by the handshake timer: a client still negotiating is cut off.</summary>
+    private void OnHandshakeTimeout()
+    {
+        if (Interlocked.CompareExchange(ref _handshakeState, HandshakeTimedOut, HandshakeRunning) == HandshakeRunning)
+        {
+            ShutdownSocket(SocketShutdown.Both);
+        }
+    }
+
+    /// <summary>Shuts the socket down in one or both directions, waking a thread blocked on it; never throws.</summary>
+    private void ShutdownSocket(SocketShutdown how)
     {
         try
         {
-            if (_sslStream is not null && Volatile.Read(ref _aborted) == 0)
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                await _sslStream.ShutdownAsync().WaitAsync(timeout.Token).ConfigureAwait(false);
-            }
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-        {
-            // Best effort: the peer may already be gone.
-        }
-
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
+            _socket.Shutdown(how);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            // Already closed by the peer or by Abort.
+            // Already closed by the peer or by us.
+        }
+    }
+
+    private void Close()
+    {
+        if (_sslStream is not null && Volatile.Read(ref _aborted) == 0 && !_writeFailed)
+        {
+            try
+            {
+                // SslStream has no synchronous close_notify; the socket is finished with, so waiting here is harmless.
+                _ = _sslStream.ShutdownAsync().Wait(TimeSpan.FromSeconds(1));
+            }
+            catch (AggregateException)
+            {
+                // Best effort: the peer may already be gone.
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                // Best effort: the peer may already be gone.
+            }
         }
 
+        ShutdownSocket(SocketShutdown.Both);
         Dispose();
     }
 
@@ -256,12 +313,14 @@ internal sealed partial class NbdConnection : IDisposable
         _sslStream?.Dispose();
         _networkStream.Dispose();
         _socket.Dispose();
-        _readCancel.Dispose();
+        _capacityFreed.Dispose();
+        _repliesReady.Dispose();
+        _idle.Dispose();
     }
 
     /// <summary>Takes a request from the pool, waiting while the connection holds too many requests or bytes.</summary>
     /// <returns>A request, or null when the connection is stopping.</returns>
-    private async ValueTask<NbdRequest?> AcquireAsync(long budgetBytes)
+    private NbdRequest? Acquire(long budgetBytes)
     {
         while (true)
         {
@@ -291,7 +350,7 @@ internal sealed partial class NbdConnection : IDisposable
 
             // Replies the reader queued inline are what frees capacity: make sure the writer sends them.
             _repliesReady.Set();
-            await _capacityFreed.WaitAsync().ConfigureAwait(false);
+            _capacityFreed.Wait();
         }
     }
 
@@ -331,8 +390,7 @@ internal sealed partial class NbdConnection : IDisposable
 
     /// <summary>Reads until at least <paramref name="count"/> bytes are buffered.</summary>
     /// <returns>False when the stream ended first.</returns>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> FillAsync(int count, CancellationToken cancellationToken)
+    private bool Fill(int count)
     {
         if (_readBuffer.Length - _readStart < count)
         {
@@ -343,7 +401,7 @@ internal sealed partial class NbdConnection : IDisposable
 
         while (Buffered < count)
         {
-            int read = await _stream.ReadAsync(_readBuffer.AsMemory(_readEnd), cancellationToken).ConfigureAwait(false);
+            int read = _stream.Read(_readBuffer, _readEnd, _readBuffer.Length - _readEnd);
             if (read == 0)
             {
                 return false;
@@ -357,17 +415,16 @@ internal sealed partial class NbdConnection : IDisposable
 
     /// <summary>Copies <paramref name="destination"/>.Length bytes of the stream into it, buffered bytes first.</summary>
     /// <returns>False when the stream ended first.</returns>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ReadExactAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    private bool ReadExact(Span<byte> destination)
     {
         int fromBuffer = Math.Min(Buffered, destination.Length);
-        _readBuffer.AsSpan(_readStart, fromBuffer).CopyTo(destination.Span);
+        _readBuffer.AsSpan(_readStart, fromBuffer).CopyTo(destination);
         _readStart += fromBuffer;
         destination = destination[fromBuffer..];
         while (!destination.IsEmpty)
         {
             // Large payloads go straight from the socket into the request's buffer, not through _readBuffer.
-            int read = await _stream.ReadAsync(destination, cancellationToken).ConfigureAwait(false);
+            int read = _stream.Read(destination);
             if (read == 0)
             {
                 return false;
@@ -381,11 +438,11 @@ internal sealed partial class NbdConnection : IDisposable
 
     /// <summary>Reads and drops <paramref name="count"/> bytes.</summary>
     /// <returns>False when the stream ended first.</returns>
-    private async ValueTask<bool> SkipAsync(long count, CancellationToken cancellationToken)
+    private bool Skip(long count)
     {
         while (count > 0)
         {
-            if (Buffered == 0 && !await FillAsync(1, cancellationToken).ConfigureAwait(false))
+            if (Buffered == 0 && !Fill(1))
             {
                 return false;
             }
