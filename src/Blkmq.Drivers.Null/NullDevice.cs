@@ -128,8 +128,9 @@ public sealed class NullDevice : IAllocationSource, IZonedDevice
     {
         if (Store is null)
         {
+            // Without memory backing nothing is kept: every range is a hole, as nbdkit's null plugin reports it.
             length = maxLength;
-            return true;
+            return false;
         }
 
         if (Cache is null)

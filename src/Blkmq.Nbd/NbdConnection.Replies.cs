@@ -162,13 +162,6 @@ internal sealed partial class NbdConnection
                     return;
                 }
 
-                if (request.IsHole)
-                {
-                    EnsureSpace(NbdProtocol.ExtendedReplyHeaderLength + 12);
-                    AppendHole(request, 0, (int)request.Length, done: true);
-                    return;
-                }
-
                 if ((request.Flags & NbdProtocol.CmdFlagDf) == 0)
                 {
                     PlanReadChunks(Export!, request);

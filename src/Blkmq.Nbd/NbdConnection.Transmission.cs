@@ -234,17 +234,10 @@ internal sealed partial class NbdConnection
                         payloadComplete = ReadExact(request.Buffer.AsSpan(0, (int)effectLength));
                         break;
                     case NbdProtocol.CmdRead:
-                        if (StructuredReplies && (flags & NbdProtocol.CmdFlagDf) == 0 && IsAllHole(export, (long)offset, (long)effectLength))
-                        {
-                            request.IsHole = true;
-                        }
-                        else
-                        {
-                            // Pooled buffers hold earlier requests' data, maybe another client's; a driver that leaves
-                            // read buffers untouched (null_blk without memory backing) must not hand that out.
-                            request.RentBuffer((int)effectLength).Clear();
-                        }
-
+                        // Pooled buffers hold earlier requests' data, maybe another client's; a driver that leaves read
+                        // buffers untouched (null_blk without memory backing) must not hand that out. Holes are read
+                        // too (the driver's delays and errors apply) and only sent as hole chunks.
+                        request.RentBuffer((int)effectLength).Clear();
                         break;
                     case NbdProtocol.CmdBlockStatus:
                         FillBlockStatus(export, request, (int)budget);
@@ -403,12 +396,6 @@ internal sealed partial class NbdConnection
     {
         int extents = (flags & NbdProtocol.CmdFlagReqOne) != 0 ? 1 : NbdProtocol.MaxExtents;
         return _extended ? 8 + (16 * extents) : 4 + (8 * extents);
-    }
-
-    private static bool IsAllHole(NbdExportEntry export, long offset, long length)
-    {
-        IAllocationSource? allocation = export.Disk.Allocation;
-        return allocation is not null && !allocation.GetExtent(offset, length, out long extent) && extent >= length;
     }
 
     /// <summary>Answers a block-status request for base:allocation into the request's buffer (payload of one chunk).</summary>

@@ -54,9 +54,6 @@ internal sealed class NbdRequest
     /// <summary>Gets or sets the bytes counted against the connection's buffer budget.</summary>
     public long BudgetBytes { get; set; }
 
-    /// <summary>Gets or sets whether a structured read is one hole (no buffer, no IO).</summary>
-    public bool IsHole { get; set; }
-
     /// <summary>Gets the content chunks of a structured read split around holes (offsets relative to the request).</summary>
     public NbdReadChunk[] Chunks { get; } = new NbdReadChunk[MaxReadChunks];
 
@@ -82,11 +79,7 @@ internal sealed class NbdRequest
             switch (Type)
             {
                 case NbdProtocol.CmdRead:
-                    if (!IsHole)
-                    {
-                        io = device.ReadAsync((long)Offset, Buffer.AsMemory(0, BufferLength));
-                    }
-
+                    io = device.ReadAsync((long)Offset, Buffer.AsMemory(0, BufferLength));
                     break;
                 case NbdProtocol.CmdWrite:
                     io = device.WriteAsync((long)Offset, Buffer.AsMemory(0, BufferLength), (Flags & NbdProtocol.CmdFlagFua) != 0 ? RequestFlags.Fua : RequestFlags.None);
@@ -136,7 +129,6 @@ internal sealed class NbdRequest
         BudgetBytes = 0;
         Error = 0;
         Message = NbdErrorMessage.None;
-        IsHole = false;
         ChunkCount = 0;
         _flushAfter = false;
         _pending = default;

@@ -5,6 +5,12 @@ namespace Blkmq;
 /// the driver can tell (a sparse memory disk can; a pass-through disk may not). Front ends use it for NBD
 /// <c>base:allocation</c> block status and FUSE <c>lseek(SEEK_DATA/SEEK_HOLE)</c>.
 /// </summary>
+/// <remarks>
+/// A hole is a range the disk keeps no data for. Front ends zero their read buffers before the IO, so their clients
+/// read a hole as zeroes even from a disk that leaves read buffers untouched (null_blk without memory backing, which
+/// therefore reports itself as one hole). Reads of holes still go to the driver: its delays, errors and accounting
+/// apply to them like to any read.
+/// </remarks>
 public interface IAllocationSource
 {
     /// <summary>

@@ -106,4 +106,39 @@ public sealed class NbdShTests
         ToolResult result = await ExternalTool.RunCheckedAsync("nbdsh", ["-c", script], s_timeout);
         Assert.Contains("ok", result.StandardOutput, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task NullDiskWithoutMemory_IsOneHole_YetReadsStillReachTheDriver()
+    {
+        // Like nbdkit's null plugin the disk reports itself as a hole that reads as zeroes, so copy tools skip it;
+        // but a read is still a read: the driver's bad block fails it.
+        await using NbdTestServer server = await NbdTestServer.StartAsync("size=64M,irqmode=0,badblocks=16-23");
+        await ExternalTool.RequireNbdShAsync();
+        string script = $$"""
+            h.add_meta_context("base:allocation")
+            h.connect_uri("{{server.Uri()}}")
+            extents = []
+            def ext(metacontext, offset, entries, err):
+                extents.extend(entries)
+                return 0
+            h.block_status(65536, 0, ext)
+            assert extents == [65536, 3], extents
+            chunks = []
+            def cb(buf, offset, status, err):
+                chunks.append((offset, len(buf), status))
+                return 0
+            h.pwrite(b"\x05" * 4096, 0)
+            buf = h.pread_structured(4096, 0, cb)
+            assert buf == bytes(4096) and chunks == [(0, 4096, nbd.READ_HOLE)], chunks
+            try:
+                h.pread(4096, 8192)
+                assert False, "read of a bad block succeeded"
+            except nbd.Error as e:
+                assert e.errno == "EIO", e.errno
+            h.shutdown()
+            print("ok")
+            """;
+        ToolResult result = await ExternalTool.RunCheckedAsync("nbdsh", ["-c", script], s_timeout);
+        Assert.Contains("ok", result.StandardOutput, StringComparison.Ordinal);
+    }
 }
