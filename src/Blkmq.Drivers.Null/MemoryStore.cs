@@ -138,7 +138,9 @@ internal sealed class MemoryStore
             return page;
         }
 
-        var fresh = new byte[PageSize];
+        // Pinned: the pinned heap never moves its objects, so a disk filling up is not copied from generation to
+        // generation by the garbage collector (that copying cost more than the writes themselves).
+        byte[] fresh = GC.AllocateArray<byte>(PageSize, pinned: true);
         page = Interlocked.CompareExchange(ref pageRef, fresh, null);
         if (page is not null)
         {

@@ -13,8 +13,16 @@ namespace Blkmq.Nbd;
 /// </content>
 internal sealed partial class NbdConnection
 {
+    /// <summary>Payloads at least this long are sent from where they are instead of being copied.</summary>
+    private const int GatherThreshold = 16 * 1024;
+
+    /// <summary>The most pieces one gathering send carries: the runtime gathers up to 8 without allocating.</summary>
+    private const int MaxSegments = 8;
+
     private readonly byte[] _writeBuffer = new byte[WriteBufferSize];
+    private readonly List<ArraySegment<byte>> _segments = new(MaxSegments + 1);
     private int _writeLength;
+    private int _segmentStart;
     private NbdRequest[] _batch = [];
 
     // The writer role: whoever holds it (the writer loop, or the reader between requests) owns _writeBuffer and _batch.
@@ -86,6 +94,7 @@ internal sealed partial class NbdConnection
 
                 _replyHead = (_replyHead + count) % _replyRing.Length;
                 _replyCount = 0;
+                _queuedReplyBytes = 0;
             }
 
             if (count == 0)
@@ -95,41 +104,51 @@ internal sealed partial class NbdConnection
 
             for (int i = 0; i < count; i++)
             {
-                NbdRequest request = _batch[i];
-                _batch[i] = null!;
                 if (!_writeFailed)
                 {
-                    try
-                    {
-                        WriteReply(request);
-                    }
-                    catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
-                    {
-                        OnWriteFailed();
-                    }
-#pragma warning disable CA1031 // A failed reply must not stop the drain: every queued request still goes back to the pool.
-                    catch (Exception e)
-#pragma warning restore CA1031
-                    {
-                        NbdLog.ConnectionFailed(_logger, e, Id);
-                        OnWriteFailed();
-                    }
+                    Guarded(static (connection, request) => connection.WriteReply(request!), _batch[i]);
                 }
+            }
 
-                Release(request);
+            // Payloads sent in place are referenced until sent: flush before their buffers go back to the pool.
+            if (_segments.Count != 0 && !_writeFailed)
+            {
+                Guarded(static (connection, _) => connection.FlushWrites(), null);
+            }
+
+            for (int i = 0; i < count; i++)
+            {
+                Release(_batch[i]);
+                _batch[i] = null!;
             }
         }
 
         if (!_writeFailed && _writeLength != 0)
         {
-            try
-            {
-                FlushWrites();
-            }
-            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
-            {
-                OnWriteFailed();
-            }
+            Guarded(static (connection, _) => connection.FlushWrites(), null);
+        }
+
+        _segments.Clear();
+        _segmentStart = 0;
+    }
+
+    /// <summary>Runs one step of sending; a failure marks the connection's writes failed instead of escaping.</summary>
+    private void Guarded(Action<NbdConnection, NbdRequest?> step, NbdRequest? request)
+    {
+        try
+        {
+            step(this, request);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            OnWriteFailed();
+        }
+#pragma warning disable CA1031 // A failed reply must not stop the drain: every queued request still goes back to the pool.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            NbdLog.ConnectionFailed(_logger, e, Id);
+            OnWriteFailed();
         }
     }
 
@@ -158,7 +177,7 @@ internal sealed partial class NbdConnection
                 {
                     EnsureSpace(NbdProtocol.SimpleReplyHeaderLength);
                     AppendSimple(0, request.Cookie);
-                    AppendPayload(request.Buffer.AsSpan(0, request.BufferLength));
+                    AppendPayload(request.Buffer!, 0, request.BufferLength);
                     return;
                 }
 
@@ -196,7 +215,7 @@ internal sealed partial class NbdConnection
                     NbdProtocol.ReplyFlagDone,
                     _extended ? NbdProtocol.ReplyTypeBlockStatusExtended : NbdProtocol.ReplyTypeBlockStatus,
                     (uint)request.BufferLength);
-                AppendPayload(request.Buffer.AsSpan(0, request.BufferLength));
+                AppendPayload(request.Buffer!, 0, request.BufferLength);
                 return;
             default:
                 EnsureSpace(NbdProtocol.ExtendedReplyHeaderLength);
@@ -219,7 +238,7 @@ internal sealed partial class NbdConnection
         AppendChunkHeader(request, done ? NbdProtocol.ReplyFlagDone : (ushort)0, NbdProtocol.ReplyTypeOffsetData, (uint)(8 + length));
         BinaryPrimitives.WriteUInt64BigEndian(_writeBuffer.AsSpan(_writeLength), request.Offset + (ulong)start);
         _writeLength += 8;
-        AppendPayload(request.Buffer.AsSpan(start, length));
+        AppendPayload(request.Buffer!, start, length);
     }
 
     private void AppendHole(NbdRequest request, int start, int length, bool done)
@@ -292,28 +311,99 @@ internal sealed partial class NbdConnection
         }
     }
 
-    /// <summary>Copies a payload into the write buffer, or sends the buffer and then the payload when it does not fit.</summary>
-    private void AppendPayload(ReadOnlySpan<byte> payload)
+    /// <summary>
+    /// Adds a payload to the output: a large one on a plain socket is sent in place by a gathering send (no copy); others
+    /// are copied into the write buffer, or, when they do not fit, sent right after it.
+    /// </summary>
+    private void AppendPayload(byte[] buffer, int start, int length)
     {
-        if (_writeBuffer.Length - _writeLength >= payload.Length)
+        if (length >= GatherThreshold && _sslStream is null)
         {
-            payload.CopyTo(_writeBuffer.AsSpan(_writeLength));
-            _writeLength += payload.Length;
+            CloseWriteRun();
+            _segments.Add(new ArraySegment<byte>(buffer, start, length));
+            if (_segments.Count >= MaxSegments - 1)
+            {
+                // Full but for the run of write-buffer bytes that may follow.
+                FlushWrites();
+            }
+
+            return;
+        }
+
+        if (_writeBuffer.Length - _writeLength >= length)
+        {
+            buffer.AsSpan(start, length).CopyTo(_writeBuffer.AsSpan(_writeLength));
+            _writeLength += length;
             return;
         }
 
         FlushWrites();
-        _stream.Write(payload);
+        _stream.Write(buffer, start, length);
     }
 
+    /// <summary>Ends the run of write-buffer bytes not yet listed in <see cref="_segments"/>, listing it.</summary>
+    private void CloseWriteRun()
+    {
+        if (_writeLength > _segmentStart)
+        {
+            _segments.Add(new ArraySegment<byte>(_writeBuffer, _segmentStart, _writeLength - _segmentStart));
+            _segmentStart = _writeLength;
+        }
+    }
+
+    /// <summary>Sends everything appended so far: the write buffer, and with it any payloads listed for a gathering send.</summary>
     private void FlushWrites()
     {
-        int length = _writeLength;
-        _writeLength = 0;
-        if (length != 0)
+        if (_segments.Count == 0)
         {
-            _stream.Write(_writeBuffer, 0, length);
+            int length = _writeLength;
+            _writeLength = 0;
+            _segmentStart = 0;
+            if (length != 0)
+            {
+                _stream.Write(_writeBuffer, 0, length);
+            }
+
+            return;
         }
+
+        CloseWriteRun();
+        _writeLength = 0;
+        _segmentStart = 0;
+        SendSegments();
+    }
+
+    /// <summary>Sends <see cref="_segments"/> with as few <c>sendmsg</c> calls as the socket allows, then empties it.</summary>
+    private void SendSegments()
+    {
+        long remaining = 0;
+        foreach (ArraySegment<byte> segment in _segments)
+        {
+            remaining += segment.Count;
+        }
+
+        while (true)
+        {
+            int sent = _socket.Send(_segments);
+            remaining -= sent;
+            if (remaining <= 0)
+            {
+                break;
+            }
+
+            // A partial send (a signal, or a socket buffer smaller than the batch): drop what went out, send the rest.
+            int first = 0;
+            while (sent >= _segments[first].Count)
+            {
+                sent -= _segments[first].Count;
+                first++;
+            }
+
+            _segments.RemoveRange(0, first);
+            _segments[0] = _segments[0][sent..];
+        }
+
+        _segments.Clear();
     }
 
     private static ReadOnlySpan<byte> MessageText(NbdErrorMessage message) => message switch

@@ -268,6 +268,13 @@ internal sealed partial class NbdConnection
             {
                 t_executing = null;
             }
+
+            if (Volatile.Read(ref _queuedReplyBytes) >= WriteBufferSize)
+            {
+                // Large reads answered inline: send them now, so the client receives while the next ones are read,
+                // instead of after every request it queued.
+                TryDrainInline();
+            }
         }
 
         return "server stopping";

@@ -66,6 +66,7 @@ internal sealed partial class NbdConnection : IDisposable
     private NbdRequest[] _replyRing = [];
     private int _replyHead;
     private int _replyCount;
+    private long _queuedReplyBytes;
     private bool _replyClosed;
     private bool _readerWaiting;
     private bool _readerDone;
@@ -245,6 +246,7 @@ internal sealed partial class NbdConnection : IDisposable
             {
                 _replyRing[(_replyHead + _replyCount) % _replyRing.Length] = request;
                 wake = _replyCount++ == 0;
+                _queuedReplyBytes += request.BufferLength;
                 request = null!;
             }
         }
