@@ -22,6 +22,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SIZE="${SIZE:-1G}"
 RUNTIME="${RUNTIME:-5}"
 COPY_SIZE="${COPY_SIZE:-1G}"
+WARMUP_SIZE="${WARMUP_SIZE:-64M}"   # copied in and out once per server before anything is measured
 TRANSPORTS="${TRANSPORTS:-tcp unix}"
 KINDS="${KINDS:-memory null}"
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH"   # Debian's nbdsh/nbdcopy/fio first
@@ -99,6 +100,14 @@ copy_mibs() {
 
 echo "making $COPY_SIZE of random data..." >&2
 head -c "$(numfmt --from=iec "$COPY_SIZE")" /dev/urandom >"$WORK/random.bin"
+head -c "$(numfmt --from=iec "$WARMUP_SIZE")" "$WORK/random.bin" >"$WORK/warmup.bin"
+
+# Every server gets the same warm-up: a short copy in and out (a JIT compiles its hot paths; a C server faults in
+# its code and buffers), so the copies measure steady state, not the first second of a process.
+warm_up() {
+  nbdcopy "$WORK/warmup.bin" "$URI" >/dev/null 2>&1 || true
+  nbdcopy "$URI" null: >/dev/null 2>&1 || true
+}
 
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
@@ -107,6 +116,7 @@ for transport in $TRANSPORTS; do
     for server in blkmq nbdkit; do
       start_server "$server" "$kind" "$transport"
       echo "== $server $kind over $transport: $URI" >&2
+      warm_up
       printf '%s\t%s\t%s\t%s\t%s\n' "$transport" "$kind" "nbdcopy in (MiB/s)" "$server" "$(copy_mibs in)" >>"$RESULTS"
       printf '%s\t%s\t%s\t%s\t%s\n' "$transport" "$kind" "nbdcopy out (MiB/s)" "$server" "$(copy_mibs out)" >>"$RESULTS"
       for rw in randread randwrite; do
