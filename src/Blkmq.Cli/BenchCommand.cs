@@ -223,7 +223,17 @@ internal sealed class BenchCommand : Command
             BenchReportWriter.Write(settings, result);
             if (settings.PlotPath is not null)
             {
-                BenchPlot.Save(settings.PlotPath, settings, result);
+                try
+                {
+                    BenchPlot.Save(settings.PlotPath, settings, result);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // The report is already out; a plot that cannot be written is an IO error, not a crash.
+                    Console.Error.WriteLine($"blkmq bench: --plot {settings.PlotPath}: {ex.Message}");
+                    return Program.ExitIOError;
+                }
+
                 if (settings.Format == OutputFormat.Normal)
                 {
                     AnsiConsole.MarkupLineInterpolated($"[grey]Plot written to {settings.PlotPath}[/]");

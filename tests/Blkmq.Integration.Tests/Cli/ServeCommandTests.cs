@@ -1,0 +1,233 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Blkmq.Integration.Tests.Cli.Interop;
+using Blkmq.Integration.Tests.Infrastructure;
+
+namespace Blkmq.Integration.Tests.Cli;
+
+/// <summary>
+/// <c>blkmq serve</c> run as a process and used with real clients (nbdinfo, nbdsh): the URIs it prints once ready,
+/// data across its TCP and Unix listeners, read-only exports, several exports, the connection limit, bad
+/// <c>--export</c> values, and a clean exit 0 on SIGTERM and SIGINT.
+/// </summary>
+public sealed partial class ServeCommandTests
+{
+    /// <summary>Per test, so that a hung server or client fails its test instead of the suite.</summary>
+    private const int TestTimeoutMilliseconds = 120_000;
+
+    private static readonly TimeSpan s_toolTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan s_readyTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_exitTimeout = TimeSpan.FromSeconds(10);
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task TcpAndUnixListeners_PrintUris_DataWrittenOverOneReadsBackOverTheOther_SigtermExitsZero()
+    {
+        ExternalTool.Require("nbdinfo");
+        await ExternalTool.RequireNbdShAsync();
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string socket = Path.Combine(directory, "nbd.sock");
+            await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "disk=memory:size=64M", "--listen", "127.0.0.1:0", "--listen", "unix:" + socket]);
+            IReadOnlyList<string> uris = await serve.ReadLinesAsync(2, s_readyTimeout, TestContext.Current.CancellationToken);
+            Match tcp = TcpUri().Match(uris[0]);
+            Assert.True(tcp.Success, $"not an nbd:// URI on 127.0.0.1: {uris[0]}\n{serve.Describe()}");
+            Assert.NotEqual(0, int.Parse(tcp.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal("/disk", tcp.Groups[2].Value);
+            Assert.Equal($"nbd+unix:///disk?socket={socket}", uris[1]);
+            Assert.True(File.Exists(socket), serve.Describe());
+
+            foreach (string uri in uris)
+            {
+                ToolResult info = await ExternalTool.RunCheckedAsync("nbdinfo", [uri], s_toolTimeout);
+                Assert.Contains("export-size: 67108864", info.StandardOutput, StringComparison.Ordinal);
+                Assert.Contains("is_read_only: false", info.StandardOutput, StringComparison.Ordinal);
+            }
+
+            const string Data = "bytes((i * 7 + 3) % 251 for i in range(1048576))";
+            await RunNbdShAsync($$"""
+                h.connect_uri("{{uris[0]}}")
+                h.pwrite({{Data}}, 3145728)
+                h.flush()
+                h.shutdown()
+                print("ok")
+                """);
+            await RunNbdShAsync($$"""
+                h.connect_uri("{{uris[1]}}")
+                assert h.get_size() == 67108864
+                assert h.pread(1048576, 3145728) == {{Data}}
+                assert h.pread(65536, 0) == bytes(65536)
+                h.shutdown()
+                print("ok")
+                """);
+
+            serve.Signal(Libc.SigTerm);
+            int exitCode = await serve.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken);
+            Assert.True(exitCode == 0, $"exit {exitCode}\n{serve.Describe()}");
+            Assert.Contains("NBD server stopped", serve.StandardError, StringComparison.Ordinal);
+            Assert.False(File.Exists(socket), "the Unix socket is removed on exit");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData(Libc.SigTerm)]
+    [InlineData(Libc.SigInt)]
+    public async Task Signal_WhileAClientIsConnected_ExitsZero(int signal)
+    {
+        await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "disk=memory:size=16M", "--listen", "127.0.0.1:0"]);
+        IPEndPoint endPoint = TcpEndPoint((await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0]);
+        await using RawNbdClient client = await RawNbdClient.OpenAsync(endPoint);
+        Assert.Equal(16UL << 20, client.ExportSize);
+
+        serve.Signal(signal);
+        int exitCode = await serve.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken);
+        Assert.True(exitCode == 0, $"exit {exitCode}\n{serve.Describe()}");
+        Assert.True(await client.WaitForCloseAsync(), "the server closes the client's connection as it stops");
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task ReadOnly_WritesFailForTheClient_ReadsWork()
+    {
+        ExternalTool.Require("nbdinfo");
+        await ExternalTool.RequireNbdShAsync();
+        await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "disk=memory:size=64M", "--listen", "127.0.0.1:0", "--read-only"]);
+        string uri = (await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+
+        ToolResult info = await ExternalTool.RunCheckedAsync("nbdinfo", [uri], s_toolTimeout);
+        Assert.Contains("is_read_only: true", info.StandardOutput, StringComparison.Ordinal);
+
+        // libnbd refuses a write to a read-only export itself; with its checks off, the server refuses it (EPERM).
+        await RunNbdShAsync($$"""
+            import errno
+            h.connect_uri("{{uri}}")
+            assert h.is_read_only()
+            assert h.pread(4096, 0) == bytes(4096)
+            def expect(code, fn, *args):
+                try:
+                    fn(*args)
+                except nbd.Error as e:
+                    assert code is None or e.errnum == code, (fn.__name__, e.errnum, e.string)
+                    return
+                raise AssertionError("no error from %s" % fn.__name__)
+            expect(None, h.pwrite, b"x" * 4096, 0)
+            h.set_strict_mode(0)
+            expect(errno.EPERM, h.pwrite, b"x" * 4096, 0)
+            expect(errno.EPERM, h.zero, 4096, 0)
+            assert h.pread(4096, 0) == bytes(4096)
+            h.shutdown()
+            print("ok")
+            """);
+
+        serve.Signal(Libc.SigTerm);
+        Assert.Equal(0, await serve.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken));
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task TwoExports_PrintedAndListedByNbdInfo()
+    {
+        ExternalTool.Require("nbdinfo");
+        await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "a=memory:size=1M", "--export", "b=null:size=2M", "--listen", "127.0.0.1:0"]);
+        IReadOnlyList<string> uris = await serve.ReadLinesAsync(2, s_readyTimeout, TestContext.Current.CancellationToken);
+        Assert.EndsWith("/a", uris[0], StringComparison.Ordinal);
+        Assert.EndsWith("/b", uris[1], StringComparison.Ordinal);
+        Assert.Equal(uris[0][..^1], uris[1][..^1]);
+
+        ToolResult list = await ExternalTool.RunCheckedAsync("nbdinfo", ["--list", uris[0][..^1]], s_toolTimeout);
+        string output = list.StandardOutput;
+        Assert.Contains("export=\"a\"", output, StringComparison.Ordinal);
+        Assert.Contains("export=\"b\"", output, StringComparison.Ordinal);
+        Assert.Contains("description: blkmq memory disk, 1048576 bytes", output, StringComparison.Ordinal);
+        Assert.Contains("description: blkmq null disk, 2097152 bytes", output, StringComparison.Ordinal);
+        Assert.Contains("export-size: 1048576", output, StringComparison.Ordinal);
+        Assert.Contains("export-size: 2097152", output, StringComparison.Ordinal);
+
+        serve.Signal(Libc.SigTerm);
+        Assert.Equal(0, await serve.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken));
+    }
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("disk", "--export 'disk': expected NAME=DRIVER[:key=value,...].")]
+    [InlineData("=memory", "--export '=memory': expected NAME=DRIVER[:key=value,...].")]
+    [InlineData("disk=floppy", "--export 'disk=floppy': unknown driver 'floppy' (null or memory).")]
+    [InlineData("disk=memory:size=lots", "'lots' is not a size")]
+    [InlineData("disk=memory:frobnicate=1", "Unknown null_blk parameter 'frobnicate'")]
+    public async Task InvalidExport_ExitsTwo_WithMessage_NoUris(string export, string message)
+    {
+        ToolResult result = await BlkmqCli.RunAsync(["serve", "--export", export, "--listen", "127.0.0.1:0"], s_toolTimeout, TestContext.Current.CancellationToken);
+        Assert.True(result.ExitCode == 2, $"{result.CommandLine} exited {result.ExitCode}\nstdout:\n{result.StandardOutput}\nstderr:\n{result.StandardError}");
+        Assert.Contains("blkmq serve: ", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains(message, result.StandardError, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, result.StandardOutput);
+        BlkmqCli.AssertNoStackTrace(result);
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task MaxConnectionsOne_SecondClientClosedAtAccept_ServedOnceTheFirstLeaves()
+    {
+        // ServeCommand: "Most client connections at once; more are closed at accept" (NbdServer logs the refusal).
+        ExternalTool.Require("nbdinfo");
+        await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "disk=memory:size=64M", "--listen", "127.0.0.1:0", "--max-connections", "1"]);
+        string uri = (await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+        await using (RawNbdClient first = await RawNbdClient.OpenAsync(TcpEndPoint(uri)))
+        {
+            ToolResult refused = await ExternalTool.RunAsync("nbdinfo", ["--size", uri], s_toolTimeout);
+            Assert.True(refused.ExitCode != 0, $"a second client was served while the first was open:\n{refused.StandardOutput}\n{serve.Describe()}");
+            await WaitForAsync(() => serve.StandardError.Contains("refused: 1 connections already open", StringComparison.Ordinal), serve);
+
+            // The first client is still served.
+            await first.SendRequestAsync(RawNbdClient.CmdRead, 1, 0, 4096);
+            Assert.Equal(0U, (await first.ReadReplyAsync()).Error);
+        }
+
+        // The server notices the first client leave asynchronously; until then a new client is still refused.
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        ToolResult served;
+        while (true)
+        {
+            served = await ExternalTool.RunAsync("nbdinfo", ["--size", uri], s_toolTimeout);
+            if (served.ExitCode == 0 || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(served.ExitCode == 0, $"no client was served after the first left:\n{served.StandardError}\n{serve.Describe()}");
+        Assert.Equal("67108864", served.StandardOutput.Trim());
+
+        serve.Signal(Libc.SigTerm);
+        Assert.Equal(0, await serve.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken));
+    }
+
+    private static async Task RunNbdShAsync(string script)
+    {
+        ToolResult result = await ExternalTool.RunCheckedAsync("nbdsh", ["-c", script], s_toolTimeout);
+        Assert.Contains("ok", result.StandardOutput, StringComparison.Ordinal);
+    }
+
+    private static IPEndPoint TcpEndPoint(string uri)
+    {
+        Match match = TcpUri().Match(uri);
+        Assert.True(match.Success, $"not an nbd:// URI on 127.0.0.1: {uri}");
+        return new IPEndPoint(IPAddress.Loopback, int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, CliProcess serve)
+    {
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(condition(), serve.Describe());
+    }
+
+    [GeneratedRegex(@"^nbd://127\.0\.0\.1:(\d+)(/.*)$")]
+    private static partial Regex TcpUri();
+}
