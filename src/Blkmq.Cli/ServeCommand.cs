@@ -62,6 +62,13 @@ internal sealed class ServeCommand : Command
         HelpName = "n",
     };
 
+    private readonly Option<int> _busyPoll = new("--busy-poll")
+    {
+        Description = "Microseconds a connection polls its socket before blocking for the next request (like net.core.busy_read), while connections are fewer than half the CPUs; 0 turns it off.",
+        DefaultValueFactory = _ => 50,
+        HelpName = "us",
+    };
+
     private readonly Option<string?> _control = new("--control")
     {
         Description = "A Unix socket on which to accept control commands (see 'blkmq ctl'): power, bad blocks, power cut, stats. Default: none.",
@@ -79,6 +86,7 @@ internal sealed class ServeCommand : Command
         Options.Add(_tlsCertificate);
         Options.Add(_tlsKey);
         Options.Add(_maxConnections);
+        Options.Add(_busyPoll);
         Options.Add(_control);
         SetAction(Run);
     }
@@ -210,6 +218,7 @@ internal sealed class ServeCommand : Command
             TlsCertificateFile = parseResult.GetValue(_tlsCertificate)?.FullName,
             TlsKeyFile = parseResult.GetValue(_tlsKey)?.FullName,
             MaxConnections = parseResult.GetValue(_maxConnections),
+            BusyPoll = TimeSpan.FromMicroseconds(parseResult.GetValue(_busyPoll)),
             LoggerFactory = loggerFactory,
         };
         serverOptions.Validate();

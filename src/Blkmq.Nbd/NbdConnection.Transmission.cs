@@ -16,6 +16,7 @@ internal sealed partial class NbdConnection
         var writer = new Thread(WriteLoop, ThreadStackSize) { IsBackground = true, Name = $"nbd writer {Id}" };
         writer.Start();
         string reason;
+        _server.OnTransmissionStarted();
         try
         {
             reason = ReadLoop();
@@ -34,6 +35,11 @@ internal sealed partial class NbdConnection
         {
             NbdLog.ConnectionFailed(_logger, e, Id);
             reason = "failed";
+        }
+
+        finally
+        {
+            _server.OnTransmissionEnded();
         }
 
         // Every started request must end before its buffer goes back to the pool: wait for them, then let the writer

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.IO;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -50,6 +51,7 @@ internal sealed partial class NbdConnection : IDisposable
     private readonly NetworkStream _networkStream;
     private readonly byte[] _readBuffer = new byte[ReadBufferSize];
     private readonly CancellationToken _serverStopping;
+    private readonly long _busyPollTicks;
     private readonly Lock _lock = new();
     private readonly Stack<NbdRequest> _free = new();
     private readonly ThreadSignal _capacityFreed = new();
@@ -89,6 +91,7 @@ internal sealed partial class NbdConnection : IDisposable
         _maxInFlight = server.Options.MaxInFlightPerConnection;
         _maxBufferedBytes = server.Options.MaxBufferedBytesPerConnection;
         _serverStopping = serverStopping;
+        _busyPollTicks = (long)(server.Options.BusyPoll.TotalSeconds * Stopwatch.Frequency);
     }
 
     /// <summary>Gets the connection's number, for logs.</summary>
@@ -403,6 +406,11 @@ internal sealed partial class NbdConnection : IDisposable
 
         while (Buffered < count)
         {
+            if (Export is not null)
+            {
+                PollForInput();
+            }
+
             int read = _stream.Read(_readBuffer, _readEnd, _readBuffer.Length - _readEnd);
             if (read == 0)
             {
@@ -413,6 +421,30 @@ internal sealed partial class NbdConnection : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Polls the socket for input for up to <see cref="NbdServerOptions.BusyPoll"/> before the reader blocks, while
+    /// connections are few enough that each reader and its client can have a CPU (see that option). Yields between
+    /// polls, so a client on the same CPU still runs.
+    /// </summary>
+    private void PollForInput()
+    {
+        if (_busyPollTicks == 0 || _sslStream is not null || _server.TransmittingConnections * 2 > Environment.ProcessorCount || _socket.Available > 0)
+        {
+            return;
+        }
+
+        long end = Stopwatch.GetTimestamp() + _busyPollTicks;
+        do
+        {
+            Thread.Yield();
+            if (_socket.Available > 0)
+            {
+                return;
+            }
+        }
+        while (Stopwatch.GetTimestamp() < end);
     }
 
     /// <summary>Copies <paramref name="destination"/>.Length bytes of the stream into it, buffered bytes first.</summary>

@@ -28,6 +28,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<long, (NbdConnection Connection, Task Task)> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
+    private int _transmitting;
     private readonly Lock _stateLock = new();
     private X509Certificate2? _certificate;
     private long _nextConnectionId;
@@ -216,6 +217,13 @@ public sealed class NbdServer : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
     }
+
+    /// <summary>Gets how many connections are past the handshake.</summary>
+    internal int TransmittingConnections => Volatile.Read(ref _transmitting);
+
+    internal void OnTransmissionStarted() => Interlocked.Increment(ref _transmitting);
+
+    internal void OnTransmissionEnded() => Interlocked.Decrement(ref _transmitting);
 
     internal NbdExportEntry? FindExport(string name)
     {
