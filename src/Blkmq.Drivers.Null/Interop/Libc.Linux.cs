@@ -2,13 +2,12 @@ using System.Runtime.InteropServices;
 
 namespace Blkmq.Drivers.Null.Interop;
 
-/// <summary>The few libc calls the null driver needs on Linux: its timer's sleep, and huge pages for its memory.</summary>
+/// <summary>The few libc calls the null driver's timer needs on Linux.</summary>
 internal static partial class Libc
 {
     public const int ClockMonotonic = 1;
     public const int TimerAbsoluteTime = 1;
     public const int PrSetTimerSlack = 29;
-    public const int MadvHugePage = 14;
 
     /// <summary>Mirrors <c>struct timespec</c> on 64-bit Linux: <c>time_t tv_sec; long tv_nsec;</c>.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -25,8 +24,4 @@ internal static partial class Libc
     /// <summary><c>int prctl(int option, unsigned long arg2, ...)</c>, used for <c>PR_SET_TIMERSLACK</c>.</summary>
     [LibraryImport("libc", EntryPoint = "prctl")]
     public static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
-
-    /// <summary><c>int madvise(void *addr, size_t length, int advice)</c>, used for <c>MADV_HUGEPAGE</c>.</summary>
-    [LibraryImport("libc", EntryPoint = "madvise")]
-    public static partial int Madvise(nint address, nuint length, int advice);
 }
