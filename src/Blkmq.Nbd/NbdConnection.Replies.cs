@@ -79,6 +79,7 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>Sends every queued reply and returns the requests to the pool. Only the holder of the writer role calls it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainReplies()
     {
         while (true)
@@ -161,6 +162,7 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>Formats one reply into the write buffer, sending the buffer (and large payloads) when it fills.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteReply(NbdRequest request)
     {
         if (request.Error != 0)
@@ -352,6 +354,7 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>Sends everything appended so far: the write buffer, and with it any payloads listed for a gathering send.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FlushWrites()
     {
         if (_segments.Count == 0)
@@ -374,6 +377,7 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>Sends <see cref="_segments"/> with as few <c>sendmsg</c> calls as the socket allows, then empties it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SendSegments()
     {
         long remaining = 0;

@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using System.IO;
 using System.Net.Sockets;
 
+using System.Runtime.CompilerServices;
+
 namespace Blkmq.Nbd;
 
 /// <content>The transmission phase's reader: parses requests, validates them and starts their IO.</content>
@@ -73,6 +75,7 @@ internal sealed partial class NbdConnection
     /// <summary>Names why reading ended when the socket stopped delivering: a stop or a failed write shut it down.</summary>
     private string EndReason(string otherwise) => _writeFailed ? "client stopped reading" : _stopping ? "server stopping" : otherwise;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private string ReadLoop()
     {
         NbdExportEntry export = Export!;

@@ -236,6 +236,7 @@ internal sealed partial class NbdConnection : IDisposable
 
     /// <summary>Called by a request when its IO has ended (on any thread): queues its reply for the writer.</summary>
     /// <param name="request">The finished request; owned by the writer from now on.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void OnRequestCompleted(NbdRequest request)
     {
         bool wake;
@@ -325,6 +326,7 @@ internal sealed partial class NbdConnection : IDisposable
 
     /// <summary>Takes a request from the pool, waiting while the connection holds too many requests or bytes.</summary>
     /// <returns>A request, or null when the connection is stopping.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private NbdRequest? Acquire(long budgetBytes)
     {
         while (true)
@@ -360,6 +362,7 @@ internal sealed partial class NbdConnection : IDisposable
     }
 
     /// <summary>Returns a request to the pool after its reply was sent (or dropped).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Release(NbdRequest request)
     {
         long budget = request.BudgetBytes;
@@ -395,6 +398,7 @@ internal sealed partial class NbdConnection : IDisposable
 
     /// <summary>Reads until at least <paramref name="count"/> bytes are buffered.</summary>
     /// <returns>False when the stream ended first.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Fill(int count)
     {
         if (_readBuffer.Length - _readStart < count)
@@ -449,6 +453,7 @@ internal sealed partial class NbdConnection : IDisposable
 
     /// <summary>Copies <paramref name="destination"/>.Length bytes of the stream into it, buffered bytes first.</summary>
     /// <returns>False when the stream ended first.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ReadExact(Span<byte> destination)
     {
         int fromBuffer = Math.Min(Buffered, destination.Length);

@@ -70,6 +70,7 @@ internal sealed class NbdRequest
 
     /// <summary>Starts the request's IO on the export's device; completes through the connection.</summary>
     /// <param name="export">The export in use.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(NbdExportEntry export)
     {
         BlockDevice device = export.Device;
@@ -153,6 +154,7 @@ internal sealed class NbdRequest
         OnIoDone(io);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void OnIoDone(ValueTask io)
     {
         try
