@@ -14,10 +14,11 @@ namespace Blkmq.Cli;
 /// <remarks>
 /// <para>
 /// The job is run by whichever thread owns it (<see cref="_owner"/>): its dedicated thread while there is work,
-/// and, while that thread sleeps, the thread that completes the job's IO, which then runs the continuation itself
-/// instead of waking the sleeper (a futex wake-up costs tens of microseconds on a virtual machine, more than a
-/// whole IO). A timer-completed job therefore runs on the timer thread at the timer's accuracy and no thread
-/// spins for it. The dedicated thread wakes again only to cross the warmup barrier and to end the job.
+/// and, while that thread sleeps, a completion thread (a timer, a completion context) that completes the job's
+/// IO, which then runs the continuation itself instead of waking the sleeper (a futex wake-up costs tens of
+/// microseconds on a virtual machine, more than a whole IO). A timer-completed job therefore runs on the timer
+/// thread at the timer's accuracy and no thread spins for it. Another job's thread never takes a job over (an IO
+/// that completes inline would keep the job there, two jobs sharing one thread): it wakes the job's own thread.
 /// </para>
 /// <para>
 /// Counters and the latency histogram are written only by the owner, so recording takes no lock; taking and
@@ -49,6 +50,10 @@ internal sealed class BenchJob : IDisposable
     private int _owner;
     private bool _warmupSignalled;
     private long _nextSequential;
+
+    /// <summary>The job whose dedicated thread this is; null on every other thread.</summary>
+    [ThreadStatic]
+    private static BenchJob? t_job;
 
     // Written by this job's thread only; padded so other jobs' counters do not share the line.
     private JobCounters _counters;
@@ -175,11 +180,27 @@ internal sealed class BenchJob : IDisposable
             _readyCount++;
         }
 
-        // The lock's release and the owner's full-fenced release form a Dekker pair: either the owner sees our
-        // entry when it looks at the queue after releasing, or we see the job free here.
-        if (Volatile.Read(ref _owner) == 0 && Interlocked.CompareExchange(ref _owner, 1, 0) == 0)
+        // Dekker pair with HandOverAndSleep: the owner releases with a full fence and then looks at the queue; we
+        // filled the queue, fence, and then look at the owner. Either it sees our entry or we see the job free.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _owner) != 0)
         {
-            RunHandedOver();
+            return;
+        }
+
+        if (t_job is null)
+        {
+            // A completion thread (a timer, a completion context): run the job here rather than wake its thread.
+            if (Interlocked.CompareExchange(ref _owner, 1, 0) == 0)
+            {
+                RunHandedOver();
+            }
+        }
+        else
+        {
+            // Another job's thread (a tag it freed, say): it must not take this job over for good, as an IO that
+            // completes inline would keep the job on that thread. Wake the job's own thread instead.
+            _wake.Set();
         }
     }
 
@@ -187,6 +208,7 @@ internal sealed class BenchJob : IDisposable
 
     private void Run()
     {
+        t_job = this;
         // Take the ready queue's path once before any IO: a thread's first lock and first wait initialise
         // per-thread state (about a kilobyte) that must not be charged to the measured phase.
         _owner = 1;
@@ -312,16 +334,21 @@ internal sealed class BenchJob : IDisposable
         Interlocked.Exchange(ref _owner, 0);
 
         // Entries posted while we owned the job were left to us; the rest of the job is the completers' now.
-        if (Volatile.Read(ref _readyCount) == 0)
+        if (Volatile.Read(ref _readyCount) != 0 && Interlocked.CompareExchange(ref _owner, 1, 0) == 0)
         {
-            _wake.Wait();
+            return;
         }
 
-        var spinner = default(SpinWait);
-        while (Interlocked.CompareExchange(ref _owner, 1, 0) != 0)
+        while (true)
         {
-            // A completer runs the job right now; it is done within one pass over the queue.
-            spinner.SpinOnce(sleep1Threshold: -1);
+            _wake.Wait();
+            _wake.Reset();
+            if (Interlocked.CompareExchange(ref _owner, 1, 0) == 0)
+            {
+                return;
+            }
+
+            // A completion thread runs the job right now; it wakes us again once it has let go, if it needs us.
         }
     }
 }
