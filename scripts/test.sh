@@ -43,6 +43,26 @@ elif [ "${CI:-}" = "true" ]; then
   status=1
 fi
 
+# The kernel's own NBD client (a real /dev/nbd0 with ext4) against blkmq serve, in a throwaway QEMU guest
+# (scripts/kernel-nbd-check.sh, about a minute). It needs the kvm-guest folder beside the checkout
+# (../shared/kvm-guest, or KVM_GUEST_DIR): the machine's own kernel has no nbd module. Without it, or with
+# BLKMQ_SKIP_KERNEL_NBD=1, the check counts as skipped.
+echo "== kernel NBD client (scripts/kernel-nbd-check.sh)"
+kernel_result() {
+  printf '<assemblies><assembly name="kernel-nbd-check" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/kernel-nbd.xml"
+}
+if [ "${BLKMQ_SKIP_KERNEL_NBD:-}" = 1 ]; then
+  echo "skipped (BLKMQ_SKIP_KERNEL_NBD=1)"
+  kernel_result 0 0 1
+else
+  scripts/kernel-nbd-check.sh
+  case $? in
+    0) kernel_result 1 0 0 ;;
+    2) echo "skipped: no kvm-guest folder"; kernel_result 0 0 1 ;;
+    *) kernel_result 0 1 0 ;;
+  esac
+fi
+
 python3 - "$results" "$status" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
