@@ -160,7 +160,11 @@ fi
 # ------------------------------------------------------------------------------------------------------------
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 self="$root/scripts/$(basename "${BASH_SOURCE[0]}")"
-KVM_GUEST_DIR=${KVM_GUEST_DIR:-$root/../shared/kvm-guest}
+if [ -z "${KVM_GUEST_DIR:-}" ]; then
+  # Beside the checkout (the development layout), else the shared folder of these machines.
+  KVM_GUEST_DIR=$root/../shared/kvm-guest
+  [ -x "$KVM_GUEST_DIR/run-in-guest.sh" ] || KVM_GUEST_DIR=/work/shared/kvm-guest
+fi
 if [ ! -x "$KVM_GUEST_DIR/run-in-guest.sh" ]; then
   echo "kernel-nbd-check: no kvm-guest folder at '$KVM_GUEST_DIR' (run-in-guest.sh missing); set KVM_GUEST_DIR" >&2
   exit 2

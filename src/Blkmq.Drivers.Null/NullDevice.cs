@@ -250,6 +250,7 @@ public sealed class NullDevice : IAllocationSource, IZonedDevice
             Rotational = options.Rotational,
             WriteCache = Cache is not null,
             Fua = options.Fua,
+            ReadsFillBuffers = Store is not null,
             Limits = new QueueLimits
             {
                 LogicalBlockSize = options.BlockSize,

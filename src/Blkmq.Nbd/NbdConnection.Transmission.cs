@@ -246,7 +246,12 @@ internal sealed partial class NbdConnection
                         // Pooled buffers hold earlier requests' data, maybe another client's; a driver that leaves read
                         // buffers untouched (null_blk without memory backing) must not hand that out. Holes are read
                         // too (the driver's delays and errors apply) and only sent as hole chunks.
-                        request.RentBuffer((int)effectLength).Clear();
+                        Span<byte> readBuffer = request.RentBuffer((int)effectLength);
+                        if (!export.Disk.ReadsFillBuffers)
+                        {
+                            readBuffer.Clear();
+                        }
+
                         break;
                     case NbdProtocol.CmdBlockStatus:
                         FillBlockStatus(export, request, (int)budget);

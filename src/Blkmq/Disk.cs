@@ -32,6 +32,7 @@ public abstract partial class Disk
         IsRotational = options.Rotational;
         HasWriteCache = options.WriteCache;
         SupportsFua = options.WriteCache && options.Fua;
+        ReadsFillBuffers = options.ReadsFillBuffers;
         Statistics = new DiskStatistics(tagSet.AllSlots.Length, tagSet.Clock.Frequency, options.IoStatistics);
         LogicalBlockShift = System.Numerics.BitOperations.Log2((uint)Limits.LogicalBlockSize);
     }
@@ -59,6 +60,9 @@ public abstract partial class Disk
 
     /// <summary>Gets whether FUA writes reach the driver as such.</summary>
     public bool SupportsFua { get; }
+
+    /// <summary>Gets whether a successful read writes every byte of its buffers (<see cref="DiskOptions.ReadsFillBuffers"/>).</summary>
+    public bool ReadsFillBuffers { get; }
 
     /// <summary>Gets whether discard is supported.</summary>
     public bool SupportsDiscard => Limits.MaxDiscardSectors > 0;

@@ -27,6 +27,13 @@ public sealed record DiskOptions
     /// <summary>Gets whether the driver honours <see cref="RequestFlags.Fua"/> itself; otherwise a FUA write is followed by a flush.</summary>
     public bool Fua { get; init; }
 
+    /// <summary>
+    /// Gets whether a successful read writes every byte of its buffers (a memory-backed disk does; null_blk without
+    /// memory backing leaves read buffers as they were). Front ends that hand read buffers to clients clear them
+    /// before the IO unless this is set, so one client never sees another's stale data. Default false.
+    /// </summary>
+    public bool ReadsFillBuffers { get; init; }
+
     /// <summary>Gets whether per-IO statistics are kept (Linux <c>queue/iostats</c>). Default true.</summary>
     public bool IoStatistics { get; init; } = true;
 

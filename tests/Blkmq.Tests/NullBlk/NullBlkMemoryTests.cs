@@ -15,6 +15,21 @@ public sealed class NullBlkMemoryTests
         await device.ReadAsync(0, buffer);
         Assert.All(buffer, static b => Assert.Equal(0xAA, b));
         Assert.Equal(0, nullb.Devices[0].AllocatedBytes);
+        Assert.False(nullb.Disk.ReadsFillBuffers);
+    }
+
+    [Fact]
+    public async Task MemoryBacked_ReadsFillEveryByte_WrittenOrNot()
+    {
+        await using NullBlock nullb = NullBlock.Create("memory_backed=1,irqmode=0,size=1M");
+        Assert.True(nullb.Disk.ReadsFillBuffers);
+        BlockDevice device = nullb.Disk.OpenDevice();
+        await device.WriteAsync(4096, Enumerable.Repeat((byte)7, 512).ToArray());
+        byte[] buffer = Enumerable.Repeat((byte)0xAA, 12288).ToArray();
+        await device.ReadAsync(0, buffer);
+        Assert.All(buffer.AsSpan(0, 4096).ToArray(), static b => Assert.Equal(0, b));
+        Assert.All(buffer.AsSpan(4096, 512).ToArray(), static b => Assert.Equal(7, b));
+        Assert.All(buffer.AsSpan(4608).ToArray(), static b => Assert.Equal(0, b));
     }
 
     [Fact]
