@@ -93,7 +93,8 @@ public sealed class NbdServer : IAsyncDisposable
     /// <param name="cancellationToken">Unused beyond an early check; binding is synchronous.</param>
     /// <returns>A task that completes when the server accepts connections.</returns>
     /// <exception cref="InvalidOperationException">The server was already started.</exception>
-    /// <exception cref="SocketException">An endpoint could not be bound; nothing stays bound.</exception>
+    /// <exception cref="IOException">An endpoint could not be bound (the message names it; the inner exception is the
+    /// <see cref="SocketException"/>); nothing stays bound.</exception>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -119,7 +120,17 @@ public sealed class NbdServer : IAsyncDisposable
 
             foreach (EndPoint endPoint in Options.Listeners)
             {
-                Socket socket = Bind(endPoint);
+                Socket socket;
+                try
+                {
+                    socket = Bind(endPoint);
+                }
+                catch (SocketException e)
+                {
+                    // The runtime's message ("Cannot assign requested address") does not say which listener failed.
+                    throw new IOException($"cannot listen on {Describe(endPoint)}: {e.Message}", e);
+                }
+
                 _listeners.Add(socket);
                 _endPoints.Add(socket.LocalEndPoint is IPEndPoint bound ? bound : endPoint);
             }
@@ -234,6 +245,8 @@ public sealed class NbdServer : IAsyncDisposable
 
         return _exports.GetValueOrDefault(name);
     }
+
+    private static string Describe(EndPoint endPoint) => endPoint is UnixDomainSocketEndPoint unix ? "unix:" + unix : endPoint.ToString() ?? "?";
 
     private Socket Bind(EndPoint endPoint)
     {

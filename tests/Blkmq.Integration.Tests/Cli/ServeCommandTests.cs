@@ -166,6 +166,23 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task ListenerThatCannotBind_ExitsOne_NamingIt_AndLeavesNothingBound()
+    {
+        using var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        int port = ((System.Net.IPEndPoint)busy.LocalEndpoint).Port;
+        string missing = Path.Combine(Path.GetTempPath(), "blkmq-missing-" + Guid.NewGuid().ToString("N"), "x.sock");
+        foreach (string listen in new[] { "unix:" + missing, "127.0.0.1:" + port })
+        {
+            ToolResult result = await BlkmqCli.RunAsync(["serve", "--export", "disk=memory:size=1M", "--listen", "127.0.0.1:0", "--listen", listen], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.True(result.ExitCode == 1, $"{result.CommandLine} exited {result.ExitCode}\nstderr:\n{result.StandardError}");
+            Assert.Contains("blkmq serve: cannot listen on " + listen, result.StandardError, StringComparison.Ordinal);
+            Assert.Equal(string.Empty, result.StandardOutput);
+            BlkmqCli.AssertNoStackTrace(result);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task MaxConnectionsOne_SecondClientClosedAtAccept_ServedOnceTheFirstLeaves()
     {
         // ServeCommand: "Most client connections at once; more are closed at accept" (NbdServer logs the refusal).
