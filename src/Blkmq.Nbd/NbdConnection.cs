@@ -205,7 +205,7 @@ internal sealed partial class NbdConnection : IDisposable
             }
 
             Close();
-            NbdLog.ConnectionClosed(_logger, Id, reason);
+            NbdLog.ConnectionClosed(_logger, Export is null ? LogLevel.Debug : LogLevel.Information, Id, reason);
         }
     }
 

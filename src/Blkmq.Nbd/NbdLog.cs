@@ -20,8 +20,9 @@ internal static partial class NbdLog
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Connection from {Remote} refused: {Max} connections already open")]
     public static partial void ConnectionRefused(ILogger logger, System.Net.EndPoint? remote, int max);
 
-    [LoggerMessage(EventId = 6, Level = LogLevel.Debug, Message = "Connection {Connection} closed: {Reason}")]
-    public static partial void ConnectionClosed(ILogger logger, long connection, string reason);
+    /// <summary>Information for a connection that served an export (its start was logged), debug for one that only negotiated.</summary>
+    [LoggerMessage(EventId = 6, Message = "Connection {Connection} closed: {Reason}")]
+    public static partial void ConnectionClosed(ILogger logger, LogLevel level, long connection, string reason);
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "Connection {Connection} dropped, protocol violation: {Violation}")]
     public static partial void ProtocolViolation(ILogger logger, long connection, string violation);
