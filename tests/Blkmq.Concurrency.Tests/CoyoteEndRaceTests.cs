@@ -46,7 +46,7 @@ public sealed class CoyoteEndRaceTests
         var time = new FakeTimeProvider();
         ProbeRig rig = ProbeRig.Create(new TagSetOptions { QueueDepth = 1, RequestTimeout = TimeSpan.FromSeconds(1), TimeProvider = time });
         rig.Probe.OnQueueRq = rig.Probe.Capture;
-        Task<BlockStatus> read = StatusOf(rig.Device.ReadAsync(0, new byte[512]));
+        Task<BlockStatus> read = IoStatus.Of(rig.Device.ReadAsync(0, new byte[512]));
         Specification.Assert(rig.Probe.Captured.TryDequeue(out Request<ProbeRequest> handle), "QueueRq did not run synchronously");
 
         // Past the deadline, without running the periodic scan: only the racing scan below times it out.
@@ -67,18 +67,5 @@ public sealed class CoyoteEndRaceTests
         Specification.Assert(seen == expected, "submitter saw {0}, the winner ended with {1}", seen, expected);
         Specification.Assert(!handle.IsOwned, "the handle still owns the request after its end");
         Specification.Assert(rig.TagSet.TagsInUse == 0, "the tag was not freed");
-    }
-
-    private static async Task<BlockStatus> StatusOf(ValueTask io)
-    {
-        try
-        {
-            await io;
-            return BlockStatus.Ok;
-        }
-        catch (BlockIOException ex)
-        {
-            return ex.Status;
-        }
     }
 }

@@ -62,7 +62,7 @@ public sealed class EndVersusTimeoutRaceTests
         // far saw it before its deadline, the next periodic one is still ahead, and an on-demand scan now expires it.
         // (In 1 ms steps: the fake clock runs the timers due within one Advance at the end time of that Advance.)
         Step(time, s_scanPeriod - TimeSpan.FromMilliseconds(1));
-        Task<BlockStatus> read = StatusOf(rig.Device.ReadAsync(0, new byte[512]));
+        Task<BlockStatus> read = IoStatus.Of(rig.Device.ReadAsync(0, new byte[512]));
         Request<ProbeRequest> handle = rig.Probe.TakeCaptured();
         Step(time, s_timeout);
         Assert.True(handle.IsOwned, "the periodic scan already timed the request out: the test's clock arithmetic is off");
@@ -102,7 +102,7 @@ public sealed class EndVersusTimeoutRaceTests
         Assert.True(rig.Probe.Calls(CallbackKind.Timeout) <= 1);
 
         // The loser's handle is dead for good: it cannot end or read the slot's next IO.
-        Task<BlockStatus> next = StatusOf(rig.Device.ReadAsync(4096, new byte[512]));
+        Task<BlockStatus> next = IoStatus.Of(rig.Device.ReadAsync(4096, new byte[512]));
         Request<ProbeRequest> nextHandle = rig.Probe.TakeCaptured();
         Assert.False(handle.TryEnd(BlockStatus.IoError));
         Assert.Throws<InvalidOperationException>(() => handle.Sector);
@@ -118,19 +118,6 @@ public sealed class EndVersusTimeoutRaceTests
         for (TimeSpan done = TimeSpan.Zero; done < by; done += TimeSpan.FromMilliseconds(1))
         {
             time.Advance(TimeSpan.FromMilliseconds(1));
-        }
-    }
-
-    private static async Task<BlockStatus> StatusOf(ValueTask io)
-    {
-        try
-        {
-            await io;
-            return BlockStatus.Ok;
-        }
-        catch (BlockIOException ex)
-        {
-            return ex.Status;
         }
     }
 }

@@ -45,7 +45,7 @@ public sealed class RequestEndRaceTests
         rig.Probe.OnQueueRq = rig.Probe.Capture;
         for (int round = 0; round < 200; round++)
         {
-            Task<BlockStatus> first = StatusOf(rig.Device.ReadAsync(0, new byte[512]));
+            Task<BlockStatus> first = IoStatus.Of(rig.Device.ReadAsync(0, new byte[512]));
             Request<ProbeRequest> stale = rig.Probe.TakeCaptured();
             Request<ProbeRequest> second = default;
             Task<BlockStatus>? next = null;
@@ -58,7 +58,7 @@ public sealed class RequestEndRaceTests
                     // The owner ends the IO, its submitter frees the slot, the next IO takes it.
                     stale.TryEnd(BlockStatus.Ok);
                     HangGuard.Wait(first);
-                    next = StatusOf(rig.Device.ReadAsync(4096, new byte[512]));
+                    next = IoStatus.Of(rig.Device.ReadAsync(4096, new byte[512]));
                     second = rig.Probe.TakeCaptured();
                     nextStarted.Set();
                 },
@@ -130,7 +130,7 @@ public sealed class RequestEndRaceTests
             }
         };
 
-        Task<BlockStatus> read = StatusOf(rig.Rig.Device.ReadAsync(0, new byte[512]));
+        Task<BlockStatus> read = IoStatus.Of(rig.Rig.Device.ReadAsync(0, new byte[512]));
         Request<ProbeRequest> handle = rig.Probe.TakeCaptured();
         var actions = new Action[racers.Length];
         for (int i = 0; i < racers.Length; i++)
@@ -185,19 +185,6 @@ public sealed class RequestEndRaceTests
         Assert.Equal(endedWith, seen);
         Assert.False(handle.IsOwned);
         HangGuard.Until(() => rig.Rig.TagSet.TagsInUse == 0, "the tag to be freed");
-    }
-
-    private static async Task<BlockStatus> StatusOf(ValueTask io)
-    {
-        try
-        {
-            await io;
-            return BlockStatus.Ok;
-        }
-        catch (BlockIOException ex)
-        {
-            return ex.Status;
-        }
     }
 
     private enum RacerKind
