@@ -5,14 +5,16 @@
 #   Blkmq null export   (blkmq serve, null driver)    vs  nbdkit null
 #
 # over TCP loopback and a Unix socket; fio's nbd engine 4 KiB randread / randwrite at iodepth 1 and 32 with 1 and 2
-# connections (fio jobs), plus nbdcopy of 1 GiB in (filling a fresh export once, then overwriting it: median of 3)
-# and out (median of 3).
-# Every server first gets the same unmeasured warm-up copy. Prints a table of IOPS / MiB/s with Blkmq/nbdkit ratios.
+# connections (fio jobs), plus nbdcopy of 1 GiB in (filling a fresh export, then overwriting it: median of 3) and
+# out (median of 3; of 9 for null exports, whose copy takes ~10 ms).
+# Both servers run at once and each measurement is taken on both back to back, in an order that alternates between
+# ROUNDS rounds (fresh servers each round); the table shows medians over rounds and the range of per-round ratios.
+# Every server first gets the same unmeasured warm-up copy.
 # Servers bind 127.0.0.1 on free ports and Unix sockets in a temp dir; every process started here is stopped by pid.
 #
-# Environment: SIZE (export size, default 1G), RUNTIME (seconds per fio run, default 5), COPY_SIZE (nbdcopy bytes,
-# default 1G), WARMUP_SIZE (default 256M), TRANSPORTS ("tcp unix"), KINDS ("memory null"), BLKMQ (path of a built
-# blkmq; default: build it).
+# Environment: SIZE (export size, default 1G), RUNTIME (seconds per fio run, default 3), ROUNDS (default 3),
+# COPY_SIZE (nbdcopy bytes, default 1G), WARMUP_SIZE (default 256M), TRANSPORTS ("tcp unix"), KINDS ("memory null"),
+# BLKMQ (path of a built blkmq; default: build it). A full run takes about 15 minutes.
 #
 # Note: both null exports report themselves as one zero hole, so "null / nbdcopy out" measures how fast each
 # answers block status (nbdcopy skips holes), not data transfer.
@@ -20,7 +22,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SIZE="${SIZE:-1G}"
-RUNTIME="${RUNTIME:-5}"
+RUNTIME="${RUNTIME:-3}"
+ROUNDS="${ROUNDS:-3}"
 COPY_SIZE="${COPY_SIZE:-1G}"
 WARMUP_SIZE="${WARMUP_SIZE:-256M}"  # copied in and out once per server before anything is measured
 TRANSPORTS="${TRANSPORTS:-tcp unix}"
@@ -34,8 +37,13 @@ fio --enghelp=nbd 2>/dev/null | grep -q uri || { echo "nbd.sh: this fio has no n
 
 WORK="$(mktemp -d /tmp/blkmq-nbd-bench.XXXXXX)"
 SERVER_PID=""
+declare -A pid=() uri=()   # server -> process id / URI of the servers running now
+stop_pid() {
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then kill -TERM "$1"; wait "$1" 2>/dev/null || true; fi
+}
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; fi
+  stop_pid "$SERVER_PID"
+  for p in "${pid[@]}"; do stop_pid "$p"; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -82,12 +90,6 @@ start_server() {
   fi
 }
 
-stop_server() {
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
-}
-
 # fio_iops RW DEPTH JOBS: IOPS summed over jobs (one connection per job).
 fio_iops() {
   fio --name=bench --ioengine=nbd --uri="$URI" --rw="$1" --bs=4k --iodepth="$2" --numjobs="$3" \
@@ -106,9 +108,10 @@ copy_mibs() {
   /usr/bin/python3 -c "print(round($bytes / 1048576 / ($end - $start)))"
 }
 
-# copy_median DIRECTION: the median of 3 copies (a copy that skips holes takes ~10 ms, mostly process start).
+# copy_median DIRECTION COUNT: the median of COUNT (odd) copies.
 copy_median() {
-  printf '%s\n' "$(copy_mibs "$1")" "$(copy_mibs "$1")" "$(copy_mibs "$1")" | sort -n | sed -n 2p
+  local i
+  for i in $(seq "$2"); do copy_mibs "$1"; done | sort -n | sed -n "$(( ($2 + 1) / 2 ))p"
 }
 
 echo "making $COPY_SIZE of random data..." >&2
@@ -124,37 +127,58 @@ warm_up() {
 
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
+
+# record ROUND TEST SERVER VALUE
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$transport" "$kind" "$1" "$2" "$3" "$4" >>"$RESULTS"; }
+
+# Both servers run at the same time and every measurement is taken for each of them back to back, the order
+# alternating between rounds, so that the machine's drift (it is shared) falls on both alike. Each value in the
+# table is the median over ROUNDS rounds.
 for transport in $TRANSPORTS; do
   for kind in $KINDS; do
-    for server in blkmq nbdkit; do
-      start_server "$server" "$kind" "$transport"
-      echo "== $server $kind over $transport: $URI" >&2
-      warm_up
-      printf '%s\t%s\t%s\t%s\t%s\n' "$transport" "$kind" "nbdcopy in, first fill (MiB/s)" "$server" "$(copy_mibs in)" >>"$RESULTS"
-      printf '%s\t%s\t%s\t%s\t%s\n' "$transport" "$kind" "nbdcopy in, overwrite (MiB/s)" "$server" "$(copy_median in)" >>"$RESULTS"
-      printf '%s\t%s\t%s\t%s\t%s\n' "$transport" "$kind" "nbdcopy out (MiB/s)" "$server" "$(copy_median out)" >>"$RESULTS"
+    for round in $(seq "$ROUNDS"); do
+      # Copying out of a null export only asks for block status (~10 ms, mostly process start): take more copies.
+      if [ "$kind" = null ]; then out_copies=9; else out_copies=3; fi
+      if [ $((round % 2)) = 1 ]; then order="blkmq nbdkit"; else order="nbdkit blkmq"; fi
+      for server in $order; do
+        start_server "$server" "$kind" "$transport"
+        uri[$server]="$URI"; pid[$server]="$SERVER_PID"; SERVER_PID=""
+        echo "== round $round: $server $kind over $transport: $URI" >&2
+      done
+      for server in $order; do URI="${uri[$server]}"; warm_up; done
+      for server in $order; do URI="${uri[$server]}"; record "$round" "nbdcopy in, first fill (MiB/s)" "$server" "$(copy_mibs in)"; done
+      for server in $order; do URI="${uri[$server]}"; record "$round" "nbdcopy in, overwrite (MiB/s)" "$server" "$(copy_median in 3)"; done
+      for server in $order; do URI="${uri[$server]}"; record "$round" "nbdcopy out (MiB/s)" "$server" "$(copy_median out "$out_copies")"; done
       for rw in randread randwrite; do
         for depth in 1 32; do
           for jobs in 1 2; do
-            printf '%s\t%s\t%s\t%s\t%s\n' "$transport" "$kind" "4k $rw qd$depth x$jobs conn (IOPS)" "$server" "$(fio_iops "$rw" "$depth" "$jobs")" >>"$RESULTS"
+            for server in $order; do
+              URI="${uri[$server]}"
+              record "$round" "4k $rw qd$depth x$jobs conn (IOPS)" "$server" "$(fio_iops "$rw" "$depth" "$jobs")"
+            done
           done
         done
       done
-      stop_server
+      for server in $order; do stop_pid "${pid[$server]}"; unset "pid[$server]"; done
     done
   done
 done
 
-/usr/bin/python3 - "$RESULTS" <<'PY'
-import sys, collections
+/usr/bin/python3 - "$RESULTS" "$ROUNDS" <<'PY'
+import sys, collections, statistics
 rows = collections.OrderedDict()
 for line in open(sys.argv[1]):
-    transport, kind, test, server, value = line.rstrip("\n").split("\t")
-    rows.setdefault((transport, kind, test), {})[server] = float(value)
-print(f"{'transport':<9} {'export':<7} {'test':<34} {'blkmq':>10} {'nbdkit':>10} {'ratio':>7}")
+    transport, kind, rnd, test, server, value = line.rstrip("\n").split("\t")
+    rows.setdefault((transport, kind, test), {}).setdefault(server, {})[int(rnd)] = float(value)
+print(f"{'transport':<9} {'export':<7} {'test':<34} {'blkmq':>10} {'nbdkit':>10} {'ratio':>7}  {'per round':>11}")
 for (transport, kind, test), v in rows.items():
-    b, n = v.get("blkmq", 0), v.get("nbdkit", 0)
-    ratio = f"{b / n:.2f}" if n else "-"
-    print(f"{transport:<9} {kind:<7} {test:<34} {b:>10.0f} {n:>10.0f} {ratio:>7}")
-print("ratio = Blkmq / nbdkit (higher is better for Blkmq); same client, same size, same run.")
+    b, n = v.get("blkmq", {}), v.get("nbdkit", {})
+    bm = statistics.median(b.values()) if b else 0
+    nm = statistics.median(n.values()) if n else 0
+    ratio = f"{bm / nm:.2f}" if nm else "-"
+    per = [b[r] / n[r] for r in b if n.get(r)]
+    spread = f"{min(per):.2f}-{max(per):.2f}" if per else "-"
+    print(f"{transport:<9} {kind:<7} {test:<34} {bm:>10.0f} {nm:>10.0f} {ratio:>7}  {spread:>11}")
+print(f"values: medians of {sys.argv[2]} rounds; ratio = Blkmq / nbdkit of the medians (higher is better for Blkmq);")
+print("per round: the lowest and highest ratio of one round (both servers measured back to back).")
 PY
