@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real NBD clients the integration tests drive (tests/Blkmq.Integration.Tests), when missing:
 # nbdkit (peer server for bench/peer/nbd.sh), nbdinfo / nbdcopy (libnbd-bin), nbdsh (python3-libnbd),
-# qemu-img / qemu-io (qemu-utils), fio (with its nbd engine) and certtool (gnutls-bin; tests make their own
-# certificates in-process, certtool is only for manual TLS setups). Debian/Ubuntu only; needs root or sudo.
+# qemu-img / qemu-io (qemu-utils), fio (with its nbd engine), certtool (gnutls-bin) and openssl (TLS tests make
+# certificates with both, as users do, and in-process). Debian/Ubuntu only; needs root or sudo.
 set -euo pipefail
 
 declare -A tool_package=(
@@ -14,6 +14,7 @@ declare -A tool_package=(
   [qemu-io]=qemu-utils
   [fio]=fio
   [certtool]=gnutls-bin
+  [openssl]=openssl
 )
 
 missing=()

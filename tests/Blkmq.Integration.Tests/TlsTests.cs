@@ -91,6 +91,47 @@ public sealed class TlsTests
     }
 
     [Fact]
+    public async Task NbdInfo_WithCertificatesMadeByCertTool()
+    {
+        ExternalTool.Require("nbdinfo");
+        string home = Path.Combine(Path.GetTempPath(), "blkmq-tls-" + Guid.NewGuid().ToString("N")[..12]);
+        string pki = Path.Combine(home, ".pki", "libnbd");
+        (string certificate, string key) = await TestCertificates.CreateWithCertToolAsync(pki);
+        await using (NbdTestServer server = await NbdTestServer.StartAsync(configure: o => o with { TlsMode = NbdTlsMode.Require, TlsCertificateFile = certificate, TlsKeyFile = key }))
+        {
+            var environment = new Dictionary<string, string> { ["HOME"] = home };
+            ToolResult result = await ExternalTool.RunCheckedAsync("nbdinfo", [NbdServer.FormatUri(server.EndPoint, "disk", tls: true)], s_timeout, environment: environment);
+            Assert.Contains("with TLS", result.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("export-size: 67108864", result.StandardOutput, StringComparison.Ordinal);
+        }
+
+        Directory.Delete(home, recursive: true);
+    }
+
+    [Fact]
+    public async Task QemuImg_WithEcCertificatesMadeByOpenSsl()
+    {
+        ExternalTool.Require("qemu-img");
+        string pki = Path.Combine(Path.GetTempPath(), "blkmq-tls-" + Guid.NewGuid().ToString("N")[..12]);
+        (string certificate, string key) = await TestCertificates.CreateWithOpenSslAsync(pki);
+        Assert.StartsWith("-----BEGIN EC PRIVATE KEY-----", await File.ReadAllTextAsync(key), StringComparison.Ordinal);
+        await using (NbdTestServer server = await NbdTestServer.StartAsync(configure: o => o with { TlsMode = NbdTlsMode.Require, TlsCertificateFile = certificate, TlsKeyFile = key }))
+        {
+            ToolResult result = await ExternalTool.RunCheckedAsync(
+                "qemu-img",
+                [
+                    "info",
+                    "--object", $"tls-creds-x509,id=tls0,dir={pki},endpoint=client",
+                    "--image-opts", $"driver=nbd,host=127.0.0.1,port={server.Port},export=disk,tls-creds=tls0",
+                ],
+                s_timeout);
+            Assert.Contains("67108864 bytes", result.StandardOutput, StringComparison.Ordinal);
+        }
+
+        Directory.Delete(pki, recursive: true);
+    }
+
+    [Fact]
     public async Task RequireMode_RefusesEveryOptionButStartTlsAndAbort()
     {
         (NbdTestServer server, string home, _) = await StartAsync(NbdTlsMode.Require);
