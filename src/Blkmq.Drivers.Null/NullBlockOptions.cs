@@ -173,8 +173,8 @@ public sealed record NullBlockOptions
                 "hw_queue_depth" => options with { HwQueueDepth = ParseInt(key, value) },
                 "irqmode" => options with { IrqMode = ParseIrqMode(value) },
                 "completion_nsec" => options with { CompletionNsec = ParseLong(key, value) },
-                "bs" => options with { BlockSize = (int)ParseSize(key, value) },
-                "gb" => options with { Size = checked(ParseLong(key, value) << 30) },
+                "bs" => options with { BlockSize = ParseBlockSize(key, value) },
+                "gb" => options with { Size = Scale(key, value, ParseLong(key, value), 30) },
                 "size" => options with { Size = ParseSize(key, value) },
                 "memory_backed" => options with { MemoryBacked = ParseBool(key, value) },
                 "blocking" => options with { Blocking = ParseBool(key, value) },
@@ -184,7 +184,7 @@ public sealed record NullBlockOptions
                 "rotational" => options with { Rotational = ParseBool(key, value) },
                 "max_sectors" => options with { MaxSectors = ParseInt(key, value) },
                 "name" => options with { Name = value },
-                "blocksize" => options with { BlockSize = (int)ParseSize(key, value) },
+                "blocksize" => options with { BlockSize = ParseBlockSize(key, value) },
                 "no_sched" => options with { NoScheduler = ParseBool(key, value) },
                 "virt_boundary" => options with { VirtBoundary = ParseBool(key, value) },
                 "cache_size" => options with { CacheSize = ParseMebibytes(key, value) },
@@ -311,7 +311,20 @@ public sealed record NullBlockOptions
 
     // null_blk sizes its cache and zones in MiB: a plain number is MiB, a suffixed one is what it says.
     private static long ParseMebibytes(string key, string value) =>
-        value.Length > 0 && char.IsAsciiDigit(value[^1]) ? checked(ParseLong(key, value) << 20) : ParseSize(key, value);
+        value.Length > 0 && char.IsAsciiDigit(value[^1]) ? Scale(key, value, ParseLong(key, value), 20) : ParseSize(key, value);
+
+    // A block size is small; a value past int (bs=4294967808) must not wrap to a valid one.
+    private static int ParseBlockSize(string key, string value)
+    {
+        long size = ParseSize(key, value);
+        return size <= int.MaxValue ? (int)size : throw new FormatException($"{key}: '{value}' is too large.");
+    }
+
+    // A shift is never checked for overflow, even inside checked(): size=16777217T would wrap to 1 TiB.
+    private static long Scale(string key, string value, long number, int shift) =>
+        number <= long.MaxValue >> shift && number >= long.MinValue >> shift
+            ? number << shift
+            : throw new FormatException($"{key}: '{value}' is too large.");
 
     private static void Check(bool condition, string name, object value, string message)
     {
@@ -380,6 +393,6 @@ public sealed record NullBlockOptions
             throw new FormatException($"{key}: '{value}' is not a size (a number with an optional K, M, G or T suffix).");
         }
 
-        return checked(number << shift);
+        return Scale(key, value, number, shift);
     }
 }

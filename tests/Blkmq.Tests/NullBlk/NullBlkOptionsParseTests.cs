@@ -77,6 +77,12 @@ public sealed class NullBlkOptionsParseTests
     [InlineData("requeue=a,b,c,d")]
     [InlineData("badblocks=9-3")]
     [InlineData("mbps=fast")]
+    [InlineData("size=16777217T")] // 2^64 + 1 TiB: wrapped to 1 TiB
+    [InlineData("size=17179869185G")]
+    [InlineData("gb=17179869185")] // wrapped to 1 GiB
+    [InlineData("cache_size=17592186044417")] // MiB: wrapped to 1 MiB
+    [InlineData("zone_size=17592186044417")]
+    [InlineData("bs=4294967808")] // 2^32 + 512: wrapped to 512
     public void Parse_MalformedValue_FormatException(string spec) =>
         Assert.Throws<FormatException>(() => NullBlockOptions.Parse(spec));
 
