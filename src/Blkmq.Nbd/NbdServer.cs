@@ -253,15 +253,8 @@ public sealed class NbdServer : IAsyncDisposable
         Socket socket;
         if (endPoint is UnixDomainSocketEndPoint unix)
         {
-            string path = unix.ToString();
-            if (File.Exists(path))
-            {
-                // A stale socket from an earlier run; binding would fail with EADDRINUSE.
-                File.Delete(path);
-            }
-
+            RemoveStaleSocket(unix);
             socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            _unixPaths.Add(path);
         }
         else
         {
@@ -275,6 +268,12 @@ public sealed class NbdServer : IAsyncDisposable
         try
         {
             socket.Bind(endPoint);
+            if (endPoint is UnixDomainSocketEndPoint bound)
+            {
+                // Ours from here on: removed when the server stops (or when a later listener fails).
+                _unixPaths.Add(bound.ToString());
+            }
+
             socket.Listen(512);
         }
         catch
@@ -284,6 +283,38 @@ public sealed class NbdServer : IAsyncDisposable
         }
 
         return socket;
+    }
+
+    /// <summary>
+    /// Deletes a socket file nobody listens on (left by a server that did not stop cleanly), so that binding succeeds;
+    /// a path where a server listens, or any other file, is left alone and fails as EADDRINUSE.
+    /// </summary>
+    private static void RemoveStaleSocket(UnixDomainSocketEndPoint endPoint)
+    {
+        string path = endPoint.ToString();
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(endPoint);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            // Nobody listens, or it is no socket (a socket file is always empty, so a file with data in it is never
+            // taken for one).
+            if (new FileInfo(path).Length == 0)
+            {
+                File.Delete(path);
+                return;
+            }
+        }
+
+        // A server listens there (maybe this one, when a path is given twice), or it is some other file.
+        throw new SocketException((int)SocketError.AddressAlreadyInUse);
     }
 
     private void DeleteUnixPaths()
