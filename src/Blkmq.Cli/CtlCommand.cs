@@ -40,9 +40,10 @@ internal sealed class CtlCommand : Command
         {
             reply = SendAsync(path, line).GetAwaiter().GetResult();
         }
-        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or ArgumentException)
         {
-            Console.Error.WriteLine($"blkmq ctl: {path}: {ex.Message}");
+            // ArgumentException: a path longer than a Unix socket address holds (108 bytes).
+            Console.Error.WriteLine($"blkmq ctl: {path}: {ex.Message.Split('\n')[0]}");
             return Program.ExitIOError;
         }
 

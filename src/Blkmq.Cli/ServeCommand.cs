@@ -244,8 +244,9 @@ internal sealed class ServeCommand : Command
             {
                 await server.StartAsync().ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is SocketException or IOException or System.Security.Cryptography.CryptographicException)
+            catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
+                // UnauthorizedAccessException: a certificate or key file that cannot be read (or is a directory).
                 Console.Error.WriteLine($"blkmq serve: {ex.Message}");
                 return Program.ExitIOError;
             }
@@ -257,9 +258,10 @@ internal sealed class ServeCommand : Command
                 {
                     control?.Start();
                 }
-                catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException)
+                catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
                 {
-                    Console.Error.WriteLine($"blkmq serve: --control {controlPath}: {ex.Message}");
+                    // ArgumentException: a path longer than a Unix socket address holds (108 bytes).
+                    Console.Error.WriteLine($"blkmq serve: --control {controlPath}: {ex.Message.Split('\n')[0]}");
                     return Program.ExitIOError;
                 }
 

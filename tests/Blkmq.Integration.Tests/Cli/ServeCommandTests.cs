@@ -155,6 +155,7 @@ public sealed partial class ServeCommandTests
     [InlineData("disk=floppy", "--export 'disk=floppy': unknown driver 'floppy' (null or memory).")]
     [InlineData("disk=memory:size=lots", "'lots' is not a size")]
     [InlineData("disk=memory:frobnicate=1", "Unknown null_blk parameter 'frobnicate'")]
+    [InlineData("disk=memory:size=16777217T", "size: '16777217T' is too large.")]
     public async Task InvalidExport_ExitsTwo_WithMessage_NoUris(string export, string message)
     {
         ToolResult result = await BlkmqCli.RunAsync(["serve", "--export", export, "--listen", "127.0.0.1:0"], s_toolTimeout, TestContext.Current.CancellationToken);
@@ -179,6 +180,34 @@ public sealed partial class ServeCommandTests
             Assert.Contains("blkmq serve: cannot listen on " + listen, result.StandardError, StringComparison.Ordinal);
             Assert.Equal(string.Empty, result.StandardOutput);
             BlkmqCli.AssertNoStackTrace(result);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task UnusableFiles_ExitOne_WithMessage_NoStackTrace()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            // A certificate "file" that is a directory, and control paths longer than a Unix socket address holds.
+            string tooLong = Path.Combine(directory, new string('x', 120));
+            string[][] runs =
+            [
+                ["serve", "--export", "disk=memory:size=1M", "--listen", "127.0.0.1:0", "--tls", "on", "--tls-certificate", directory],
+                ["serve", "--export", "disk=memory:size=1M", "--listen", "127.0.0.1:0", "--control", tooLong],
+                ["ctl", "--control", tooLong, "list"],
+            ];
+            foreach (string[] arguments in runs)
+            {
+                ToolResult result = await BlkmqCli.RunAsync(arguments, s_toolTimeout, TestContext.Current.CancellationToken);
+                Assert.True(result.ExitCode == 1, $"{result.CommandLine} exited {result.ExitCode}\nstderr:\n{result.StandardError}");
+                Assert.Contains($"blkmq {arguments[0]}: ", result.StandardError, StringComparison.Ordinal);
+                BlkmqCli.AssertNoStackTrace(result);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
         }
     }
 
