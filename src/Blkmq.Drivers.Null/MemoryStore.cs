@@ -74,7 +74,10 @@ internal sealed class MemoryStore
         }
     }
 
-    /// <summary>Makes a range read as zeroes; with <paramref name="deallocate"/>, whole pages are dropped.</summary>
+    /// <summary>
+    /// Makes a range read as zeroes. With <paramref name="deallocate"/>, whole pages are dropped; without it (Linux's
+    /// <c>REQ_NOUNMAP</c>, NBD's <c>NO_HOLE</c>) the range ends fully provisioned: missing pages are allocated.
+    /// </summary>
     public void Zero(long offset, long length, bool deallocate)
     {
         long end = offset + length;
@@ -87,9 +90,13 @@ internal sealed class MemoryStore
             {
                 RemovePage(pageIndex);
             }
-            else
+            else if (deallocate)
             {
                 GetPage(pageIndex)?.Data.Slice(inPage, count).Clear();
+            }
+            else
+            {
+                GetOrAddPage(pageIndex).Data.Slice(inPage, count).Clear();
             }
 
             offset += count;

@@ -81,6 +81,36 @@ public sealed class NbdShTests
     }
 
     [Fact]
+    public async Task WriteZeroes_WithNoHole_Provisions_WithoutIt_Punches()
+    {
+        await using NbdTestServer server = await NbdTestServer.StartAsync();
+        await ExternalTool.RequireNbdShAsync();
+
+        // NBD_CMD_FLAG_NO_HOLE: "the area MUST be fully provisioned", so block status must stop calling it a hole,
+        // even where nothing was ever written; without the flag the server may (and this one does) punch a hole.
+        string script = $$"""
+            h.add_meta_context("base:allocation")
+            h.connect_uri("{{server.Uri()}}")
+            h.pwrite(b"\x07" * 131072, 0)
+            h.zero(65536, 0, nbd.CMD_FLAG_NO_HOLE)
+            h.zero(65536, 1048576, nbd.CMD_FLAG_NO_HOLE)
+            h.zero(65536, 65536)
+            entries = []
+            def f(metacontext, offset, e, err):
+                entries.extend(e)
+                return 0
+            h.block_status(2097152, 0, f)
+            assert entries == [65536, 0, 983040, 3, 65536, 0, 983040, 3], entries
+            assert h.pread(65536, 0) == bytes(65536)
+            assert h.pread(65536, 1048576) == bytes(65536)
+            h.shutdown()
+            print("ok")
+            """;
+        ToolResult result = await ExternalTool.RunCheckedAsync("nbdsh", ["-c", script], s_timeout);
+        Assert.Contains("ok", result.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StructuredRead_OfHoles_ArrivesAsHoleChunks()
     {
         await using NbdTestServer server = await NbdTestServer.StartAsync();

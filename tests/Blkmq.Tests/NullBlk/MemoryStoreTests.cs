@@ -6,6 +6,27 @@ namespace Blkmq.Tests.NullBlk;
 public sealed class MemoryStoreTests
 {
     [Fact]
+    public void Zero_WithoutDeallocate_ProvisionsEveryPage_WithDeallocate_DropsWholePages()
+    {
+        var store = new MemoryStore(1L << 20);
+        store.Write(MemoryStore.PageSize, new byte[MemoryStore.PageSize].Select(static _ => (byte)0x5A).ToArray());
+
+        // Never-written pages and a partial one: all allocated afterwards, all reading zero.
+        store.Zero(512, 4 * MemoryStore.PageSize, deallocate: false);
+        Assert.Equal(5L * MemoryStore.PageSize, store.AllocatedBytes);
+        byte[] read = new byte[5 * MemoryStore.PageSize];
+        store.Read(0, read);
+        Assert.True(read.AsSpan(512, 4 * MemoryStore.PageSize).IndexOfAnyExcept((byte)0) < 0);
+
+        // Deallocating drops the whole pages only; the partial ones at both ends stay allocated, zeroed.
+        store.Zero(512, 4 * MemoryStore.PageSize, deallocate: true);
+        Assert.True(store.IsAllocated(0));
+        Assert.False(store.IsAllocated(MemoryStore.PageSize));
+        Assert.False(store.IsAllocated(3 * MemoryStore.PageSize));
+        Assert.True(store.IsAllocated(4 * MemoryStore.PageSize));
+    }
+
+    [Fact]
     public void ThousandsOfPagesAcrossSlabs_KeepTheirOwnData_ThroughDiscardAndRewrite()
     {
         // 64 MiB of disk, 6000 pages written in a scattered order: more than the first slabs (256 KiB, doubling)
