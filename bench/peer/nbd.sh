@@ -60,9 +60,10 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 # This VM's host backs guest memory lazily: a page the guest never used before costs several times more to fault
 # in than one another process just freed. So whichever server ran right after a large free was favoured (measured:
 # a memory export's first fill 0.32-0.45 of nbdkit's when Blkmq started first, 0.87-0.89 with this). Before each server
-# starts, a short-lived process touches and frees SIZE + 512 MiB, so both find the same kind of free memory.
+# starts, a short-lived process touches and frees 2 x SIZE + 512 MiB, so that both servers (which run at the same time)
+# find the same kind of free memory for their exports.
 prime_memory() {
-  /usr/bin/python3 -c 'import sys; b = bytearray(int(sys.argv[1]))' "$(( $(numfmt --from=iec "$SIZE") + (512 << 20) ))"
+  /usr/bin/python3 -c 'import sys; b = bytearray(int(sys.argv[1]))' "$(( 2 * $(numfmt --from=iec "$SIZE") + (512 << 20) ))"
 }
 
 start_server() {
