@@ -18,13 +18,17 @@ internal sealed class ControlProtocol
 
     private readonly Dictionary<string, ControlExport> _exports = new(StringComparer.Ordinal);
     private readonly List<ControlExport> _exportList = [];
+    private readonly Action<string, Disk>? _poweredOn;
 
     /// <summary>Initializes a new instance of the <see cref="ControlProtocol"/> class.</summary>
     /// <param name="exports">The exports, by unique name; their devices stay the caller's.</param>
+    /// <param name="poweredOn">Called with an export's name and its device's new disk after <c>power EXPORT on</c>
+    /// (the NBD server serves that disk from then on).</param>
     /// <exception cref="ArgumentException">Two exports have the same name.</exception>
-    public ControlProtocol(IEnumerable<ControlExport> exports)
+    public ControlProtocol(IEnumerable<ControlExport> exports, Action<string, Disk>? poweredOn = null)
     {
         ArgumentNullException.ThrowIfNull(exports);
+        _poweredOn = poweredOn;
         foreach (ControlExport export in exports)
         {
             _exports.Add(export.Name, export);
@@ -101,9 +105,12 @@ internal sealed class ControlProtocol
         if (words[2] == "on")
         {
             export.Device.PowerOn();
+            if (export.Device.Disk is { } disk)
+            {
+                _poweredOn?.Invoke(export.Name, disk);
+            }
 
-            // The NBD export holds the disk it was created with; power on makes a new one, which it does not see.
-            return $"ok {export.Name} power=on (disk {export.Device.Name} is back in process; the NBD export keeps the removed disk until restart)";
+            return $"ok {export.Name} power=on";
         }
 
         await export.Device.PowerOffAsync().ConfigureAwait(false);

@@ -16,6 +16,16 @@ internal sealed class ServeCommand : Command
 {
     private const string DefaultExport = "disk=memory:size=1G";
 
+    /// <summary>The command-line option behind each <see cref="NbdServerOptions"/> property its validation may name.</summary>
+    private static readonly Dictionary<string, string> s_optionNames = new(StringComparer.Ordinal)
+    {
+        [nameof(NbdServerOptions.Exports)] = "--export",
+        [nameof(NbdServerOptions.Listeners)] = "--listen",
+        [nameof(NbdServerOptions.TlsCertificateFile)] = "--tls-certificate",
+        [nameof(NbdServerOptions.MaxConnections)] = "--max-connections",
+        [nameof(NbdServerOptions.BusyPoll)] = "--busy-poll",
+    };
+
     private readonly Option<string[]> _exports = new("--export")
     {
         Description = "An export: NAME=DRIVER[:key=value,...]. DRIVER is null or memory (null with memory_backed=1,discard=1, default size 1G); "
@@ -162,6 +172,12 @@ internal sealed class ServeCommand : Command
             {
                 options = CreateOptions(parseResult, instances, loggerFactory);
             }
+            catch (ArgumentException ex) when (ex.ParamName is { } name && s_optionNames.TryGetValue(name, out string? option))
+            {
+                // NbdServerOptions names its properties; the user typed options.
+                Console.Error.WriteLine($"blkmq serve: {option}: {ex.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal)}");
+                return Program.ExitBadArguments;
+            }
             catch (Exception ex) when (ex is FormatException or ArgumentException or OverflowException)
             {
                 Console.Error.WriteLine($"blkmq serve: {ex.Message.Split('\n')[0]}");
@@ -251,7 +267,7 @@ internal sealed class ServeCommand : Command
                 return Program.ExitIOError;
             }
 
-            ControlServer? control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports));
+            ControlServer? control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, server.ReplaceDisk));
             try
             {
                 try

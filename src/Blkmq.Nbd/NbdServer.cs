@@ -20,8 +20,8 @@ namespace Blkmq.Nbd;
 /// </remarks>
 public sealed class NbdServer : IAsyncDisposable
 {
-    private readonly Dictionary<string, NbdExportEntry> _exports = new(StringComparer.Ordinal);
-    private readonly List<NbdExportEntry> _exportList = [];
+    private readonly Dictionary<string, int> _exportIndex = new(StringComparer.Ordinal);
+    private readonly NbdExportEntry[] _exportList;
     private readonly List<Socket> _listeners = [];
     private readonly List<EndPoint> _endPoints = [];
     private readonly List<string> _unixPaths = [];
@@ -43,11 +43,10 @@ public sealed class NbdServer : IAsyncDisposable
         options.Validate();
         Options = options;
         Logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<NbdServer>();
-        foreach (NbdExport export in options.Exports)
+        _exportList = [.. options.Exports.Select(static export => new NbdExportEntry(export))];
+        for (int i = 0; i < _exportList.Length; i++)
         {
-            var entry = new NbdExportEntry(export);
-            _exports.Add(export.Name, entry);
-            _exportList.Add(entry);
+            _exportIndex.Add(_exportList[i].Name, i);
         }
     }
 
@@ -82,6 +81,8 @@ public sealed class NbdServer : IAsyncDisposable
         string scheme = tls ? "nbds" : "nbd";
         return endPoint switch
         {
+            // A wildcard address is where the server listens, not one a client can connect to (nbdkit prints localhost too).
+            IPEndPoint ip when ip.Address.Equals(IPAddress.Any) || ip.Address.Equals(IPAddress.IPv6Any) => FormattableString.Invariant($"{scheme}://localhost:{ip.Port}/{name}"),
             IPEndPoint ip when ip.AddressFamily == AddressFamily.InterNetworkV6 => FormattableString.Invariant($"{scheme}://[{ip.Address}]:{ip.Port}/{name}"),
             IPEndPoint ip => FormattableString.Invariant($"{scheme}://{ip.Address}:{ip.Port}/{name}"),
             UnixDomainSocketEndPoint unix => $"{scheme}+unix:///{name}?socket={Uri.EscapeDataString(unix.ToString()).Replace("%2F", "/", StringComparison.Ordinal)}",
@@ -236,14 +237,43 @@ public sealed class NbdServer : IAsyncDisposable
 
     internal void OnTransmissionEnded() => Interlocked.Decrement(ref _transmitting);
 
-    internal NbdExportEntry? FindExport(string name)
+    /// <summary>
+    /// Serves another disk under an export's name from now on, as a null_blk device powered off and on again comes
+    /// back as a new disk. Connections that chose the export before keep the disk they started with (its IO fails once
+    /// that disk is removed); clients that connect afterwards get <paramref name="disk"/>.
+    /// </summary>
+    /// <param name="exportName">The export's name.</param>
+    /// <param name="disk">The disk to serve; the server does not own it.</param>
+    /// <exception cref="ArgumentException">No export has that name.</exception>
+    public void ReplaceDisk(string exportName, Disk disk)
     {
-        if (name.Length == 0)
+        ArgumentNullException.ThrowIfNull(exportName);
+        ArgumentNullException.ThrowIfNull(disk);
+        if (!_exportIndex.TryGetValue(exportName, out int index))
         {
-            return _exports.TryGetValue(name, out NbdExportEntry? named) ? named : _exportList[0];
+            throw new ArgumentException($"No export is named '{exportName}'.", nameof(exportName));
         }
 
-        return _exports.GetValueOrDefault(name);
+        lock (_stateLock)
+        {
+            NbdExportEntry current = Volatile.Read(ref _exportList[index]);
+            Volatile.Write(ref _exportList[index], new NbdExportEntry(current.Export with { Disk = disk }));
+        }
+    }
+
+    internal NbdExportEntry? FindExport(string name)
+    {
+        if (!_exportIndex.TryGetValue(name, out int index))
+        {
+            if (name.Length != 0)
+            {
+                return null;
+            }
+
+            index = 0; // The empty name is the default export: one named "" if there is one, else the first.
+        }
+
+        return Volatile.Read(ref _exportList[index]);
     }
 
     private static string Describe(EndPoint endPoint) => endPoint is UnixDomainSocketEndPoint unix ? "unix:" + unix : endPoint.ToString() ?? "?";

@@ -127,6 +127,57 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task PowerOffAndOn_ThroughCtl_ExportServesTheDiskAgain_WithItsData()
+    {
+        await ExternalTool.RequireNbdShAsync();
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string control = Path.Combine(directory, "ctl.sock");
+            await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "disk=memory:size=64M", "--listen", "127.0.0.1:0", "--control", control]);
+            string uri = (await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+            await RunNbdShAsync($$"""
+                h.connect_uri("{{uri}}")
+                h.pwrite(b"\x42" * 65536, 1048576)
+                h.flush()
+                h.shutdown()
+                print("ok")
+                """);
+
+            // Off: the disk is gone, its IO fails.
+            ToolResult off = await BlkmqCli.RunAsync(["ctl", "--control", control, "power", "disk", "off"], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.True(off.ExitCode == 0, off.StandardError);
+            await RunNbdShAsync($$"""
+                h.connect_uri("{{uri}}")
+                try:
+                    h.pread(4096, 0)
+                    raise AssertionError("a read succeeded on a disk that is powered off")
+                except nbd.Error as e:
+                    print("ok", e.errnum)
+                """);
+
+            // On: null_blk keeps a memory-backed device's data across a power cycle; new clients get the new disk.
+            ToolResult on = await BlkmqCli.RunAsync(["ctl", "--control", control, "power", "disk", "on"], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.True(on.ExitCode == 0, on.StandardError);
+            await RunNbdShAsync($$"""
+                h.connect_uri("{{uri}}")
+                assert h.pread(65536, 1048576) == b"\x42" * 65536
+                h.pwrite(b"\x43" * 4096, 0)
+                assert h.pread(4096, 0) == b"\x43" * 4096
+                h.shutdown()
+                print("ok")
+                """);
+
+            serve.Signal(Libc.SigTerm);
+            Assert.Equal(0, await serve.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task TwoExports_PrintedAndListedByNbdInfo()
     {
         ExternalTool.Require("nbdinfo");
@@ -162,6 +213,20 @@ public sealed partial class ServeCommandTests
         Assert.True(result.ExitCode == 2, $"{result.CommandLine} exited {result.ExitCode}\nstdout:\n{result.StandardOutput}\nstderr:\n{result.StandardError}");
         Assert.Contains("blkmq serve: ", result.StandardError, StringComparison.Ordinal);
         Assert.Contains(message, result.StandardError, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, result.StandardOutput);
+        BlkmqCli.AssertNoStackTrace(result);
+    }
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("--max-connections", "0", "blkmq serve: --max-connections: At least one connection.")]
+    [InlineData("--busy-poll", "20000", "blkmq serve: --busy-poll: Between 0 and 10 ms.")]
+    [InlineData("--tls", "on", "blkmq serve: --tls-certificate: TLS needs a certificate file.")]
+    public async Task InvalidServerOption_ExitsTwo_NamingTheOption(string option, string value, string message)
+    {
+        ToolResult result = await BlkmqCli.RunAsync(["serve", "--listen", "127.0.0.1:0", option, value], s_toolTimeout, TestContext.Current.CancellationToken);
+        Assert.True(result.ExitCode == 2, $"{result.CommandLine} exited {result.ExitCode}\nstdout:\n{result.StandardOutput}\nstderr:\n{result.StandardError}");
+        Assert.Contains(message + Environment.NewLine, result.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter", result.StandardError, StringComparison.Ordinal);
         Assert.Equal(string.Empty, result.StandardOutput);
         BlkmqCli.AssertNoStackTrace(result);
     }
