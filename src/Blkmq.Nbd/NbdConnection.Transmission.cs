@@ -143,6 +143,8 @@ internal sealed partial class NbdConnection
                 payload = length;
             }
 
+            _largeWrites = type == NbdProtocol.CmdWrite && payload >= DirectPayloadThreshold;
+
             ulong effectLength = length;
             NbdErrorMessage message = NbdErrorMessage.None;
             uint error = 0;

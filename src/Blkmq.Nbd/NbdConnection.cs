@@ -32,6 +32,13 @@ namespace Blkmq.Nbd;
 internal sealed partial class NbdConnection : IDisposable
 {
     private const int ReadBufferSize = 128 * 1024;
+
+    /// <summary>
+    /// A write payload at least this large is read straight into its request's buffer, and so is the next one's:
+    /// after such a write the reader receives only the next header, instead of filling its input buffer with part of
+    /// the next payload that would then be copied once more.
+    /// </summary>
+    private const int DirectPayloadThreshold = 64 * 1024;
     private const int WriteBufferSize = 256 * 1024;
 
     /// <summary>Stack of a connection's threads: the loops keep nothing large on the stack.</summary>
@@ -52,6 +59,9 @@ internal sealed partial class NbdConnection : IDisposable
     private readonly byte[] _readBuffer = new byte[ReadBufferSize];
     private readonly CancellationToken _serverStopping;
     private readonly long _busyPollTicks;
+
+    /// <summary>Whether the last request carried a large write payload (see <see cref="DirectPayloadThreshold"/>).</summary>
+    private bool _largeWrites;
     private readonly Lock _lock = new();
     private readonly Stack<NbdRequest> _free = new();
     private readonly ThreadSignal _capacityFreed = new();
@@ -415,7 +425,9 @@ internal sealed partial class NbdConnection : IDisposable
                 PollForInput();
             }
 
-            int read = _stream.Read(_readBuffer, _readEnd, _readBuffer.Length - _readEnd);
+            // While large writes arrive, take only the header: the payload after it goes straight to its request.
+            int room = _largeWrites ? count - Buffered : _readBuffer.Length - _readEnd;
+            int read = _stream.Read(_readBuffer, _readEnd, room);
             if (read == 0)
             {
                 return false;
@@ -481,7 +493,7 @@ internal sealed partial class NbdConnection : IDisposable
     {
         while (count > 0)
         {
-            if (Buffered == 0 && !Fill(1))
+            if (Buffered == 0 && !Fill((int)Math.Min(count, _readBuffer.Length)))
             {
                 return false;
             }
