@@ -5,8 +5,8 @@
 #   Blkmq null export   (blkmq serve, null driver)    vs  nbdkit null
 #
 # over TCP loopback and a Unix socket; fio's nbd engine 4 KiB randread / randwrite at iodepth 1 and 32 with 1 and 2
-# connections (fio jobs), plus nbdcopy of 1 GiB in (filling a fresh export, then overwriting it: median of 3) and
-# out (median of 3; of 9 for null exports, whose copy takes ~10 ms).
+# connections (fio jobs), plus nbdcopy of 1 GiB in (filling a fresh export, then overwriting it: median of 3, the two
+# servers' copies alternating) and out (likewise; of 9 for null exports, whose copy takes ~10 ms).
 # Both servers run at once and each measurement is taken on both back to back, in an order that alternates between
 # ROUNDS rounds (fresh servers each round); the table shows medians over rounds and the range of per-round ratios.
 # Every server first gets the same unmeasured warm-up copy.
@@ -14,7 +14,8 @@
 #
 # Environment: SIZE (export size, default 1G), RUNTIME (seconds per fio run, default 3), ROUNDS (default 3),
 # COPY_SIZE (nbdcopy bytes, default 1G), WARMUP_SIZE (default 256M), TRANSPORTS ("tcp unix"), KINDS ("memory null"),
-# BLKMQ (path of a built blkmq; default: build it). A full run takes about 15 minutes.
+# BLKMQ (path of a built blkmq; default: build it), RAW (a file to keep every single measurement in, as TSV).
+# A full run takes about 17 minutes.
 #
 # Note: both null exports report themselves as one zero hole, so "null / nbdcopy out" measures how fast each
 # answers block status (nbdcopy skips holes), not data transfer.
@@ -109,10 +110,17 @@ copy_mibs() {
   /usr/bin/python3 -c "print(round($bytes / 1048576 / ($end - $start)))"
 }
 
-# copy_median DIRECTION COUNT: the median of COUNT (odd) copies.
-copy_median() {
-  local i
-  for i in $(seq "$2"); do copy_mibs "$1"; done | sort -n | sed -n "$(( ($2 + 1) / 2 ))p"
+# copy_pair TEST DIRECTION COUNT: COUNT copies on each server, alternating between them copy by copy; records the
+# median of each server's copies.
+copy_pair() {
+  local i server values
+  declare -A values=()
+  for i in $(seq "$3"); do
+    for server in $order; do URI="${uri[$server]}"; values[$server]+="$(copy_mibs "$2") "; done
+  done
+  for server in $order; do
+    record "$round" "$1" "$server" "$(printf '%s\n' ${values[$server]} | sort -n | sed -n "$(( ($3 + 1) / 2 ))p")"
+  done
 }
 
 echo "making $COPY_SIZE of random data..." >&2
@@ -148,8 +156,8 @@ for transport in $TRANSPORTS; do
       done
       for server in $order; do URI="${uri[$server]}"; warm_up; done
       for server in $order; do URI="${uri[$server]}"; record "$round" "nbdcopy in, first fill (MiB/s)" "$server" "$(copy_mibs in)"; done
-      for server in $order; do URI="${uri[$server]}"; record "$round" "nbdcopy in, overwrite (MiB/s)" "$server" "$(copy_median in 3)"; done
-      for server in $order; do URI="${uri[$server]}"; record "$round" "nbdcopy out (MiB/s)" "$server" "$(copy_median out "$out_copies")"; done
+      copy_pair "nbdcopy in, overwrite (MiB/s)" in 3
+      copy_pair "nbdcopy out (MiB/s)" out "$out_copies"
       for rw in randread randwrite; do
         for depth in 1 32; do
           for jobs in 1 2; do
@@ -165,6 +173,7 @@ for transport in $TRANSPORTS; do
   done
 done
 
+if [ -n "${RAW:-}" ]; then cp "$RESULTS" "$RAW"; fi
 /usr/bin/python3 - "$RESULTS" "$ROUNDS" <<'PY'
 import sys, collections, statistics
 rows = collections.OrderedDict()
