@@ -24,18 +24,24 @@ internal sealed partial class NbdConnection
     /// <summary>Gets whether base:allocation was selected for the export in use.</summary>
     public bool MetaContextSelected => _metaContextSelected;
 
+    /// <summary>The server's first 18 bytes: fixed newstyle, no zeroes.</summary>
+    private static readonly byte[] s_greeting = MakeGreeting();
+
+    private static byte[] MakeGreeting()
+    {
+        byte[] greeting = new byte[18];
+        BinaryPrimitives.WriteUInt64BigEndian(greeting, NbdProtocol.InitPasswd);
+        BinaryPrimitives.WriteUInt64BigEndian(greeting.AsSpan(8), NbdProtocol.OptionMagic);
+        BinaryPrimitives.WriteUInt16BigEndian(greeting.AsSpan(16), NbdProtocol.FlagFixedNewstyle | NbdProtocol.FlagNoZeroes);
+        return greeting;
+    }
+
     /// <summary>Runs the handshake.</summary>
     /// <returns>True to enter transmission with <see cref="Export"/>; false when the client aborted or must be dropped.</returns>
     private bool Handshake()
     {
-        Span<byte> greeting = stackalloc byte[18];
-        BinaryPrimitives.WriteUInt64BigEndian(greeting, NbdProtocol.InitPasswd);
-        BinaryPrimitives.WriteUInt64BigEndian(greeting[8..], NbdProtocol.OptionMagic);
-        BinaryPrimitives.WriteUInt16BigEndian(greeting[16..], NbdProtocol.FlagFixedNewstyle | NbdProtocol.FlagNoZeroes);
-        _handshakeOut.Write(greeting);
-        FlushHandshake();
-
-        if (!Fill(4))
+        // The greeting was sent by Start.
+        if (_greetingFailed || !Fill(4))
         {
             NbdLog.ClientGone(_logger, Id, "greeting");
             return false;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO;
 using System.Net.Sockets;
@@ -19,7 +20,7 @@ internal sealed partial class NbdConnection
     /// <summary>The most pieces one gathering send carries: the runtime gathers up to 8 without allocating.</summary>
     private const int MaxSegments = 8;
 
-    private readonly byte[] _writeBuffer = new byte[WriteBufferSize];
+    private readonly byte[] _writeBuffer = ArrayPool<byte>.Shared.Rent(WriteBufferSize);
     private readonly List<ArraySegment<byte>> _segments = new(MaxSegments + 1);
     private int _writeLength;
     private int _segmentStart;

@@ -15,8 +15,14 @@ internal sealed partial class NbdConnection
     {
         _replyRing = new NbdRequest[_maxInFlight];
         _batch = new NbdRequest[_maxInFlight];
-        var writer = new Thread(WriteLoop, ThreadStackSize) { IsBackground = true, Name = $"nbd writer {Id}" };
-        writer.Start();
+        _server.Threads.Run(
+            static state =>
+            {
+                var connection = (NbdConnection)state!;
+                connection.WriteLoop();
+                connection._writerDone.Set();
+            },
+            this);
         string reason;
         _server.OnTransmissionStarted();
         try
@@ -68,7 +74,7 @@ internal sealed partial class NbdConnection
         }
 
         _repliesReady.Set();
-        writer.Join();
+        _writerDone.Wait();
         return reason;
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO;
@@ -56,9 +57,12 @@ internal sealed partial class NbdConnection : IDisposable
     private readonly Socket _socket;
     private readonly ILogger _logger;
     private readonly NetworkStream _networkStream;
-    private readonly byte[] _readBuffer = new byte[ReadBufferSize];
+    private readonly byte[] _readBuffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
     private readonly CancellationToken _serverStopping;
     private readonly long _busyPollTicks;
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _disposed;
+    private bool _greetingFailed;
 
     /// <summary>Whether the last request carried a large write payload (see <see cref="DirectPayloadThreshold"/>).</summary>
     private bool _largeWrites;
@@ -67,6 +71,7 @@ internal sealed partial class NbdConnection : IDisposable
     private readonly ThreadSignal _capacityFreed = new();
     private readonly ThreadSignal _repliesReady = new();
     private readonly ThreadSignal _idle = new();
+    private readonly ThreadSignal _writerDone = new();
     private readonly int _maxInFlight;
     private readonly long _maxBufferedBytes;
     private Stream _stream;
@@ -130,36 +135,49 @@ internal sealed partial class NbdConnection : IDisposable
         }
     }
 
-    /// <summary>Runs the connection to its end on its own thread; never throws.</summary>
-    /// <returns>A task that completes when the connection is closed and every request it started has ended.</returns>
-    public Task RunAsync()
+    /// <summary>Gets a task that completes when the connection is closed and every request it started has ended.</summary>
+    public Task Completion => _done.Task;
+
+    /// <summary>
+    /// Runs the connection to its end on its own thread; never throws. When it ends, the server forgets it
+    /// (<see cref="NbdServer.OnConnectionEnded"/>) before <see cref="Completion"/> completes.
+    /// </summary>
+    public void Start()
     {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(
-            () =>
-            {
-                Run();
-                done.SetResult();
-            },
-            ThreadStackSize)
+        // The greeting goes out from the accepting thread, so the client's round trip overlaps this thread's start.
+        try
         {
-            IsBackground = true,
-            Name = FormattableString.Invariant($"nbd connection {Id}"),
-        };
+            _socket.Send(s_greeting);
+        }
+        catch (SocketException)
+        {
+            _greetingFailed = true;
+        }
 
         try
         {
-            thread.Start();
+            _server.Threads.Run(
+                static state =>
+                {
+                    var connection = (NbdConnection)state!;
+                    connection.Run();
+                    connection.End();
+                },
+                this);
         }
         catch (OutOfMemoryException e)
         {
             // No thread to be had (a thread limit): refuse this client, keep serving the others.
             NbdLog.ConnectionFailed(_logger, e, Id);
             Dispose();
-            done.SetResult();
+            End();
         }
+    }
 
-        return done.Task;
+    private void End()
+    {
+        _server.OnConnectionEnded(this);
+        _done.SetResult();
     }
 
     private void Run()
@@ -323,13 +341,22 @@ internal sealed partial class NbdConnection : IDisposable
         Dispose();
     }
 
-    /// <summary>Releases the socket and streams; the connection must have ended (<see cref="RunAsync"/> does this).</summary>
+    /// <summary>Releases the socket and streams; the connection must have ended (<see cref="Start"/>'s thread does this).</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // Nothing reads or writes them any more: the connection's threads have ended.
+        ArrayPool<byte>.Shared.Return(_readBuffer);
+        ArrayPool<byte>.Shared.Return(_writeBuffer);
         _sslStream?.Dispose();
         _networkStream.Dispose();
         _socket.Dispose();
         _capacityFreed.Dispose();
+        _writerDone.Dispose();
         _repliesReady.Dispose();
         _idle.Dispose();
     }

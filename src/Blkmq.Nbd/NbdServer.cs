@@ -61,6 +61,9 @@ public sealed class NbdServer : IAsyncDisposable
 
     internal ILogger Logger { get; }
 
+    /// <summary>Gets the threads connections run on (a reader and a writer each), parked between connections.</summary>
+    internal ThreadCache Threads { get; } = new("nbd connection", maxParked: 16, stackSize: 256 * 1024);
+
     internal IReadOnlyList<NbdExportEntry> ExportList => _exportList;
 
     internal SslStreamCertificateContext? CertificateContext { get; private set; }
@@ -155,7 +158,7 @@ public sealed class NbdServer : IAsyncDisposable
             NbdLog.Listening(Logger, _endPoints[i]);
             Socket listener = _listeners[i];
             EndPoint endPoint = _endPoints[i];
-            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(listener, endPoint), CancellationToken.None));
+            _acceptLoops.Add(StartAcceptThread(listener, endPoint));
         }
 
         return Task.CompletedTask;
@@ -220,6 +223,7 @@ public sealed class NbdServer : IAsyncDisposable
 
         DeleteUnixPaths();
         _certificate?.Dispose();
+        Threads.Dispose();
         NbdLog.Stopped(Logger);
     }
 
@@ -236,6 +240,9 @@ public sealed class NbdServer : IAsyncDisposable
     internal void OnTransmissionStarted() => Interlocked.Increment(ref _transmitting);
 
     internal void OnTransmissionEnded() => Interlocked.Decrement(ref _transmitting);
+
+    /// <summary>Called on a connection's thread as it ends, before its <see cref="NbdConnection.Completion"/> completes.</summary>
+    internal void OnConnectionEnded(NbdConnection connection) => _connections.TryRemove(connection.Id, out _);
 
     /// <summary>
     /// Serves another disk under an export's name from now on, as a null_blk device powered off and on again comes
@@ -368,7 +375,36 @@ public sealed class NbdServer : IAsyncDisposable
         _unixPaths.Clear();
     }
 
-    private async Task AcceptLoopAsync(Socket listener, EndPoint endPoint)
+    /// <summary>
+    /// Accepts on a thread of its own with blocking calls, as each connection runs: the kernel wakes it directly when
+    /// a client connects, and it starts the connection's thread itself, with no thread-pool worker to wake in
+    /// between (a client that opens four connections, as nbdcopy does, would wait for that four times).
+    /// </summary>
+    private Task StartAcceptThread(Socket listener, EndPoint endPoint)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(
+            () =>
+            {
+                try
+                {
+                    AcceptLoop(listener, endPoint);
+                }
+                finally
+                {
+                    done.SetResult();
+                }
+            },
+            256 * 1024)
+        {
+            IsBackground = true,
+            Name = "nbd accept " + Describe(endPoint),
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void AcceptLoop(Socket listener, EndPoint endPoint)
     {
         CancellationToken stopping = _stopping.Token;
         while (!stopping.IsCancellationRequested)
@@ -376,14 +412,15 @@ public sealed class NbdServer : IAsyncDisposable
             Socket client;
             try
             {
-                client = await listener.AcceptAsync(stopping).ConfigureAwait(false);
+                client = listener.Accept();
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            catch (ObjectDisposedException)
             {
                 return;
             }
-            catch (SocketException e) when (stopping.IsCancellationRequested || e.SocketErrorCode == SocketError.OperationAborted)
+            catch (SocketException) when (stopping.IsCancellationRequested)
             {
+                // StopAsync disposed the listener, which ends a blocked accept.
                 return;
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset or SocketError.TooManyOpenSockets)
@@ -391,7 +428,7 @@ public sealed class NbdServer : IAsyncDisposable
                 // The client left before accept finished, or descriptors ran out for a moment: keep accepting.
                 if (e.SocketErrorCode == SocketError.TooManyOpenSockets)
                 {
-                    await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
+                    Thread.Sleep(10);
                 }
 
                 continue;
@@ -417,24 +454,8 @@ public sealed class NbdServer : IAsyncDisposable
             long id = Interlocked.Increment(ref _nextConnectionId);
             NbdLog.ConnectionAccepted(Logger, id, client.RemoteEndPoint ?? endPoint);
             var connection = new NbdConnection(this, client, id, stopping);
-            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Task task = RunConnectionAsync(connection, started.Task);
-            _connections[id] = (connection, task);
-            started.SetResult();
-        }
-    }
-
-    private async Task RunConnectionAsync(NbdConnection connection, Task registered)
-    {
-        // Wait until the connection is in the table, so the removal below cannot run first.
-        await registered.ConfigureAwait(false);
-        try
-        {
-            await connection.RunAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _connections.TryRemove(connection.Id, out _);
+            _connections[id] = (connection, connection.Completion);
+            connection.Start();
         }
     }
 }
