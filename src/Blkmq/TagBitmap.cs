@@ -8,8 +8,9 @@ namespace Blkmq;
 
 /// <summary>
 /// A scalable, lock-free tag bitmap (the idea of Linux <c>sbitmap</c>): the tags are spread over several 64-bit
-/// words, each on its own cache line, and each thread starts its search at the word it last allocated from, so
-/// submitters on different processors rarely touch the same line. Allocation is one compare-and-swap, freeing is
+/// words, each on its own cache line, and a submitter starts its search at the word its processor last allocated
+/// from (per-processor hints, spread evenly at first), so submitters on different processors rarely touch the same
+/// line. Allocation is one compare-and-swap, freeing is
 /// one atomic AND.
 /// </summary>
 /// <remarks>
@@ -21,10 +22,10 @@ namespace Blkmq;
 /// </remarks>
 internal sealed class TagBitmap
 {
-    [ThreadStatic]
-    private static uint t_hint;
-
     private readonly PaddedWord[] _words;
+
+    /// <summary>Per processor: the word its submitters allocated from last (sbitmap's per-cpu <c>alloc_hint</c>).</summary>
+    private readonly PaddedHint[] _hints;
     private readonly int _shift;
     private readonly int _depth;
     private readonly Lock _waitLock = new();
@@ -44,6 +45,14 @@ internal sealed class TagBitmap
         {
             int bits = Math.Min(bitsPerWord, depth - (i << _shift));
             _words[i].Mask = bits == 64 ? ulong.MaxValue : (1UL << bits) - 1;
+        }
+
+        // Processors start spread evenly over the words, so two submitters on two processors begin (and, as each
+        // frees what it allocated, stay) on different cache lines.
+        _hints = new PaddedHint[Environment.ProcessorCount];
+        for (int cpu = 0; cpu < _hints.Length; cpu++)
+        {
+            _hints[cpu].Word = (int)((long)cpu * wordCount / _hints.Length);
         }
     }
 
@@ -146,15 +155,11 @@ internal sealed class TagBitmap
     private bool TryAllocateCore(out int tag)
     {
         PaddedWord[] words = _words;
-        uint hint = t_hint;
-        if (hint == 0)
-        {
-            // Seed each thread at its own word (as sbitmap seeds its per-cpu hints), so concurrent submitters
-            // start on different cache lines instead of all fighting over word 0.
-            hint = t_hint = ((uint)Environment.CurrentManagedThreadId * 2654435761u) | 1;
-        }
 
-        int start = (int)((hint >> 1) % (uint)words.Length);
+        // The hint of the processor this thread runs on now: a thread that migrates follows its new processor's
+        // words. Two threads on one processor share a hint, which costs nothing: they never run at the same time.
+        ref PaddedHint hint = ref _hints[(int)((uint)Thread.GetCurrentProcessorId() % (uint)_hints.Length)];
+        int start = hint.Word;
         int index = start;
         do
         {
@@ -168,7 +173,7 @@ internal sealed class TagBitmap
                 ulong seen = Interlocked.CompareExchange(ref word.Value, taken, current);
                 if (seen == current)
                 {
-                    t_hint = ((uint)index << 1) | 1;
+                    hint.Word = index;
                     tag = (index << _shift) + bit;
                     return true;
                 }
@@ -206,7 +211,14 @@ internal sealed class TagBitmap
         }
     }
 
-    // 128 bytes per word so that neither two words nor a word and its neighbour's prefetch pair share a line.
+    // 128 bytes per hint and per word so that neither two of them nor one and its neighbour's prefetch pair share a line.
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct PaddedHint
+    {
+        [FieldOffset(64)]
+        public int Word;
+    }
+
     [StructLayout(LayoutKind.Explicit, Size = 128)]
     private struct PaddedWord
     {
