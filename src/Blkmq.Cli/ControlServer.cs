@@ -100,29 +100,24 @@ internal sealed class ControlServer : IAsyncDisposable
 
     private void RemoveStaleSocket()
     {
-        if (!File.Exists(Path))
-        {
-            return;
-        }
-
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        bool free;
+        SocketException? notASocket;
         try
         {
-            probe.Connect(new UnixDomainSocketEndPoint(Path));
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused && new FileInfo(Path).Length == 0)
-        {
-            // Nobody listens: a leftover from a server that did not stop cleanly (a socket file is always empty,
-            // so a file with data in it is never taken for one).
-            File.Delete(Path);
-            return;
+            free = Blkmq.Nbd.UnixSocketPath.TryRemoveStale(Path, out notASocket);
         }
         catch (SocketException ex)
         {
-            throw new IOException($"{Path} exists and is not a stale socket: {ex.Message}", ex);
+            notASocket = ex;
+            free = false;
         }
 
-        throw new IOException($"{Path}: another server listens there.");
+        if (!free)
+        {
+            throw notASocket is null
+                ? new IOException($"{Path}: another server listens there.")
+                : new IOException($"{Path} exists and is not a stale socket: {notASocket.Message}", notASocket);
+        }
     }
 
     private void RemoveSocketFile()

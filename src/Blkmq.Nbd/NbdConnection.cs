@@ -43,7 +43,7 @@ internal sealed partial class NbdConnection : IDisposable
     private const int WriteBufferSize = 256 * 1024;
 
     /// <summary>Stack of a connection's threads: the loops keep nothing large on the stack.</summary>
-    private const int ThreadStackSize = 256 * 1024;
+    internal const int ThreadStackSize = 256 * 1024;
 
     private const int HandshakeRunning = 0;
     private const int HandshakeOver = 1;

@@ -61,8 +61,8 @@ public sealed class NbdServer : IAsyncDisposable
 
     internal ILogger Logger { get; }
 
-    /// <summary>Gets the threads connections run on (a reader and a writer each), parked between connections.</summary>
-    internal ThreadCache Threads { get; } = new("nbd connection", maxParked: 16, stackSize: 256 * 1024);
+    /// <summary>Gets the threads listeners and connections (a reader and a writer each) run on, parked between connections.</summary>
+    internal ThreadCache Threads { get; } = new("nbd", maxParked: 16, stackSize: NbdConnection.ThreadStackSize);
 
     internal IReadOnlyList<NbdExportEntry> ExportList => _exportList;
 
@@ -290,7 +290,12 @@ public sealed class NbdServer : IAsyncDisposable
         Socket socket;
         if (endPoint is UnixDomainSocketEndPoint unix)
         {
-            RemoveStaleSocket(unix);
+            if (!UnixSocketPath.TryRemoveStale(unix.ToString(), out _))
+            {
+                // A server listens there (maybe this one, when a path is given twice), or it is some other file.
+                throw new SocketException((int)SocketError.AddressAlreadyInUse);
+            }
+
             socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         }
         else
@@ -322,38 +327,6 @@ public sealed class NbdServer : IAsyncDisposable
         return socket;
     }
 
-    /// <summary>
-    /// Deletes a socket file nobody listens on (left by a server that did not stop cleanly), so that binding succeeds;
-    /// a path where a server listens, or any other file, is left alone and fails as EADDRINUSE.
-    /// </summary>
-    private static void RemoveStaleSocket(UnixDomainSocketEndPoint endPoint)
-    {
-        string path = endPoint.ToString();
-        if (!File.Exists(path))
-        {
-            return;
-        }
-
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            probe.Connect(endPoint);
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
-        {
-            // Nobody listens, or it is no socket (a socket file is always empty, so a file with data in it is never
-            // taken for one).
-            if (new FileInfo(path).Length == 0)
-            {
-                File.Delete(path);
-                return;
-            }
-        }
-
-        // A server listens there (maybe this one, when a path is given twice), or it is some other file.
-        throw new SocketException((int)SocketError.AddressAlreadyInUse);
-    }
-
     private void DeleteUnixPaths()
     {
         foreach (string path in _unixPaths)
@@ -383,8 +356,8 @@ public sealed class NbdServer : IAsyncDisposable
     private Task StartAcceptThread(Socket listener, EndPoint endPoint)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(
-            () =>
+        Threads.Run(
+            _ =>
             {
                 try
                 {
@@ -395,12 +368,7 @@ public sealed class NbdServer : IAsyncDisposable
                     done.SetResult();
                 }
             },
-            256 * 1024)
-        {
-            IsBackground = true,
-            Name = "nbd accept " + Describe(endPoint),
-        };
-        thread.Start();
+            null);
         return done.Task;
     }
 

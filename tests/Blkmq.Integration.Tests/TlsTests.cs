@@ -8,13 +8,15 @@ public sealed class TlsTests
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(60);
 
-    private static async Task<(NbdTestServer Server, string Home, string Pki)> StartAsync(NbdTlsMode mode)
+    /// <summary>Starts a server with certificates made in-process, or by <paramref name="makeCertificates"/> (a tool).</summary>
+    private static async Task<(NbdTestServer Server, string Home, string Pki)> StartAsync(
+        NbdTlsMode mode, Func<string, Task<(string CertificateFile, string KeyFile)>>? makeCertificates = null)
     {
         string scratch = Path.Combine(Path.GetTempPath(), "blkmq-tls-" + Guid.NewGuid().ToString("N")[..12]);
 
         // libnbd looks for its certificates in $HOME/.pki/libnbd when none are given.
         string pki = Path.Combine(scratch, ".pki", "libnbd");
-        (string certificate, string key) = TestCertificates.Create(pki);
+        (string certificate, string key) = makeCertificates is null ? TestCertificates.Create(pki) : await makeCertificates(pki);
         NbdTestServer server = await NbdTestServer.StartAsync(configure: o => o with { TlsMode = mode, TlsCertificateFile = certificate, TlsKeyFile = key });
         return (server, scratch, pki);
     }
@@ -76,15 +78,7 @@ public sealed class TlsTests
         (NbdTestServer server, string home, string pki) = await StartAsync(NbdTlsMode.Require);
         await using (server)
         {
-            ToolResult result = await ExternalTool.RunCheckedAsync(
-                "qemu-img",
-                [
-                    "info",
-                    "--object", $"tls-creds-x509,id=tls0,dir={pki},endpoint=client",
-                    "--image-opts", $"driver=nbd,host=127.0.0.1,port={server.Port},export=disk,tls-creds=tls0",
-                ],
-                s_timeout);
-            Assert.Contains("67108864 bytes", result.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("67108864 bytes", await QemuImgInfoAsync(pki, server.Port), StringComparison.Ordinal);
         }
 
         Directory.Delete(home, recursive: true);
@@ -94,10 +88,8 @@ public sealed class TlsTests
     public async Task NbdInfo_WithCertificatesMadeByCertTool()
     {
         ExternalTool.Require("nbdinfo");
-        string home = Path.Combine(Path.GetTempPath(), "blkmq-tls-" + Guid.NewGuid().ToString("N")[..12]);
-        string pki = Path.Combine(home, ".pki", "libnbd");
-        (string certificate, string key) = await TestCertificates.CreateWithCertToolAsync(pki);
-        await using (NbdTestServer server = await NbdTestServer.StartAsync(configure: o => o with { TlsMode = NbdTlsMode.Require, TlsCertificateFile = certificate, TlsKeyFile = key }))
+        (NbdTestServer server, string home, _) = await StartAsync(NbdTlsMode.Require, TestCertificates.CreateWithCertToolAsync);
+        await using (server)
         {
             var environment = new Dictionary<string, string> { ["HOME"] = home };
             ToolResult result = await ExternalTool.RunCheckedAsync("nbdinfo", [NbdServer.FormatUri(server.EndPoint, "disk", tls: true)], s_timeout, environment: environment);
@@ -112,23 +104,28 @@ public sealed class TlsTests
     public async Task QemuImg_WithEcCertificatesMadeByOpenSsl()
     {
         ExternalTool.Require("qemu-img");
-        string pki = Path.Combine(Path.GetTempPath(), "blkmq-tls-" + Guid.NewGuid().ToString("N")[..12]);
-        (string certificate, string key) = await TestCertificates.CreateWithOpenSslAsync(pki);
-        Assert.StartsWith("-----BEGIN EC PRIVATE KEY-----", await File.ReadAllTextAsync(key), StringComparison.Ordinal);
-        await using (NbdTestServer server = await NbdTestServer.StartAsync(configure: o => o with { TlsMode = NbdTlsMode.Require, TlsCertificateFile = certificate, TlsKeyFile = key }))
+        (NbdTestServer server, string home, string pki) = await StartAsync(NbdTlsMode.Require, TestCertificates.CreateWithOpenSslAsync);
+        await using (server)
         {
-            ToolResult result = await ExternalTool.RunCheckedAsync(
-                "qemu-img",
-                [
-                    "info",
-                    "--object", $"tls-creds-x509,id=tls0,dir={pki},endpoint=client",
-                    "--image-opts", $"driver=nbd,host=127.0.0.1,port={server.Port},export=disk,tls-creds=tls0",
-                ],
-                s_timeout);
-            Assert.Contains("67108864 bytes", result.StandardOutput, StringComparison.Ordinal);
+            Assert.StartsWith("-----BEGIN EC PRIVATE KEY-----", await File.ReadAllTextAsync(Path.Combine(pki, "server-key.pem")), StringComparison.Ordinal);
+            Assert.Contains("67108864 bytes", await QemuImgInfoAsync(pki, server.Port), StringComparison.Ordinal);
         }
 
-        Directory.Delete(pki, recursive: true);
+        Directory.Delete(home, recursive: true);
+    }
+
+    /// <summary>Runs <c>qemu-img info</c> on the export over TLS, trusting the CA in <paramref name="pki"/>.</summary>
+    private static async Task<string> QemuImgInfoAsync(string pki, int port)
+    {
+        ToolResult result = await ExternalTool.RunCheckedAsync(
+            "qemu-img",
+            [
+                "info",
+                "--object", $"tls-creds-x509,id=tls0,dir={pki},endpoint=client",
+                "--image-opts", $"driver=nbd,host=127.0.0.1,port={port},export=disk,tls-creds=tls0",
+            ],
+            s_timeout);
+        return result.StandardOutput;
     }
 
     [Fact]

@@ -209,12 +209,9 @@ public sealed partial class ServeCommandTests
     [InlineData("disk=memory:size=16777217T", "size: '16777217T' is too large.")]
     public async Task InvalidExport_ExitsTwo_WithMessage_NoUris(string export, string message)
     {
-        ToolResult result = await BlkmqCli.RunAsync(["serve", "--export", export, "--listen", "127.0.0.1:0"], s_toolTimeout, TestContext.Current.CancellationToken);
-        Assert.True(result.ExitCode == 2, $"{result.CommandLine} exited {result.ExitCode}\nstdout:\n{result.StandardOutput}\nstderr:\n{result.StandardError}");
+        ToolResult result = await RunRefusedAsync(["serve", "--export", export, "--listen", "127.0.0.1:0"], TestContext.Current.CancellationToken);
         Assert.Contains("blkmq serve: ", result.StandardError, StringComparison.Ordinal);
         Assert.Contains(message, result.StandardError, StringComparison.Ordinal);
-        Assert.Equal(string.Empty, result.StandardOutput);
-        BlkmqCli.AssertNoStackTrace(result);
     }
 
     [Theory(Timeout = TestTimeoutMilliseconds)]
@@ -223,12 +220,19 @@ public sealed partial class ServeCommandTests
     [InlineData("--tls", "on", "blkmq serve: --tls-certificate: TLS needs a certificate file.")]
     public async Task InvalidServerOption_ExitsTwo_NamingTheOption(string option, string value, string message)
     {
-        ToolResult result = await BlkmqCli.RunAsync(["serve", "--listen", "127.0.0.1:0", option, value], s_toolTimeout, TestContext.Current.CancellationToken);
-        Assert.True(result.ExitCode == 2, $"{result.CommandLine} exited {result.ExitCode}\nstdout:\n{result.StandardOutput}\nstderr:\n{result.StandardError}");
+        ToolResult result = await RunRefusedAsync(["serve", "--listen", "127.0.0.1:0", option, value], TestContext.Current.CancellationToken);
         Assert.Contains(message + Environment.NewLine, result.StandardError, StringComparison.Ordinal);
         Assert.DoesNotContain("(Parameter", result.StandardError, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs blkmq with arguments it must refuse: exit 2, nothing on stdout (no URI), no stack trace.</summary>
+    private static async Task<ToolResult> RunRefusedAsync(string[] arguments, CancellationToken cancellationToken)
+    {
+        ToolResult result = await BlkmqCli.RunAsync(arguments, s_toolTimeout, cancellationToken);
+        Assert.True(result.ExitCode == 2, $"{result.CommandLine} exited {result.ExitCode}\nstdout:\n{result.StandardOutput}\nstderr:\n{result.StandardError}");
         Assert.Equal(string.Empty, result.StandardOutput);
         BlkmqCli.AssertNoStackTrace(result);
+        return result;
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
