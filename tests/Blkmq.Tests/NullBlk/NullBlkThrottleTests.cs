@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Blkmq.Drivers.Null;
 using Blkmq.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
@@ -31,32 +30,41 @@ public sealed class NullBlkThrottleTests
     }
 
     [Fact]
-    public async Task Mbps_ThroughputIsNearTheLimit()
+    public void Mbps_LongRunRateIsTheLimitPlusOneBurst()
     {
-        // The one timing-based check, tolerant on purpose: 20 MiB/s over one second, 70% to 130%.
-        await using NullBlock nullb = NullBlock.Create("mbps=20,irqmode=0,size=16M");
-        BlockDevice device = nullb.Disk.OpenDevice();
-        long bytes = 0;
-        var clock = Stopwatch.StartNew();
-        var writers = new Task[4];
-        for (int w = 0; w < writers.Length; w++)
+        // On a fake clock, a greedy submitter that retries every millisecond for ten simulated seconds gets
+        // exactly rate x time, plus at most the 20 ms burst and one request of debt: no more, and nothing starves.
+        var time = new FakeTimeProvider();
+        var throttle = new NullThrottle(20, time);
+        const int RequestBytes = 65536;
+        const long Rate = 20L << 20;
+        long admitted = 0;
+        for (int millisecond = 0; millisecond < 10_000; millisecond++)
         {
-            long offset = w * 65536L;
-            writers[w] = Task.Run(
-                async () =>
-                {
-                    byte[] data = new byte[65536];
-                    while (clock.Elapsed < TimeSpan.FromSeconds(1))
-                    {
-                        await device.WriteAsync(offset, data);
-                        Interlocked.Add(ref bytes, data.Length);
-                    }
-                },
-                TestContext.Current.CancellationToken);
+            while (throttle.TryAdmit(RequestBytes))
+            {
+                admitted += RequestBytes;
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(1));
         }
 
-        await Task.WhenAll(writers).Guard();
-        double mebibytesPerSecond = bytes / clock.Elapsed.TotalSeconds / (1 << 20);
-        Assert.InRange(mebibytesPerSecond, 20 * 0.7, 20 * 1.3);
+        long expected = Rate * 10;
+        Assert.InRange(admitted, expected - RequestBytes, expected + (Rate / 50) + RequestBytes);
+    }
+
+    [Fact]
+    public void Mbps_RequestLargerThanTheBurstIsAdmittedWhenTheBudgetIsClear()
+    {
+        var time = new FakeTimeProvider();
+        var throttle = new NullThrottle(1, time);
+
+        // 4 MiB at 1 MiB/s is four seconds of budget: admitted at once (never starved), then nothing for ~4 s.
+        Assert.True(throttle.TryAdmit(4 << 20));
+        Assert.False(throttle.TryAdmit(512));
+        time.Advance(TimeSpan.FromSeconds(3.9));
+        Assert.False(throttle.TryAdmit(512));
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.True(throttle.TryAdmit(512));
     }
 }
