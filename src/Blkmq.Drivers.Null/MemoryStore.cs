@@ -1,3 +1,5 @@
+using Blkmq.Drivers.Null.Interop;
+
 namespace Blkmq.Drivers.Null;
 
 /// <summary>
@@ -13,10 +15,10 @@ namespace Blkmq.Drivers.Null;
 /// page agree on a single page.
 /// </para>
 /// <para>
-/// Pages are carved from slabs (zeroed pinned arrays of up to 8 MiB) instead of being allocated one by
-/// one, so filling a disk costs one allocation per slab and the garbage collector never copies page data. A
+/// Pages are carved from slabs (zeroed native mappings of up to 8 MiB) instead of being allocated one by
+/// one, so filling a disk costs one mapping per slab and the garbage collector never sees page data. A
 /// dropped page's memory is never handed to another page, so a read racing with a discard can only see that
-/// page's own data or zeroes; a slab's memory returns to the runtime when none of its pages is referenced any more.
+/// page's own data or zeroes; a slab is unmapped when none of its pages is referenced any more.
 /// </para>
 /// </remarks>
 internal sealed class MemoryStore
@@ -53,7 +55,7 @@ internal sealed class MemoryStore
             }
             else
             {
-                page.Data.Slice(inPage, count).CopyTo(destination);
+                page.CopyTo(inPage, destination[..count]);
             }
 
             offset += count;
@@ -68,7 +70,7 @@ internal sealed class MemoryStore
         {
             int inPage = (int)(offset & (PageSize - 1));
             int count = Math.Min(PageSize - inPage, source.Length);
-            source[..count].CopyTo(GetOrAddPage(offset >> PageShift).Data.Slice(inPage, count));
+            GetOrAddPage(offset >> PageShift).CopyFrom(inPage, source[..count]);
             offset += count;
             source = source[count..];
         }
@@ -92,11 +94,11 @@ internal sealed class MemoryStore
             }
             else if (deallocate)
             {
-                GetPage(pageIndex)?.Data.Slice(inPage, count).Clear();
+                GetPage(pageIndex)?.Clear(inPage, count);
             }
             else
             {
-                GetOrAddPage(pageIndex).Data.Slice(inPage, count).Clear();
+                GetOrAddPage(pageIndex).Clear(inPage, count);
             }
 
             offset += count;
@@ -177,25 +179,44 @@ internal sealed class MemoryStore
         }
     }
 
-    /// <summary>One 4 KiB page: a slice of a slab.</summary>
-    private sealed class Page(byte[] slab, int offset)
+    /// <summary>One 4 KiB page: a slice of a slab, which stays mapped while the page is reachable.</summary>
+    private sealed unsafe class Page(PageSlab slab, int offset)
     {
-        public Span<byte> Data => slab.AsSpan(offset, PageSize);
+        public void CopyTo(int inPage, Span<byte> destination)
+        {
+            new ReadOnlySpan<byte>(slab.Address + offset + inPage, destination.Length).CopyTo(destination);
+
+            // The copy goes through a raw pointer: this page, which keeps its slab mapped, must stay reachable
+            // until it ends, even if a racing discard just dropped it from the table.
+            GC.KeepAlive(this);
+        }
+
+        public void CopyFrom(int inPage, ReadOnlySpan<byte> source)
+        {
+            source.CopyTo(new Span<byte>(slab.Address + offset + inPage, source.Length));
+            GC.KeepAlive(this);
+        }
+
+        public void Clear(int inPage, int count)
+        {
+            new Span<byte>(slab.Address + offset + inPage, count).Clear();
+            GC.KeepAlive(this);
+        }
     }
 
     /// <summary>
     /// Carves pages from slabs that double from 256 KiB to 8 MiB, so a small disk stays small and a large one is
-    /// filled with few allocations. Every slab is cleared when made (measured: cheaper than letting the runtime
-    /// zero it, which faulted more pages). (Transparent huge pages were tried: on a virtual machine whose memory the host backs lazily, a
-    /// fresh 2 MiB page cost more than the 512 small faults it saved.)
+    /// filled with few allocations and no per-page zeroing of our own (see <see cref="PageSlab"/>).
     /// </summary>
+#pragma warning disable CA1001 // Slabs are shared by pages that racing IO may still hold: the collector frees them, never a Dispose.
     private sealed class PageSlabs
+#pragma warning restore CA1001
     {
         private const int FirstSlabPages = 64;
         private const int LastSlabPages = 2048;
 
         private readonly Lock _lock = new();
-        private byte[]? _slab;
+        private PageSlab? _slab;
         private int _next;
         private int _pages;
         private int _nextSlabPages = FirstSlabPages;
@@ -206,23 +227,15 @@ internal sealed class MemoryStore
             {
                 if (_next == _pages)
                 {
-                    NewSlab();
+                    int pages = _nextSlabPages;
+                    _nextSlabPages = Math.Min(pages * 2, LastSlabPages);
+                    _slab = new PageSlab(pages * PageSize);
+                    _next = 0;
+                    _pages = pages;
                 }
 
                 return new Page(_slab!, _next++ * PageSize);
             }
-        }
-
-        private void NewSlab()
-        {
-            int pages = _nextSlabPages;
-            _nextSlabPages = Math.Min(pages * 2, LastSlabPages);
-            int bytes = pages * PageSize;
-            byte[] slab = GC.AllocateUninitializedArray<byte>(bytes, pinned: true);
-            slab.AsSpan().Clear();
-            _slab = slab;
-            _next = 0;
-            _pages = pages;
         }
     }
 }
