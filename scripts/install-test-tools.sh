@@ -2,7 +2,8 @@
 # Installs the real NBD clients the integration tests drive (tests/Blkmq.Integration.Tests), when missing:
 # nbdkit (peer server for bench/peer/nbd.sh), nbdinfo / nbdcopy (libnbd-bin), nbdsh (python3-libnbd),
 # qemu-img / qemu-io (qemu-utils), fio (with its nbd engine), certtool (gnutls-bin) and openssl (TLS tests make
-# certificates with both, as users do, and in-process). Debian/Ubuntu only; needs root or sudo.
+# certificates with both, as users do, and in-process), nbdfuse + fusermount3 (fuse3), losetup / mount (mount) and
+# mkfs.ext4 / e2fsck (e2fsprogs) for ext4 on a loop device over nbdfuse. Debian/Ubuntu only; needs root or sudo.
 set -euo pipefail
 
 declare -A tool_package=(
@@ -15,6 +16,12 @@ declare -A tool_package=(
   [fio]=fio
   [certtool]=gnutls-bin
   [openssl]=openssl
+  [nbdfuse]=nbdfuse
+  [fusermount3]=fuse3
+  [losetup]=mount
+  [mount]=mount
+  [mkfs.ext4]=e2fsprogs
+  [e2fsck]=e2fsprogs
 )
 
 missing=()
