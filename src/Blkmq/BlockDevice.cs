@@ -13,7 +13,7 @@ namespace Blkmq;
 /// result has been read. A failed IO throws <see cref="BlockIOException"/> carrying the
 /// <see cref="BlockStatus"/>; invalid arguments throw before submission.
 /// </remarks>
-public sealed class BlockDevice
+public sealed partial class BlockDevice
 {
     private const int ZeroBufferSize = 1 << 20;
     private static byte[]? s_zeroes;

@@ -3,21 +3,19 @@ using System.Buffers;
 namespace Blkmq;
 
 /// <summary>
-/// A seekable <see cref="Stream"/> over a <see cref="BlockDevice"/> that accepts any offset and length. Aligned
-/// IO goes straight through; a partial first or last block is read, patched and written back while the
-/// affected blocks are locked against every other stream on the same disk.
+/// A seekable <see cref="Stream"/> over a <see cref="BlockDevice"/> that accepts any offset and length, through the
+/// device's byte-granular access (<see cref="BlockDevice.WriteBytesAsync"/>): aligned IO goes straight through; a
+/// partial first or last block is read, patched and written back under the disk's range lock.
 /// </summary>
 internal sealed class BlockDeviceStream : Stream
 {
     private readonly BlockDevice _device;
-    private readonly int _blockSize;
     private long _position;
     private bool _disposed;
 
     public BlockDeviceStream(BlockDevice device)
     {
         _device = device;
-        _blockSize = device.LogicalBlockSize;
     }
 
     public override bool CanRead => !_disposed;
@@ -93,7 +91,7 @@ internal sealed class BlockDeviceStream : Stream
             return 0;
         }
 
-        await ReadAtAsync(position, buffer[..count], cancellationToken).ConfigureAwait(false);
+        await _device.ReadBytesAsync(position, buffer[..count], cancellationToken).ConfigureAwait(false);
         _position = position + count;
         return count;
     }
@@ -126,25 +124,7 @@ internal sealed class BlockDeviceStream : Stream
             throw new IOException($"Writing {buffer.Length} bytes at {position} would go past the end of the device ({Length} bytes).");
         }
 
-        if (buffer.IsEmpty)
-        {
-            return;
-        }
-
-        long start = position - (position % _blockSize);
-        long end = RoundUp(position + buffer.Length);
-        using (await _device.Disk.StreamLock.AcquireAsync(start, end, cancellationToken).ConfigureAwait(false))
-        {
-            if (start == position && end == position + buffer.Length)
-            {
-                await _device.WriteAsync(position, buffer).ConfigureAwait(false);
-            }
-            else
-            {
-                await ReadModifyWriteAsync(start, end, position, buffer, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
+        await _device.WriteBytesAsync(position, buffer, cancellationToken).ConfigureAwait(false);
         _position = position + buffer.Length;
     }
 
@@ -152,57 +132,5 @@ internal sealed class BlockDeviceStream : Stream
     {
         _disposed = true;
         base.Dispose(disposing);
-    }
-
-    private long RoundUp(long value) => (value + _blockSize - 1) / _blockSize * _blockSize;
-
-    private async ValueTask ReadAtAsync(long position, Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        long start = position - (position % _blockSize);
-        long end = RoundUp(position + buffer.Length);
-        if (start == position && end == position + buffer.Length)
-        {
-            await _device.ReadAsync(position, buffer).ConfigureAwait(false);
-            return;
-        }
-
-        int length = (int)(end - start);
-        byte[] bounce = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            using (await _device.Disk.StreamLock.AcquireAsync(start, end, cancellationToken).ConfigureAwait(false))
-            {
-                await _device.ReadAsync(start, bounce.AsMemory(0, length)).ConfigureAwait(false);
-            }
-
-            bounce.AsMemory((int)(position - start), buffer.Length).CopyTo(buffer);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(bounce);
-        }
-    }
-
-    private async ValueTask ReadModifyWriteAsync(long start, long end, long position, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
-    {
-        int length = (int)(end - start);
-        byte[] bounce = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            // Only the partial first and last blocks need their old contents.
-            await _device.ReadAsync(start, bounce.AsMemory(0, _blockSize)).ConfigureAwait(false);
-            if (end - _blockSize > start)
-            {
-                await _device.ReadAsync(end - _blockSize, bounce.AsMemory(length - _blockSize, _blockSize)).ConfigureAwait(false);
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            data.CopyTo(bounce.AsMemory((int)(position - start)));
-            await _device.WriteAsync(start, bounce.AsMemory(0, length)).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(bounce);
-        }
     }
 }
