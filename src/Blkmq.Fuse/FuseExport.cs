@@ -1,0 +1,173 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Blkmq.Fuse.Interop;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Blkmq.Fuse;
+
+/// <summary>
+/// Serves <see cref="Disk"/>s as regular files of a FUSE file system (the kernel's FUSE protocol on
+/// <c>/dev/fuse</c>, spoken directly): <c>MOUNTPOINT/NAME</c> is as large as its disk, reads and writes of any offset
+/// and length reach it (partial blocks by read-modify-write), <c>fsync</c> flushes it and <c>fallocate</c> punches
+/// or zeroes ranges. <c>losetup</c> turns such a file into a real <c>/dev/loopN</c>.
+/// </summary>
+/// <remarks>
+/// Mounting needs root (<c>CAP_SYS_ADMIN</c>). A file's size is its disk's: a truncation (<c>ftruncate</c>, an
+/// <c>O_TRUNC</c> open) is accepted and changes nothing, and nothing can be created in the mount. Dispose unmounts (a
+/// loop device that still has a file open keeps being served for up to <see cref="FuseExportOptions.UnmountTimeout"/>,
+/// then the connection is aborted), then waits for the worker threads; no disk IO is started after it returns.
+/// </remarks>
+public sealed class FuseExport : IAsyncDisposable
+{
+    private readonly FuseSession _session;
+    private readonly ILogger _logger;
+    private readonly string _mountPoint;
+    private readonly TimeSpan _unmountTimeout;
+    private readonly string? _connection; // found while mounted: an unmount takes the mount out of the table
+    private int _disposed;
+
+    private FuseExport(FuseSession session, string mountPoint, IReadOnlyList<FuseFile> files, ILogger logger, TimeSpan unmountTimeout)
+    {
+        _session = session;
+        _connection = FuseConnections.Find(mountPoint);
+        _mountPoint = mountPoint;
+        _logger = logger;
+        _unmountTimeout = unmountTimeout;
+        FilePaths = [.. files.Select(file => Path.Combine(mountPoint, file.Name))];
+    }
+
+    /// <summary>Gets the paths of the files, in the order of <see cref="FuseExportOptions.Files"/>.</summary>
+    public IReadOnlyList<string> FilePaths { get; }
+
+    /// <summary>Gets the mount point.</summary>
+    public string MountPoint => _mountPoint;
+
+    /// <summary>Gets a task that completes when the file system is gone: unmounted by this export or by anyone else.</summary>
+    public Task Completion => _session.Completion;
+
+    /// <summary>Mounts a FUSE file system at <see cref="FuseExportOptions.MountPoint"/> with one file per disk.</summary>
+    /// <param name="options">Where, which disks (they must outlive the export) and how.</param>
+    /// <returns>The mounted export; dispose it to unmount.</returns>
+    /// <exception cref="PlatformNotSupportedException">Not Linux.</exception>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    /// <exception cref="IOException">The FUSE device cannot be opened or the mount fails (for example without root).</exception>
+    public static FuseExport Mount(FuseExportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("The FUSE export needs Linux.");
+        }
+
+        if (options.Files is null || options.Files.Count == 0)
+        {
+            throw new ArgumentException("The export needs at least one file.", nameof(options));
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (FuseFile file in options.Files)
+        {
+            string name = file.Name;
+            if (name.Length == 0 || name is "." or ".." || name.Contains('/', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal) || System.Text.Encoding.UTF8.GetByteCount(name) > 255)
+            {
+                throw new ArgumentException($"'{name}' is not a valid file name.", nameof(options));
+            }
+
+            if (!names.Add(name))
+            {
+                throw new ArgumentException($"Two files are named '{name}'.", nameof(options));
+            }
+        }
+
+        if (options.Threads is < 1 or > 64)
+        {
+            throw new ArgumentException($"Threads must be 1 to 64, not {options.Threads}.", nameof(options));
+        }
+
+        string mountPoint = Path.GetFullPath(options.MountPoint);
+        if (!Directory.Exists(mountPoint))
+        {
+            throw new ArgumentException($"The mount point {mountPoint} is not an existing directory.", nameof(options));
+        }
+
+        int fd = Libc.Open("/dev/fuse", Libc.OpenReadWrite | Libc.OpenCloseOnExec);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"Cannot open /dev/fuse: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
+        }
+
+        string data = string.Create(
+            CultureInfo.InvariantCulture,
+            $"fd={fd},rootmode=40000,user_id={Libc.GetEffectiveUserId()},group_id={Libc.GetEffectiveGroupId()},default_permissions,max_read={FuseSession.MaxTransfer}{(options.AllowOther ? ",allow_other" : "")}");
+        if (Libc.Mount("blkmq", mountPoint, "fuse.blkmq", Libc.MountNoSuid | Libc.MountNoDev, data) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            _ = Libc.Close(fd);
+            string hint = errno == Libc.EPERM ? " Mounting a FUSE file system needs root (CAP_SYS_ADMIN)." : "";
+            throw new IOException($"Cannot mount FUSE on {mountPoint}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).{hint}");
+        }
+
+        ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Fuse.FuseExport") ?? NullLogger.Instance;
+        var session = new FuseSession(fd, options.Files, options.DirectIO, logger);
+        session.Start(options.Threads);
+        var export = new FuseExport(session, mountPoint, options.Files, logger, options.UnmountTimeout);
+        for (int i = 0; i < options.Files.Count; i++)
+        {
+            FuseLog.Mounted(logger, options.Files[i].Disk.Name, export.FilePaths[i]);
+        }
+
+        return export;
+    }
+
+    /// <summary>
+    /// Unmounts the file system (lazily), waits up to <see cref="FuseExportOptions.UnmountTimeout"/> for the file to be
+    /// closed, aborts the connection if it is still open, and waits for the worker threads.
+    /// </summary>
+    /// <returns>A task that completes when no worker runs any more.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // A plain unmount succeeds at once unless a file is open (EBUSY): then keep serving, so that a loop device on
+        // the file does not fail under its user, and try again until the timeout. A forced unmount then aborts the
+        // connection (the kernel's umount_begin), and every blocked read of the device returns ENODEV.
+        long deadline = Environment.TickCount64 + (long)_unmountTimeout.TotalMilliseconds;
+        bool unmounted = TryUnmount(0, out int errno);
+        while (!unmounted && errno == Libc.EBUSY && Environment.TickCount64 < deadline && !Completion.IsCompleted)
+        {
+            await Task.WhenAny(Completion, Task.Delay(50)).ConfigureAwait(false);
+            unmounted = TryUnmount(0, out errno);
+        }
+
+        if (!unmounted && !Completion.IsCompleted)
+        {
+            FuseLog.Aborted(_logger, _mountPoint, _unmountTimeout);
+            if (!TryUnmount(Libc.UnmountForce | Libc.UnmountDetach, out _))
+            {
+                // Detached by someone else already: only the connection's control file can end it.
+                FuseConnections.Abort(_connection);
+            }
+        }
+
+        await Completion.ConfigureAwait(false);
+        _session.Close();
+        FuseLog.Unmounted(_logger, _mountPoint);
+    }
+
+    private bool TryUnmount(int flags, out int errno)
+    {
+        if (Libc.Unmount(_mountPoint, flags) == 0)
+        {
+            errno = 0;
+            return true;
+        }
+
+        errno = Marshal.GetLastPInvokeError();
+        return false;
+    }
+}

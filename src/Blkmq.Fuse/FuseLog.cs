@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace Blkmq.Fuse;
+
+/// <summary>The FUSE export's log messages: mount, unmount and protocol events, never one per IO.</summary>
+internal static partial class FuseLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "FUSE export of {Disk} mounted: {Path}")]
+    public static partial void Mounted(ILogger logger, string disk, string path);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "FUSE protocol {Major}.{Minor} negotiated with the kernel (it offered {KernelMajor}.{KernelMinor}); max write {MaxWrite} bytes")]
+    public static partial void Initialized(ILogger logger, uint major, uint minor, uint kernelMajor, uint kernelMinor, int maxWrite);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "FUSE export {Path} unmounted")]
+    public static partial void Unmounted(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "FUSE export {Path} still open {Timeout} after its unmount (a loop device attached?); connection aborted")]
+    public static partial void Aborted(ILogger logger, string path, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "FUSE device read failed (errno {Errno}); worker stopped")]
+    public static partial void ReadFailed(ILogger logger, int errno);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "FUSE reply to request {Unique} ({Opcode}) failed (errno {Errno})")]
+    public static partial void ReplyFailed(ILogger logger, ulong unique, string opcode, int errno);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Error, Message = "FUSE kernel protocol {Major}.{Minor} is not supported (7.28 or newer is needed)")]
+    public static partial void UnsupportedKernel(ILogger logger, uint major, uint minor);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "FUSE request {Opcode} threw")]
+    public static partial void HandlerThrew(ILogger logger, Exception exception, string opcode);
+}

@@ -1,0 +1,337 @@
+using System.Runtime.InteropServices;
+using Blkmq.Fuse.Interop;
+
+namespace Blkmq.Fuse;
+
+/// <content>The operations: each parses its arguments, serves them and writes its reply body.</content>
+internal sealed partial class FuseSession
+{
+    private const uint OpenAccessModeMask = 0x3;
+
+    private int Init(ReadOnlySpan<byte> args, Span<byte> body)
+    {
+        FuseInitIn init = MemoryMarshal.Read<FuseInitIn>(args);
+        if (init.Major > FuseProtocol.KernelVersion)
+        {
+            // A newer major: answer with ours alone, and the kernel sends INIT again in our version.
+            var versionOnly = new FuseInitOut { Major = FuseProtocol.KernelVersion, Minor = FuseProtocol.KernelMinorVersion };
+            MemoryMarshal.Write(body, in versionOnly);
+            return 8;
+        }
+
+        if (init.Major < FuseProtocol.KernelVersion || init.Minor < FuseProtocol.OldestMinorVersion)
+        {
+            FuseLog.UnsupportedKernel(_logger, init.Major, init.Minor);
+            return -Libc.EPROTO;
+        }
+
+        const uint Wanted = FuseProtocol.AsyncRead | FuseProtocol.AtomicOTrunc | FuseProtocol.BigWrites
+            | FuseProtocol.AsyncDio | FuseProtocol.ParallelDirops | FuseProtocol.MaxPages;
+        var reply = new FuseInitOut
+        {
+            Major = FuseProtocol.KernelVersion,
+            Minor = Math.Min(init.Minor, FuseProtocol.KernelMinorVersion),
+            MaxReadahead = init.MaxReadahead,
+            Flags = init.Flags & Wanted,
+            MaxBackground = 64,
+            CongestionThreshold = 48,
+            MaxWrite = MaxTransfer,
+            TimeGranularity = 1,
+            MaxPages = MaxPages,
+        };
+        MemoryMarshal.Write(body, in reply);
+        FuseLog.Initialized(_logger, reply.Major, reply.Minor, init.Major, init.Minor, MaxTransfer);
+        return Marshal.SizeOf<FuseInitOut>();
+    }
+
+    private int Lookup(ulong parent, ReadOnlySpan<byte> args, Span<byte> body)
+    {
+        if (parent != FuseProtocol.RootNodeId)
+        {
+            return -Libc.ENOTDIR;
+        }
+
+        int end = args.IndexOf((byte)0);
+        ReadOnlySpan<byte> name = end < 0 ? args : args[..end];
+        FuseNode? node = null;
+        foreach (FuseNode candidate in _nodes)
+        {
+            if (name.SequenceEqual(candidate.NameUtf8))
+            {
+                node = candidate;
+                break;
+            }
+        }
+
+        if (node is null)
+        {
+            return -Libc.ENOENT;
+        }
+
+        var entry = new FuseEntryOut
+        {
+            NodeId = node.Id,
+            EntryValid = AttributeValidSeconds,
+            AttrValid = AttributeValidSeconds,
+            Attr = node.Attributes(),
+        };
+        MemoryMarshal.Write(body, in entry);
+        return Marshal.SizeOf<FuseEntryOut>();
+    }
+
+    private int GetAttr(ulong node, Span<byte> body)
+    {
+        if (node != FuseProtocol.RootNodeId && FileNode(node) is null)
+        {
+            return -Libc.ENOENT;
+        }
+
+        return AttrReply(node, body);
+    }
+
+    private int SetAttr(ulong node, ReadOnlySpan<byte> args, Span<byte> body)
+    {
+        FuseSetAttrIn change = MemoryMarshal.Read<FuseSetAttrIn>(args);
+        if (FileNode(node) is not { } file)
+        {
+            return node == FuseProtocol.RootNodeId ? -Libc.EPERM : -Libc.ENOENT;
+        }
+
+        // The size is the disk's. A truncation is accepted and changes nothing, as an O_TRUNC open of a device node
+        // does: tools that truncate before they write (dd seek=N, .NET's FileMode.Create) then work; the reply
+        // tells the kernel the size is still the disk's.
+        file.Change(change);
+        return AttrReply(node, body);
+    }
+
+    private int Open(ulong node, ReadOnlySpan<byte> args, Span<byte> body)
+    {
+        if (FileNode(node) is not { } file)
+        {
+            return node == FuseProtocol.RootNodeId ? -Libc.EISDIR : -Libc.ENOENT;
+        }
+
+        // O_TRUNC (sent with the open, FUSE_ATOMIC_O_TRUNC) is ignored: a disk keeps its size and its data.
+        FuseOpenIn open = MemoryMarshal.Read<FuseOpenIn>(args);
+        if (((uint)open.Flags & OpenAccessModeMask) != 0 && file.ReadOnly)
+        {
+            return -Libc.EROFS;
+        }
+
+        return OpenReply(body, _directIO ? FuseProtocol.OpenDirectIO : 0);
+    }
+
+    private static int OpenReply(Span<byte> body, uint flags)
+    {
+        var reply = new FuseOpenOut { OpenFlags = flags };
+        MemoryMarshal.Write(body, in reply);
+        return Marshal.SizeOf<FuseOpenOut>();
+    }
+
+    private int Read(ulong node, ReadOnlySpan<byte> args, byte[] reply)
+    {
+        if (FileNode(node) is not { } file)
+        {
+            return -Libc.EISDIR;
+        }
+
+        FuseIoIn read = MemoryMarshal.Read<FuseIoIn>(args);
+        long size = file.Device.Size;
+        if (read.Offset >= (ulong)size)
+        {
+            return 0; // at or past the end: end of file
+        }
+
+        int count = (int)Math.Min(Math.Min(read.Size, MaxTransfer), size - (long)read.Offset);
+        Wait(file.Device.ReadBytesAsync((long)read.Offset, reply.AsMemory(FuseProtocol.OutHeaderLength, count)));
+        return count;
+    }
+
+    private int Write(ulong node, ReadOnlySpan<byte> args, byte[] request, Span<byte> body)
+    {
+        if (FileNode(node) is not { } file)
+        {
+            return -Libc.EISDIR;
+        }
+
+        if (file.ReadOnly)
+        {
+            return -Libc.EROFS;
+        }
+
+        FuseIoIn write = MemoryMarshal.Read<FuseIoIn>(args);
+        if (write.Size > args.Length - WriteInLength)
+        {
+            return -Libc.EINVAL;
+        }
+
+        // As a block device does: a write that starts at the end finds no space, one that crosses it is cut short.
+        long size = file.Device.Size;
+        if (write.Offset >= (ulong)size)
+        {
+            return write.Size == 0 ? WriteReply(body, 0) : -Libc.ENOSPC;
+        }
+
+        int count = (int)Math.Min(write.Size, size - (long)write.Offset);
+        Wait(file.Device.WriteBytesAsync((long)write.Offset, request.AsMemory(FuseProtocol.InHeaderLength + WriteInLength, count)));
+        return WriteReply(body, count);
+    }
+
+    private static int WriteReply(Span<byte> body, int count)
+    {
+        var reply = new FuseWriteOut { Size = (uint)count };
+        MemoryMarshal.Write(body, in reply);
+        return Marshal.SizeOf<FuseWriteOut>();
+    }
+
+    private int Fsync(ulong node)
+    {
+        if (FileNode(node) is { } file)
+        {
+            Wait(file.Device.FlushAsync());
+        }
+
+        return 0;
+    }
+
+    private int Fallocate(ulong node, ReadOnlySpan<byte> args)
+    {
+        if (FileNode(node) is not { } file)
+        {
+            return -Libc.EISDIR;
+        }
+
+        FuseFallocateIn allocate = MemoryMarshal.Read<FuseFallocateIn>(args);
+        long size = file.Device.Size;
+        if (allocate.Offset > (ulong)size || allocate.Length > (ulong)size)
+        {
+            return (allocate.Mode & FuseProtocol.FallocKeepSize) != 0 ? 0 : -Libc.EFBIG;
+        }
+
+        long offset = (long)allocate.Offset;
+        long length = Math.Min((long)allocate.Length, size - offset);
+        bool keepSize = (allocate.Mode & FuseProtocol.FallocKeepSize) != 0;
+        switch (allocate.Mode & ~FuseProtocol.FallocKeepSize)
+        {
+            case 0:
+                // Preallocation: a disk's every byte exists already; growing the file is impossible.
+                return keepSize || offset + (long)allocate.Length <= size ? 0 : -Libc.EFBIG;
+
+            case FuseProtocol.FallocPunchHole when keepSize:
+                if (file.ReadOnly)
+                {
+                    return -Libc.EROFS;
+                }
+
+                Wait(file.Device.ZeroBytesAsync(offset, length, mayUnmap: true));
+                return 0;
+
+            case FuseProtocol.FallocZeroRange:
+                if (file.ReadOnly)
+                {
+                    return -Libc.EROFS;
+                }
+
+                Wait(file.Device.ZeroBytesAsync(offset, length, mayUnmap: false));
+                return 0;
+
+            default:
+                // Collapse, insert, unshare, or a hole punched without KEEP_SIZE (which fallocate(2) refuses too).
+                return -Libc.EOPNOTSUPP;
+        }
+    }
+
+    private int StatFs(Span<byte> body)
+    {
+        // One block size for the file system: the largest of its disks'; the blocks are all theirs, none free.
+        uint blockSize = 512;
+        foreach (FuseNode node in _nodes)
+        {
+            blockSize = Math.Max(blockSize, (uint)node.Device.PhysicalBlockSize);
+        }
+
+        ulong blocks = 0;
+        foreach (FuseNode node in _nodes)
+        {
+            blocks += (ulong)node.Device.Size / blockSize;
+        }
+
+        var reply = new FuseStatFsOut
+        {
+            Blocks = blocks,
+            Files = (ulong)_nodes.Length + 1,
+            BlockSize = blockSize,
+            FragmentSize = blockSize,
+            NameLength = 255,
+        };
+        MemoryMarshal.Write(body, in reply);
+        return Marshal.SizeOf<FuseStatFsOut>();
+    }
+
+    private int ReadDir(ulong node, ReadOnlySpan<byte> args, Span<byte> body)
+    {
+        if (node != FuseProtocol.RootNodeId)
+        {
+            return -Libc.ENOTDIR;
+        }
+
+        // ".", "..", then the files; a directory offset is the index of the next entry.
+        FuseIoIn read = MemoryMarshal.Read<FuseIoIn>(args);
+        int limit = (int)Math.Min(read.Size, (uint)body.Length);
+        int used = 0;
+        for (ulong index = read.Offset; index < 2 + (ulong)_nodes.Length; index++)
+        {
+            FuseNode? file = index >= 2 ? _nodes[index - 2] : null;
+            ReadOnlySpan<byte> name = index switch { 0 => "."u8, 1 => ".."u8, _ => file!.NameUtf8 };
+            int recordLength = (Marshal.SizeOf<FuseDirent>() + name.Length + 7) & ~7;
+            if (used + recordLength > limit)
+            {
+                break;
+            }
+
+            var dirent = new FuseDirent
+            {
+                Ino = file?.Id ?? FuseProtocol.RootNodeId,
+                Offset = index + 1,
+                NameLength = (uint)name.Length,
+                Type = file is null ? FuseProtocol.DirentTypeDirectory : FuseProtocol.DirentTypeRegular,
+            };
+            Span<byte> record = body.Slice(used, recordLength);
+            record.Clear();
+            MemoryMarshal.Write(record, in dirent);
+            name.CopyTo(record[Marshal.SizeOf<FuseDirent>()..]);
+            used += recordLength;
+        }
+
+        return used;
+    }
+
+    private int AttrReply(ulong node, Span<byte> body)
+    {
+        var reply = new FuseAttrOut { AttrValid = AttributeValidSeconds, Attr = FileNode(node)?.Attributes() ?? RootAttributes() };
+        MemoryMarshal.Write(body, in reply);
+        return Marshal.SizeOf<FuseAttrOut>();
+    }
+
+    private FuseNode? FileNode(ulong node)
+    {
+        ulong index = node - FirstFileNodeId;
+        return node >= FirstFileNodeId && index < (ulong)_nodes.Length ? _nodes[index] : null;
+    }
+
+    private FuseAttr RootAttributes() => new()
+    {
+        Ino = FuseProtocol.RootNodeId,
+        Atime = _mounted.Seconds,
+        AtimeNsec = _mounted.Nanoseconds,
+        Mtime = _mounted.Seconds,
+        MtimeNsec = _mounted.Nanoseconds,
+        Ctime = _mounted.Seconds,
+        CtimeNsec = _mounted.Nanoseconds,
+        Mode = FuseProtocol.ModeDirectory | 0x1EDu, // 0755
+        Nlink = 2,
+        Uid = _uid,
+        Gid = _gid,
+        BlockSize = 4096,
+    };
+}

@@ -1,0 +1,234 @@
+using System.Runtime.InteropServices;
+using Blkmq.Fuse.Interop;
+using Microsoft.Extensions.Logging;
+
+namespace Blkmq.Fuse;
+
+/// <summary>
+/// One mounted FUSE connection: worker threads that each read a request from <c>/dev/fuse</c> (a read returns exactly
+/// one), serve it against the disk and write its reply, until the kernel ends the connection (a read fails with
+/// <c>ENODEV</c> after the unmount or an abort). The file system is the root directory (node 1) and one file per
+/// disk (nodes 2, 3, ...).
+/// </summary>
+/// <remarks>
+/// Each worker owns one pinned request buffer and one pinned reply buffer, so a READ's data goes from the disk
+/// straight behind its reply header and a WRITE's data from the request buffer straight to the disk: one copy each
+/// way, the kernel's. Attributes the kernel may change (mode, owner, times) live in each <see cref="FuseNode"/>.
+/// </remarks>
+internal sealed unsafe partial class FuseSession
+{
+    /// <summary>The largest read or write: <c>max_read</c>, <c>max_write</c>, 256 pages (the kernel's default limit).</summary>
+    public const int MaxTransfer = 1 << 20;
+
+    private const ulong FirstFileNodeId = 2;
+    private const int MaxPages = MaxTransfer / 4096;
+
+    // A WRITE request: in-header, fuse_write_in, data. The kernel wants room for a whole page of headers.
+    private const int RequestBufferSize = MaxTransfer + 4096;
+    private const int WriteInLength = 40;
+
+    // Dentries and attributes may be cached this long: only this process changes them.
+    private const ulong AttributeValidSeconds = 1;
+
+    private const int NoReply = int.MinValue;
+
+    private readonly int _fd;
+    private readonly FuseNode[] _nodes;
+    private readonly bool _directIO;
+    private readonly ILogger _logger;
+    private readonly FuseTimestamp _mounted = FuseTimestamp.Now();
+    private readonly uint _uid = Libc.GetEffectiveUserId();
+    private readonly uint _gid = Libc.GetEffectiveGroupId();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _running;
+    private int _closed;
+
+    public FuseSession(int fd, IReadOnlyList<FuseFile> files, bool directIO, ILogger logger)
+    {
+        _fd = fd;
+        _directIO = directIO;
+        _logger = logger;
+        _nodes = new FuseNode[files.Count];
+        for (int i = 0; i < files.Count; i++)
+        {
+            _nodes[i] = new FuseNode(FirstFileNodeId + (ulong)i, files[i], _uid, _gid);
+        }
+    }
+
+    public Task Completion => _completion.Task;
+
+    /// <summary>Starts <paramref name="threads"/> workers; the first request they read is the kernel's INIT.</summary>
+    public void Start(int threads)
+    {
+        _running = threads;
+        for (int i = 0; i < threads; i++)
+        {
+            var thread = new Thread(static state => ((FuseSession)state!).Run())
+            {
+                IsBackground = true,
+                Name = "fuse " + i.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+            thread.Start(this);
+        }
+    }
+
+    /// <summary>Closes the device descriptor, once every worker has stopped.</summary>
+    public void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            _ = Libc.Close(_fd);
+        }
+    }
+
+    private void Run()
+    {
+        byte[] request = GC.AllocateUninitializedArray<byte>(RequestBufferSize, pinned: true);
+        byte[] reply = GC.AllocateUninitializedArray<byte>(FuseProtocol.OutHeaderLength + MaxTransfer, pinned: true);
+        try
+        {
+            while (true)
+            {
+                nint read;
+                fixed (byte* buffer = request)
+                {
+                    read = Libc.Read(_fd, buffer, (nuint)request.Length);
+                }
+
+                if (read < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+
+                    // ENOENT: the request was interrupted before we read it. ENODEV: unmounted or aborted.
+                    if (errno is Libc.EINTR or Libc.EAGAIN or Libc.ENOENT)
+                    {
+                        continue;
+                    }
+
+                    if (errno != Libc.ENODEV)
+                    {
+                        FuseLog.ReadFailed(_logger, errno);
+                    }
+
+                    return;
+                }
+
+                if (read >= FuseProtocol.InHeaderLength)
+                {
+                    Handle(request, (int)read, reply);
+                }
+            }
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _running) == 0)
+            {
+                _completion.TrySetResult();
+            }
+        }
+    }
+
+    private void Handle(byte[] request, int length, byte[] reply)
+    {
+        FuseInHeader header = MemoryMarshal.Read<FuseInHeader>(request);
+        ReadOnlySpan<byte> args = request.AsSpan(FuseProtocol.InHeaderLength, length - FuseProtocol.InHeaderLength);
+        Span<byte> body = reply.AsSpan(FuseProtocol.OutHeaderLength);
+        int result;
+        try
+        {
+            result = Dispatch(header, args, request, body, reply);
+        }
+        catch (BlockIOException e)
+        {
+            result = -ToErrno(e.Status);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
+        {
+            FuseLog.HandlerThrew(_logger, e, header.Opcode.ToString());
+            result = -Libc.EIO;
+        }
+
+        if (result != NoReply)
+        {
+            Send(header, result, reply);
+        }
+    }
+
+    /// <summary>Serves one request: returns the reply body's length, a negative errno, or <see cref="NoReply"/>.</summary>
+    private int Dispatch(in FuseInHeader header, ReadOnlySpan<byte> args, byte[] request, Span<byte> body, byte[] reply) => header.Opcode switch
+    {
+        FuseOpcode.Init => Init(args, body),
+        FuseOpcode.Lookup => Lookup(header.NodeId, args, body),
+        FuseOpcode.GetAttr => GetAttr(header.NodeId, body),
+        FuseOpcode.SetAttr => SetAttr(header.NodeId, args, body),
+        FuseOpcode.Open => Open(header.NodeId, args, body),
+        FuseOpcode.Read => Read(header.NodeId, args, reply),
+        FuseOpcode.Write => Write(header.NodeId, args, request, body),
+        FuseOpcode.Fsync => Fsync(header.NodeId),
+        FuseOpcode.Fallocate => Fallocate(header.NodeId, args),
+        FuseOpcode.StatFs => StatFs(body),
+        FuseOpcode.OpenDir => header.NodeId == FuseProtocol.RootNodeId ? OpenReply(body, 0) : -Libc.ENOTDIR,
+        FuseOpcode.ReadDir => ReadDir(header.NodeId, args, body),
+        FuseOpcode.Flush or FuseOpcode.Release or FuseOpcode.ReleaseDir or FuseOpcode.FsyncDir or FuseOpcode.Access => 0,
+        FuseOpcode.Destroy => 0,
+
+        // One fixed file: nothing can be made, removed or renamed.
+        FuseOpcode.Create or FuseOpcode.MkNod or FuseOpcode.MkDir or FuseOpcode.Unlink or FuseOpcode.RmDir
+            or FuseOpcode.Rename or FuseOpcode.Rename2 or FuseOpcode.Link or FuseOpcode.Symlink => -Libc.EPERM,
+        FuseOpcode.ReadLink => -Libc.EINVAL,
+
+        // No reply is expected: forgetting lookups (the two nodes live as long as the mount), and interrupts (every
+        // request is answered anyway, and quickly).
+        FuseOpcode.Forget or FuseOpcode.BatchForget or FuseOpcode.Interrupt => NoReply,
+
+        // Extended attributes and anything newer: ENOSYS makes the kernel stop asking (it would otherwise ask for
+        // security.capability before every write).
+        _ => -Libc.ENOSYS,
+    };
+
+    private void Send(in FuseInHeader request, int result, byte[] reply)
+    {
+        int bodyLength = Math.Max(result, 0);
+        var header = new FuseOutHeader
+        {
+            Length = (uint)(FuseProtocol.OutHeaderLength + bodyLength),
+            Error = Math.Min(result, 0),
+            Unique = request.Unique,
+        };
+        MemoryMarshal.Write(reply, in header);
+        nint written;
+        fixed (byte* buffer = reply)
+        {
+            written = Libc.Write(_fd, buffer, (nuint)header.Length);
+        }
+
+        // ENOENT: the request was interrupted or aborted meanwhile and nobody waits for the reply any more.
+        if (written < 0 && Marshal.GetLastPInvokeError() is int errno && errno != Libc.ENOENT && errno != Libc.ENODEV)
+        {
+            FuseLog.ReplyFailed(_logger, request.Unique, request.Opcode.ToString(), errno);
+        }
+    }
+
+    /// <summary>Waits for a device IO started on this worker; the disks answer most inline, without a task.</summary>
+    private static void Wait(ValueTask io)
+    {
+        if (io.IsCompletedSuccessfully)
+        {
+            io.GetAwaiter().GetResult();
+            return;
+        }
+
+        io.AsTask().GetAwaiter().GetResult();
+    }
+
+    private static int ToErrno(BlockStatus status) => status switch
+    {
+        BlockStatus.NotSupported => Libc.EOPNOTSUPP,
+        BlockStatus.Timeout => Libc.ETIMEDOUT,
+        BlockStatus.NoSpace => Libc.ENOSPC,
+        BlockStatus.Invalid => Libc.EINVAL,
+        BlockStatus.Offline => Libc.ENODEV,
+        BlockStatus.ReadOnly => Libc.EROFS,
+        _ => Libc.EIO,
+    };
+}

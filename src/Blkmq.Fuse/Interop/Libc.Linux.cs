@@ -1,0 +1,65 @@
+using System.Runtime.InteropServices;
+
+namespace Blkmq.Fuse.Interop;
+
+/// <summary>The libc calls the FUSE export needs: the device's file descriptor, mount and unmount.</summary>
+internal static partial class Libc
+{
+    public const int OpenReadWrite = 0x2;
+    public const int OpenCloseOnExec = 0x80000;
+    public const ulong MountNoSuid = 0x2;
+    public const ulong MountNoDev = 0x4;
+    public const int UnmountForce = 0x1;
+    public const int UnmountDetach = 0x2;
+
+    public const int ENOENT = 2;
+    public const int EINTR = 4;
+    public const int EIO = 5;
+    public const int EAGAIN = 11;
+    public const int EACCES = 13;
+    public const int EBUSY = 16;
+    public const int ENODEV = 19;
+    public const int EINVAL = 22;
+    public const int EFBIG = 27;
+    public const int ENOSPC = 28;
+    public const int EROFS = 30;
+    public const int EPERM = 1;
+    public const int ENOSYS = 38;
+    public const int EPROTO = 71;
+    public const int EOPNOTSUPP = 95;
+    public const int ETIMEDOUT = 110;
+    public const int ENOTDIR = 20;
+    public const int EISDIR = 21;
+
+    /// <summary><c>int open(const char *path, int flags)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags);
+
+    /// <summary><c>int close(int fd)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "close")]
+    public static partial int Close(int fd);
+
+    /// <summary><c>ssize_t read(int fd, void *buf, size_t count)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    public static unsafe partial nint Read(int fd, byte* buffer, nuint count);
+
+    /// <summary><c>ssize_t write(int fd, const void *buf, size_t count)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static unsafe partial nint Write(int fd, byte* buffer, nuint count);
+
+    /// <summary><c>int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Mount(string source, string target, string fileSystemType, ulong flags, string data);
+
+    /// <summary><c>int umount2(const char *target, int flags)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Unmount(string target, int flags);
+
+    /// <summary><c>uid_t geteuid(void)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint GetEffectiveUserId();
+
+    /// <summary><c>gid_t getegid(void)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "getegid")]
+    public static partial uint GetEffectiveGroupId();
+}

@@ -1,0 +1,237 @@
+using Blkmq.Drivers.Null;
+using Blkmq.Fuse;
+using Blkmq.Integration.Tests.Infrastructure;
+
+namespace Blkmq.Integration.Tests;
+
+/// <summary>
+/// The FUSE export against the real kernel: the disk as a file that ordinary file IO, <c>fallocate</c>,
+/// <c>losetup</c> and ext4 use, and an unmount that leaves nothing behind.
+/// </summary>
+[Collection("heavy")]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class FuseExportTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(2);
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(4096)]
+    public async Task Ext4OnLoopOverTheExport_SurvivesRemountAndFsck(int blockSize)
+    {
+        Ext4OnLoop.RequireTools();
+        FuseRequirements.RequireRootWithFuse();
+        await using var rig = await FuseRig.MountAsync($"memory_backed=1,discard=1,size=256M,bs={blockSize},irqmode=1");
+        Assert.Equal(256L << 20, new FileInfo(rig.Path).Length);
+
+        // Unlike nbdfuse over NBD, the export takes any alignment, so the loop device may use 512-byte sectors.
+        await Ext4OnLoop.RunAsync(rig.Path, rig.Disk, 512, rig.Directory);
+    }
+
+    [Fact]
+    public async Task UnalignedFileIO_ReachesTheDisk_AndTheDiskIsSeenThroughTheFile()
+    {
+        FuseRequirements.RequireRootWithFuse();
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,size=16M,bs=4096,irqmode=0", directIO: true);
+        byte[] pattern = new byte[10_000];
+        new Random(5).NextBytes(pattern);
+
+        // 10,000 bytes at 4,097: a partial first and last block, read-modified-written by the export.
+        await using (var file = new FileStream(rig.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1, FileOptions.None))
+        {
+            file.Position = 4097;
+            await file.WriteAsync(pattern);
+            await file.FlushAsync();
+        }
+
+        byte[] onDisk = new byte[3 * 4096 + 4096];
+        await rig.Disk.OpenDevice().ReadAsync(4096, onDisk);
+        Assert.Equal(0, onDisk[0]);
+        Assert.True(onDisk.AsSpan(1, pattern.Length).SequenceEqual(pattern));
+        Assert.True(onDisk.AsSpan(1 + pattern.Length).IndexOfAnyExcept((byte)0) < 0);
+
+        // And the other way: what the disk holds is what the file reads, at any offset.
+        byte[] block = Enumerable.Range(0, 4096).Select(static i => (byte)(i * 7)).ToArray();
+        await rig.Disk.OpenDevice().WriteAsync(1 << 20, block);
+        byte[] read = new byte[100];
+        await using (FileStream file = File.OpenRead(rig.Path))
+        {
+            file.Position = (1 << 20) + 33;
+            await file.ReadExactlyAsync(read);
+        }
+
+        Assert.True(read.AsSpan().SequenceEqual(block.AsSpan(33, 100)));
+    }
+
+    [Fact]
+    public async Task WritePastTheEnd_FailsWithNoSpace_AndTruncationChangesNothing()
+    {
+        FuseRequirements.RequireRootWithFuse();
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,size=1M,irqmode=0");
+        await using (var file = new FileStream(rig.Path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0))
+        {
+            file.Position = 1 << 20;
+            IOException full = await Assert.ThrowsAsync<IOException>(async () => await file.WriteAsync(new byte[512]));
+            Assert.Contains("space", full.Message, StringComparison.OrdinalIgnoreCase);
+        }
+
+        // A device keeps its size and data: truncation (as .NET's FileMode.Create and dd seek=N do) changes nothing.
+        byte[] data = Enumerable.Repeat((byte)9, 8192).ToArray();
+        await rig.Disk.OpenDevice().WriteAsync(65536, data);
+        await ExternalTool.RunCheckedAsync("truncate", ["-s", "4096", rig.Path], s_timeout);
+        await File.WriteAllBytesAsync(rig.Path, new byte[4096]);
+        Assert.Equal(1L << 20, new FileInfo(rig.Path).Length);
+        byte[] read = new byte[8192];
+        await rig.Disk.OpenDevice().ReadAsync(65536, read);
+        Assert.Equal(data, read);
+
+        // Nothing else can be made in the mount.
+        Assert.ThrowsAny<UnauthorizedAccessException>(() => File.WriteAllText(Path.Combine(rig.Directory, "mnt", "other"), "x"));
+    }
+
+    [Fact]
+    public async Task Fallocate_PunchesAndZeroesRanges_OfTheDisk()
+    {
+        ExternalTool.Require("fallocate");
+        FuseRequirements.RequireRootWithFuse();
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=4M,irqmode=0");
+        byte[] ones = Enumerable.Repeat((byte)1, 1 << 20).ToArray();
+        await rig.Disk.OpenDevice().WriteAsync(0, ones);
+
+        await ExternalTool.RunCheckedAsync("fallocate", ["--punch-hole", "--offset", "4096", "--length", "65536", rig.Path], s_timeout);
+        await ExternalTool.RunCheckedAsync("fallocate", ["--zero-range", "--offset", "100000", "--length", "1000", "--keep-size", rig.Path], s_timeout);
+
+        byte[] read = new byte[1 << 20];
+        await rig.Disk.OpenDevice().ReadAsync(0, read);
+        Assert.True(read.AsSpan(0, 4096).IndexOfAnyExcept((byte)1) < 0);
+        Assert.True(read.AsSpan(4096, 65536).IndexOfAnyExcept((byte)0) < 0);
+        Assert.True(read.AsSpan(4096 + 65536, 100000 - 4096 - 65536).IndexOfAnyExcept((byte)1) < 0);
+        Assert.True(read.AsSpan(100000, 1000).IndexOfAnyExcept((byte)0) < 0);
+        Assert.True(read.AsSpan(101000).IndexOfAnyExcept((byte)1) < 0);
+    }
+
+    [Fact]
+    public async Task ReadOnlyFile_RefusesWrites_AndSeveralDisksAreSeveralFiles()
+    {
+        FuseRequirements.RequireRootWithFuse();
+        await using NullBlock a = NullBlock.Create("memory_backed=1,size=1M,irqmode=0");
+        await using NullBlock b = NullBlock.Create("memory_backed=1,size=2M,irqmode=0");
+        string directory = Directory.CreateTempSubdirectory("blkmq-fuse-").FullName;
+        try
+        {
+            await using (FuseExport export = FuseExport.Mount(new FuseExportOptions
+            {
+                MountPoint = directory,
+                Files = [new FuseFile { Name = "a", Disk = a.Disk }, new FuseFile { Name = "b.img", Disk = b.Disk, ReadOnly = true }],
+            }))
+            {
+                Assert.Equal(["a", "b.img"], Directory.GetFiles(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+                Assert.Equal(2L << 20, new FileInfo(Path.Combine(directory, "b.img")).Length);
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(Path.Combine(directory, "b.img")));
+                IOException readOnly = Assert.ThrowsAny<IOException>(() => new FileStream(Path.Combine(directory, "b.img"), FileMode.Open, FileAccess.Write).Dispose());
+                Assert.Contains("read-only", readOnly.Message, StringComparison.OrdinalIgnoreCase);
+                await File.WriteAllBytesAsync(Path.Combine(directory, "a"), new byte[4096]);
+            }
+
+            // Unmounted: the directory is plain and empty again.
+            Assert.Empty(Directory.GetFileSystemEntries(directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Dispose_WhileALoopDeviceHoldsTheFile_AbortsAfterTheTimeout_AndTheExportEnds()
+    {
+        ExternalTool.Require("losetup");
+        FuseRequirements.RequireRootWithFuse();
+        await using NullBlock nullb = NullBlock.Create("memory_backed=1,size=8M,irqmode=0");
+        string directory = Directory.CreateTempSubdirectory("blkmq-fuse-").FullName;
+        string? loop = null;
+        try
+        {
+            FuseExport export = FuseExport.Mount(new FuseExportOptions
+            {
+                MountPoint = directory,
+                Files = [new FuseFile { Name = "disk", Disk = nullb.Disk }],
+                UnmountTimeout = TimeSpan.FromSeconds(1),
+            });
+            loop = (await ExternalTool.RunCheckedAsync("losetup", ["--find", "--show", export.FilePaths[0]], s_timeout)).StandardOutput.Trim();
+            await export.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+            Assert.True(export.Completion.IsCompleted);
+            Assert.Equal(0, nullb.Disk.InFlight);
+        }
+        finally
+        {
+            if (loop is not null)
+            {
+                await ExternalTool.RunAsync("losetup", ["--detach", loop], s_timeout);
+            }
+
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task UnmountedByAnotherProcess_CompletesTheExport()
+    {
+        ExternalTool.Require("umount");
+        FuseRequirements.RequireRootWithFuse();
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,size=1M,irqmode=0");
+        await ExternalTool.RunCheckedAsync("umount", [rig.Export.MountPoint], s_timeout);
+        await rig.Export.Completion.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>A null disk mounted as <c>DIR/mnt/disk</c> in a fresh temp directory; disposing unmounts and cleans up.</summary>
+    private sealed class FuseRig : IAsyncDisposable
+    {
+        private readonly NullBlock _nullb;
+
+        private FuseRig(NullBlock nullb, FuseExport export, string directory)
+        {
+            _nullb = nullb;
+            Export = export;
+            Directory = directory;
+        }
+
+        public FuseExport Export { get; }
+
+        public string Directory { get; }
+
+        public Disk Disk => _nullb.Disk;
+
+        public string Path => Export.FilePaths[0];
+
+        public static async Task<FuseRig> MountAsync(string spec, bool directIO = false)
+        {
+            string directory = System.IO.Directory.CreateTempSubdirectory("blkmq-fuse-").FullName;
+            string mountPoint = System.IO.Path.Combine(directory, "mnt");
+            System.IO.Directory.CreateDirectory(mountPoint);
+            NullBlock nullb = NullBlock.Create(spec);
+            try
+            {
+                FuseExport export = FuseExport.Mount(new FuseExportOptions
+                {
+                    MountPoint = mountPoint,
+                    Files = [new FuseFile { Name = "disk", Disk = nullb.Disk }],
+                    DirectIO = directIO,
+                });
+                return new FuseRig(nullb, export, directory);
+            }
+            catch
+            {
+                await nullb.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Export.DisposeAsync();
+            await _nullb.DisposeAsync();
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+    }
+}
