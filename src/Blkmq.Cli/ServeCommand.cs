@@ -3,14 +3,16 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Blkmq.Drivers.Null;
+using Blkmq.Fuse;
 using Blkmq.Nbd;
 using Microsoft.Extensions.Logging;
 
 namespace Blkmq.Cli;
 
 /// <summary>
-/// <c>blkmq serve</c>: serves null-driver disks over NBD until SIGINT or SIGTERM. Prints one URI per export and
-/// listener on stdout once every listener is ready; logs go to stderr.
+/// <c>blkmq serve</c>: serves null-driver disks over NBD, and with <c>--fuse</c> as files of a FUSE mount, until SIGINT
+/// or SIGTERM. Prints one URI per export and listener (and one path per FUSE file) on stdout once everything is ready;
+/// logs go to stderr.
 /// </summary>
 internal sealed class ServeCommand : Command
 {
@@ -36,7 +38,7 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<string[]> _listen = new("--listen")
     {
-        Description = "Where to listen: 127.0.0.1:PORT, [::1]:PORT or unix:PATH; port 0 picks a free port. Repeatable. Default 127.0.0.1:10809.",
+        Description = "Where to listen: 127.0.0.1:PORT, [::1]:PORT or unix:PATH; port 0 picks a free port; none for no NBD at all (with --fuse). Repeatable. Default 127.0.0.1:10809.",
         HelpName = "address",
         AllowMultipleArgumentsPerToken = false,
     };
@@ -79,6 +81,13 @@ internal sealed class ServeCommand : Command
         HelpName = "us",
     };
 
+    private readonly Option<string?> _fuse = new("--fuse")
+    {
+        Description = "Also serve every export as the file DIR/NAME of a FUSE mount on DIR (an existing directory; needs root). "
+            + "losetup turns such a file into /dev/loopN. Unmounted when the server stops.",
+        HelpName = "dir",
+    };
+
     private readonly Option<string?> _control = new("--control")
     {
         Description = "A Unix socket on which to accept control commands (see 'blkmq ctl'): power, bad blocks, power cut, stats. Default: none.",
@@ -97,6 +106,7 @@ internal sealed class ServeCommand : Command
         Options.Add(_tlsKey);
         Options.Add(_maxConnections);
         Options.Add(_busyPoll);
+        Options.Add(_fuse);
         Options.Add(_control);
         SetAction(Run);
     }
@@ -160,7 +170,8 @@ internal sealed class ServeCommand : Command
     private int Run(ParseResult parseResult)
     {
         var instances = new List<NullBlock>();
-        NbdServerOptions options;
+        NbdServerOptions? options;
+        List<NbdExport> exports;
         // stdout carries only the URIs; every log line goes to stderr.
         ILoggerFactory loggerFactory = LoggerFactory.Create(static builder => builder
             .AddConsole(static o => o.LogToStandardErrorThreshold = LogLevel.Trace)
@@ -170,7 +181,7 @@ internal sealed class ServeCommand : Command
         {
             try
             {
-                options = CreateOptions(parseResult, instances, loggerFactory);
+                (options, exports) = CreateOptions(parseResult, instances, loggerFactory);
             }
             catch (ArgumentException ex) when (ex.ParamName is { } name && s_optionNames.TryGetValue(name, out string? option))
             {
@@ -185,8 +196,16 @@ internal sealed class ServeCommand : Command
             }
 
             // Each export serves the first device of its own instance (ParseExport makes one per export).
-            ControlExport[] controlExports = [.. options.Exports.Select((export, i) => new ControlExport(export.Name, instances[i].Devices[0]))];
-            return ServeAsync(options, parseResult.GetValue(_control), controlExports).GetAwaiter().GetResult();
+            ControlExport[] controlExports = [.. exports.Select((export, i) => new ControlExport(export.Name, instances[i].Devices[0]))];
+            FuseExportOptions? fuse = parseResult.GetValue(_fuse) is { } directory
+                ? new FuseExportOptions
+                {
+                    MountPoint = directory,
+                    Files = [.. exports.Select(static e => new FuseFile { Name = e.Name, Disk = e.Disk, ReadOnly = e.ReadOnly })],
+                    LoggerFactory = loggerFactory,
+                }
+                : null;
+            return ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports).GetAwaiter().GetResult();
         }
         finally
         {
@@ -199,7 +218,7 @@ internal sealed class ServeCommand : Command
         }
     }
 
-    private NbdServerOptions CreateOptions(ParseResult parseResult, List<NullBlock> instances, ILoggerFactory loggerFactory)
+    private (NbdServerOptions? Nbd, List<NbdExport> Exports) CreateOptions(ParseResult parseResult, List<NullBlock> instances, ILoggerFactory loggerFactory)
     {
         string[] exportTexts = parseResult.GetValue(_exports) is { Length: > 0 } given ? given : [DefaultExport];
         bool readOnly = parseResult.GetValue(_readOnly);
@@ -220,6 +239,13 @@ internal sealed class ServeCommand : Command
         }
 
         string[] listenTexts = parseResult.GetValue(_listen) is { Length: > 0 } listen ? listen : ["127.0.0.1:" + NbdServerOptions.DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        if (listenTexts is ["none"])
+        {
+            return parseResult.GetValue(_fuse) is null
+                ? throw new FormatException("--listen none: nothing would serve the exports; add --fuse DIR.")
+                : (null, exports);
+        }
+
         NbdTlsMode tls = parseResult.GetValue(_tls) switch
         {
             "on" => NbdTlsMode.On,
@@ -238,10 +264,10 @@ internal sealed class ServeCommand : Command
             LoggerFactory = loggerFactory,
         };
         serverOptions.Validate();
-        return serverOptions;
+        return (serverOptions, exports);
     }
 
-    private static async Task<int> ServeAsync(NbdServerOptions options, string? controlPath, IReadOnlyList<ControlExport> controlExports)
+    private static async Task<int> ServeAsync(NbdServerOptions? options, FuseExportOptions? fuseOptions, string? controlPath, IReadOnlyList<ControlExport> controlExports)
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
@@ -253,12 +279,17 @@ internal sealed class ServeCommand : Command
 
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        var server = new NbdServer(options);
-        await using (server.ConfigureAwait(false))
+        NbdServer? server = options is null ? null : new NbdServer(options);
+        FuseExport? fuse = null;
+        ControlServer? control = null;
+        try
         {
             try
             {
-                await server.StartAsync().ConfigureAwait(false);
+                if (server is not null)
+                {
+                    await server.StartAsync().ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
             {
@@ -267,54 +298,79 @@ internal sealed class ServeCommand : Command
                 return Program.ExitIOError;
             }
 
-            ControlServer? control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, server.ReplaceDisk));
             try
             {
-                try
+                fuse = fuseOptions is null ? null : FuseExport.Mount(fuseOptions);
+            }
+            catch (Exception ex) when (ex is IOException or ArgumentException or PlatformNotSupportedException)
+            {
+                Console.Error.WriteLine($"blkmq serve: --fuse {fuseOptions!.MountPoint}: {ex.Message.Split('\n')[0]}");
+                return Program.ExitIOError;
+            }
+
+            control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, server is null ? null : server.ReplaceDisk));
+            try
+            {
+                control?.Start();
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                // ArgumentException: a path longer than a Unix socket address holds (108 bytes).
+                Console.Error.WriteLine($"blkmq serve: --control {controlPath}: {ex.Message.Split('\n')[0]}");
+                return Program.ExitIOError;
+            }
+
+            PrintEndpoints(server, options, fuse);
+
+            // Serving only files, the server has nothing left to do once someone else unmounts them.
+            await (server is null ? Task.WhenAny(stop.Task, fuse!.Completion) : stop.Task).ConfigureAwait(false);
+            return 0;
+        }
+        finally
+        {
+            // Control commands end first, so none changes a device while its disk is torn down; then the files go,
+            // then the NBD server finishes or fails what is in flight.
+            if (control is not null)
+            {
+                await control.StopAsync().ConfigureAwait(false);
+            }
+
+            if (fuse is not null)
+            {
+                await fuse.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (server is not null)
+            {
+                using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
                 {
-                    control?.Start();
-                }
-                catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
-                {
-                    // ArgumentException: a path longer than a Unix socket address holds (108 bytes).
-                    Console.Error.WriteLine($"blkmq serve: --control {controlPath}: {ex.Message.Split('\n')[0]}");
-                    return Program.ExitIOError;
+                    await server.StopAsync(grace.Token).ConfigureAwait(false);
                 }
 
-                return await ServeUntilSignalAsync(server, options, control, stop.Task).ConfigureAwait(false);
-            }
-            finally
-            {
-                if (control is not null)
-                {
-                    await control.StopAsync().ConfigureAwait(false);
-                }
+                await server.DisposeAsync().ConfigureAwait(false);
             }
         }
     }
 
-    private static async Task<int> ServeUntilSignalAsync(NbdServer server, NbdServerOptions options, ControlServer? control, Task stop)
+    private static void PrintEndpoints(NbdServer? server, NbdServerOptions? options, FuseExport? fuse)
     {
-        bool tls = options.TlsMode == NbdTlsMode.Require;
-        foreach (NbdExport export in options.Exports)
+        if (server is not null)
         {
-            foreach (EndPoint endPoint in server.EndPoints)
+            bool tls = options!.TlsMode == NbdTlsMode.Require;
+            foreach (NbdExport export in options.Exports)
             {
-                Console.Out.WriteLine(NbdServer.FormatUri(endPoint, export.Name, tls));
+                foreach (EndPoint endPoint in server.EndPoints)
+                {
+                    Console.Out.WriteLine(NbdServer.FormatUri(endPoint, export.Name, tls));
+                }
             }
         }
 
-        await Console.Out.FlushAsync().ConfigureAwait(false);
-        await stop.ConfigureAwait(false);
-
-        // Control commands end before the server stops, so none changes a device while its disk is torn down.
-        if (control is not null)
+        foreach (string path in fuse?.FilePaths ?? [])
         {
-            await control.StopAsync().ConfigureAwait(false);
+            Console.Out.WriteLine(path);
         }
 
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await server.StopAsync(grace.Token).ConfigureAwait(false);
-        return 0;
+        Console.Out.Flush();
     }
 }
