@@ -1,0 +1,51 @@
+using Blkmq.Drivers.Null;
+using Blkmq.Fuse;
+using Blkmq.Integration.Tests.Infrastructure;
+
+namespace Blkmq.Integration.Tests;
+
+/// <summary>
+/// What the FUSE export allocates per request in steady state: fio in another process drives 4 KiB O_DIRECT reads and
+/// writes on the file while this process' allocated bytes are counted, as <see cref="AllocationTests"/> does for NBD.
+/// </summary>
+[Collection("alone")]
+public sealed class FuseAllocationTests
+{
+    [Theory]
+    [InlineData("randread", 2)]
+    [InlineData("randwrite", 2)]
+    public async Task SteadyState_AllocatesAlmostNothingPerRequest(string rw, double limit)
+    {
+        ExternalTool.Require("fio");
+        FuseRequirements.RequireRootWithFuse();
+        await using NullBlock nullb = NullBlock.Create("memory_backed=1,size=64M,irqmode=0");
+        string directory = Directory.CreateTempSubdirectory("blkmq-fuse-alloc-").FullName;
+        try
+        {
+            await using (FuseExport export = FuseExport.Mount(new FuseExportOptions { MountPoint = directory, Files = [new FuseFile { Name = "disk", Disk = nullb.Disk }] }))
+            {
+                string[] Arguments(int count) =>
+                [
+                    "--name=alloc", "--filename=" + export.FilePaths[0], "--rw=" + rw, "--bs=4k", "--direct=1", "--ioengine=psync",
+                    "--size=64m", "--number_ios=" + count, "--randrepeat=1",
+                ];
+
+                await ExternalTool.RunCheckedAsync("fio", Arguments(20_000), TimeSpan.FromMinutes(1));
+                const int Ios = 40_000;
+                long start = GC.GetTotalAllocatedBytes(precise: true);
+                await ExternalTool.RunCheckedAsync("fio", Arguments(Ios / 4), TimeSpan.FromMinutes(2));
+                long shortRun = GC.GetTotalAllocatedBytes(precise: true) - start;
+                start = GC.GetTotalAllocatedBytes(precise: true);
+                await ExternalTool.RunCheckedAsync("fio", Arguments(Ios), TimeSpan.FromMinutes(2));
+                long longRun = GC.GetTotalAllocatedBytes(precise: true) - start;
+                double perIo = (double)(longRun - shortRun) / (Ios - (Ios / 4));
+                TestContext.Current.TestOutputHelper?.WriteLine($"{rw}: {perIo:F3} bytes per extra IO ({shortRun} B for {Ios / 4} IOs, {longRun} B for {Ios})");
+                Assert.True(perIo < limit, $"{perIo} bytes allocated per {rw} through the FUSE export (limit {limit})");
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
