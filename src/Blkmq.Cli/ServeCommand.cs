@@ -84,7 +84,7 @@ internal sealed class ServeCommand : Command
     private readonly Option<string?> _fuse = new("--fuse")
     {
         Description = "Also serve every export as the file DIR/NAME of a FUSE mount on DIR (an existing directory; needs root). "
-            + "losetup turns such a file into /dev/loopN. Unmounted when the server stops.",
+            + "losetup turns such a file into /dev/loopN. Unmounted when the server stops (a loop device still attached gets 10 s, then the mount is forced off).",
         HelpName = "dir",
     };
 
