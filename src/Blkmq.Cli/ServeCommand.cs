@@ -302,7 +302,13 @@ internal sealed class ServeCommand : Command
             {
                 fuse = fuseOptions is null ? null : FuseExport.Mount(fuseOptions);
             }
-            catch (Exception ex) when (ex is IOException or ArgumentException or PlatformNotSupportedException)
+            catch (ArgumentException ex)
+            {
+                // A mount point that is no directory, an export name that cannot be a file name: the user's arguments.
+                Console.Error.WriteLine($"blkmq serve: --fuse {fuseOptions!.MountPoint}: {ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal)}");
+                return Program.ExitBadArguments;
+            }
+            catch (Exception ex) when (ex is IOException or PlatformNotSupportedException)
             {
                 Console.Error.WriteLine($"blkmq serve: --fuse {fuseOptions!.MountPoint}: {ex.Message.Split('\n')[0]}");
                 return Program.ExitIOError;
