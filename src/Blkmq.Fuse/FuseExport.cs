@@ -13,8 +13,9 @@ namespace Blkmq.Fuse;
 /// or zeroes ranges. <c>losetup</c> turns such a file into a real <c>/dev/loopN</c>.
 /// </summary>
 /// <remarks>
-/// Mounting needs root (<c>CAP_SYS_ADMIN</c>). A file's size is its disk's: a truncation (<c>ftruncate</c>, an
-/// <c>O_TRUNC</c> open) is accepted and changes nothing, and nothing can be created in the mount. Dispose unmounts (a
+/// Mounting needs root (<c>CAP_SYS_ADMIN</c>). A file's size is its disk's: truncating it to N (<c>ftruncate</c>, an
+/// <c>O_TRUNC</c> open) zeroes everything from N on and keeps the size; it cannot grow; nothing can be created in
+/// the mount. Dispose unmounts (a
 /// loop device that still has a file open keeps being served for up to <see cref="FuseExportOptions.UnmountTimeout"/>,
 /// then the connection is aborted), then waits for the worker threads; no disk IO is started after it returns.
 /// </remarks>

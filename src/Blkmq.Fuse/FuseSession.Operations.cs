@@ -7,6 +7,7 @@ namespace Blkmq.Fuse;
 internal sealed partial class FuseSession
 {
     private const uint OpenAccessModeMask = 0x3;
+    private const int OpenTruncate = 0x200;
 
     private int Init(ReadOnlySpan<byte> args, Span<byte> body)
     {
@@ -97,9 +98,27 @@ internal sealed partial class FuseSession
             return node == FuseProtocol.RootNodeId ? -Libc.EPERM : -Libc.ENOENT;
         }
 
-        // The size is the disk's. A truncation is accepted and changes nothing, as an O_TRUNC open of a device node
-        // does: tools that truncate before they write (dd seek=N, .NET's FileMode.Create) then work; the reply
-        // tells the kernel the size is still the disk's.
+        // The size is the disk's. Truncating to N zeroes everything from N on and keeps the size, which is what the
+        // data of a file truncated to N and grown back would be: tools that truncate before they write (qemu-img
+        // convert, cp, dd seek=N, .NET's FileMode.Create) find zeroes where they expect a fresh file's.
+        if ((change.Valid & FuseProtocol.AttrSize) != 0)
+        {
+            int truncated = Truncate(file, change.Size);
+            if (truncated != 0)
+            {
+                return truncated;
+            }
+
+            // Answered with the size asked for and attributes valid for no time: the kernel drops its cached pages
+            // past it (they held the data just zeroed), and the next stat or read past it fetches the disk's size.
+            file.Change(change);
+            var truncatedReply = new FuseAttrOut { Attr = file.Attributes() };
+            truncatedReply.Attr.Size = change.Size;
+            truncatedReply.Attr.Blocks = change.Size / 512;
+            MemoryMarshal.Write(body, in truncatedReply);
+            return Marshal.SizeOf<FuseAttrOut>();
+        }
+
         file.Change(change);
         return AttrReply(node, body);
     }
@@ -111,14 +130,47 @@ internal sealed partial class FuseSession
             return node == FuseProtocol.RootNodeId ? -Libc.EISDIR : -Libc.ENOENT;
         }
 
-        // O_TRUNC (sent with the open, FUSE_ATOMIC_O_TRUNC) is ignored: a disk keeps its size and its data.
         FuseOpenIn open = MemoryMarshal.Read<FuseOpenIn>(args);
-        if (((uint)open.Flags & OpenAccessModeMask) != 0 && file.ReadOnly)
+        bool writes = ((uint)open.Flags & OpenAccessModeMask) != 0;
+        if (writes && file.ReadOnly)
         {
             return -Libc.EROFS;
         }
 
+        // O_TRUNC comes with the open (FUSE_ATOMIC_O_TRUNC): a truncation to 0, as SETATTR would be.
+        if (writes && (open.Flags & OpenTruncate) != 0)
+        {
+            int truncated = Truncate(file, 0);
+            if (truncated != 0)
+            {
+                return truncated;
+            }
+        }
+
         return OpenReply(body, _directIO ? FuseProtocol.OpenDirectIO : 0);
+    }
+
+    /// <summary>Truncates a fixed-size file to <paramref name="size"/>: zeroes the rest; growing is impossible.</summary>
+    private static int Truncate(FuseNode file, ulong size)
+    {
+        long capacity = file.Device.Size;
+        if (size > (ulong)capacity)
+        {
+            return -Libc.EFBIG;
+        }
+
+        if (size == (ulong)capacity)
+        {
+            return 0;
+        }
+
+        if (file.ReadOnly)
+        {
+            return -Libc.EROFS;
+        }
+
+        Wait(file.Device.ZeroBytesAsync((long)size, capacity - (long)size, mayUnmap: true));
+        return 0;
     }
 
     private static int OpenReply(Span<byte> body, uint flags)

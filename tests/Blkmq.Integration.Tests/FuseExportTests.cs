@@ -64,10 +64,11 @@ public sealed class FuseExportTests
     }
 
     [Fact]
-    public async Task WritePastTheEnd_FailsWithNoSpace_AndTruncationChangesNothing()
+    public async Task WritePastTheEnd_FailsWithNoSpace_TruncationZeroesTheRest_AndGrowingFails()
     {
+        ExternalTool.Require("truncate");
         FuseRequirements.RequireRootWithFuse();
-        await using var rig = await FuseRig.MountAsync("memory_backed=1,size=1M,irqmode=0");
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=1M,irqmode=0");
         await using (var file = new FileStream(rig.Path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0))
         {
             file.Position = 1 << 20;
@@ -75,18 +76,59 @@ public sealed class FuseExportTests
             Assert.Contains("space", full.Message, StringComparison.OrdinalIgnoreCase);
         }
 
-        // A device keeps its size and data: truncation (as .NET's FileMode.Create and dd seek=N do) changes nothing.
-        byte[] data = Enumerable.Repeat((byte)9, 8192).ToArray();
-        await rig.Disk.OpenDevice().WriteAsync(65536, data);
-        await ExternalTool.RunCheckedAsync("truncate", ["-s", "4096", rig.Path], s_timeout);
-        await File.WriteAllBytesAsync(rig.Path, new byte[4096]);
-        Assert.Equal(1L << 20, new FileInfo(rig.Path).Length);
-        byte[] read = new byte[8192];
-        await rig.Disk.OpenDevice().ReadAsync(65536, read);
-        Assert.Equal(data, read);
+        // Read through one handle first, so the kernel caches the pages that truncating that handle then zeroes (an
+        // open drops the cache, so only the same handle could see stale pages).
+        byte[] nines = Enumerable.Repeat((byte)9, 1 << 20).ToArray();
+        await rig.Disk.OpenDevice().WriteAsync(0, nines);
+        byte[] read = new byte[1 << 20];
+        using (Microsoft.Win32.SafeHandles.SafeFileHandle handle = File.OpenHandle(rig.Path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            Assert.Equal(read.Length, await RandomAccess.ReadAsync(handle, read, 0, TestContext.Current.CancellationToken));
+            Assert.Equal(nines, read);
+
+            // Truncated to 5000 bytes: the data a file truncated and grown back would hold, and the disk's size.
+            RandomAccess.SetLength(handle, 5000);
+            Array.Clear(read);
+            Assert.Equal(read.Length, await RandomAccess.ReadAsync(handle, read, 0, TestContext.Current.CancellationToken));
+            Assert.Equal(1L << 20, RandomAccess.GetLength(handle));
+        }
+
+        Assert.True(read.AsSpan(0, 5000).IndexOfAnyExcept((byte)9) < 0);
+        Assert.True(read.AsSpan(5000).IndexOfAnyExcept((byte)0) < 0, "the kernel served stale cached pages past the truncation");
+        byte[] onDisk = new byte[1 << 20];
+        await rig.Disk.OpenDevice().ReadAsync(0, onDisk);
+        Assert.Equal(read, onDisk);
+        await ExternalTool.RunCheckedAsync("truncate", ["-s", "1M", rig.Path], s_timeout);
+
+        // .NET's FileMode.Create truncates to 0 first: the disk is then the 4 KiB written and zeroes.
+        await File.WriteAllBytesAsync(rig.Path, Enumerable.Repeat((byte)7, 4096).ToArray());
+        await rig.Disk.OpenDevice().ReadAsync(0, onDisk);
+        Assert.True(onDisk.AsSpan(0, 4096).IndexOfAnyExcept((byte)7) < 0);
+        Assert.True(onDisk.AsSpan(4096).IndexOfAnyExcept((byte)0) < 0);
+
+        ToolResult grow = await ExternalTool.RunAsync("truncate", ["-s", "2M", rig.Path], s_timeout);
+        Assert.NotEqual(0, grow.ExitCode);
+        Assert.Contains("too large", grow.StandardError, StringComparison.OrdinalIgnoreCase);
 
         // Nothing else can be made in the mount.
         Assert.ThrowsAny<UnauthorizedAccessException>(() => File.WriteAllText(Path.Combine(rig.Directory, "mnt", "other"), "x"));
+    }
+
+    [Fact]
+    public async Task QemuImgConvert_IntoTheFile_ThenCompareIsIdentical()
+    {
+        ExternalTool.Require("qemu-img", "qemu-io");
+        FuseRequirements.RequireRootWithFuse();
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=64M,irqmode=1");
+
+        // Dirty the disk first: convert truncates the target and skips what the image leaves unallocated.
+        await rig.Disk.OpenDevice().WriteAsync(20L << 20, Enumerable.Repeat((byte)0xff, 1 << 20).ToArray());
+        string image = Path.Combine(rig.Directory, "source.qcow2");
+        await ExternalTool.RunCheckedAsync("qemu-img", ["create", "-q", "-f", "qcow2", image, "64M"], s_timeout);
+        await ExternalTool.RunCheckedAsync("qemu-io", ["-f", "qcow2", "-c", "write -P 0x5a 0 1M", "-c", "write -P 0xa5 10M 3M", image], s_timeout);
+        await ExternalTool.RunCheckedAsync("qemu-img", ["convert", "-f", "qcow2", "-O", "raw", image, rig.Path], s_timeout);
+        ToolResult compare = await ExternalTool.RunCheckedAsync("qemu-img", ["compare", "-f", "qcow2", "-F", "raw", image, rig.Path], s_timeout);
+        Assert.Contains("Images are identical", compare.StandardOutput, StringComparison.Ordinal);
     }
 
     [Fact]
