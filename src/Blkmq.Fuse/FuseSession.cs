@@ -142,7 +142,9 @@ internal sealed unsafe partial class FuseSession
         {
             result = -ToErrno(e.Status);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
+#pragma warning disable CA1031 // A worker lets no request's failure escape: the kernel still gets a reply, the mount keeps serving.
+        catch (Exception e) when (e is not OutOfMemoryException)
+#pragma warning restore CA1031
         {
             FuseLog.HandlerThrew(_logger, e, header.Opcode.ToString());
             result = -Libc.EIO;
