@@ -114,7 +114,7 @@ internal sealed class NullTimerQueue : IDisposable
                 _due[i] = default;
 
                 // TryEnd: the request may have timed out or its disk been removed meanwhile (rule 4).
-                entry.Request.TryEnd(entry.Status);
+                entry.Request.TryEnd(entry.Status, EndOptions.RunContinuationInline);
             }
         }
 

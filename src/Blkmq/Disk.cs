@@ -16,7 +16,7 @@ public abstract partial class Disk
     private int _removed;
     private int _callbacks;
     private int _drainWaiters;
-    private int _pollClosed;
+    private int _callbacksClosed;
     private TaskCompletionSource _gateOpen = NewSignal(completed: true);
     private TaskCompletionSource _drained = NewSignal(completed: false);
     private volatile bool _readOnly;
@@ -135,14 +135,14 @@ public abstract partial class Disk
         // Counted as a callback, and checked after counting (Dekker with RemoveAsync), so the driver's Poll never
         // runs on a queue that removal has exited. Polling stays open while removal drains: polled requests
         // complete only through it.
-        EnterCallback();
+        if (!TryEnterCallback())
+        {
+            return 0;
+        }
+
+        HwQueueBase.EnterBlockLayerContext();
         try
         {
-            if (Volatile.Read(ref _pollClosed) != 0)
-            {
-                return 0;
-            }
-
             int completed = 0;
             foreach (HwQueueBase queue in Queues)
             {
@@ -156,6 +156,7 @@ public abstract partial class Disk
         }
         finally
         {
+            HwQueueBase.ExitBlockLayerContext();
             ExitCallback();
         }
     }
@@ -265,28 +266,32 @@ public abstract partial class Disk
             _gateOpen.TrySetResult();
         }
 
-        foreach (HwQueueBase queue in Queues)
-        {
-            queue.FailDispatchList(BlockStatus.Offline);
-        }
-
+        // From here on a request the driver refuses as busy is failed, not requeued (HwQueue checks IsRemoved),
+        // and every wake-up of the drain fails what still waits on a dispatch list, so a driver that answers busy
+        // forever cannot hold removal up.
+        FailDispatchLists();
         TimeSpan grace = gracePeriod ?? TagSetCore.Options.RequestTimeout;
         int failed = 0;
         using (var graceCts = new CancellationTokenSource(grace))
         {
             try
             {
-                await WaitForDrainAsync(driverOwnedOnly: false, graceCts.Token).ConfigureAwait(false);
+                await WaitForDrainAsync(driverOwnedOnly: false, graceCts.Token, FailDispatchLists).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (graceCts.IsCancellationRequested)
             {
-                failed = FailInFlight();
+                // The driver's Timeout decides for each request it still holds (rule 8): Done ends it with Offline
+                // now; WillEnd means its device still has the buffers, and removal waits for the driver's end.
+                failed = TagSetCore.HandleTimeouts(this, BlockStatus.Offline);
             }
         }
 
         // A request inside QueueRq, Complete or Timeout cannot be taken from the driver; wait for those calls.
-        await WaitForDrainAsync(driverOwnedOnly: false, CancellationToken.None).ConfigureAwait(false);
-        Interlocked.Exchange(ref _pollClosed, 1);
+        await WaitForDrainAsync(driverOwnedOnly: false, CancellationToken.None, FailDispatchLists).ConfigureAwait(false);
+
+        // Closing callbacks, then waiting for those already running (Dekker with TryEnterCallback): Poll and
+        // CommitRqs never run once the queues are exited.
+        Interlocked.Exchange(ref _callbacksClosed, 1);
         while (Volatile.Read(ref _callbacks) != 0)
         {
             await Task.Delay(1).ConfigureAwait(false);
@@ -326,6 +331,23 @@ public abstract partial class Disk
     internal abstract void SubmitPlanned(ReadOnlySpan<PlannedRequest> plan, Memory<byte>[] segments, IRequestCompletion target);
 
     internal void EnterCallback() => Interlocked.Increment(ref _callbacks);
+
+    /// <summary>
+    /// Counts a driver callback that removal must wait out (<c>Poll</c>, <c>CommitRqs</c>); false once removal has
+    /// closed callbacks, and then the callback must not run: the queues are exited or about to be.
+    /// </summary>
+    internal bool TryEnterCallback()
+    {
+        // Counted first, checked after (Dekker with RemoveAsync, which closes then waits for the count to drop).
+        Interlocked.Increment(ref _callbacks);
+        if (Volatile.Read(ref _callbacksClosed) != 0)
+        {
+            Interlocked.Decrement(ref _callbacks);
+            return false;
+        }
+
+        return true;
+    }
 
     internal void ExitCallback() => Interlocked.Decrement(ref _callbacks);
 
@@ -377,7 +399,15 @@ public abstract partial class Disk
         return signal;
     }
 
-    private async ValueTask WaitForDrainAsync(bool driverOwnedOnly, CancellationToken cancellationToken)
+    private void FailDispatchLists()
+    {
+        foreach (HwQueueBase queue in Queues)
+        {
+            queue.FailDispatchList(BlockStatus.Offline);
+        }
+    }
+
+    private async ValueTask WaitForDrainAsync(bool driverOwnedOnly, CancellationToken cancellationToken, Action? onWake = null)
     {
         Interlocked.Increment(ref _drainWaiters);
         try
@@ -402,6 +432,8 @@ public abstract partial class Disk
                 {
                     // Count again.
                 }
+
+                onWake?.Invoke();
             }
         }
         finally
@@ -440,21 +472,5 @@ public abstract partial class Disk
         }
 
         return count;
-    }
-
-    private int FailInFlight()
-    {
-        int failed = 0;
-        foreach (RequestSlot slot in TagSetCore.AllSlots)
-        {
-            long word = slot.StateWord;
-            if (RequestState.State(word) == RequestState.InFlight && Volatile.Read(ref slot._hctx)?.Disk == this
-                && slot.TryEnd(RequestState.Generation(word), BlockStatus.Offline))
-            {
-                failed++;
-            }
-        }
-
-        return failed;
     }
 }

@@ -117,8 +117,10 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         }
     }
 
-    public override void HandleTimeout(RequestSlot slot, long generation)
+    public override void HandleTimeout(RequestSlot slot, long generation, BlockStatus status)
     {
+        // The slot is TimingOut: an end or completion by the driver from now on is only recorded, and acted on by
+        // TrySettleTimeout below, so these fields are this IO's until then.
         var typed = (RequestSlot<TData>)slot;
         RequestOp op = slot._op;
         long sector = slot._sector;
@@ -138,15 +140,14 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             {
                 Disk.ExitCallback();
             }
+
+            if (action is not (TimeoutAction.Done or TimeoutAction.ResetTimer or TimeoutAction.WillEnd))
+            {
+                action = TimeoutAction.Done;
+            }
         }
 
-        if (action == TimeoutAction.ResetTimer)
-        {
-            slot.ResetTimer(generation, _clock.Now() + _timeoutTicks);
-            return;
-        }
-
-        if (slot.TryEndTimedOut(generation))
+        if (slot.TrySettleTimeout(generation, action, _clock.Now() + _timeoutTicks, status))
         {
             BlkmqLog.RequestTimedOut(_logger, Disk.Name, Index, slot.Tag, op, sector);
         }
@@ -297,6 +298,13 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             return;
         }
 
+        // A callback removal waits for: the requests of this batch may all have been failed by a removal already,
+        // which then exits the queue; CommitRqs must not reach a driver whose ExitHctx ran.
+        if (!Disk.TryEnterCallback())
+        {
+            return;
+        }
+
         try
         {
             _driver.CommitRqs(ref _data, _diskData);
@@ -304,6 +312,10 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             BlkmqLog.DriverCallbackThrew(_logger, ex, nameof(IBlockDriver<,,>.CommitRqs), Disk.Name, Index);
+        }
+        finally
+        {
+            Disk.ExitCallback();
         }
     }
 
@@ -356,14 +368,22 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     {
         if (status is BlockStatus.Busy or BlockStatus.ResourceBusy)
         {
-            if (slot.TryUndoDispatch(generation))
+            if (Disk.IsRemoved)
+            {
+                // Removal drains: a request the driver will not take now is failed instead of waiting for a
+                // restart that would only be refused again.
+                status = BlockStatus.Offline;
+            }
+            else if (slot.TryUndoDispatch(generation))
             {
                 return DispatchOutcome.Busy;
             }
-
-            // The driver ended or completed the request and still said busy: the end stands.
-            BlkmqLog.BusyAfterEnd(_logger, status, Disk.Name);
-            return slot.FinishDispatch(generation) == RequestState.EndedInline ? DispatchOutcome.EndedInline : DispatchOutcome.Taken;
+            else
+            {
+                // The driver ended or completed the request and still said busy: the end stands.
+                BlkmqLog.BusyAfterEnd(_logger, status, Disk.Name);
+                return slot.FinishDispatch(generation) == RequestState.EndedInline ? DispatchOutcome.EndedInline : DispatchOutcome.Taken;
+            }
         }
 
         if (!Enum.IsDefined(status))

@@ -28,6 +28,11 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
     [ThreadStatic]
     private static RequestSlot? t_localTail;
 
+    // Depth of block-layer contexts on this thread (completion work item, timeout scan, poll, deferred publish):
+    // an end there may run the submitter's continuation inline; an end on any other thread hands it to the pool.
+    [ThreadStatic]
+    private static int t_blockLayerContext;
+
     private RequestSlot? _completionHead;
     private int _workScheduled;
     private int _needRun;
@@ -53,21 +58,31 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
     /// <summary>Requests waiting for dispatch (refused as busy, or held while quiesced); read on the fast path.</summary>
     internal int _dispatchListCount;
 
+    /// <summary>Gets whether this thread runs a block-layer context (dispatch, completion, timeout scan, poll).</summary>
+    public static bool IsBlockLayerContext => t_blockLayerContext != 0 || t_dispatching is not null;
+
+    /// <summary>Gets whether this thread is inside some queue's <c>QueueRq</c>.</summary>
+    public static bool IsDispatching => t_dispatching is not null;
+
+    public static void EnterBlockLayerContext() => t_blockLayerContext++;
+
+    public static void ExitBlockLayerContext() => t_blockLayerContext--;
+
+    /// <summary>
+    /// Publishes a request the driver ended during some queue's <c>QueueRq</c> (not the one being dispatched) once
+    /// the outermost <c>QueueRq</c> on this thread has returned, so no submitter code runs inside the driver.
+    /// </summary>
+    public static void PublishAfterDispatch(RequestSlot slot)
+    {
+        Debug.Assert(t_dispatching is not null, "not inside QueueRq");
+        AppendLocal(slot);
+    }
+
     public void EnqueueCompletion(RequestSlot slot)
     {
         if (t_dispatching == this)
         {
-            slot._nextCompletion = null;
-            if (t_localTail is null)
-            {
-                t_localHead = slot;
-            }
-            else
-            {
-                t_localTail._nextCompletion = slot;
-            }
-
-            t_localTail = slot;
+            AppendLocal(slot);
             return;
         }
 
@@ -141,7 +156,11 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
 
     public abstract int Poll();
 
-    public abstract void HandleTimeout(RequestSlot slot, long generation);
+    /// <summary>
+    /// Runs the driver's <c>Timeout</c> callback for a slot the caller moved to <c>TimingOut</c>, then settles it;
+    /// <paramref name="status"/> is what a request the driver gives up on ends with.
+    /// </summary>
+    public abstract void HandleTimeout(RequestSlot slot, long generation, BlockStatus status);
 
     /// <summary>Fails every request on the dispatch list with <paramref name="status"/> (disk removal).</summary>
     public abstract int FailDispatchList(BlockStatus status);
@@ -164,6 +183,19 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
 
     void IThreadPoolWorkItem.Execute()
     {
+        t_blockLayerContext++;
+        try
+        {
+            RunWork();
+        }
+        finally
+        {
+            t_blockLayerContext--;
+        }
+    }
+
+    private void RunWork()
+    {
         while (true)
         {
             RunCompletions();
@@ -183,18 +215,49 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
         }
     }
 
+    private static void AppendLocal(RequestSlot slot)
+    {
+        slot._nextCompletion = null;
+        if (t_localTail is null)
+        {
+            t_localHead = slot;
+        }
+        else
+        {
+            t_localTail._nextCompletion = slot;
+        }
+
+        t_localTail = slot;
+    }
+
     private static void RunLocalCompletions()
     {
         // Completions finished here may submit (a continuation, a target): take the list first.
         RequestSlot? slot = t_localHead;
         t_localHead = null;
         t_localTail = null;
-        while (slot is not null)
+        t_blockLayerContext++;
+        try
         {
-            RequestSlot? next = slot._nextCompletion;
-            slot._nextCompletion = null;
-            slot.Hctx.InvokeCompleteLocal(slot);
-            slot = next;
+            while (slot is not null)
+            {
+                RequestSlot? next = slot._nextCompletion;
+                slot._nextCompletion = null;
+                if (RequestState.State(slot.StateWord) == RequestState.Completing)
+                {
+                    slot.Hctx.InvokeCompleteLocal(slot);
+                }
+                else
+                {
+                    slot.PublishEnded();
+                }
+
+                slot = next;
+            }
+        }
+        finally
+        {
+            t_blockLayerContext--;
         }
     }
 

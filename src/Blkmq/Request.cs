@@ -98,17 +98,69 @@ public readonly struct Request<TData>
 
     /// <summary>
     /// Gets the data segments: for a read the driver fills them, for a write it reads them; empty for flush,
-    /// discard and write-zeroes. Valid until the request is ended; the handle refuses to give them out after.
+    /// discard and write-zeroes. Every access through the returned list checks ownership, so a list kept past the
+    /// request's end fails deterministically instead of showing the next IO's buffers.
     /// </summary>
-    public ReadOnlySpan<Memory<byte>> Segments
+    public RequestSegments<TData> Segments
+    {
+        get
+        {
+            Owned();
+            return new RequestSegments<TData>(this);
+        }
+    }
+
+    /// <summary>
+    /// Gets the IO's token (queue, tag, generation): carry it through a foreign API and find the request again
+    /// with <c>TagSet.TryGetRequest(token, …)</c>, which succeeds only for this IO and only while the driver owns it.
+    /// </summary>
+    public RequestToken Token
+    {
+        get
+        {
+            RequestSlot<TData> slot = Owned();
+            return RequestToken.Create(slot.HwQueueIndex, slot.Tag, _generation);
+        }
+    }
+
+    internal int SegmentCount
     {
         get
         {
             RequestSlot<TData> slot = Owned();
             int count = Volatile.Read(ref slot._segmentCount);
             Recheck(slot);
-            return new ReadOnlySpan<Memory<byte>>(slot._segments, 0, count);
+            return count;
         }
+    }
+
+    internal int CopySegments(Span<Memory<byte>> destination)
+    {
+        RequestSlot<TData> slot = Owned();
+        int count = Volatile.Read(ref slot._segmentCount);
+        if (destination.Length < count)
+        {
+            ThrowHelper.ThrowArgument($"The request has {count} segments; the destination holds {destination.Length}.", nameof(destination));
+        }
+
+        slot._segments.AsSpan(0, count).CopyTo(destination);
+        Recheck(slot);
+        return count;
+    }
+
+    internal Memory<byte> GetSegment(int index)
+    {
+        RequestSlot<TData> slot = Owned();
+        int count = Volatile.Read(ref slot._segmentCount);
+        if ((uint)index >= (uint)count)
+        {
+            ThrowSegmentIndex(index, count);
+        }
+
+        // Memory<T> is not written atomically; the recheck after it proves no new IO wrote the slot meanwhile.
+        Memory<byte> segment = slot._segments[index];
+        Recheck(slot);
+        return segment;
     }
 
     /// <summary>Gets the driver's typed per-request data, by reference. Valid until the request is ended.</summary>
@@ -120,6 +172,23 @@ public readonly struct Request<TData>
     public void End(BlockStatus status)
     {
         if (!TryEnd(status))
+        {
+            ThrowHelper.ThrowAlreadyEnded(_slot.StateWord, _generation);
+        }
+    }
+
+    /// <summary>
+    /// Ends the request like <see cref="End(BlockStatus)"/>, saying where the submitter's continuation may run.
+    /// </summary>
+    /// <param name="status">The outcome.</param>
+    /// <param name="options">
+    /// <see cref="EndOptions.RunContinuationInline"/> lets this thread run the submitter's continuation (or its
+    /// completion target) before the call returns, even when the block layer does not own the thread.
+    /// </param>
+    /// <exception cref="InvalidOperationException">The request was already ended.</exception>
+    public void End(BlockStatus status, EndOptions options)
+    {
+        if (!TryEnd(status, options))
         {
             ThrowHelper.ThrowAlreadyEnded(_slot.StateWord, _generation);
         }
@@ -139,6 +208,16 @@ public readonly struct Request<TData>
     {
         ValidateEndStatus(status);
         return _slot is not null && _slot.TryEnd(_generation, status);
+    }
+
+    /// <summary>Like <see cref="TryEnd(BlockStatus)"/>, saying where the submitter's continuation may run.</summary>
+    /// <param name="status">The outcome.</param>
+    /// <param name="options">Where the continuation may run (see <see cref="EndOptions"/>).</param>
+    /// <returns>Whether this call ended the request.</returns>
+    public bool TryEnd(BlockStatus status, EndOptions options)
+    {
+        ValidateEndStatus(status);
+        return _slot is not null && _slot.TryEnd(_generation, status, (options & EndOptions.RunContinuationInline) != 0);
     }
 
     /// <summary>
@@ -223,6 +302,11 @@ public readonly struct Request<TData>
             ThrowStale();
         }
     }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowSegmentIndex(int index, int count) =>
+        throw new ArgumentOutOfRangeException(nameof(index), index, $"The request has {count} segments.");
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -18,7 +18,7 @@ namespace Blkmq;
 /// <para>Fields other than the state word are written only by the party that owns the slot exclusively (the
 /// allocator while Prepared, the winner of the end CAS), and published by the CAS or atomic that follows.</para>
 /// </remarks>
-internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockStatus>
+internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockStatus>, IThreadPoolWorkItem
 {
     internal long _state;
     internal RequestOp _op;
@@ -157,10 +157,12 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     /// <summary>
     /// Ends the IO of <paramref name="generation"/> with <paramref name="status"/> if the driver owns it. Exactly
     /// one call per IO succeeds; every other call, from any copy of the handle or any thread, returns false
-    /// without touching the slot. An end during <c>QueueRq</c> is left for the dispatcher to account and publish
-    /// (it may free the slot the moment it sees the end, so the ender must not touch the slot after its CAS).
+    /// without touching the slot. An end during <c>QueueRq</c> or <c>Timeout</c> is left for the party running
+    /// that callback to account and publish (it may free the slot the moment it sees the end, so the ender must not
+    /// touch the slot after its CAS). <paramref name="inline"/> lets a foreign thread run the submitter's
+    /// continuation itself (see <see cref="Finish"/>).
     /// </summary>
-    public bool TryEnd(long generation, BlockStatus status)
+    public bool TryEnd(long generation, BlockStatus status, bool inline = false)
     {
         while (true)
         {
@@ -172,11 +174,13 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
 
             int state = RequestState.State(word);
             int next;
-            if (state == RequestState.Dispatching)
+            if (state is RequestState.Dispatching or RequestState.TimingOut)
             {
+                // Inside QueueRq or Timeout: the party running that callback publishes the end when it returns,
+                // so the slot cannot be freed and reused while that party still reads it.
                 next = RequestState.EndedInline;
             }
-            else if (state is RequestState.InFlight or RequestState.CompleteCallback or RequestState.TimingOut)
+            else if (state is RequestState.InFlight or RequestState.CompleteCallback)
             {
                 next = RequestState.Ended;
             }
@@ -189,7 +193,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
             {
                 if (next == RequestState.Ended)
                 {
-                    Finish(status);
+                    Finish(status, inline);
                 }
 
                 return true;
@@ -216,7 +220,13 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
 
             if (Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.Completing, status), word) == word)
             {
-                _hctx!.EnqueueCompletion(this);
+                // During Timeout the timeout handler queues it when the callback returns (the slot is still read
+                // there); otherwise the completing party queues it now.
+                if (state != RequestState.TimingOut)
+                {
+                    _hctx!.EnqueueCompletion(this);
+                }
+
                 return true;
             }
         }
@@ -227,40 +237,87 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     {
         long word = Volatile.Read(ref _state);
         generation = RequestState.Generation(word);
+        // The status given to Complete stays in the word: the callback reads it as CompletionStatus.
         return RequestState.State(word) == RequestState.Completing
-            && Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.CompleteCallback), word) == word;
+            && Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.CompleteCallback, RequestState.Status(word)), word) == word;
     }
 
-    /// <summary>Starts the timeout of an in-flight request whose deadline passed; returns its generation.</summary>
-    public bool TryBeginTimeout(long now, out long generation)
+    /// <summary>
+    /// Starts the timeout of an in-flight request whose deadline passed (or, with <paramref name="removing"/>, of
+    /// any in-flight request of that disk: its removal's grace period is over); returns its generation. From <c>TimingOut</c> until the
+    /// timeout handler settles it (<see cref="TrySettleTimeout"/>), an end or completion by the driver is recorded
+    /// but not acted on, so the slot stays this IO's while the handler reads it.
+    /// </summary>
+    public bool TryBeginTimeout(long now, Disk? removing, out long generation)
     {
         long word = Volatile.Read(ref _state);
         generation = RequestState.Generation(word);
-        return RequestState.State(word) == RequestState.InFlight
-            && now - Volatile.Read(ref _deadline) >= 0
-            && Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.TimingOut), word) == word;
-    }
-
-    /// <summary>After a <c>Timeout</c> callback asked for more time: back to in flight with a new deadline.</summary>
-    public void ResetTimer(long generation, long deadline)
-    {
-        Volatile.Write(ref _deadline, deadline);
-        long timingOut = RequestState.Word(generation, RequestState.TimingOut);
-        Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.InFlight), timingOut);
-    }
-
-    /// <summary>After a <c>Timeout</c> callback said done: ends the request with a timeout unless the driver ended it.</summary>
-    public bool TryEndTimedOut(long generation)
-    {
-        long timingOut = RequestState.Word(generation, RequestState.TimingOut);
-        long ended = RequestState.Word(generation, RequestState.Ended, BlockStatus.Timeout);
-        if (Interlocked.CompareExchange(ref _state, ended, timingOut) != timingOut)
+        if (RequestState.State(word) != RequestState.InFlight)
         {
             return false;
         }
 
-        Finish(BlockStatus.Timeout);
-        return true;
+        // Read after the state word: if the CAS below succeeds the generation did not change, so these are the
+        // fields of the IO the word names (they are written before its Prepared state is published).
+        if (removing is not null ? Volatile.Read(ref _hctx)?.Disk != removing : now - Volatile.Read(ref _deadline) < 0)
+        {
+            return false;
+        }
+
+        return Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.TimingOut), word) == word;
+    }
+
+    /// <summary>
+    /// The timeout handler's last step, after the driver's <c>Timeout</c> callback: publishes an end the driver
+    /// made meanwhile, queues a completion it made, or else applies <paramref name="action"/>: rearms the timer
+    /// with <paramref name="deadline"/> (<see cref="TimeoutAction.ResetTimer"/>, and <see cref="TimeoutAction.WillEnd"/>
+    /// with no deadline) or ends the request with <paramref name="status"/> (<see cref="TimeoutAction.Done"/>).
+    /// </summary>
+    /// <returns>Whether the block layer ended the request with <paramref name="status"/>.</returns>
+    public bool TrySettleTimeout(long generation, TimeoutAction action, long deadline, BlockStatus status)
+    {
+        while (true)
+        {
+            long word = Volatile.Read(ref _state);
+            Debug.Assert(RequestState.Generation(word) == generation, "the slot changed generation during its timeout");
+            switch (RequestState.State(word))
+            {
+                case RequestState.EndedInline:
+                    Volatile.Write(ref _state, RequestState.Word(generation, RequestState.Ended, RequestState.Status(word)));
+                    Finish(RequestState.Status(word), inline: true);
+                    return false;
+                case RequestState.Completing:
+                    _hctx!.EnqueueCompletion(this);
+                    return false;
+                case RequestState.TimingOut:
+                    break;
+                default:
+                    Debug.Fail("unexpected state after Timeout");
+                    return false;
+            }
+
+            if (action == TimeoutAction.Done)
+            {
+                long ended = RequestState.Word(generation, RequestState.Ended, status);
+                if (Interlocked.CompareExchange(ref _state, ended, word) == word)
+                {
+                    Finish(status, inline: true);
+                    return true;
+                }
+            }
+            else
+            {
+                // The deadline is written while the slot is still TimingOut, which nobody but this handler leaves
+                // for a new IO: it cannot land on the next IO in the slot (a write after the CAS could).
+                Volatile.Write(ref _deadline, action == TimeoutAction.WillEnd ? long.MaxValue : deadline);
+                if (Interlocked.CompareExchange(ref _state, RequestState.Word(generation, RequestState.InFlight), word) == word)
+                {
+                    return false;
+                }
+            }
+
+            // The driver ended or completed the request meanwhile: settle that instead.
+        }
     }
 
     /// <summary>
@@ -271,7 +328,11 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     {
         long word = Volatile.Read(ref _state);
         Debug.Assert(RequestState.State(word) == RequestState.EndedInline, "not ended inline");
-        Finish(RequestState.Status(word));
+
+        // Nobody else acts on an inline end: a plain write makes it an ordinary end for the submitter to read.
+        BlockStatus status = RequestState.Status(word);
+        Volatile.Write(ref _state, RequestState.Word(RequestState.Generation(word), RequestState.Ended, status));
+        Finish(status, inline: true);
     }
 
     /// <summary>The submitter's side of an inline end: accounts the IO and returns its status; the caller releases the slot.</summary>
@@ -292,7 +353,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
         Volatile.Write(ref _state, RequestState.Word(generation, publish ? RequestState.Ended : RequestState.EndedInline, status));
         if (publish)
         {
-            Finish(status);
+            Finish(status, inline: true);
         }
     }
 
@@ -326,10 +387,50 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
         hctx.Disk.Statistics.Account(this, hctx.Disk.TagSetCore.Clock.Now());
     }
 
-    private void Finish(BlockStatus status)
+    /// <summary>
+    /// Accounts the ended IO and tells its submitter. On a thread the block layer runs (dispatch, completion
+    /// context, timeout scan, poll) or when the ender asked for it, the submitter's continuation or target runs
+    /// here; on any other thread (an io_uring reaper, a librbd callback, a driver's own timer) it is handed to the
+    /// thread pool, so a foreign thread never runs submitter code it did not ask for (rule 10).
+    /// </summary>
+    private void Finish(BlockStatus status, bool inline)
     {
         Account();
-        Publish(status);
+        if (HwQueueBase.IsDispatching)
+        {
+            HwQueueBase.PublishAfterDispatch(this);
+        }
+        else if (inline || HwQueueBase.IsBlockLayerContext)
+        {
+            Publish(status);
+        }
+        else
+        {
+            // The slot is its own work item: it is ended and cannot be freed before Publish runs, so no IO of a
+            // later generation can queue it again meanwhile.
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    void IThreadPoolWorkItem.Execute()
+    {
+        HwQueueBase.EnterBlockLayerContext();
+        try
+        {
+            PublishEnded();
+        }
+        finally
+        {
+            HwQueueBase.ExitBlockLayerContext();
+        }
+    }
+
+    /// <summary>Publishes the status of an ended request whose publication was deferred.</summary>
+    public void PublishEnded()
+    {
+        long word = Volatile.Read(ref _state);
+        Debug.Assert(RequestState.State(word) == RequestState.Ended, "deferred publish of a slot that is not ended");
+        Publish(RequestState.Status(word));
     }
 
     private void Publish(BlockStatus status)
@@ -351,7 +452,18 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
 
     public BlockStatus GetResult(short token)
     {
+        // Validates the token: a result read after the slot took a new IO fails here, touching nothing.
         BlockStatus status = _awaiter.GetResult(token);
+
+        // One reader wins the Ended word; a second await of the same ValueTask (or a racing one) finds the slot
+        // already released and throws instead of freeing the tag twice.
+        long word = Volatile.Read(ref _state);
+        if (RequestState.State(word) != RequestState.Ended
+            || Interlocked.CompareExchange(ref _state, RequestState.Word(RequestState.Generation(word), RequestState.Releasing), word) != word)
+        {
+            ThrowHelper.ThrowResultAlreadyRead();
+        }
+
         Release();
         return status;
     }

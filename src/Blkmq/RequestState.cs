@@ -33,11 +33,17 @@ internal static class RequestState
     /// <summary>Inside the driver's <c>Timeout</c> callback: the driver still owns it and may end it.</summary>
     public const int TimingOut = 6;
 
-    /// <summary>Ended during dispatch: the dispatcher publishes the status when <c>QueueRq</c> returns.</summary>
+    /// <summary>
+    /// Ended during <c>QueueRq</c> or <c>Timeout</c>: the dispatcher or the timeout handler publishes the status
+    /// when the callback returns.
+    /// </summary>
     public const int EndedInline = 7;
 
     /// <summary>Ended: the status is published, the tag is freed when the submitter has seen it.</summary>
     public const int Ended = 8;
+
+    /// <summary>The submitter has read the status and is freeing the slot (a second read of the result fails).</summary>
+    public const int Releasing = 9;
 
     public static long Word(long generation, int state) => (generation << GenerationShift) | (uint)state;
 

@@ -125,6 +125,34 @@ public sealed class TagSet<TDriver, TData, THw, TDisk> : TagSetCore
         return false;
     }
 
+    /// <summary>
+    /// Looks up the IO a token names (rule 10): the request is returned only while the driver owns that exact IO,
+    /// never the tag's earlier or later IO. This is how a driver finds a request again from io_uring's
+    /// <c>user_data</c>, a librbd callback argument or any other value a foreign API carried.
+    /// </summary>
+    /// <param name="token">A token from <see cref="Request{TData}.Token"/>.</param>
+    /// <param name="request">The handle, valid as long as the driver owns the request.</param>
+    /// <returns>Whether the IO is still the driver's.</returns>
+    public bool TryGetRequest(RequestToken token, out Request<TData> request)
+    {
+        int hwQueueIndex = token.HwQueueIndex;
+        int tag = token.Tag;
+        if ((uint)hwQueueIndex < (uint)Slots.Length && (uint)tag < (uint)QueueDepth)
+        {
+            RequestSlot<TData> slot = Slots[hwQueueIndex][tag];
+            long word = slot.StateWord;
+            long generation = RequestState.Generation(word);
+            if (token.Matches(generation) && RequestState.IsDriverOwned(RequestState.State(word)))
+            {
+                request = new Request<TData>(slot, generation);
+                return true;
+            }
+        }
+
+        request = default;
+        return false;
+    }
+
     private protected override void ExitRequests() => ExitRequests(_allSlots.Length);
 
     private void ExitRequests(int count)

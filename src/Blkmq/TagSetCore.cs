@@ -131,17 +131,40 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
     /// <summary>Runs one timeout scan now (the timer runs it periodically).</summary>
     public void ScanTimeouts()
     {
+        HandleTimeouts(disk: null, BlockStatus.Timeout);
+    }
+
+    /// <summary>
+    /// Times out the in-flight requests past their deadline, or with <paramref name="disk"/> every in-flight
+    /// request of that disk (removal's grace period is over), ending those the driver gives up with
+    /// <paramref name="status"/>.
+    /// </summary>
+    internal int HandleTimeouts(Disk? disk, BlockStatus status)
+    {
+        int handled = 0;
         lock (TimeoutScanLock)
         {
-            long now = Clock.Now();
-            foreach (RequestSlot slot in AllSlots)
+            HwQueueBase.EnterBlockLayerContext();
+            try
             {
-                if (slot.TryBeginTimeout(now, out long generation))
+                long now = Clock.Now();
+                foreach (RequestSlot slot in AllSlots)
                 {
-                    slot._hctx!.HandleTimeout(slot, generation);
+                    if (slot.TryBeginTimeout(now, disk, out long generation))
+                    {
+                        // TimingOut holds the slot for this IO until HandleTimeout settles it: _hctx is stable.
+                        slot.Hctx.HandleTimeout(slot, generation, status);
+                        handled++;
+                    }
                 }
             }
+            finally
+            {
+                HwQueueBase.ExitBlockLayerContext();
+            }
         }
+
+        return handled;
     }
 
     /// <summary>Starts the periodic timeout scan; called once the slots exist.</summary>

@@ -13,6 +13,9 @@ internal static class ThrowHelper
     public static void ThrowAlreadyEnded(long word, long generation) => throw CreateAlreadyEnded(word, generation);
 
     [DoesNotReturn]
+    public static void ThrowResultAlreadyRead() => throw CreateResultAlreadyRead();
+
+    [DoesNotReturn]
     public static void ThrowInvalidStatus(BlockStatus status) => throw CreateInvalidStatus(status);
 
     [DoesNotReturn]
@@ -36,6 +39,10 @@ internal static class ThrowHelper
         new($"Request already ended: {CreateStaleRequest(word, generation).Message}");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
+    private static InvalidOperationException CreateResultAlreadyRead() =>
+        new("The result of this IO was already read: a ValueTask from the block device may be awaited only once.");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static ArgumentOutOfRangeException CreateInvalidStatus(BlockStatus status) =>
         new(nameof(status), status, "Not a status a request can end with.");
 
@@ -50,6 +57,7 @@ internal static class ThrowHelper
         RequestState.TimingOut => "in Timeout",
         RequestState.EndedInline => "ended",
         RequestState.Ended => "ended",
+        RequestState.Releasing => "released",
         _ => state.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 }

@@ -74,6 +74,12 @@ internal sealed class EndRaceState
         {
             if (_submitterSaw is null)
             {
+                if (Volatile.Read(ref _ended) != 0)
+                {
+                    // An end on this (foreign) thread resumes the submitter on the thread pool (rule 10): wait for it.
+                    ((IAsyncResult)_read).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(30));
+                }
+
                 if (!_read.IsCompleted)
                 {
                     // No operation ended it (possible when every operation only reads): end it to free the tag.

@@ -15,7 +15,7 @@ public sealed class Rule2UseAfterEndTests
         Assert.Equal(4, request.Sector);
         Assert.Equal(1024, request.Length);
         Assert.Equal(RequestOp.Read, request.Op);
-        Assert.Equal(1, request.Segments.Length);
+        Assert.Equal(1, request.Segments.Count);
 
         request.End(BlockStatus.Ok);
         await read;
@@ -25,7 +25,7 @@ public sealed class Rule2UseAfterEndTests
         Assert.Throws<InvalidOperationException>(() => request.Length);
         Assert.Throws<InvalidOperationException>(() => request.Op);
         Assert.Throws<InvalidOperationException>(() => request.Flags);
-        Assert.Throws<InvalidOperationException>(() => request.Segments.Length);
+        Assert.Throws<InvalidOperationException>(() => request.Segments.Count);
         Assert.Throws<InvalidOperationException>(() => request.Data.Uses);
         Assert.Throws<InvalidOperationException>(() => request.Tag);
     }
@@ -46,7 +46,7 @@ public sealed class Rule2UseAfterEndTests
         // Same slot, new generation: the old handle must neither read the new IO nor end it.
         Assert.Equal(2, current.Data.Uses);
         Assert.Throws<InvalidOperationException>(() => stale.Sector);
-        Assert.Throws<InvalidOperationException>(() => stale.Segments.Length);
+        Assert.Throws<InvalidOperationException>(() => stale.Segments.Count);
         Assert.Throws<InvalidOperationException>(() => stale.End(BlockStatus.IoError));
         Assert.Equal(16, current.Sector);
         Assert.Equal(RequestOp.Read, current.Op);
