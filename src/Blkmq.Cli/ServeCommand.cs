@@ -314,7 +314,16 @@ internal sealed class ServeCommand : Command
                 return Program.ExitIOError;
             }
 
-            control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, server is null ? null : server.ReplaceDisk));
+            // A power-cycled device comes back as a new disk: every front end serves it from then on.
+            NbdServer? nbd = server;
+            FuseExport? files = fuse;
+            void PoweredOn(string name, Disk disk)
+            {
+                nbd?.ReplaceDisk(name, disk);
+                files?.ReplaceDisk(name, disk);
+            }
+
+            control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, PoweredOn));
             try
             {
                 control?.Start();

@@ -123,6 +123,22 @@ public sealed class FuseExport : IAsyncDisposable
     }
 
     /// <summary>
+    /// Serves another disk as the file <paramref name="fileName"/> from now on, as a null_blk device powered off and on
+    /// again comes back as a new disk (the NBD server's <c>ReplaceDisk</c> does the same for its exports). Requests
+    /// already running finish on the old disk; its size, if different, is the file's at the next attribute lookup.
+    /// </summary>
+    /// <param name="fileName">The file's name, as in <see cref="FuseFile.Name"/>.</param>
+    /// <param name="disk">The disk to serve; the export does not own it.</param>
+    /// <exception cref="ArgumentException">No file has that name.</exception>
+    public void ReplaceDisk(string fileName, Disk disk)
+    {
+        ArgumentNullException.ThrowIfNull(fileName);
+        ArgumentNullException.ThrowIfNull(disk);
+        FuseNode node = _session.FindFile(fileName) ?? throw new ArgumentException($"No file is named '{fileName}'.", nameof(fileName));
+        node.Export.ReplaceDisk(disk);
+    }
+
+    /// <summary>
     /// Unmounts the file system (lazily), waits up to <see cref="FuseExportOptions.UnmountTimeout"/> for the file to be
     /// closed, aborts the connection if it is still open, and waits for the worker threads.
     /// </summary>

@@ -1,10 +1,11 @@
+using Blkmq.Frontend;
 using Blkmq.Fuse.Interop;
 
 namespace Blkmq.Fuse;
 
 /// <summary>
-/// One file of the mount: its node id, name, disk and the attributes the kernel may change (mode, owner, times), kept
-/// under a lock of its own. The size is always the disk's.
+/// One file of the mount: its node id, name, export (the disk served now, replaceable after a power cycle) and the
+/// attributes the kernel may change (mode, owner, times), kept under a lock of its own. The size is always the disk's.
 /// </summary>
 internal sealed class FuseNode
 {
@@ -20,8 +21,7 @@ internal sealed class FuseNode
     {
         Id = id;
         NameUtf8 = System.Text.Encoding.UTF8.GetBytes(file.Name);
-        Device = file.Disk.OpenDevice();
-        ReadOnly = file.ReadOnly || file.Disk.IsReadOnly;
+        Export = new BlockExport(file.Name, file.Disk, file.ReadOnly);
         _mode = ReadOnly ? 0x124u /* 0444 */ : 0x1A4u /* 0644 */;
         _uid = uid;
         _gid = gid;
@@ -32,9 +32,14 @@ internal sealed class FuseNode
 
     public byte[] NameUtf8 { get; }
 
-    public BlockDevice Device { get; }
+    /// <summary>Gets the export: each request serves the disk of its current <see cref="BlockExport.Target"/>.</summary>
+    public BlockExport Export { get; }
 
-    public bool ReadOnly { get; }
+    /// <summary>Gets the device of the disk served now.</summary>
+    public BlockDevice Device => Export.Target.Device;
+
+    /// <summary>Gets whether the file refuses writes: configured so, or its disk is read-only (now).</summary>
+    public bool ReadOnly => Export.Target.IsReadOnly;
 
     /// <summary>Applies the changes of a <c>SETATTR</c> other than the size.</summary>
     public void Change(in FuseSetAttrIn change)

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Blkmq.Frontend;
 using Blkmq.Fuse.Interop;
 
 namespace Blkmq.Fuse;
@@ -169,8 +170,7 @@ internal sealed partial class FuseSession
             return -Libc.EROFS;
         }
 
-        Wait(file.Device.ZeroBytesAsync((long)size, capacity - (long)size, mayUnmap: true));
-        return 0;
+        return Wait(file.Device.ZeroBytesStatusAsync((long)size, capacity - (long)size, mayUnmap: true), 0);
     }
 
     private static int OpenReply(Span<byte> body, uint flags)
@@ -188,15 +188,19 @@ internal sealed partial class FuseSession
         }
 
         FuseIoIn read = MemoryMarshal.Read<FuseIoIn>(args);
-        long size = file.Device.Size;
+        ExportTarget target = file.Export.Target;
+        long size = target.Device.Size;
         if (read.Offset >= (ulong)size)
         {
             return 0; // at or past the end: end of file
         }
 
         int count = (int)Math.Min(Math.Min(read.Size, MaxTransfer), size - (long)read.Offset);
-        Wait(file.Device.ReadBytesAsync((long)read.Offset, reply.AsMemory(FuseProtocol.OutHeaderLength, count)));
-        return count;
+        Memory<byte> data = reply.AsMemory(FuseProtocol.OutHeaderLength, count);
+
+        // The reply buffer is this worker's for every file: it holds the last reply's data, maybe another file's.
+        target.PrepareReadBuffer(data.Span);
+        return Wait(target.Device.ReadBytesStatusAsync((long)read.Offset, data), count);
     }
 
     private int Write(ulong node, ReadOnlySpan<byte> args, byte[] request, Span<byte> body)
@@ -206,7 +210,8 @@ internal sealed partial class FuseSession
             return -Libc.EISDIR;
         }
 
-        if (file.ReadOnly)
+        ExportTarget target = file.Export.Target;
+        if (target.IsReadOnly)
         {
             return -Libc.EROFS;
         }
@@ -218,15 +223,15 @@ internal sealed partial class FuseSession
         }
 
         // As a block device does: a write that starts at the end finds no space, one that crosses it is cut short.
-        long size = file.Device.Size;
+        long size = target.Device.Size;
         if (write.Offset >= (ulong)size)
         {
             return write.Size == 0 ? WriteReply(body, 0) : -Libc.ENOSPC;
         }
 
         int count = (int)Math.Min(write.Size, size - (long)write.Offset);
-        Wait(file.Device.WriteBytesAsync((long)write.Offset, request.AsMemory(FuseProtocol.InHeaderLength + WriteInLength, count)));
-        return WriteReply(body, count);
+        int result = Wait(target.Device.WriteBytesStatusAsync((long)write.Offset, request.AsMemory(FuseProtocol.InHeaderLength + WriteInLength, count)), 0);
+        return result < 0 ? result : WriteReply(body, count);
     }
 
     private static int WriteReply(Span<byte> body, int count)
@@ -238,12 +243,7 @@ internal sealed partial class FuseSession
 
     private int Fsync(ulong node)
     {
-        if (FileNode(node) is { } file)
-        {
-            Wait(file.Device.FlushAsync());
-        }
-
-        return 0;
+        return FileNode(node) is { } file ? Wait(file.Device.FlushStatusAsync(), 0) : 0;
     }
 
     private int Fallocate(ulong node, ReadOnlySpan<byte> args)
@@ -275,8 +275,7 @@ internal sealed partial class FuseSession
                     return -Libc.EROFS;
                 }
 
-                Wait(file.Device.ZeroBytesAsync(offset, length, mayUnmap: true));
-                return 0;
+                return Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: true), 0);
 
             case FuseProtocol.FallocZeroRange:
                 if (file.ReadOnly)
@@ -284,8 +283,7 @@ internal sealed partial class FuseSession
                     return -Libc.EROFS;
                 }
 
-                Wait(file.Device.ZeroBytesAsync(offset, length, mayUnmap: false));
-                return 0;
+                return Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: false), 0);
 
             default:
                 // Collapse, insert, unshare, or a hole punched without KEEP_SIZE (which fallocate(2) refuses too).

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Blkmq.Frontend;
 using Blkmq.Fuse.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -138,10 +139,6 @@ internal sealed unsafe partial class FuseSession
         {
             result = Dispatch(header, args, request, body, reply);
         }
-        catch (BlockIOException e)
-        {
-            result = -ToErrno(e.Status);
-        }
 #pragma warning disable CA1031 // A worker lets no request's failure escape: the kernel still gets a reply, the mount keeps serving.
         catch (Exception e) when (e is not OutOfMemoryException)
 #pragma warning restore CA1031
@@ -211,26 +208,28 @@ internal sealed unsafe partial class FuseSession
         }
     }
 
-    /// <summary>Waits for a device IO started on this worker; the disks answer most inline, without a task.</summary>
-    private static void Wait(ValueTask io)
+    /// <summary>
+    /// Waits for a device IO started on this worker (the disks answer most inline, without a task) and turns its status
+    /// into the reply's result: <paramref name="success"/>, or the negative errno of the shared map.
+    /// </summary>
+    private static int Wait(ValueTask<BlockStatus> io, int success)
     {
-        if (io.IsCompletedSuccessfully)
-        {
-            io.GetAwaiter().GetResult();
-            return;
-        }
-
-        io.AsTask().GetAwaiter().GetResult();
+        BlockStatus status = io.IsCompletedSuccessfully ? io.Result : io.AsTask().GetAwaiter().GetResult();
+        return status == BlockStatus.Ok ? success : -BlockStatusMapping.ToErrno(status);
     }
 
-    private static int ToErrno(BlockStatus status) => status switch
+    /// <summary>Finds the file named <paramref name="name"/>.</summary>
+    /// <returns>The node, or null.</returns>
+    public FuseNode? FindFile(string name)
     {
-        BlockStatus.NotSupported => Libc.EOPNOTSUPP,
-        BlockStatus.Timeout => Libc.ETIMEDOUT,
-        BlockStatus.NoSpace => Libc.ENOSPC,
-        BlockStatus.Invalid => Libc.EINVAL,
-        BlockStatus.Offline => Libc.ENODEV,
-        BlockStatus.ReadOnly => Libc.EROFS,
-        _ => Libc.EIO,
-    };
+        foreach (FuseNode node in _nodes)
+        {
+            if (node.Export.Name == name)
+            {
+                return node;
+            }
+        }
+
+        return null;
+    }
 }

@@ -81,225 +81,284 @@ internal sealed partial class NbdConnection
     /// <summary>Names why reading ended when the socket stopped delivering: a stop or a failed write shut it down.</summary>
     private string EndReason(string otherwise) => _writeFailed ? "client stopped reading" : _stopping ? "server stopping" : otherwise;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>
+    /// Reads requests until the connection ends, one step per method: receive a header, parse it, read or drop its
+    /// payload and validate it, then dispatch it (start its IO, or answer it with its error at once). Each step
+    /// returns null to go on, or why the connection ends.
+    /// </summary>
+    /// <returns>Why reading ended, for the log.</returns>
     private string ReadLoop()
     {
         NbdExportEntry export = Export!;
         int headerLength = _extended ? NbdProtocol.ExtendedRequestHeaderLength : NbdProtocol.RequestHeaderLength;
         while (!_stopping)
         {
-            if (Buffered < headerLength)
+            var header = default(NbdRequestHeader);
+            string? end = ReceiveHeader(headerLength)
+                ?? ParseHeader(headerLength, ref header)
+                ?? ReceiveArguments(export, ref header)
+                ?? Dispatch(export, in header);
+            if (end is not null)
             {
-                // Out of buffered requests: send what completed meanwhile before waiting for the client.
-                TryDrainInline();
-            }
-
-            if (Buffered < headerLength && !Fill(headerLength))
-            {
-                if (Buffered != 0)
-                {
-                    NbdLog.ProtocolViolation(_logger, Id, "connection closed inside a request header");
-                    return "truncated request";
-                }
-
-                if (_stopping || _writeFailed)
-                {
-                    return EndReason("client closed");
-                }
-
-                NbdLog.ClientGone(_logger, Id, "transmission (no NBD_CMD_DISC)");
-                return "client closed";
-            }
-
-            ReadOnlySpan<byte> header = _readBuffer.AsSpan(_readStart, headerLength);
-            uint magic = BinaryPrimitives.ReadUInt32BigEndian(header);
-            ushort flags = BinaryPrimitives.ReadUInt16BigEndian(header[4..]);
-            ushort type = BinaryPrimitives.ReadUInt16BigEndian(header[6..]);
-            ulong cookie = BinaryPrimitives.ReadUInt64BigEndian(header[8..]);
-            ulong offset = BinaryPrimitives.ReadUInt64BigEndian(header[16..]);
-            ulong length = _extended ? BinaryPrimitives.ReadUInt64BigEndian(header[24..]) : BinaryPrimitives.ReadUInt32BigEndian(header[24..]);
-            _readStart += headerLength;
-            if (magic != (_extended ? NbdProtocol.ExtendedRequestMagic : NbdProtocol.RequestMagic))
-            {
-                NbdLog.ProtocolViolation(_logger, Id, $"bad request magic 0x{magic:x8}");
-                return "bad request magic";
-            }
-
-            if (type == NbdProtocol.CmdDisc)
-            {
-                return "client sent NBD_CMD_DISC";
-            }
-
-            // How many payload bytes follow the header.
-            ulong payload = 0;
-            if (_extended)
-            {
-                if ((flags & NbdProtocol.CmdFlagPayloadLength) != 0)
-                {
-                    payload = length;
-                }
-                else if (type == NbdProtocol.CmdWrite)
-                {
-                    NbdLog.ProtocolViolation(_logger, Id, "NBD_CMD_WRITE without NBD_CMD_FLAG_PAYLOAD_LEN under extended headers");
-                    return "bad write header";
-                }
-            }
-            else if (type == NbdProtocol.CmdWrite)
-            {
-                payload = length;
-            }
-
-            _largeWrites = type == NbdProtocol.CmdWrite && payload >= DirectPayloadThreshold;
-
-            ulong effectLength = length;
-            NbdErrorMessage message = NbdErrorMessage.None;
-            uint error = 0;
-            byte[]? statusIds = null;
-            if (type == NbdProtocol.CmdBlockStatus && payload != 0)
-            {
-                // Extended headers' payload form: 64-bit effect length, then the context ids to answer.
-                if (payload < 12 || payload > 8 + 64 || payload % 4 != 0)
-                {
-                    error = NbdProtocol.Einval;
-                    message = NbdErrorMessage.BadPayload;
-                }
-                else
-                {
-                    statusIds = new byte[payload];
-                    if (!ReadExact(statusIds))
-                    {
-                        NbdLog.ClientGone(_logger, Id, "a request payload");
-                        return "truncated request payload";
-                    }
-
-                    effectLength = BinaryPrimitives.ReadUInt64BigEndian(statusIds);
-                    payload = 0;
-                    if (!ValidStatusIds(statusIds))
-                    {
-                        error = NbdProtocol.Einval;
-                        message = NbdErrorMessage.BadPayload;
-                    }
-                }
-            }
-
-            if (error == 0)
-            {
-                error = Validate(export, type, flags, offset, effectLength, out message);
-            }
-
-            if (payload != 0 && (error != 0 || type != NbdProtocol.CmdWrite))
-            {
-                if (payload > NbdProtocol.MaxDiscardedPayload)
-                {
-                    NbdLog.PayloadTooLarge(_logger, Id, (long)payload);
-                    return "payload too large";
-                }
-
-                if (!Skip((long)payload))
-                {
-                    NbdLog.ClientGone(_logger, Id, "a request payload");
-                    return "truncated request payload";
-                }
-
-                if (error == 0)
-                {
-                    error = NbdProtocol.Einval;
-                    message = NbdErrorMessage.BadPayload;
-                }
-            }
-
-            long budget = error != 0 ? 0 : type switch
-            {
-                NbdProtocol.CmdRead or NbdProtocol.CmdWrite => (long)effectLength,
-                NbdProtocol.CmdBlockStatus => BlockStatusBufferLength(flags),
-                _ => 0,
-            };
-            NbdRequest? request = Acquire(budget);
-            if (request is null)
-            {
-                return "server stopping";
-            }
-
-            request.Flags = flags;
-            request.Type = type;
-            request.Cookie = cookie;
-            request.Offset = offset;
-            request.Length = effectLength;
-            if (error != 0)
-            {
-                request.Error = error;
-                request.Message = message;
-                t_executing = this;
-                OnRequestCompleted(request);
-                t_executing = null;
-                continue;
-            }
-
-            bool payloadComplete = true;
-            try
-            {
-                switch (type)
-                {
-                    case NbdProtocol.CmdWrite:
-                        request.RentBuffer((int)effectLength);
-                        if (Buffered < (int)effectLength)
-                        {
-                            // About to wait for the rest of the payload: send what completed inline first.
-                            TryDrainInline();
-                        }
-
-                        payloadComplete = ReadExact(request.Buffer.AsSpan(0, (int)effectLength));
-                        break;
-                    case NbdProtocol.CmdRead:
-                        // Pooled buffers hold earlier requests' data, maybe another client's; a driver that leaves read
-                        // buffers untouched (null_blk without memory backing) must not hand that out. Holes are read
-                        // too (the driver's delays and errors apply) and only sent as hole chunks.
-                        Span<byte> readBuffer = request.RentBuffer((int)effectLength);
-                        if (!export.Disk.ReadsFillBuffers)
-                        {
-                            readBuffer.Clear();
-                        }
-
-                        break;
-                    case NbdProtocol.CmdBlockStatus:
-                        FillBlockStatus(export, request, (int)budget);
-                        break;
-                }
-            }
-            catch
-            {
-                // The request never reached the block layer (connection reset inside the payload, cancellation, a
-                // throwing allocation map): give it back, or the connection would wait for it forever.
-                Release(request);
-                throw;
-            }
-
-            if (!payloadComplete)
-            {
-                Release(request);
-                NbdLog.ClientGone(_logger, Id, "a write payload");
-                return "truncated write payload";
-            }
-
-            t_executing = this;
-            try
-            {
-                request.Execute(export);
-            }
-            finally
-            {
-                t_executing = null;
-            }
-
-            if (Volatile.Read(ref _queuedReplyBytes) >= WriteBufferSize)
-            {
-                // Large reads answered inline: send them now, so the client receives while the next ones are read,
-                // instead of after every request it queued.
-                TryDrainInline();
+                return end;
             }
         }
 
         return "server stopping";
+    }
+
+    /// <summary>Step 1: makes sure a whole request header is buffered, sending completed replies before a wait.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private string? ReceiveHeader(int headerLength)
+    {
+        if (Buffered >= headerLength)
+        {
+            return null;
+        }
+
+        // Out of buffered requests: send what completed meanwhile before waiting for the client.
+        TryDrainInline();
+        if (Buffered >= headerLength || Fill(headerLength))
+        {
+            return null;
+        }
+
+        if (Buffered != 0)
+        {
+            NbdLog.ProtocolViolation(_logger, Id, "connection closed inside a request header");
+            return "truncated request";
+        }
+
+        if (_stopping || _writeFailed)
+        {
+            return EndReason("client closed");
+        }
+
+        NbdLog.ClientGone(_logger, Id, "transmission (no NBD_CMD_DISC)");
+        return "client closed";
+    }
+
+    /// <summary>
+    /// Step 2: parses the buffered header into <paramref name="header"/> and consumes it; ends the connection on a bad
+    /// magic, a disconnect request or a write whose payload length cannot be known.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private string? ParseHeader(int headerLength, ref NbdRequestHeader header)
+    {
+        ReadOnlySpan<byte> bytes = _readBuffer.AsSpan(_readStart, headerLength);
+        uint magic = BinaryPrimitives.ReadUInt32BigEndian(bytes);
+        header.Flags = BinaryPrimitives.ReadUInt16BigEndian(bytes[4..]);
+        header.Type = BinaryPrimitives.ReadUInt16BigEndian(bytes[6..]);
+        header.Cookie = BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]);
+        header.Offset = BinaryPrimitives.ReadUInt64BigEndian(bytes[16..]);
+        header.Length = _extended ? BinaryPrimitives.ReadUInt64BigEndian(bytes[24..]) : BinaryPrimitives.ReadUInt32BigEndian(bytes[24..]);
+        _readStart += headerLength;
+        if (magic != (_extended ? NbdProtocol.ExtendedRequestMagic : NbdProtocol.RequestMagic))
+        {
+            NbdLog.ProtocolViolation(_logger, Id, $"bad request magic 0x{magic:x8}");
+            return "bad request magic";
+        }
+
+        if (header.Type == NbdProtocol.CmdDisc)
+        {
+            return "client sent NBD_CMD_DISC";
+        }
+
+        // How many payload bytes follow the header: a write's data, or (extended headers) any payload so flagged.
+        bool write = header.Type == NbdProtocol.CmdWrite;
+        if (_extended && (header.Flags & NbdProtocol.CmdFlagPayloadLength) != 0)
+        {
+            header.Payload = header.Length;
+        }
+        else if (write && _extended)
+        {
+            NbdLog.ProtocolViolation(_logger, Id, "NBD_CMD_WRITE without NBD_CMD_FLAG_PAYLOAD_LEN under extended headers");
+            return "bad write header";
+        }
+        else if (write)
+        {
+            header.Payload = header.Length;
+        }
+
+        _largeWrites = write && header.Payload >= DirectPayloadThreshold;
+        return null;
+    }
+
+    /// <summary>
+    /// Step 3: reads a block-status payload, validates the request (<see cref="Validate"/>), and drops a payload the
+    /// request will not use (any but a valid write's), which makes the request invalid if it was not already.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private string? ReceiveArguments(NbdExportEntry export, ref NbdRequestHeader header)
+    {
+        if (header.Type == NbdProtocol.CmdBlockStatus && header.Payload != 0)
+        {
+            string? end = ReceiveBlockStatusPayload(ref header);
+            if (end is not null)
+            {
+                return end;
+            }
+        }
+
+        if (header.IsValid)
+        {
+            header.Error = Validate(export, header.Type, header.Flags, header.Offset, header.Length, out header.Message);
+        }
+
+        if (header.Payload != 0 && (!header.IsValid || header.Type != NbdProtocol.CmdWrite))
+        {
+            if (header.Payload > NbdProtocol.MaxDiscardedPayload)
+            {
+                NbdLog.PayloadTooLarge(_logger, Id, (long)header.Payload);
+                return "payload too large";
+            }
+
+            if (!Skip((long)header.Payload))
+            {
+                NbdLog.ClientGone(_logger, Id, "a request payload");
+                return "truncated request payload";
+            }
+
+            header.Payload = 0;
+            if (header.IsValid)
+            {
+                header.Reject(NbdProtocol.Einval, NbdErrorMessage.BadPayload);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Reads extended headers' block-status payload: a 64-bit effect length, then the context ids to answer.</summary>
+    private string? ReceiveBlockStatusPayload(ref NbdRequestHeader header)
+    {
+        ulong payload = header.Payload;
+        if (payload < 12 || payload > 8 + 64 || payload % 4 != 0)
+        {
+            // Dropped with the other unused payloads.
+            header.Reject(NbdProtocol.Einval, NbdErrorMessage.BadPayload);
+            return null;
+        }
+
+        byte[] statusIds = new byte[payload];
+        if (!ReadExact(statusIds))
+        {
+            NbdLog.ClientGone(_logger, Id, "a request payload");
+            return "truncated request payload";
+        }
+
+        header.Length = BinaryPrimitives.ReadUInt64BigEndian(statusIds);
+        header.Payload = 0;
+        if (!ValidStatusIds(statusIds))
+        {
+            header.Reject(NbdProtocol.Einval, NbdErrorMessage.BadPayload);
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Step 4: takes a pooled request (waiting while the connection holds too much), then answers an invalid request
+    /// with its error, or fills a valid one's buffer (write payload, cleared read buffer, block status) and starts its IO.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private string? Dispatch(NbdExportEntry export, in NbdRequestHeader header)
+    {
+        long budget = !header.IsValid ? 0 : header.Type switch
+        {
+            NbdProtocol.CmdRead or NbdProtocol.CmdWrite => (long)header.Length,
+            NbdProtocol.CmdBlockStatus => BlockStatusBufferLength(header.Flags),
+            _ => 0,
+        };
+        NbdRequest? request = Acquire(budget);
+        if (request is null)
+        {
+            return "server stopping";
+        }
+
+        request.Flags = header.Flags;
+        request.Type = header.Type;
+        request.Cookie = header.Cookie;
+        request.Offset = header.Offset;
+        request.Length = header.Length;
+        if (!header.IsValid)
+        {
+            request.Error = header.Error;
+            request.Message = header.Message;
+            t_executing = this;
+            OnRequestCompleted(request);
+            t_executing = null;
+            return null;
+        }
+
+        bool payloadComplete;
+        try
+        {
+            payloadComplete = FillBuffer(export, request, (int)budget);
+        }
+        catch
+        {
+            // The request never reached the block layer (connection reset inside the payload, cancellation, a
+            // throwing allocation map): give it back, or the connection would wait for it forever.
+            Release(request);
+            throw;
+        }
+
+        if (!payloadComplete)
+        {
+            Release(request);
+            NbdLog.ClientGone(_logger, Id, "a write payload");
+            return "truncated write payload";
+        }
+
+        t_executing = this;
+        try
+        {
+            request.Execute(export);
+        }
+        finally
+        {
+            t_executing = null;
+        }
+
+        if (Volatile.Read(ref _queuedReplyBytes) >= WriteBufferSize)
+        {
+            // Large reads answered inline: send them now, so the client receives while the next ones are read,
+            // instead of after every request it queued.
+            TryDrainInline();
+        }
+
+        return null;
+    }
+
+    /// <summary>Gives a valid request its buffer: a write's payload, a read's buffer, or a block-status answer.</summary>
+    /// <returns>False when the connection ended inside a write's payload.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool FillBuffer(NbdExportEntry export, NbdRequest request, int budget)
+    {
+        switch (request.Type)
+        {
+            case NbdProtocol.CmdWrite:
+                int length = (int)request.Length;
+                request.RentBuffer(length);
+                if (Buffered < length)
+                {
+                    // About to wait for the rest of the payload: send what completed inline first.
+                    TryDrainInline();
+                }
+
+                return ReadExact(request.Buffer.AsSpan(0, length));
+            case NbdProtocol.CmdRead:
+                // Pooled buffers hold earlier requests' data, maybe another client's: the shared read-buffer policy.
+                // Holes are read too (the driver's delays and errors apply) and only sent as hole chunks.
+                export.Target.PrepareReadBuffer(request.RentBuffer((int)request.Length));
+                return true;
+            case NbdProtocol.CmdBlockStatus:
+                FillBlockStatus(export, request, budget);
+                return true;
+            default:
+                return true;
+        }
     }
 
     /// <summary>Checks a request against the export and the negotiated features.</summary>

@@ -130,18 +130,6 @@ internal static class NbdProtocol
     public const int StructuredReplyHeaderLength = 20;
     public const int ExtendedReplyHeaderLength = 32;
 
-    /// <summary>Maps a block layer status to the NBD error sent for it.</summary>
-    public static uint ToError(BlockStatus status) => status switch
-    {
-        BlockStatus.Ok => 0,
-        BlockStatus.NotSupported => Enotsup,
-        BlockStatus.NoSpace => Enospc,
-        BlockStatus.Invalid => Einval,
-        BlockStatus.Offline => Eshutdown,
-        BlockStatus.ReadOnly => Eperm,
-        _ => Eio,
-    };
-
     /// <summary>Gets the name of a command, for logs.</summary>
     public static string CommandName(ushort type) => type switch
     {

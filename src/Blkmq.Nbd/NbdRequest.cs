@@ -1,11 +1,12 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using Blkmq.Frontend;
 
 namespace Blkmq.Nbd;
 
 /// <summary>
 /// One NBD request between receipt and sent reply, pooled per connection so that steady-state IO allocates nothing:
-/// the payload buffer is rented from <see cref="ArrayPool{T}.Shared"/>, the block layer's <see cref="ValueTask"/> is
+/// the payload buffer is rented from <see cref="ArrayPool{T}.Shared"/>, the block layer's status task is
 /// awaited through a cached continuation, and the finished request goes to the connection's reply queue.
 /// </summary>
 /// <remarks>
@@ -19,7 +20,7 @@ internal sealed class NbdRequest
 
     private readonly NbdConnection _connection;
     private readonly Action _onIoCompleted;
-    private ValueTask _pending;
+    private ValueTask<BlockStatus> _pending;
     private bool _flushAfter;
 
     public NbdRequest(NbdConnection connection)
@@ -70,48 +71,38 @@ internal sealed class NbdRequest
 
     /// <summary>Starts the request's IO on the export's device; completes through the connection.</summary>
     /// <param name="export">The export in use.</param>
+    /// <remarks>
+    /// IO goes through the device's non-throwing API: a failed IO costs a status, mapped to its NBD error by the
+    /// front ends' shared table, never an exception.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Execute(NbdExportEntry export)
     {
         BlockDevice device = export.Device;
-        ValueTask io = default;
-        try
+        ValueTask<BlockStatus> io;
+        switch (Type)
         {
-            switch (Type)
-            {
-                case NbdProtocol.CmdRead:
-                    io = device.ReadAsync((long)Offset, Buffer.AsMemory(0, BufferLength));
-                    break;
-                case NbdProtocol.CmdWrite:
-                    io = device.WriteAsync((long)Offset, Buffer.AsMemory(0, BufferLength), (Flags & NbdProtocol.CmdFlagFua) != 0 ? RequestFlags.Fua : RequestFlags.None);
-                    break;
-                case NbdProtocol.CmdFlush:
-                    io = device.FlushAsync();
-                    break;
-                case NbdProtocol.CmdTrim:
-                    _flushAfter = (Flags & NbdProtocol.CmdFlagFua) != 0;
-                    io = device.DiscardAsync((long)Offset, (long)Length);
-                    break;
-                case NbdProtocol.CmdWriteZeroes:
-                    _flushAfter = (Flags & NbdProtocol.CmdFlagFua) != 0;
-                    io = device.WriteZeroesAsync((long)Offset, (long)Length, mayUnmap: (Flags & NbdProtocol.CmdFlagNoHole) == 0);
-                    break;
-                default:
-                    // CACHE has nothing to do for an in-memory block layer; BLOCK_STATUS was answered when received.
-                    break;
-            }
-        }
-        catch (ArgumentException)
-        {
-            Fail(NbdProtocol.Einval, NbdErrorMessage.OutOfRange);
-            return;
-        }
-#pragma warning disable CA1031 // A submission that throws ends this request with EIO; the connection goes on.
-        catch (Exception)
-#pragma warning restore CA1031
-        {
-            Fail(NbdProtocol.Eio, NbdErrorMessage.IOFailed);
-            return;
+            case NbdProtocol.CmdRead:
+                io = device.ReadStatusAsync((long)Offset, Buffer.AsMemory(0, BufferLength));
+                break;
+            case NbdProtocol.CmdWrite:
+                io = device.WriteStatusAsync((long)Offset, Buffer.AsMemory(0, BufferLength), (Flags & NbdProtocol.CmdFlagFua) != 0 ? RequestFlags.Fua : RequestFlags.None);
+                break;
+            case NbdProtocol.CmdFlush:
+                io = device.FlushStatusAsync();
+                break;
+            case NbdProtocol.CmdTrim:
+                _flushAfter = (Flags & NbdProtocol.CmdFlagFua) != 0;
+                io = device.DiscardStatusAsync((long)Offset, (long)Length);
+                break;
+            case NbdProtocol.CmdWriteZeroes:
+                _flushAfter = (Flags & NbdProtocol.CmdFlagFua) != 0;
+                io = device.WriteZeroesStatusAsync((long)Offset, (long)Length, mayUnmap: (Flags & NbdProtocol.CmdFlagNoHole) == 0);
+                break;
+            default:
+                // CACHE has nothing to do for an in-memory block layer; BLOCK_STATUS was answered when received.
+                io = new ValueTask<BlockStatus>(BlockStatus.Ok);
+                break;
         }
 
         Await(io);
@@ -135,7 +126,7 @@ internal sealed class NbdRequest
         _pending = default;
     }
 
-    private void Await(ValueTask io)
+    private void Await(ValueTask<BlockStatus> io)
     {
         if (io.IsCompleted)
         {
@@ -149,40 +140,36 @@ internal sealed class NbdRequest
 
     private void OnIoCompleted()
     {
-        ValueTask io = _pending;
+        ValueTask<BlockStatus> io = _pending;
         _pending = default;
         OnIoDone(io);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void OnIoDone(ValueTask io)
+    private void OnIoDone(ValueTask<BlockStatus> io)
     {
+        BlockStatus status;
         try
         {
-            io.GetAwaiter().GetResult();
+            status = io.GetAwaiter().GetResult();
         }
-        catch (BlockIOException e)
-        {
-            Fail(NbdProtocol.ToError(e.Status), NbdErrorMessage.IOFailed);
-            return;
-        }
-        catch (ArgumentException)
-        {
-            Fail(NbdProtocol.Einval, NbdErrorMessage.OutOfRange);
-            return;
-        }
-#pragma warning disable CA1031 // Any other failure of the IO ends this request with EIO; the connection goes on.
+#pragma warning disable CA1031 // The status API throws only on misuse (a task awaited twice): end this request with EIO, the connection goes on.
         catch (Exception)
 #pragma warning restore CA1031
         {
-            Fail(NbdProtocol.Eio, NbdErrorMessage.IOFailed);
+            status = BlockStatus.IoError;
+        }
+
+        if (status != BlockStatus.Ok)
+        {
+            Fail(BlockStatusMapping.ToNbdError(status), NbdErrorMessage.IOFailed);
             return;
         }
 
         if (_flushAfter)
         {
             _flushAfter = false;
-            Await(_connection.Export!.Device.FlushAsync());
+            Await(_connection.Export!.Device.FlushStatusAsync());
             return;
         }
 

@@ -261,11 +261,7 @@ public sealed class NbdServer : IAsyncDisposable
             throw new ArgumentException($"No export is named '{exportName}'.", nameof(exportName));
         }
 
-        lock (_stateLock)
-        {
-            NbdExportEntry current = Volatile.Read(ref _exportList[index]);
-            Volatile.Write(ref _exportList[index], new NbdExportEntry(current.Export with { Disk = disk }));
-        }
+        _exportList[index].Export.ReplaceDisk(disk);
     }
 
     internal NbdExportEntry? FindExport(string name)
@@ -280,7 +276,15 @@ public sealed class NbdServer : IAsyncDisposable
             index = 0; // The empty name is the default export: one named "" if there is one, else the first.
         }
 
-        return Volatile.Read(ref _exportList[index]);
+        // The entry of the export's current disk: made once after each power cycle, by the first client to ask.
+        NbdExportEntry entry = Volatile.Read(ref _exportList[index]);
+        if (entry.IsStale)
+        {
+            entry = entry.Refresh();
+            Volatile.Write(ref _exportList[index], entry);
+        }
+
+        return entry;
     }
 
     private static string Describe(EndPoint endPoint) => endPoint is UnixDomainSocketEndPoint unix ? "unix:" + unix : endPoint.ToString() ?? "?";

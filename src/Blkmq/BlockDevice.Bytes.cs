@@ -1,11 +1,12 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace Blkmq;
 
 /// <content>
 /// Byte-granular access for front ends whose clients are not block-aligned (a file export, the stream adapter):
 /// aligned IO goes straight through; a partial first or last block is read, patched and written back while the
-/// blocks it touches are locked against every other byte-granular writer of the same disk.
+/// blocks it touches are held exclusive in the disk's range lock, which every write of whole blocks holds shared.
 /// </content>
 public sealed partial class BlockDevice
 {
@@ -29,24 +30,29 @@ public sealed partial class BlockDevice
     /// <summary>Writes <paramref name="data"/> at any byte <paramref name="position"/>.</summary>
     /// <param name="position">The byte offset; the range must lie inside the device.</param>
     /// <param name="data">The data. Must not change until the IO completes.</param>
-    /// <param name="cancellationToken">Cancels a wait for a range another byte-granular write holds.</param>
+    /// <param name="cancellationToken">Cancels a wait for a range another write holds.</param>
     /// <returns>A task that completes when the device has the data.</returns>
     /// <exception cref="ArgumentException">The range is negative or beyond the end.</exception>
     /// <remarks>
-    /// Aligned writes take the range lock too: one that overlapped a read-modify-write unlocked could land between its
-    /// read and its write back, and be undone.
+    /// Whole blocks are an ordinary <see cref="WriteAsync"/>. Partial ones are read, patched and written back with the
+    /// blocks held exclusive: a write of those blocks that landed between the read and the write back would be undone.
     /// </remarks>
     public ValueTask WriteBytesAsync(long position, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         ValidateBytes(position, data.Length);
-        return data.IsEmpty ? default : WriteLockedAsync(position, data, cancellationToken);
+        if (((position | (long)data.Length) & _blockMask) == 0)
+        {
+            return data.IsEmpty ? default : WriteAsync(position, data);
+        }
+
+        return WriteLockedAsync(position, data, cancellationToken);
     }
 
     /// <summary>Makes any byte range read as zeroes: whole blocks with write-zeroes, partial ones patched.</summary>
     /// <param name="position">The byte offset; the range must lie inside the device.</param>
     /// <param name="length">The length in bytes.</param>
     /// <param name="mayUnmap">Whether whole blocks may be deallocated instead of written.</param>
-    /// <param name="cancellationToken">Cancels a wait for a range another byte-granular write holds.</param>
+    /// <param name="cancellationToken">Cancels a wait for a range another write holds.</param>
     /// <returns>A task that completes when the range reads as zeroes.</returns>
     /// <exception cref="ArgumentException">The range is negative or beyond the end.</exception>
     public ValueTask ZeroBytesAsync(long position, long length, bool mayUnmap, CancellationToken cancellationToken = default)
@@ -55,11 +61,89 @@ public sealed partial class BlockDevice
         return length == 0 ? default : ZeroLockedAsync(position, length, mayUnmap, cancellationToken);
     }
 
+    /// <summary>Reads any byte range (see <see cref="ReadBytesAsync"/>), returning a failure as a status.</summary>
+    /// <param name="position">The byte offset.</param>
+    /// <param name="buffer">Where the data goes. Owned by the IO until it completes.</param>
+    /// <param name="cancellationToken">Cancels a wait for a range held by a read-modify-write (that throws <see cref="OperationCanceledException"/>).</param>
+    /// <returns>The status; <see cref="BlockStatus.Invalid"/> for a range not inside the device. Never throws for a failed IO.</returns>
+    public ValueTask<BlockStatus> ReadBytesStatusAsync(long position, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (!IsInside(position, buffer.Length))
+        {
+            return new ValueTask<BlockStatus>(BlockStatus.Invalid);
+        }
+
+        if (((position | (long)buffer.Length) & _blockMask) == 0)
+        {
+            return ReadStatusAsync(position, buffer);
+        }
+
+        return StatusOf(ReadPartialAsync(position, buffer, cancellationToken));
+    }
+
+    /// <summary>Writes any byte range (see <see cref="WriteBytesAsync"/>), returning a failure as a status.</summary>
+    /// <param name="position">The byte offset.</param>
+    /// <param name="data">The data. Must not change until the IO completes.</param>
+    /// <param name="cancellationToken">Cancels a wait for a range another write holds (that throws <see cref="OperationCanceledException"/>).</param>
+    /// <returns>The status; <see cref="BlockStatus.Invalid"/> for a range not inside the device. Never throws for a failed IO.</returns>
+    public ValueTask<BlockStatus> WriteBytesStatusAsync(long position, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        if (!IsInside(position, data.Length))
+        {
+            return new ValueTask<BlockStatus>(BlockStatus.Invalid);
+        }
+
+        if (((position | (long)data.Length) & _blockMask) == 0)
+        {
+            return WriteStatusAsync(position, data);
+        }
+
+        return StatusOf(WriteLockedAsync(position, data, cancellationToken));
+    }
+
+    /// <summary>Zeroes any byte range (see <see cref="ZeroBytesAsync"/>), returning a failure as a status.</summary>
+    /// <param name="position">The byte offset.</param>
+    /// <param name="length">The length in bytes.</param>
+    /// <param name="mayUnmap">Whether whole blocks may be deallocated instead of written.</param>
+    /// <param name="cancellationToken">Cancels a wait for a range another write holds (that throws <see cref="OperationCanceledException"/>).</param>
+    /// <returns>The status; <see cref="BlockStatus.Invalid"/> for a range not inside the device. Never throws for a failed IO.</returns>
+    public ValueTask<BlockStatus> ZeroBytesStatusAsync(long position, long length, bool mayUnmap, CancellationToken cancellationToken = default)
+    {
+        if (!IsInside(position, length))
+        {
+            return new ValueTask<BlockStatus>(BlockStatus.Invalid);
+        }
+
+        if (((position | length) & _blockMask) == 0)
+        {
+            return WriteZeroesStatusAsync(position, length, mayUnmap);
+        }
+
+        return length == 0 ? new ValueTask<BlockStatus>(BlockStatus.Ok) : StatusOf(ZeroLockedAsync(position, length, mayUnmap, cancellationToken));
+    }
+
+    private bool IsInside(long position, long length) => position >= 0 && length >= 0 && position <= Size - length;
+
     private void ValidateBytes(long position, long length)
     {
-        if (position < 0 || length < 0 || position > Size - length)
+        if (!IsInside(position, length))
         {
             ThrowHelper.ThrowArgumentOutOfRange(nameof(position), position, $"The range [{position}, {position + length}) is not inside the device ({Size} bytes).");
+        }
+    }
+
+    /// <summary>The status of a byte-granular IO with partial blocks (a slow path: it awaits a state machine anyway).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<BlockStatus> StatusOf(ValueTask io)
+    {
+        try
+        {
+            await io.ConfigureAwait(false);
+            return BlockStatus.Ok;
+        }
+        catch (BlockIOException e)
+        {
+            return e.Status;
         }
     }
 
@@ -75,8 +159,14 @@ public sealed partial class BlockDevice
         byte[] bounce = ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            // Locked so that a read never sees a read-modify-write half done.
-            using (await _disk.StreamLock.AcquireAsync(start, end, cancellationToken).ConfigureAwait(false))
+            // A pooled buffer holds some earlier IO's data; a disk that leaves read buffers untouched must not hand it out.
+            if (!_disk.ReadsFillBuffers)
+            {
+                bounce.AsSpan(0, length).Clear();
+            }
+
+            // Shared: a read never sees a read-modify-write half done, and waits for no other read or write.
+            using (await _disk.StreamLock.AcquireSharedAsync(start, end, cancellationToken).ConfigureAwait(false))
             {
                 await ReadAsync(start, bounce.AsMemory(0, length)).ConfigureAwait(false);
             }
@@ -93,19 +183,24 @@ public sealed partial class BlockDevice
     {
         long start = RoundDown(position);
         long end = RoundUp(position + data.Length);
+        if (_disk.IsReadOnly)
+        {
+            throw BlockIOException.Create(BlockStatus.ReadOnly, RequestOp.Write, start, end - start);
+        }
+
         using (await _disk.StreamLock.AcquireAsync(start, end, cancellationToken).ConfigureAwait(false))
         {
-            if (start == position && end == position + data.Length)
-            {
-                await WriteAsync(position, data).ConfigureAwait(false);
-                return;
-            }
-
             int length = checked((int)(end - start));
             byte[] bounce = ArrayPool<byte>.Shared.Rent(length);
             try
             {
-                // Only the partial first and last blocks need their old contents.
+                // Only the partial first and last blocks need their old contents. A disk that does not fill read
+                // buffers reads as zeroes, not as the pooled buffer's last contents.
+                if (!_disk.ReadsFillBuffers)
+                {
+                    bounce.AsSpan(0, length).Clear();
+                }
+
                 await ReadAsync(start, bounce.AsMemory(0, LogicalBlockSize)).ConfigureAwait(false);
                 if (end - LogicalBlockSize > start)
                 {
@@ -114,7 +209,9 @@ public sealed partial class BlockDevice
 
                 cancellationToken.ThrowIfCancellationRequested();
                 data.CopyTo(bounce.AsMemory((int)(position - start)));
-                await WriteAsync(start, bounce.AsMemory(0, length)).ConfigureAwait(false);
+
+                // Not WriteAsync: this write's range is held exclusive already, and a shared hold would wait for it.
+                await SubmitUnheld(RequestOp.Write, RequestFlags.None, start, length, bounce.AsMemory(0, length)).AsTask(RequestOp.Write, start, length).ConfigureAwait(false);
             }
             finally
             {
@@ -140,11 +237,8 @@ public sealed partial class BlockDevice
             await WriteLockedAsync(position, new byte[innerStart - position], cancellationToken).ConfigureAwait(false);
         }
 
-        using (await _disk.StreamLock.AcquireAsync(innerStart, innerEnd, cancellationToken).ConfigureAwait(false))
-        {
-            await WriteZeroesAsync(innerStart, innerEnd - innerStart, mayUnmap).ConfigureAwait(false);
-        }
-
+        // Whole blocks: write-zeroes holds them shared, as every aligned write does.
+        await WriteZeroesAsync(innerStart, innerEnd - innerStart, mayUnmap).ConfigureAwait(false);
         if (end > innerEnd)
         {
             await WriteLockedAsync(innerEnd, new byte[end - innerEnd], cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Blkmq.Frontend;
 
 namespace Blkmq;
 
@@ -9,9 +11,18 @@ namespace Blkmq;
 /// <see cref="ValueTask"/> is backed by the request's own pooled completion source).
 /// </summary>
 /// <remarks>
+/// <para>
 /// Await every returned <see cref="ValueTask"/> exactly once: the request's tag stays allocated until its
 /// result has been read. A failed IO throws <see cref="BlockIOException"/> carrying the
-/// <see cref="BlockStatus"/>; invalid arguments throw before submission.
+/// <see cref="BlockStatus"/>; invalid arguments throw before submission. The <c>…StatusAsync</c> methods are the
+/// non-throwing form front ends use: a failed IO, and an invalid range, cost a <see cref="BlockStatus"/>, not an
+/// exception, with the same zero allocations in steady state.
+/// </para>
+/// <para>
+/// Writes of whole blocks hold their range shared in the disk's range lock while in flight, and byte-granular writes
+/// of partial blocks hold theirs exclusive (<see cref="RangeLock"/>): a read-modify-write never undoes a concurrent
+/// aligned write, from whichever front end.
+/// </para>
 /// </remarks>
 public sealed partial class BlockDevice
 {
@@ -56,14 +67,13 @@ public sealed partial class BlockDevice
     /// <exception cref="ArgumentException">The range is negative, misaligned or beyond the end.</exception>
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data, RequestFlags flags = RequestFlags.None)
     {
+        Validate(offset, data.Length);
         if ((flags & RequestFlags.Fua) != 0 && _disk.HasWriteCache && !_disk.SupportsFua)
         {
-            // Validated here: the async emulation would otherwise turn a bad range into a faulted task.
-            Validate(offset, data.Length);
             return WriteThenFlushAsync(offset, data, flags & ~RequestFlags.Fua);
         }
 
-        return Submit(RequestOp.Write, flags, offset, data.Length, System.Runtime.InteropServices.MemoryMarshal.AsMemory(data));
+        return SubmitWrite(RequestOp.Write, flags, offset, data.Length, MemoryMarshal.AsMemory(data)).AsTask(RequestOp.Write, offset, data.Length);
     }
 
     /// <summary>Makes every completed write durable. Completes at once on a disk without a write cache.</summary>
@@ -91,7 +101,7 @@ public sealed partial class BlockDevice
             return ValueTask.FromException(BlockIOException.Create(BlockStatus.NotSupported, RequestOp.Discard, offset, length));
         }
 
-        return Submit(RequestOp.Discard, RequestFlags.None, offset, length, default);
+        return SubmitWrite(RequestOp.Discard, RequestFlags.None, offset, length, default).AsTask(RequestOp.Discard, offset, length);
     }
 
     /// <summary>Writes zeroes over a range, with the driver's write-zeroes if it has one, else with zero buffers.</summary>
@@ -103,12 +113,93 @@ public sealed partial class BlockDevice
     public ValueTask WriteZeroesAsync(long offset, long length, bool mayUnmap = true)
     {
         Validate(offset, length);
-        if (_disk.SupportsWriteZeroes)
+        return SubmitWrite(RequestOp.WriteZeroes, mayUnmap ? RequestFlags.None : RequestFlags.NoUnmap, offset, length, default).AsTask(RequestOp.WriteZeroes, offset, length);
+    }
+
+    /// <summary>Reads <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>, returning a failure as a status.</summary>
+    /// <param name="offset">The byte offset, a multiple of the logical block size.</param>
+    /// <param name="buffer">Where the data goes; its length is a multiple of the logical block size. Owned by the IO until it completes.</param>
+    /// <param name="flags">Request modifiers, such as <see cref="RequestFlags.Polled"/>.</param>
+    /// <returns>
+    /// The IO's status: <see cref="BlockStatus.Ok"/> when the data is in <paramref name="buffer"/>,
+    /// <see cref="BlockStatus.Invalid"/> for a range that is negative, misaligned or beyond the end. Never throws for
+    /// a failed IO; await it exactly once. A disk that does not fill read buffers (<see cref="Disk.ReadsFillBuffers"/>)
+    /// leaves <paramref name="buffer"/> as it was.
+    /// </returns>
+    public ValueTask<BlockStatus> ReadStatusAsync(long offset, Memory<byte> buffer, RequestFlags flags = RequestFlags.None)
+    {
+        if (!IsValidRange(offset, buffer.Length))
         {
-            return Submit(RequestOp.WriteZeroes, mayUnmap ? RequestFlags.None : RequestFlags.NoUnmap, offset, length, default);
+            return new ValueTask<BlockStatus>(BlockStatus.Invalid);
         }
 
-        return WriteZeroBuffersAsync(offset, length);
+        return buffer.IsEmpty ? new ValueTask<BlockStatus>(BlockStatus.Ok) : SubmitUnheld(RequestOp.Read, flags, offset, buffer.Length, buffer).AsStatusTask();
+    }
+
+    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>, returning a failure as a status.</summary>
+    /// <param name="offset">The byte offset, a multiple of the logical block size.</param>
+    /// <param name="data">The data; its length is a multiple of the logical block size. Must not change until the IO completes.</param>
+    /// <param name="flags">Request modifiers: <see cref="RequestFlags.Fua"/> makes the write durable when it completes.</param>
+    /// <returns>The IO's status (<see cref="BlockStatus.Invalid"/> for a bad range, <see cref="BlockStatus.ReadOnly"/> on a read-only disk); never throws for a failed IO.</returns>
+    public ValueTask<BlockStatus> WriteStatusAsync(long offset, ReadOnlyMemory<byte> data, RequestFlags flags = RequestFlags.None)
+    {
+        if (!IsValidRange(offset, data.Length))
+        {
+            return new ValueTask<BlockStatus>(BlockStatus.Invalid);
+        }
+
+        if ((flags & RequestFlags.Fua) != 0 && _disk.HasWriteCache && !_disk.SupportsFua)
+        {
+            return WriteThenFlushStatusAsync(offset, data, flags & ~RequestFlags.Fua);
+        }
+
+        return SubmitWrite(RequestOp.Write, flags, offset, data.Length, MemoryMarshal.AsMemory(data)).AsStatusTask();
+    }
+
+    /// <summary>Makes every completed write durable, returning a failure as a status.</summary>
+    /// <returns>The flush's status; <see cref="BlockStatus.Offline"/> once the disk was removed.</returns>
+    public ValueTask<BlockStatus> FlushStatusAsync()
+    {
+        if (!_disk.HasWriteCache)
+        {
+            return new ValueTask<BlockStatus>(_disk.IsRemoved ? BlockStatus.Offline : BlockStatus.Ok);
+        }
+
+        return _disk.SubmitRequest(RequestOp.Flush, RequestFlags.None, 0, 0, default, null, 0).AsStatusTask();
+    }
+
+    /// <summary>Discards a range (see <see cref="DiscardAsync"/>), returning a failure as a status.</summary>
+    /// <param name="offset">The byte offset, a multiple of the logical block size.</param>
+    /// <param name="length">The length in bytes, a multiple of the logical block size.</param>
+    /// <returns>The status; <see cref="BlockStatus.NotSupported"/> when the disk cannot discard, <see cref="BlockStatus.Invalid"/> for a bad range.</returns>
+    public ValueTask<BlockStatus> DiscardStatusAsync(long offset, long length)
+    {
+        if (!IsValidRange(offset, length))
+        {
+            return new ValueTask<BlockStatus>(BlockStatus.Invalid);
+        }
+
+        if (!_disk.SupportsDiscard)
+        {
+            return new ValueTask<BlockStatus>(BlockStatus.NotSupported);
+        }
+
+        return SubmitWrite(RequestOp.Discard, RequestFlags.None, offset, length, default).AsStatusTask();
+    }
+
+    /// <summary>Writes zeroes over a range (see <see cref="WriteZeroesAsync"/>), returning a failure as a status.</summary>
+    /// <param name="offset">The byte offset, a multiple of the logical block size.</param>
+    /// <param name="length">The length in bytes, a multiple of the logical block size.</param>
+    /// <param name="mayUnmap">Whether the device may deallocate the range instead of writing zeroes.</param>
+    /// <returns>The status; <see cref="BlockStatus.Invalid"/> for a bad range.</returns>
+    public ValueTask<BlockStatus> WriteZeroesStatusAsync(long offset, long length, bool mayUnmap = true)
+    {
+        if (!IsValidRange(offset, length))
+        {
+            return new ValueTask<BlockStatus>(BlockStatus.Invalid);
+        }
+
+        return SubmitWrite(RequestOp.WriteZeroes, mayUnmap ? RequestFlags.None : RequestFlags.NoUnmap, offset, length, default).AsStatusTask();
     }
 
     /// <summary>Polls the disk's poll queues once; polled IO completes only through this.</summary>
@@ -208,7 +299,7 @@ public sealed partial class BlockDevice
         }
 
         var completion = ZoneAppendCompletion.Rent(zoneOffset, data.Length);
-        completion.OnSubmitted(_disk.SubmitRequest(RequestOp.ZoneAppend, flags, zoneOffset >> 9, data.Length, System.Runtime.InteropServices.MemoryMarshal.AsMemory(data), completion, completion.Cookie));
+        completion.OnSubmitted(_disk.SubmitRequest(RequestOp.ZoneAppend, flags, zoneOffset >> 9, data.Length, MemoryMarshal.AsMemory(data), completion, completion.Cookie));
         return new ValueTask<long>(completion, completion.Version);
     }
 
@@ -266,30 +357,91 @@ public sealed partial class BlockDevice
     private ValueTask Submit(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data)
     {
         Validate(offset, length);
-        Disk disk = _disk;
+        return length == 0 ? default : SubmitUnheld(op, flags, offset, length, data).AsTask(op, offset, length);
+    }
+
+    /// <summary>
+    /// Submits a validated write of whole blocks (write, write-zeroes, discard) under a shared hold of the disk's
+    /// range lock, released when the write ends: a read-modify-write of a partial block of the same range waits for
+    /// it, and none starts between its read and its write back (the disk's one range-lock policy, see <see cref="RangeLock"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Submission SubmitWrite(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data)
+    {
         if (length == 0)
         {
-            return default;
+            return Submission.Done(BlockStatus.Ok);
         }
 
-        if (op != RequestOp.Read && disk.IsReadOnly)
+        if (_disk.IsReadOnly)
         {
-            return ValueTask.FromException(BlockIOException.Create(BlockStatus.ReadOnly, op, offset, length));
+            return Submission.Done(BlockStatus.ReadOnly);
         }
 
+        RangeLock ranges = _disk.StreamLock;
+        if (!ranges.TryEnterShared())
+        {
+            return Submission.Slow(SubmitWriteContendedAsync(op, flags, offset, length, data));
+        }
+
+        Submission submission;
+        try
+        {
+            submission = SubmitUnheld(op, flags, offset, length, data);
+        }
+        catch
+        {
+            ranges.ExitShared();
+            throw;
+        }
+
+        if (submission.IsCompleted)
+        {
+            ranges.ExitShared();
+            return submission;
+        }
+
+        return SharedWriteHold.Hold(submission.AsStatusTask(), ranges, op, offset, length);
+    }
+
+    /// <summary>A write while a read-modify-write holds or wants part of the disk: its range is recorded and may wait.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<BlockStatus> SubmitWriteContendedAsync(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data)
+    {
+        using (await _disk.StreamLock.AcquireSharedAsync(offset, offset + length, CancellationToken.None).ConfigureAwait(false))
+        {
+            return await SubmitUnheld(op, flags, offset, length, data).AsStatusTask().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Submits a validated IO without the range lock (reads, and writes whose caller holds the range).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Submission SubmitUnheld(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data)
+    {
+        Disk disk = _disk;
         if (!disk.HasWriteCache)
         {
             flags &= ~RequestFlags.Fua;
         }
 
+        if (op == RequestOp.WriteZeroes && !disk.SupportsWriteZeroes)
+        {
+            return SubmitZeroBuffers(offset, length);
+        }
+
         long max = MaxRequestBytes(op);
         if (length <= max)
         {
-            return disk.SubmitRequest(op, flags, offset >> 9, (int)length, data, null, 0).AsTask(op, offset, length);
+            return disk.SubmitRequest(op, flags, offset >> 9, (int)length, data, null, 0);
         }
 
         return SubmitSplit(op, flags, offset, length, data, max);
     }
+
+    /// <summary>Gets whether [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) is whole blocks inside the disk.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsValidRange(long offset, long length) =>
+        ((offset | length) & _blockMask) == 0 && offset >= 0 && length >= 0 && offset <= _disk.Capacity - length;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Validate(long offset, long length)
@@ -328,7 +480,7 @@ public sealed partial class BlockDevice
 
     private long MaxRequestBytes(RequestOp op) => _disk.MaxRequestBytes(op);
 
-    private ValueTask SubmitSplit(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data, long max)
+    private Submission SubmitSplit(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data, long max)
     {
         SplitCompletion split = SplitCompletion.Rent();
         long done = 0;
@@ -342,7 +494,7 @@ public sealed partial class BlockDevice
         }
 
         split.Arrive();
-        return Submission.Slow(new ValueTask<BlockStatus>(split, split.Version)).AsTask(op, offset, length);
+        return Submission.Slow(new ValueTask<BlockStatus>(split, split.Version));
     }
 
     private IZonedDevice ZonedOrThrow()
@@ -371,24 +523,21 @@ public sealed partial class BlockDevice
         return written;
     }
 
+    private async ValueTask<BlockStatus> WriteThenFlushStatusAsync(long offset, ReadOnlyMemory<byte> data, RequestFlags flags)
+    {
+        BlockStatus status = await WriteStatusAsync(offset, data, flags).ConfigureAwait(false);
+        return status != BlockStatus.Ok ? status : await FlushStatusAsync().ConfigureAwait(false);
+    }
+
     private async ValueTask WriteThenFlushAsync(long offset, ReadOnlyMemory<byte> data, RequestFlags flags)
     {
         await WriteAsync(offset, data, flags).ConfigureAwait(false);
         await FlushAsync().ConfigureAwait(false);
     }
 
-    private ValueTask WriteZeroBuffersAsync(long offset, long length)
+    /// <summary>Write-zeroes for a driver without it: writes of a shared zero buffer.</summary>
+    private Submission SubmitZeroBuffers(long offset, long length)
     {
-        if (length == 0)
-        {
-            return default;
-        }
-
-        if (_disk.IsReadOnly)
-        {
-            return ValueTask.FromException(BlockIOException.Create(BlockStatus.ReadOnly, RequestOp.WriteZeroes, offset, length));
-        }
-
         byte[] zeroes = s_zeroes ??= new byte[ZeroBufferSize];
         long max = Math.Min(MaxRequestBytes(RequestOp.Write), ZeroBufferSize);
         SplitCompletion split = SplitCompletion.Rent();
@@ -401,6 +550,6 @@ public sealed partial class BlockDevice
         }
 
         split.Arrive();
-        return Submission.Slow(new ValueTask<BlockStatus>(split, split.Version)).AsTask(RequestOp.WriteZeroes, offset, length);
+        return Submission.Slow(new ValueTask<BlockStatus>(split, split.Version));
     }
 }

@@ -37,6 +37,11 @@ internal readonly struct Submission
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Submission Pending(RequestSlot slot, short token) => new(1, BlockStatus.Ok, slot, token, default);
 
+    /// <summary>Pending on a pooled source other than a slot, whose non-generic <c>GetResult</c> throws on a failed status.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Submission Pending<TSource>(TSource source, short token)
+        where TSource : class, IValueTaskSource<BlockStatus>, IValueTaskSource => new(1, BlockStatus.Ok, source, token, default);
+
     public static Submission Slow(ValueTask<BlockStatus> task) =>
         task.IsCompletedSuccessfully ? Done(task.Result) : new(2, BlockStatus.Ok, null, 0, task);
 
