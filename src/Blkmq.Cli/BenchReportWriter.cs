@@ -78,7 +78,7 @@ internal static class BenchReportWriter
             }
 
             json.WriteString("driver", settings.DriverName);
-            json.WriteString("null_params", settings.DriverParameters);
+            json.WriteString("driver_params", settings.DriverParameters);
             json.WriteBoolean("hipri", settings.Polled);
             json.WriteEndObject();
 
@@ -164,7 +164,7 @@ internal static class BenchReportWriter
         // Plain lines: Spectre would wrap the long parameter list at the terminal width mid-word.
         Console.Out.WriteLine(
             $"blkmq bench: rw={settings.ModeName} bs={BenchFormat.Size(settings.BlockSize)} iodepth={settings.IoDepth} numjobs={settings.Jobs} size={BenchFormat.Size(settings.Size)} {span}{(settings.Polled ? " hipri" : string.Empty)}");
-        Console.Out.WriteLine($"driver={settings.DriverName} null_params={settings.DriverParameters}");
+        Console.Out.WriteLine($"driver={settings.DriverName} driver_params={settings.DriverParameters}");
         if (result.Cancelled)
         {
             AnsiConsole.MarkupLine("[yellow]Cancelled: the figures cover the part of the run that was measured.[/]");

@@ -58,4 +58,7 @@ internal sealed record BenchResult
 
     /// <summary>Gets whether the run was cut short by Ctrl+C.</summary>
     public bool Cancelled { get; init; }
+
+    /// <summary>Gets whether IO stopped completing (a lost completion): the disk still has IO in flight that never ends.</summary>
+    public bool Stalled { get; init; }
 }

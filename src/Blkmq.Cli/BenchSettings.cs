@@ -1,5 +1,3 @@
-using Blkmq.Drivers.Null;
-
 namespace Blkmq.Cli;
 
 /// <summary>A benchmark's resolved parameters: what <c>blkmq bench</c> parsed and checked.</summary>
@@ -32,11 +30,14 @@ internal sealed record BenchSettings
     /// <summary>Gets the length of the region IO targets, from offset zero.</summary>
     public long Size { get; init; } = 1L << 30;
 
-    /// <summary>Gets the name of the driver as given (<c>null</c> or <c>memory</c>).</summary>
-    public string DriverName { get; init; } = "null";
+    /// <summary>Gets the name of the driver whose disk is measured.</summary>
+    public string DriverName { get; init; } = string.Empty;
 
-    /// <summary>Gets the null driver's parameters.</summary>
-    public NullBlockOptions Driver { get; init; } = new();
+    /// <summary>Gets the driver's effective parameters in its own <c>key=value,...</c> notation, for the report.</summary>
+    public string DriverParameters { get; init; } = string.Empty;
+
+    /// <summary>Gets how long the driver holds a request on purpose (a timer completion): the stall watch waits that much longer.</summary>
+    public TimeSpan CompletionDelay { get; init; }
 
     /// <summary>Gets whether IO is submitted to poll queues and completed by polling.</summary>
     public bool Polled { get; init; }
@@ -62,9 +63,4 @@ internal sealed record BenchSettings
         ReadWriteMode.RandWrite => "randwrite",
         _ => "randrw",
     };
-
-    /// <summary>Gets the null driver's parameters in null_blk's text form.</summary>
-    public string DriverParameters => string.Create(
-        System.Globalization.CultureInfo.InvariantCulture,
-        $"irqmode={(int)Driver.IrqMode},completion_nsec={Driver.CompletionNsec},submit_queues={Driver.SubmitQueues},poll_queues={Driver.PollQueues},hw_queue_depth={Driver.HwQueueDepth},bs={Driver.BlockSize},size={Driver.Size},memory_backed={(Driver.MemoryBacked ? 1 : 0)},discard={(Driver.Discard ? 1 : 0)},blocking={(Driver.Blocking ? 1 : 0)}");
 }
