@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Blkmq.Drivers;
-using Blkmq.Drivers.Null;
+using Blkmq.Drivers.Null.Control;
 using Blkmq.Fuse;
 using Blkmq.Nbd;
 using Microsoft.Extensions.Logging;
@@ -205,9 +205,9 @@ internal sealed class ServeCommand : Command
             var controlExports = new List<ControlExport>();
             for (int i = 0; i < exports.Count; i++)
             {
-                if (instances[i].Owner is NullBlock nullBlock)
+                if (ControlExport.TryCreate(exports[i].Name, instances[i], out ControlExport? controlExport))
                 {
-                    controlExports.Add(new ControlExport(exports[i].Name, nullBlock.Devices[0]));
+                    controlExports.Add(controlExport);
                 }
             }
 
@@ -326,7 +326,7 @@ internal sealed class ServeCommand : Command
                 return Program.ExitIOError;
             }
 
-            control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, server is null ? null : server.ReplaceDisk));
+            control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, server is null ? null : server.ReplaceDisk).ExecuteAsync);
             try
             {
                 control?.Start();
