@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using Blkmq.Bench;
 using Blkmq.Drivers;
 using Blkmq.Drivers.Null;
 using Spectre.Console;
@@ -200,11 +201,11 @@ internal sealed class BenchCommand : Command
 
     private int Run(ParseResult parseResult)
     {
-        BenchSettings settings;
+        BenchInvocation invocation;
         DriverInstance? instance = null;
         try
         {
-            (settings, instance) = CreateSettings(parseResult);
+            (invocation, instance) = CreateSettings(parseResult);
         }
         catch (Exception ex) when (ex is BenchUsageException or ArgumentException or FormatException or OverflowException)
         {
@@ -224,24 +225,24 @@ internal sealed class BenchCommand : Command
         BenchResult? result = null;
         try
         {
-            result = RunWithProgress(instance.Disk, settings, cancellation.Token);
-            BenchReportWriter.Write(settings, result);
-            if (settings.PlotPath is not null)
+            result = RunWithProgress(instance.Disk, invocation, cancellation.Token);
+            BenchReportWriter.Write(invocation, result);
+            if (invocation.PlotPath is not null)
             {
                 try
                 {
-                    BenchPlot.Save(settings.PlotPath, settings, result);
+                    BenchPlot.Save(invocation.PlotPath, invocation.Settings, result);
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
                     // The report is already out; a plot that cannot be written is an IO error, not a crash.
-                    Console.Error.WriteLine($"blkmq bench: --plot {settings.PlotPath}: {ex.Message}");
+                    Console.Error.WriteLine($"blkmq bench: --plot {invocation.PlotPath}: {ex.Message}");
                     return Program.ExitIOError;
                 }
 
-                if (settings.Format == OutputFormat.Normal)
+                if (invocation.Format == OutputFormat.Normal)
                 {
-                    AnsiConsole.MarkupLineInterpolated($"[grey]Plot written to {settings.PlotPath}[/]");
+                    AnsiConsole.MarkupLineInterpolated($"[grey]Plot written to {invocation.PlotPath}[/]");
                 }
             }
 
@@ -259,9 +260,10 @@ internal sealed class BenchCommand : Command
         }
     }
 
-    private static BenchResult RunWithProgress(Disk disk, BenchSettings settings, CancellationToken cancellationToken)
+    private static BenchResult RunWithProgress(Disk disk, BenchInvocation invocation, CancellationToken cancellationToken)
     {
-        if (settings.Format != OutputFormat.Normal || !AnsiConsole.Profile.Capabilities.Interactive)
+        BenchSettings settings = invocation.Settings;
+        if (invocation.Format != OutputFormat.Normal || !AnsiConsole.Profile.Capabilities.Interactive)
         {
             return BenchRunner.Run(disk, settings, progress: null, cancellationToken);
         }
@@ -278,7 +280,7 @@ internal sealed class BenchCommand : Command
     }
 
     /// <summary>Resolves the options and creates the disk; the caller disposes the instance.</summary>
-    private (BenchSettings Settings, DriverInstance Instance) CreateSettings(ParseResult parseResult)
+    private (BenchInvocation Invocation, DriverInstance Instance) CreateSettings(ParseResult parseResult)
     {
         bool Given(Option option) => parseResult.GetResult(option) is { Implicit: false };
 
@@ -378,14 +380,18 @@ internal sealed class BenchCommand : Command
             TotalIos = ios,
             Warmup = Given(_warmup) ? parseResult.GetValue(_warmup) : TimeSpan.FromMilliseconds(500),
             Size = size / blockSize * blockSize,
-            DriverName = driver.Name,
-            DriverParameters = instance.Parameters,
             CompletionDelay = instance.CompletionDelay,
             Polled = polled,
+        };
+        var invocation = new BenchInvocation
+        {
+            Settings = settings,
+            DriverName = driver.Name,
+            DriverParameters = instance.Parameters,
             Format = format,
             PlotPath = parseResult.GetValue(_plot),
         };
-        return (settings, instance);
+        return (invocation, instance);
     }
 
     private static string I(long value) => value.ToString(CultureInfo.InvariantCulture);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Blkmq.Bench;
 
 namespace Blkmq.Cli;
 

@@ -1,14 +1,19 @@
 using System.Diagnostics;
 using HdrHistogram;
 
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>
 /// Runs a benchmark on a disk: starts the jobs, drives the phases (warmup, measured, stop),
 /// samples IOPS once a second and snapshots the process counters at the edges of the measured phase. The
 /// controller is the calling thread; it also draws the progress display, whose allocations it subtracts.
 /// </summary>
-internal sealed class BenchRunner
+/// <remarks>
+/// The jobs run on threads of their own, iodepth async workers each, with no allocation per IO: requests, buffers
+/// and continuations exist once per worker. A run in which no IO completes for a while (a lost completion) ends as
+/// <see cref="BenchResult.Stalled"/>; its disk then still has IO in flight, so removing it would wait forever.
+/// </remarks>
+public sealed class BenchRunner
 {
     private const int TickMilliseconds = 50;
     private const long ProgressIntervalMilliseconds = 250;
@@ -38,8 +43,12 @@ internal sealed class BenchRunner
     /// <param name="progress">Where to show progress, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Ends the run early; the result then covers what was measured so far.</param>
     /// <returns>The measured figures.</returns>
-    public static BenchResult Run(Disk disk, BenchSettings settings, IBenchProgress? progress, CancellationToken cancellationToken)
+    /// <exception cref="ArgumentOutOfRangeException">The settings do not fit together or do not fit the disk (<see cref="BenchSettings.Validate"/>).</exception>
+    public static BenchResult Run(Disk disk, BenchSettings settings, IBenchProgress? progress = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(disk);
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate(disk);
         var runner = new BenchRunner(settings, progress, cancellationToken);
         return runner.Run(disk);
     }
