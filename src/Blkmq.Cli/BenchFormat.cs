@@ -1,5 +1,4 @@
 using System.Globalization;
-using Blkmq.Bench;
 
 namespace Blkmq.Cli;
 
