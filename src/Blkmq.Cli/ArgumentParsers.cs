@@ -13,7 +13,7 @@ internal static class ArgumentParsers
         string text = SingleToken(result);
         try
         {
-            long value = NullBlockOptions.ParseSize(OptionName(result), text);
+            long value = SizeParser.Parse(text);
             if (value <= 0)
             {
                 result.AddError($"{OptionName(result)}: '{text}' must be positive.");
@@ -23,7 +23,9 @@ internal static class ArgumentParsers
         }
         catch (Exception ex) when (ex is FormatException or OverflowException)
         {
-            result.AddError($"{OptionName(result)}: '{text}' is not a size (a number with an optional K, M, G or T suffix).");
+            result.AddError(ex is OverflowException
+                ? $"{OptionName(result)}: '{text}' is too large."
+                : $"{OptionName(result)}: '{text}' is not a size ({SizeParser.Syntax}).");
             return 0;
         }
     }

@@ -1,13 +1,17 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Globalization;
+using Blkmq.Bench;
+using Blkmq.Drivers;
 using Blkmq.Drivers.Null;
 using Spectre.Console;
 
 namespace Blkmq.Cli;
 
 /// <summary>
-/// <c>blkmq bench</c>: a fio-like load run in-process on a null-driver disk. Options keep fio's names for the
-/// load and null_blk's names for the driver; the driver's parameters can also be given as one null_blk string.
+/// <c>blkmq bench</c>: a fio-like load run in-process on a disk of any registered driver (<see cref="DriverCatalog"/>).
+/// Options keep fio's names for the load; the driver's parameters are given as one <c>key=value,...</c> string, and
+/// null_blk's common ones also as options of their own, which become parameters of the same names.
 /// </summary>
 internal sealed class BenchCommand : Command
 {
@@ -68,16 +72,17 @@ internal sealed class BenchCommand : Command
 
     private readonly Option<long> _size = new("--size")
     {
-        Description = "Region IO targets, from offset 0, as fio's size; also the disk's size (null_blk size) unless --null-params sets it. Default 1G.",
+        Description = "Region IO targets, from offset 0, as fio's size; also the disk's size unless the driver's parameters set it (size or gb). Default 1G.",
         CustomParser = ArgumentParsers.ParseSize,
         HelpName = "size",
     };
 
     private readonly Option<string> _driver = new("--driver")
     {
-        Description = "Driver: null (null_blk, no data kept) or memory (null_blk with memory_backed=1,discard=1).",
-        DefaultValueFactory = _ => "null",
-        HelpName = "name",
+        Description = "Driver, with optional parameters: DRIVER[:key=value,...]. DRIVER is one of " + DriverCatalog.Registry.KnownNames
+            + "; 'blkmq drivers' lists each one's parameters. Default: " + DriverCatalog.DefaultBenchDriver + ".",
+        DefaultValueFactory = _ => DriverCatalog.DefaultBenchDriver,
+        HelpName = "driver",
     };
 
     private readonly Option<IrqMode> _irqMode = new("--irqmode")
@@ -139,9 +144,9 @@ internal sealed class BenchCommand : Command
         Description = "Submit polled IO (REQ_POLLED) to the poll_queues and busy-poll each job's queue for completions, as fio's hipri. Needs --poll-queues >= 1.",
     };
 
-    private readonly Option<string> _nullParams = new("--null-params")
+    private readonly Option<string> _driverParams = new("--driver-params", "--null-params")
     {
-        Description = "null_blk module parameters as one string, e.g. \"irqmode=0,submit_queues=2,hw_queue_depth=128\" (names, as null_blk's: " + string.Join(", ", NullBlockOptions.ParameterNames) + "; see docs/null-driver.md). Individual options given on the command line win over it.",
+        Description = "The driver's parameters as one string, e.g. \"irqmode=0,submit_queues=2,hw_queue_depth=128\" for null_blk ('blkmq drivers' lists them; see docs/null-driver.md). Applied after those of --driver; individual options given on the command line win over it.",
         HelpName = "params",
     };
 
@@ -164,10 +169,9 @@ internal sealed class BenchCommand : Command
     };
 
     public BenchCommand()
-        : base("bench", "Run a fio-like load in-process on a null-driver disk and report IOPS, bandwidth, latency percentiles, CPU and allocations per IO.")
+        : base("bench", "Run a fio-like load in-process on a disk of any driver and report IOPS, bandwidth, latency percentiles, CPU and allocations per IO.")
     {
         _rw.AcceptOnlyFromAmong("read", "write", "randread", "randwrite", "randrw");
-        _driver.AcceptOnlyFromAmong("null", "memory");
         _outputFormat.AcceptOnlyFromAmong("normal", "json", "terse");
         Options.Add(_rw);
         Options.Add(_rwMixRead);
@@ -188,7 +192,7 @@ internal sealed class BenchCommand : Command
         Options.Add(_memoryBacked);
         Options.Add(_blocking);
         Options.Add(_hipri);
-        Options.Add(_nullParams);
+        Options.Add(_driverParams);
         Options.Add(_outputFormat);
         Options.Add(_json);
         Options.Add(_plot);
@@ -197,10 +201,11 @@ internal sealed class BenchCommand : Command
 
     private int Run(ParseResult parseResult)
     {
-        BenchSettings settings;
+        BenchInvocation invocation;
+        DriverInstance? instance = null;
         try
         {
-            settings = CreateSettings(parseResult);
+            (invocation, instance) = CreateSettings(parseResult);
         }
         catch (Exception ex) when (ex is BenchUsageException or ArgumentException or FormatException or OverflowException)
         {
@@ -217,26 +222,27 @@ internal sealed class BenchCommand : Command
             cancellation.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        BenchResult? result = null;
         try
         {
-            BenchResult result = RunWithProgress(settings, cancellation.Token);
-            BenchReportWriter.Write(settings, result);
-            if (settings.PlotPath is not null)
+            result = RunWithProgress(instance.Disk, invocation, cancellation.Token);
+            BenchReportWriter.Write(invocation, result);
+            if (invocation.PlotPath is not null)
             {
                 try
                 {
-                    BenchPlot.Save(settings.PlotPath, settings, result);
+                    BenchPlot.Save(invocation.PlotPath, invocation.Settings, result);
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
                     // The report is already out; a plot that cannot be written is an IO error, not a crash.
-                    Console.Error.WriteLine($"blkmq bench: --plot {settings.PlotPath}: {ex.Message}");
+                    Console.Error.WriteLine($"blkmq bench: --plot {invocation.PlotPath}: {ex.Message}");
                     return Program.ExitIOError;
                 }
 
-                if (settings.Format == OutputFormat.Normal)
+                if (invocation.Format == OutputFormat.Normal)
                 {
-                    AnsiConsole.MarkupLineInterpolated($"[grey]Plot written to {settings.PlotPath}[/]");
+                    AnsiConsole.MarkupLineInterpolated($"[grey]Plot written to {invocation.PlotPath}[/]");
                 }
             }
 
@@ -245,14 +251,21 @@ internal sealed class BenchCommand : Command
         finally
         {
             Console.CancelKeyPress -= onCancel;
+
+            // A disk with a lost completion never drains, so removing it would wait forever; the process exit frees it.
+            if (result is not { Stalled: true })
+            {
+                instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
         }
     }
 
-    private static BenchResult RunWithProgress(BenchSettings settings, CancellationToken cancellationToken)
+    private static BenchResult RunWithProgress(Disk disk, BenchInvocation invocation, CancellationToken cancellationToken)
     {
-        if (settings.Format != OutputFormat.Normal || !AnsiConsole.Profile.Capabilities.Interactive)
+        BenchSettings settings = invocation.Settings;
+        if (invocation.Format != OutputFormat.Normal || !AnsiConsole.Profile.Capabilities.Interactive)
         {
-            return BenchRunner.Run(settings, progress: null, cancellationToken);
+            return BenchRunner.Run(disk, settings, progress: null, cancellationToken);
         }
 
         BenchResult? result = null;
@@ -262,11 +275,12 @@ internal sealed class BenchCommand : Command
             .AutoRefresh(false)
             .AutoClear(true)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(context => result = BenchRunner.Run(settings, new SpectreBenchProgress(context), cancellationToken));
+            .Start(context => result = BenchRunner.Run(disk, settings, new SpectreBenchProgress(context), cancellationToken));
         return result!;
     }
 
-    private BenchSettings CreateSettings(ParseResult parseResult)
+    /// <summary>Resolves the options and creates the disk; the caller disposes the instance.</summary>
+    private (BenchInvocation Invocation, DriverInstance Instance) CreateSettings(ParseResult parseResult)
     {
         bool Given(Option option) => parseResult.GetResult(option) is { Implicit: false };
 
@@ -288,82 +302,7 @@ internal sealed class BenchCommand : Command
         Check(jobs is >= 1 and <= 1024, "--jobs must be 1 to 1024.");
         Check(mix is >= 0 and <= 100, "--rwmixread must be 0 to 100.");
         Check(!(Given(_runtime) && Given(_ios)), "Give either --runtime or --ios, not both.");
-
-        // Driver parameters, weakest first: bench defaults, --driver, --null-params, then individual options.
-        var driver = new NullBlockOptions { IrqMode = IrqMode.None, Name = "nullb" };
-        if (parseResult.GetValue(_driver) == "memory")
-        {
-            driver = driver with { MemoryBacked = true, Discard = true };
-        }
-
-        string? nullParams = parseResult.GetValue(_nullParams);
-        bool paramsSetSize = false;
-        if (!string.IsNullOrWhiteSpace(nullParams))
-        {
-            driver = NullBlockOptions.Parse(nullParams, driver);
-            foreach (string part in nullParams.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                string key = part.Split('=', 2)[0].Trim();
-                paramsSetSize |= key.Equals("size", StringComparison.OrdinalIgnoreCase) || key.Equals("gb", StringComparison.OrdinalIgnoreCase);
-            }
-        }
-
-        if (Given(_irqMode))
-        {
-            driver = driver with { IrqMode = parseResult.GetValue(_irqMode) };
-        }
-
-        if (Given(_completionNsec))
-        {
-            driver = driver with { CompletionNsec = parseResult.GetValue(_completionNsec) };
-        }
-
-        if (Given(_submitQueues))
-        {
-            driver = driver with { SubmitQueues = parseResult.GetValue(_submitQueues) };
-        }
-
-        if (Given(_pollQueues))
-        {
-            driver = driver with { PollQueues = parseResult.GetValue(_pollQueues) };
-        }
-
-        if (Given(_hwQueueDepth))
-        {
-            driver = driver with { HwQueueDepth = parseResult.GetValue(_hwQueueDepth) };
-        }
-
-        if (Given(_deviceBlockSize))
-        {
-            long deviceBlockSize = parseResult.GetValue(_deviceBlockSize);
-            Check(deviceBlockSize is 512 or 1024 or 2048 or 4096, "--blocksize-device must be 512, 1024, 2048 or 4096.");
-            driver = driver with { BlockSize = (int)deviceBlockSize };
-        }
-
-        if (Given(_memoryBacked))
-        {
-            driver = driver with { MemoryBacked = parseResult.GetValue(_memoryBacked) };
-        }
-
-        if (Given(_blocking))
-        {
-            driver = driver with { Blocking = parseResult.GetValue(_blocking) };
-        }
-
-        if (!paramsSetSize)
-        {
-            // The disk is as large as the region, rounded up to whole blocks.
-            long rounded = (size + driver.BlockSize - 1) / driver.BlockSize * driver.BlockSize;
-            driver = driver with { Size = rounded };
-        }
-
-        driver.Validate();
-        Check(blockSize % driver.BlockSize == 0, $"--bs ({blockSize}) must be a multiple of the disk's block size (null_blk bs={driver.BlockSize}).");
-        Check(size >= blockSize, $"--size ({size}) must hold at least one IO of --bs ({blockSize}).");
-        Check(size <= driver.Size, $"--size ({size}) is larger than the disk (null_blk size={driver.Size}).");
         bool polled = parseResult.GetValue(_hipri);
-        Check(!polled || driver.PollQueues > 0, "--hipri needs poll queues: add --poll-queues 1 (null_blk poll_queues).");
-
         OutputFormat format = parseResult.GetValue(_json) ? OutputFormat.Json : parseResult.GetValue(_outputFormat) switch
         {
             "json" => OutputFormat.Json,
@@ -376,7 +315,61 @@ internal sealed class BenchCommand : Command
         Check(ios == 0 || ios >= (long)jobs * ioDepth, $"--ios ({ios}) must be at least jobs x iodepth ({(long)jobs * ioDepth}).");
         Check(runtime > TimeSpan.Zero, "--runtime must be positive.");
 
-        return new BenchSettings
+        // Driver parameters, weakest first: the driver's defaults, bench's (ends inline), --driver's, --driver-params,
+        // then individual options; the disk is as large as the region unless they set its size.
+        (string driverName, string driverText) = DriverRegistry.SplitSpecification(parseResult.GetValue(_driver) ?? DriverCatalog.DefaultBenchDriver);
+        DriverDescriptor driver = DriverCatalog.Registry.Get(driverName);
+        var parameters = new List<string>();
+        if (driver.HasParameter("irqmode"))
+        {
+            // Bench measures the block layer: requests end inside QueueRq unless --irqmode says otherwise.
+            parameters.Add("irqmode=0");
+        }
+
+        parameters.Add(driverText);
+        parameters.Add(parseResult.GetValue(_driverParams) ?? string.Empty);
+        void AddOption(Option option, string parameter, string value)
+        {
+            if (Given(option))
+            {
+                Check(driver.HasParameter(parameter), $"{option.Name}: driver '{driver.Name}' has no parameter '{parameter}' ('blkmq drivers {driver.Name}' lists its parameters).");
+                parameters.Add(parameter + "=" + value);
+            }
+        }
+
+        AddOption(_irqMode, "irqmode", I((int)parseResult.GetValue(_irqMode)));
+        AddOption(_completionNsec, "completion_nsec", I(parseResult.GetValue(_completionNsec)));
+        AddOption(_submitQueues, "submit_queues", I(parseResult.GetValue(_submitQueues)));
+        AddOption(_pollQueues, "poll_queues", I(parseResult.GetValue(_pollQueues)));
+        AddOption(_hwQueueDepth, "hw_queue_depth", I(parseResult.GetValue(_hwQueueDepth)));
+        if (Given(_deviceBlockSize))
+        {
+            long deviceBlockSize = parseResult.GetValue(_deviceBlockSize);
+            Check(deviceBlockSize is 512 or 1024 or 2048 or 4096, "--blocksize-device must be 512, 1024, 2048 or 4096.");
+            AddOption(_deviceBlockSize, "bs", I(deviceBlockSize));
+        }
+
+        AddOption(_memoryBacked, "memory_backed", parseResult.GetValue(_memoryBacked) ? "1" : "0");
+        AddOption(_blocking, "blocking", parseResult.GetValue(_blocking) ? "1" : "0");
+
+        string text = string.Join(',', parameters.Where(static p => !string.IsNullOrWhiteSpace(p)));
+        DriverInstance instance = driver.Create(text, new DriverCreateOptions { DefaultSize = size });
+        try
+        {
+            Disk disk = instance.Disk;
+            int diskBlockSize = disk.Limits.LogicalBlockSize;
+            Check(blockSize % diskBlockSize == 0, $"--bs ({blockSize}) must be a multiple of the disk's block size ({diskBlockSize}).");
+            Check(size >= blockSize, $"--size ({size}) must hold at least one IO of --bs ({blockSize}).");
+            Check(size <= disk.Capacity, $"--size ({size}) is larger than the disk ({disk.Capacity} bytes).");
+            Check(!polled || disk.TagSet.PollQueueCount > 0, "--hipri needs poll queues: add --poll-queues 1 (null_blk poll_queues).");
+        }
+        catch
+        {
+            instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+
+        var settings = new BenchSettings
         {
             Mode = mode,
             ReadMixPercent = mix,
@@ -387,13 +380,21 @@ internal sealed class BenchCommand : Command
             TotalIos = ios,
             Warmup = Given(_warmup) ? parseResult.GetValue(_warmup) : TimeSpan.FromMilliseconds(500),
             Size = size / blockSize * blockSize,
-            DriverName = parseResult.GetValue(_driver) ?? "null",
-            Driver = driver,
+            CompletionDelay = instance.CompletionDelay,
             Polled = polled,
+        };
+        var invocation = new BenchInvocation
+        {
+            Settings = settings,
+            DriverName = driver.Name,
+            DriverParameters = instance.Parameters,
             Format = format,
             PlotPath = parseResult.GetValue(_plot),
         };
+        return (invocation, instance);
     }
+
+    private static string I(long value) => value.ToString(CultureInfo.InvariantCulture);
 
     private static void Check(bool condition, string message)
     {

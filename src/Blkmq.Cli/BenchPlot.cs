@@ -1,6 +1,7 @@
 using HdrHistogram;
 using ScottPlot;
 using SkiaSharp;
+using Blkmq.Bench;
 
 namespace Blkmq.Cli;
 

@@ -1,3 +1,4 @@
+using Blkmq.Bench;
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
@@ -7,18 +8,18 @@ namespace Blkmq.Cli;
 /// <summary>Writes a benchmark's result to standard output as tables, JSON or one terse line.</summary>
 internal static class BenchReportWriter
 {
-    public static void Write(BenchSettings settings, BenchResult result)
+    public static void Write(BenchInvocation invocation, BenchResult result)
     {
-        switch (settings.Format)
+        switch (invocation.Format)
         {
             case OutputFormat.Json:
-                WriteJson(Console.OpenStandardOutput(), settings, result);
+                WriteJson(Console.OpenStandardOutput(), invocation, result);
                 break;
             case OutputFormat.Terse:
-                Console.Out.WriteLine(Terse(settings, result));
+                Console.Out.WriteLine(Terse(invocation.Settings, result));
                 break;
             default:
-                WriteTables(settings, result);
+                WriteTables(invocation, result);
                 break;
         }
     }
@@ -54,9 +55,10 @@ internal static class BenchReportWriter
             I(result.Errors));
     }
 
-    public static void WriteJson(Stream stream, BenchSettings settings, BenchResult result)
+    public static void WriteJson(Stream stream, BenchInvocation invocation, BenchResult result)
     {
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+   
+        BenchSettings settings = invocation.Settings;     using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
         {
             json.WriteStartObject();
             json.WriteString("tool", "blkmq bench");
@@ -77,8 +79,8 @@ internal static class BenchReportWriter
                 json.WriteNumber("warmup_s", settings.Warmup.TotalSeconds);
             }
 
-            json.WriteString("driver", settings.DriverName);
-            json.WriteString("null_params", settings.DriverParameters);
+            json.WriteString("driver", invocation.DriverName);
+            json.WriteString("driver_params", invocation.DriverParameters);
             json.WriteBoolean("hipri", settings.Polled);
             json.WriteEndObject();
 
@@ -156,15 +158,16 @@ internal static class BenchReportWriter
         json.WriteEndObject();
     }
 
-    private static void WriteTables(BenchSettings settings, BenchResult result)
+    private static void WriteTables(BenchInvocation invocation, BenchResult result)
     {
-        string span = settings.IsCountBased
+   
+        BenchSettings settings = invocation.Settings;     string span = settings.IsCountBased
             ? string.Create(CultureInfo.InvariantCulture, $"ios={settings.TotalIos}")
             : string.Create(CultureInfo.InvariantCulture, $"runtime={settings.Runtime.TotalSeconds:0.###}s warmup={settings.Warmup.TotalSeconds:0.###}s");
         // Plain lines: Spectre would wrap the long parameter list at the terminal width mid-word.
         Console.Out.WriteLine(
             $"blkmq bench: rw={settings.ModeName} bs={BenchFormat.Size(settings.BlockSize)} iodepth={settings.IoDepth} numjobs={settings.Jobs} size={BenchFormat.Size(settings.Size)} {span}{(settings.Polled ? " hipri" : string.Empty)}");
-        Console.Out.WriteLine($"driver={settings.DriverName} null_params={settings.DriverParameters}");
+        Console.Out.WriteLine($"driver={invocation.DriverName} driver_params={invocation.DriverParameters}");
         if (result.Cancelled)
         {
             AnsiConsole.MarkupLine("[yellow]Cancelled: the figures cover the part of the run that was measured.[/]");

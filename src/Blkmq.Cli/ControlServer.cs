@@ -6,7 +6,8 @@ using System.Text;
 namespace Blkmq.Cli;
 
 /// <summary>
-/// Listens on a Unix domain socket and answers <see cref="ControlProtocol"/> commands, one reply line per command
+/// Listens on a Unix domain socket and answers commands (the null driver's <c>ControlProtocol</c>, or any other
+/// line-oriented one), one reply line per command
 /// line, any number of commands per connection and connections at once. The socket file is made owner-only (its
 /// commands power disks off) and is removed by <see cref="StopAsync"/>.
 /// </summary>
@@ -18,7 +19,7 @@ internal sealed class ControlServer : IAsyncDisposable
 
     private static readonly UTF8Encoding s_utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
-    private readonly ControlProtocol _protocol;
+    private readonly Func<string, ValueTask<string>> _execute;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Socket, Task> _connections = new();
     private Socket? _listener;
@@ -28,13 +29,16 @@ internal sealed class ControlServer : IAsyncDisposable
 
     /// <summary>Initializes a new instance of the <see cref="ControlServer"/> class; nothing listens until <see cref="Start"/>.</summary>
     /// <param name="path">The socket file's path.</param>
-    /// <param name="protocol">What runs the commands.</param>
-    public ControlServer(string path, ControlProtocol protocol)
+    /// <param name="execute">
+    /// Runs one command line (without its newline) and returns the reply line; must not throw for a bad command
+    /// (as <c>ControlProtocol.ExecuteAsync</c>, which replies <c>error ...</c>). Called concurrently for several connections.
+    /// </param>
+    public ControlServer(string path, Func<string, ValueTask<string>> execute)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        ArgumentNullException.ThrowIfNull(protocol);
+        ArgumentNullException.ThrowIfNull(execute);
         Path = System.IO.Path.GetFullPath(path);
-        _protocol = protocol;
+        _execute = execute;
     }
 
     /// <summary>Gets the socket file's full path.</summary>
@@ -165,7 +169,7 @@ internal sealed class ControlServer : IAsyncDisposable
                     return;
                 }
 
-                string reply = await _protocol.ExecuteAsync(line).ConfigureAwait(false);
+                string reply = await _execute(line).ConfigureAwait(false);
                 await writer.WriteLineAsync(reply.AsMemory(), _stopping.Token).ConfigureAwait(false);
             }
         }

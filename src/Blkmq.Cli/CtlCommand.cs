@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net.Sockets;
 using System.Text;
+using Blkmq.Drivers.Null.Control;
 
 namespace Blkmq.Cli;
 

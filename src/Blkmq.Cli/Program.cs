@@ -17,7 +17,7 @@ internal static class Program
     public static int Main(string[] args)
     {
         // A RootCommand would be named after the entry assembly (Blkmq.Cli, see the project file); the command is blkmq.
-        var root = new Command("blkmq", "blkmq: a userspace multi-queue block layer (Linux blk-mq) for .NET, with a null block driver.")
+        var root = new Command("blkmq", "blkmq: a userspace multi-queue block layer (Linux blk-mq) for .NET, with a null block driver ('blkmq drivers' lists the drivers).")
         {
             new HelpOption(),
             new VersionOption(),
@@ -27,6 +27,7 @@ internal static class Program
         root.Subcommands.Add(new ServeCommand());
         root.Subcommands.Add(new BenchCommand());
         root.Subcommands.Add(new CtlCommand());
+        root.Subcommands.Add(new DriversCommand());
 
         ParseResult parseResult = root.Parse(args.Length == 0 ? ["--help"] : args);
         if (parseResult.Errors.Count > 0 && parseResult.Action is ParseErrorAction)

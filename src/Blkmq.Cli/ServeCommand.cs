@@ -2,7 +2,8 @@ using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Blkmq.Drivers.Null;
+using Blkmq.Drivers;
+using Blkmq.Drivers.Null.Control;
 using Blkmq.Fuse;
 using Blkmq.Nbd;
 using Microsoft.Extensions.Logging;
@@ -10,13 +11,13 @@ using Microsoft.Extensions.Logging;
 namespace Blkmq.Cli;
 
 /// <summary>
-/// <c>blkmq serve</c>: serves null-driver disks over NBD, and with <c>--fuse</c> as files of a FUSE mount, until SIGINT
+/// <c>blkmq serve</c>: serves disks of registered drivers (<see cref="DriverCatalog"/>) over NBD, and with <c>--fuse</c> as files of a FUSE mount, until SIGINT
 /// or SIGTERM. Prints one URI per export and listener (and one path per FUSE file) on stdout once everything is ready;
 /// logs go to stderr.
 /// </summary>
 internal sealed class ServeCommand : Command
 {
-    private const string DefaultExport = "disk=memory:size=1G";
+    private static readonly string s_defaultExport = "disk=" + DriverCatalog.DefaultServeDriver;
 
     /// <summary>The command-line option behind each <see cref="NbdServerOptions"/> property its validation may name.</summary>
     private static readonly Dictionary<string, string> s_optionNames = new(StringComparer.Ordinal)
@@ -30,8 +31,8 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<string[]> _exports = new("--export")
     {
-        Description = "An export: NAME=DRIVER[:key=value,...]. DRIVER is null or memory (null with memory_backed=1,discard=1, default size 1G); "
-            + "key=value pairs are null_blk parameters (size, bs, irqmode, ...). Repeatable. Default: " + DefaultExport + ".",
+        Description = "An export: NAME=DRIVER[:key=value,...]. DRIVER is one of " + DriverCatalog.Registry.KnownNames
+            + "; key=value pairs are the driver's parameters (size, bs, irqmode, ...): 'blkmq drivers' lists them. Repeatable. Default: " + s_defaultExport + ".",
         HelpName = "NAME=DRIVER[:params]",
         AllowMultipleArgumentsPerToken = false,
     };
@@ -95,7 +96,7 @@ internal sealed class ServeCommand : Command
     };
 
     public ServeCommand()
-        : base("serve", "Serve null-driver disks over NBD (nbdinfo, nbdcopy, qemu-img, fio --ioengine=nbd, nbd-client) until SIGINT/SIGTERM.")
+        : base("serve", "Serve disks over NBD (nbdinfo, nbdcopy, qemu-img, fio --ioengine=nbd, nbd-client) until SIGINT/SIGTERM.")
     {
         _tls.AcceptOnlyFromAmong("off", "on", "require");
         Options.Add(_exports);
@@ -111,9 +112,9 @@ internal sealed class ServeCommand : Command
         SetAction(Run);
     }
 
-    /// <summary>Parses <c>NAME=DRIVER[:key=value,...]</c> into an export name and null_blk options.</summary>
-    /// <exception cref="FormatException">The text does not have that form, the driver is unknown or a parameter is wrong.</exception>
-    internal static (string Name, NullBlockOptions Options) ParseExport(string text)
+    /// <summary>Splits <c>NAME=DRIVER[:key=value,...]</c> into the export name and the driver specification.</summary>
+    /// <exception cref="FormatException">The text does not have that form.</exception>
+    internal static (string Name, string Driver) SplitExport(string text)
     {
         int eq = text.IndexOf('=', StringComparison.Ordinal);
         if (eq <= 0)
@@ -121,19 +122,23 @@ internal sealed class ServeCommand : Command
             throw new FormatException($"--export '{text}': expected NAME=DRIVER[:key=value,...].");
         }
 
-        string name = text[..eq];
-        string rest = text[(eq + 1)..];
-        int colon = rest.IndexOf(':', StringComparison.Ordinal);
-        string driver = (colon < 0 ? rest : rest[..colon]).Trim().ToLowerInvariant();
-        string parameters = colon < 0 ? string.Empty : rest[(colon + 1)..];
-        NullBlockOptions baseOptions = driver switch
+        return (text[..eq], text[(eq + 1)..]);
+    }
+
+    /// <summary>Creates the disk(s) of <c>NAME=DRIVER[:key=value,...]</c> with the driver the registry has under that name.</summary>
+    /// <exception cref="FormatException">The text does not have that form, the driver is unknown or a parameter does not parse.</exception>
+    /// <exception cref="ArgumentException">A parameter is out of range.</exception>
+    internal static (string Name, DriverInstance Instance) CreateExport(string text, ILoggerFactory? loggerFactory)
+    {
+        (string name, string driver) = SplitExport(text);
+        try
         {
-            "null" => new NullBlockOptions(),
-            "memory" => NullBlockOptions.Parse("memory_backed=1,discard=1,size=1G"),
-            _ => throw new FormatException($"--export '{text}': unknown driver '{driver}' (null or memory)."),
-        };
-        NullBlockOptions options = NullBlockOptions.Parse(parameters, baseOptions with { Name = name });
-        return (name, options);
+            return (name, DriverCatalog.Registry.Create(driver, new DriverCreateOptions { DiskName = name, LoggerFactory = loggerFactory }));
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException)
+        {
+            throw new FormatException($"--export '{text}': {ex.Message}", ex);
+        }
     }
 
     /// <summary>Parses a listen address: <c>HOST:PORT</c>, <c>[IPv6]:PORT</c> or <c>unix:PATH</c>.</summary>
@@ -169,7 +174,7 @@ internal sealed class ServeCommand : Command
 
     private int Run(ParseResult parseResult)
     {
-        var instances = new List<NullBlock>();
+        var instances = new List<DriverInstance>();
         NbdServerOptions? options;
         List<NbdExport> exports;
         // stdout carries only the URIs; every log line goes to stderr.
@@ -195,8 +200,17 @@ internal sealed class ServeCommand : Command
                 return Program.ExitBadArguments;
             }
 
-            // Each export serves the first device of its own instance (ParseExport makes one per export).
-            ControlExport[] controlExports = [.. exports.Select((export, i) => new ControlExport(export.Name, instances[i].Devices[0]))];
+            // Each export serves the first disk of its own instance (CreateExport makes one per export); the null
+            // driver's exports can also be changed through the control socket.
+            var controlExports = new List<ControlExport>();
+            for (int i = 0; i < exports.Count; i++)
+            {
+                if (ControlExport.TryCreate(exports[i].Name, instances[i], out ControlExport? controlExport))
+                {
+                    controlExports.Add(controlExport);
+                }
+            }
+
             FuseExportOptions? fuse = parseResult.GetValue(_fuse) is { } directory
                 ? new FuseExportOptions
                 {
@@ -209,32 +223,30 @@ internal sealed class ServeCommand : Command
         }
         finally
         {
-            foreach (NullBlock instance in instances)
+            foreach (DriverInstance instance in instances)
             {
-                instance.Dispose();
+                instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
 
             loggerFactory.Dispose();
         }
     }
 
-    private (NbdServerOptions? Nbd, List<NbdExport> Exports) CreateOptions(ParseResult parseResult, List<NullBlock> instances, ILoggerFactory loggerFactory)
+    private (NbdServerOptions? Nbd, List<NbdExport> Exports) CreateOptions(ParseResult parseResult, List<DriverInstance> instances, ILoggerFactory loggerFactory)
     {
-        string[] exportTexts = parseResult.GetValue(_exports) is { Length: > 0 } given ? given : [DefaultExport];
+        string[] exportTexts = parseResult.GetValue(_exports) is { Length: > 0 } given ? given : [s_defaultExport];
         bool readOnly = parseResult.GetValue(_readOnly);
         var exports = new List<NbdExport>();
         foreach (string text in exportTexts)
         {
-            (string name, NullBlockOptions nullOptions) = ParseExport(text);
-            NullBlock instance = NullBlock.Create(nullOptions with { LoggerFactory = loggerFactory });
+            (string name, DriverInstance instance) = CreateExport(text, loggerFactory);
             instances.Add(instance);
-            string kind = nullOptions.MemoryBacked ? "memory" : "null";
             exports.Add(new NbdExport
             {
                 Name = name,
                 Disk = instance.Disk,
                 ReadOnly = readOnly,
-                Description = FormattableString.Invariant($"blkmq {kind} disk, {nullOptions.Size} bytes, {nullOptions.BlockSize}-byte blocks"),
+                Description = "blkmq " + instance.Summary,
             });
         }
 
@@ -323,7 +335,7 @@ internal sealed class ServeCommand : Command
                 files?.ReplaceDisk(name, disk);
             }
 
-            control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, PoweredOn));
+            control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, PoweredOn).ExecuteAsync);
             try
             {
                 control?.Start();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Spectre.Console;
+using Blkmq.Bench;
 
 namespace Blkmq.Cli;
 

@@ -174,7 +174,7 @@ public sealed record NullBlockOptions
                 "irqmode" => options with { IrqMode = ParseIrqMode(value) },
                 "completion_nsec" => options with { CompletionNsec = ParseLong(key, value) },
                 "bs" => options with { BlockSize = ParseBlockSize(key, value) },
-                "gb" => options with { Size = Scale(key, value, ParseLong(key, value), 30) },
+                "gb" => options with { Size = ParseSize(key, value, 1L << 30) },
                 "size" => options with { Size = ParseSize(key, value) },
                 "memory_backed" => options with { MemoryBacked = ParseBool(key, value) },
                 "blocking" => options with { Blocking = ParseBool(key, value) },
@@ -252,6 +252,25 @@ public sealed record NullBlockOptions
     /// <summary>Gets the effective write cache size: <see cref="CacheSize"/> when memory backed, else 0 (null_blk ignores it).</summary>
     internal long EffectiveCacheSize => MemoryBacked ? CacheSize : 0;
 
+    /// <summary>Gets whether <paramref name="spec"/> sets the capacity (<c>size</c> or <c>gb</c>).</summary>
+    internal static bool SetsSize(string spec)
+    {
+        if (string.IsNullOrWhiteSpace(spec))
+        {
+            return false;
+        }
+
+        foreach ((string key, _) in SplitSpec(spec))
+        {
+            if (key is "size" or "gb")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     // Splits "a=1,b=2,timeout=1,100,0,-1" into pairs; a part with no '=' is a flag set to 1, unless it starts with
     // a digit or a sign and follows a list parameter, which it then continues.
     private static List<(string Key, string Value)> SplitSpec(string spec)
@@ -310,8 +329,7 @@ public sealed record NullBlockOptions
     }
 
     // null_blk sizes its cache and zones in MiB: a plain number is MiB, a suffixed one is what it says.
-    private static long ParseMebibytes(string key, string value) =>
-        value.Length > 0 && char.IsAsciiDigit(value[^1]) ? Scale(key, value, ParseLong(key, value), 20) : ParseSize(key, value);
+    private static long ParseMebibytes(string key, string value) => ParseSize(key, value, 1L << 20);
 
     // A block size is small; a value past int (bs=4294967808) must not wrap to a valid one.
     private static int ParseBlockSize(string key, string value)
@@ -319,12 +337,6 @@ public sealed record NullBlockOptions
         long size = ParseSize(key, value);
         return size <= int.MaxValue ? (int)size : throw new FormatException($"{key}: '{value}' is too large.");
     }
-
-    // A shift is never checked for overflow, even inside checked(): size=16777217T would wrap to 1 TiB.
-    private static long Scale(string key, string value, long number, int shift) =>
-        number <= long.MaxValue >> shift && number >= long.MinValue >> shift
-            ? number << shift
-            : throw new FormatException($"{key}: '{value}' is too large.");
 
     private static void Check(bool condition, string name, object value, string message)
     {
@@ -359,40 +371,26 @@ public sealed record NullBlockOptions
             ? result
             : throw new FormatException($"{key}: '{value}' is not an integer.");
 
-    /// <summary>Parses a byte count with an optional K, M, G or T suffix (powers of 1024).</summary>
+    /// <summary>
+    /// Parses a byte count with <see cref="SizeParser"/> (an optional K, M, G, T, P or E suffix, powers of 1024), for
+    /// the parameter <paramref name="key"/>.
+    /// </summary>
     /// <param name="key">The parameter, for the error message.</param>
     /// <param name="value">The text.</param>
     /// <returns>The byte count.</returns>
-    public static long ParseSize(string key, string value)
+    /// <exception cref="FormatException">The text is not a size, or one too large for a <see cref="long"/>; the message names <paramref name="key"/>.</exception>
+    public static long ParseSize(string key, string value) => ParseSize(key, value, 1);
+
+    // null_blk's parameters say "is not a size" and "is too large" as a FormatException alike (Parse's contract).
+    private static long ParseSize(string key, string value, long unit)
     {
-        string text = value.Trim().ToUpperInvariant();
-        if (text.EndsWith("IB", StringComparison.Ordinal))
+        try
         {
-            text = text[..^2];
+            return SizeParser.Parse(value, key, unit);
         }
-        else if (text.EndsWith('B') && text.Length > 1 && !char.IsDigit(text[^2]))
+        catch (OverflowException ex)
         {
-            text = text[..^1];
+            throw new FormatException(ex.Message, ex);
         }
-
-        int shift = text.Length == 0 ? 0 : text[^1] switch
-        {
-            'K' => 10,
-            'M' => 20,
-            'G' => 30,
-            'T' => 40,
-            _ => 0,
-        };
-        if (shift != 0)
-        {
-            text = text[..^1];
-        }
-
-        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long number) || number < 0)
-        {
-            throw new FormatException($"{key}: '{value}' is not a size (a number with an optional K, M, G or T suffix).");
-        }
-
-        return Scale(key, value, number, shift);
     }
 }

@@ -1,7 +1,9 @@
 using System.Net.Sockets;
 using System.Text;
 using Blkmq.Cli;
+using Blkmq.Drivers;
 using Blkmq.Drivers.Null;
+using Blkmq.Drivers.Null.Control;
 
 namespace Blkmq.Integration.Tests;
 
@@ -140,14 +142,32 @@ public sealed class ControlSocketTests
         stale.Bind(new UnixDomainSocketEndPoint(path));
         Assert.True(File.Exists(path));
         using NullBlock instance = NullBlock.Create(Spec);
-        await using var server = new ControlServer(path, new ControlProtocol([new ControlExport("disk", instance.Devices[0])]));
+        await using var server = new ControlServer(path, new ControlProtocol([new ControlExport("disk", instance.Devices[0])]).ExecuteAsync);
         server.Start();
-        await using var second = new ControlServer(path, new ControlProtocol([]));
+        await using var second = new ControlServer(path, new ControlProtocol([]).ExecuteAsync);
         Assert.Throws<IOException>(second.Start);
         Assert.True(File.Exists(path));
         await server.StopAsync();
         Assert.False(File.Exists(path));
         Directory.Delete(Path.GetDirectoryName(path)!);
+    }
+
+    [Fact]
+    public async Task ControlExport_TryCreate_OnlyForNullDriverInstances()
+    {
+        await using DriverInstance memory = NullDriverProvider.Memory.Create(Spec);
+        Assert.True(ControlExport.TryCreate("disk", memory, out ControlExport? export));
+        Assert.Equal("disk", export.Name);
+        Assert.Same(((NullBlock)memory.Owner).Devices[0], export.Device);
+
+        var other = new DriverInstance { DriverName = "other", Disks = memory.Disks, Owner = new NoOwner() };
+        Assert.False(ControlExport.TryCreate("disk", other, out ControlExport? none));
+        Assert.Null(none);
+    }
+
+    private sealed class NoOwner : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     /// <summary>A control server on a fresh temp socket over one null_blk instance per spec, exports "disk", "disk1", ...</summary>
@@ -182,7 +202,7 @@ public sealed class ControlSocketTests
             Directory.CreateDirectory(directory);
             var instances = specs.Select(NullBlock.Create).ToList();
             var exports = instances.Select(static (instance, i) => new ControlExport(i == 0 ? "disk" : "disk" + i, instance.Devices[0])).ToList();
-            var server = new ControlServer(Path.Combine(directory, "control.sock"), new ControlProtocol(exports));
+            var server = new ControlServer(Path.Combine(directory, "control.sock"), new ControlProtocol(exports).ExecuteAsync);
             server.Start();
             var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             await client.ConnectAsync(new UnixDomainSocketEndPoint(server.Path), TestContext.Current.CancellationToken);

@@ -53,7 +53,7 @@ public sealed partial class BenchCommandTests
         Assert.Equal(jobs, job.GetProperty("numjobs").GetInt32());
         Assert.Equal(ioDepth, job.GetProperty("iodepth").GetInt32());
         Assert.Equal(mode == "polled", job.GetProperty("hipri").GetBoolean());
-        string nullParams = job.GetProperty("null_params").GetString()!;
+        string nullParams = job.GetProperty("driver_params").GetString()!;
         Assert.Contains(mode == "polled" ? "poll_queues=1" : $"irqmode={Array.IndexOf(["none", "softirq", "timer"], mode)},", nullParams, StringComparison.Ordinal);
 
         Assert.True(MeasuredIos == root.GetProperty("ios").GetInt64(), context);
@@ -169,6 +169,10 @@ public sealed partial class BenchCommandTests
     [InlineData("--ios (4) must be at least jobs x iodepth (8)", "--ios", "4", "--jobs", "2", "--iodepth", "4")]
     [InlineData("Give either --runtime or --ios, not both", "--runtime", "1", "--ios", "1000")]
     [InlineData("completion_nsec must be 0 to 10 s", "--irqmode", "2", "--completion-nsec", "-1", "--ios", "1000")]
+    [InlineData("unknown driver 'floppy' (known: memory, null; see 'blkmq drivers')", "--driver", "floppy", "--ios", "1000")]
+    [InlineData("Unknown null_blk parameter 'frobnicate'", "--driver", "memory:frobnicate=1", "--ios", "1000")]
+    [InlineData("--size (134217728) is larger than the disk (67108864 bytes)", "--driver", "memory:size=64M", "--size", "128M", "--ios", "1000")]
+    [InlineData("--size: '16777217T' is too large", "--size", "16777217T")]
     public async Task UsageError_ExitsTwo_WithMessageOnStderr_NoStackTrace(string message, params string[] arguments)
     {
         ToolResult result = await BlkmqCli.RunAsync(["bench", .. arguments], s_runTimeout, TestContext.Current.CancellationToken);

@@ -83,6 +83,9 @@ public sealed class NullBlkOptionsParseTests
     [InlineData("cache_size=17592186044417")] // MiB: wrapped to 1 MiB
     [InlineData("zone_size=17592186044417")]
     [InlineData("bs=4294967808")] // 2^32 + 512: wrapped to 512
+    [InlineData("cache_size=-1")] // SizeParser refuses signs
+    [InlineData("gb=-1")]
+    [InlineData("size=-4K")]
     public void Parse_MalformedValue_FormatException(string spec) =>
         Assert.Throws<FormatException>(() => NullBlockOptions.Parse(spec));
 
@@ -94,7 +97,6 @@ public sealed class NullBlkOptionsParseTests
     [InlineData("mbps=50000")]
     [InlineData("timeout=1,101,0,1")]
     [InlineData("requeue=1,100,0,-2")]
-    [InlineData("cache_size=-1")]
     public void Validate_OutOfRange_Throws(string spec) =>
         Assert.ThrowsAny<ArgumentException>(() => NullBlockOptions.Parse(spec).Validate());
 
@@ -110,5 +112,25 @@ public sealed class NullBlkOptionsParseTests
         {
             Assert.Contains(name, NullBlockOptions.ParameterNames);
         }
+    }
+
+    [Theory]
+    [InlineData("size=4k", 4096L)]
+    [InlineData("size=1GiB", 1L << 30)]
+    [InlineData("gb=2", 2L << 30)]
+    [InlineData("gb=2G", 2L << 30)] // a suffix says what it means, whatever the parameter's unit
+    [InlineData("cache_size=3", 3L << 20)] // MiB, as null_blk
+    [InlineData("cache_size=512K", 512L << 10)]
+    public void Parse_Sizes_GoThroughTheOneSizeParser(string spec, long expected)
+    {
+        NullBlockOptions options = NullBlockOptions.Parse(spec);
+        Assert.Equal(expected, spec.StartsWith("cache_size", StringComparison.Ordinal) ? options.CacheSize : options.Size);
+    }
+
+    [Fact]
+    public void Parse_TooLarge_NamesTheParameter()
+    {
+        FormatException error = Assert.Throws<FormatException>(() => NullBlockOptions.Parse("size=16777217T"));
+        Assert.Equal("size: '16777217T' is too large.", error.Message);
     }
 }

@@ -1,17 +1,16 @@
 using System.Globalization;
 using System.Text;
-using Blkmq.Drivers.Null;
-
-namespace Blkmq.Cli;
+namespace Blkmq.Drivers.Null.Control;
 
 /// <summary>
-/// The <c>blkmq serve --control</c> command language, null_blk's configfs over a socket: one command per line, one
+/// The null driver's control language, null_blk's configfs as text (what <c>blkmq serve --control</c> answers on its
+/// socket and <c>blkmq ctl</c> sends): one command per line, one
 /// reply line per command, <c>ok ...</c> or <c>error MESSAGE</c>. Commands: <c>list</c>; <c>power EXPORT on|off</c>;
 /// <c>badblocks EXPORT add|remove START-END</c> (sectors, both ends included) and <c>badblocks EXPORT clear</c>;
 /// <c>powercut EXPORT</c>; <c>stats EXPORT</c> (the 17 fields of <c>/sys/block/DEV/stat</c>); <c>help</c>.
 /// A bad command changes nothing and leaves the connection usable.
 /// </summary>
-internal sealed class ControlProtocol
+public sealed class ControlProtocol
 {
     /// <summary>The reply to <c>help</c>.</summary>
     public const string Usage = "list | power EXPORT on|off | badblocks EXPORT add|remove START-END | badblocks EXPORT clear | powercut EXPORT | stats EXPORT";
@@ -36,7 +35,7 @@ internal sealed class ControlProtocol
         }
     }
 
-    /// <summary>Runs one command line.</summary>
+    /// <summary>Runs one command line; any thread, commands may run concurrently.</summary>
     /// <param name="line">The command, words separated by blanks.</param>
     /// <returns>The reply, one line without its newline: <c>ok ...</c> or <c>error MESSAGE</c>.</returns>
     public async ValueTask<string> ExecuteAsync(string line)

@@ -3,7 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using HdrHistogram;
 
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>
 /// One benchmark job (fio's job): runs <c>iodepth</c> <see cref="BenchWorker"/> loops and pumps their

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>
 /// Turns the jobs' racily read completion counters into IOPS per second of the run, and IOPS over the last

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>
 /// Parks a worker at the end of warmup: its continuation is kept by the job and queued again when the measured

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>
 /// A job's IO counters: written with plain stores by the job's thread only, read racily by the controller's

@@ -1,15 +1,19 @@
 using System.Diagnostics;
-using Blkmq.Drivers.Null;
 using HdrHistogram;
 
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>
-/// Runs a benchmark: makes the null-driver disk, starts the jobs, drives the phases (warmup, measured, stop),
+/// Runs a benchmark on a disk: starts the jobs, drives the phases (warmup, measured, stop),
 /// samples IOPS once a second and snapshots the process counters at the edges of the measured phase. The
 /// controller is the calling thread; it also draws the progress display, whose allocations it subtracts.
 /// </summary>
-internal sealed class BenchRunner
+/// <remarks>
+/// The jobs run on threads of their own, iodepth async workers each, with no allocation per IO: requests, buffers
+/// and continuations exist once per worker. A run in which no IO completes for a while (a lost completion) ends as
+/// <see cref="BenchResult.Stalled"/>; its disk then still has IO in flight, so removing it would wait forever.
+/// </remarks>
+public sealed class BenchRunner
 {
     private const int TickMilliseconds = 50;
     private const long ProgressIntervalMilliseconds = 250;
@@ -32,27 +36,21 @@ internal sealed class BenchRunner
         _cancellationToken = cancellationToken;
     }
 
-    /// <summary>Runs the benchmark described by <paramref name="settings"/> on a new null block instance.</summary>
+    /// <summary>Runs the benchmark described by <paramref name="settings"/> on <paramref name="disk"/>.</summary>
+    /// <param name="disk">The disk; the caller's. After a stalled run (<see cref="BenchResult.Stalled"/>) it has IO that
+    /// never completes, so removing it would wait forever.</param>
     /// <param name="settings">The benchmark.</param>
     /// <param name="progress">Where to show progress, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Ends the run early; the result then covers what was measured so far.</param>
     /// <returns>The measured figures.</returns>
-    public static BenchResult Run(BenchSettings settings, IBenchProgress? progress, CancellationToken cancellationToken)
+    /// <exception cref="ArgumentOutOfRangeException">The settings do not fit together or do not fit the disk (<see cref="BenchSettings.Validate"/>).</exception>
+    public static BenchResult Run(Disk disk, BenchSettings settings, IBenchProgress? progress = null, CancellationToken cancellationToken = default)
     {
-        NullBlock nullBlock = NullBlock.Create(settings.Driver);
+        ArgumentNullException.ThrowIfNull(disk);
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate(disk);
         var runner = new BenchRunner(settings, progress, cancellationToken);
-        try
-        {
-            return runner.Run(nullBlock.Disk);
-        }
-        finally
-        {
-            // A disk with a lost completion never drains, so removing it would wait forever; the process exit frees it.
-            if (!runner._stalled)
-            {
-                nullBlock.Dispose();
-            }
-        }
+        return runner.Run(disk);
     }
 
     private static long Ticks(TimeSpan time) => (long)(time.TotalSeconds * Stopwatch.Frequency);
@@ -261,7 +259,7 @@ internal sealed class BenchRunner
     }
 
     /// <summary>No completion for this long means a lost one: 5 s beyond three timer completions.</summary>
-    private long StallTicks() => Ticks(TimeSpan.FromSeconds(5) + TimeSpan.FromTicks(_settings.Driver.CompletionNsec * 3 / 100));
+    private long StallTicks() => Ticks(TimeSpan.FromSeconds(5) + (_settings.CompletionDelay * 3));
 
     private double Fraction(long now)
     {
@@ -324,6 +322,7 @@ internal sealed class BenchRunner
             IopsPerSecond = _sampler!.PerSecond,
             DiskStats = DiskStatsDelta.Between(start.Disk, end.Disk),
             Cancelled = _cancelled,
+            Stalled = _stalled,
         };
     }
 }

@@ -1,7 +1,7 @@
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>Receives a running benchmark's progress, on the controller's thread, a few times a second.</summary>
-internal interface IBenchProgress
+public interface IBenchProgress
 {
     /// <summary>Shows where the run is.</summary>
     /// <param name="phase">"warmup", "measuring" or "stopping".</param>

@@ -1,4 +1,4 @@
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>
 /// The signals between a benchmark's controller and its jobs. Protocol: jobs run warmup IO until

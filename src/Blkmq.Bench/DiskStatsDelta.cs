@@ -1,4 +1,4 @@
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>Differences of two <see cref="DiskStats"/> snapshots: the disk's activity over a phase.</summary>
 internal static class DiskStatsDelta

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>
 /// Awaits one device IO and resumes the awaiting worker on its job's thread. An IO that completed inline is not

@@ -1,7 +1,7 @@
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>The IO pattern of a benchmark, as fio's <c>rw</c>.</summary>
-internal enum ReadWriteMode
+public enum ReadWriteMode
 {
     /// <summary>Sequential reads.</summary>
     Read,

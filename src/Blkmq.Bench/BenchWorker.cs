@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>
 /// One of a job's <c>iodepth</c> IO slots: an async loop that submits one IO, awaits it and submits the next,

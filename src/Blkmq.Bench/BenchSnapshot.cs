@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>The process-wide counters at one edge of the measured phase.</summary>
 internal readonly record struct BenchSnapshot(

@@ -1,4 +1,4 @@
-namespace Blkmq.Cli;
+namespace Blkmq.Bench;
 
 /// <summary>Why the benchmark controller stopped waiting.</summary>
 internal enum PumpOutcome

@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Text;
+using Blkmq.Drivers;
+
+namespace Blkmq.Cli;
+
+/// <summary>
+/// <c>blkmq drivers</c>: lists the drivers <c>serve --export NAME=DRIVER:params</c> and <c>bench --driver DRIVER</c>
+/// accept, each with its parameters (name, default, meaning), as plain text on stdout.
+/// </summary>
+internal sealed class DriversCommand : Command
+{
+    private readonly Argument<string?> _name = new("driver")
+    {
+        Description = "Show only this driver.",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    public DriversCommand()
+        : base("drivers", "List the drivers 'serve --export' and 'bench --driver' accept, with their parameters.")
+    {
+        Arguments.Add(_name);
+        SetAction(Run);
+    }
+
+    /// <summary>The widest <c>name=default</c> column; longer ones push their description right.</summary>
+    private const int MaxColumn = 24;
+
+    /// <summary>Formats one driver: a heading line, then one line per parameter.</summary>
+    internal static string Format(DriverDescriptor driver)
+    {
+        int width = 0;
+        foreach (DriverParameter parameter in driver.Parameters)
+        {
+            width = Math.Min(MaxColumn, Math.Max(width, parameter.Name.Length + 1 + parameter.DefaultValue.Length));
+        }
+
+        var text = new StringBuilder();
+        text.Append(driver.Name).Append(": ").AppendLine(driver.Description);
+        foreach (DriverParameter parameter in driver.Parameters)
+        {
+            string assignment = parameter.Name + "=" + parameter.DefaultValue;
+            text.Append("  ").Append(assignment.PadRight(width + 2)).AppendLine(parameter.Description);
+        }
+
+        return text.ToString();
+    }
+
+    private int Run(ParseResult parseResult)
+    {
+        DriverRegistry registry = DriverCatalog.Registry;
+        string? name = parseResult.GetValue(_name);
+        if (name is not null)
+        {
+            if (!registry.TryGet(name, out DriverDescriptor? driver))
+            {
+                Console.Error.WriteLine($"blkmq drivers: unknown driver '{name}' (known: {registry.KnownNames}).");
+                return Program.ExitBadArguments;
+            }
+
+            Console.Out.Write(Format(driver));
+            return 0;
+        }
+
+        Console.Out.WriteLine("Drivers (NAME=DRIVER:key=value,... for serve --export, --driver DRIVER[:key=value,...] for bench; parameters shown with their defaults):");
+        foreach (DriverDescriptor driver in registry.Drivers)
+        {
+            Console.Out.WriteLine();
+            Console.Out.Write(Format(driver));
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace Blkmq.Drivers;
+
+/// <summary>What the host (a server, a benchmark) asks of a disk beyond the driver's own parameters.</summary>
+public sealed record DriverCreateOptions
+{
+    /// <summary>Gets the name of the first disk, or <see langword="null"/> for the driver's own default; a <c>name</c> parameter in the text wins.</summary>
+    public string? DiskName { get; init; }
+
+    /// <summary>
+    /// Gets the capacity in bytes to use when the parameters do not give one, rounded up to the disk's block size,
+    /// or <see langword="null"/> for the driver's own default. A benchmark sets it to the region it targets.
+    /// </summary>
+    public long? DefaultSize { get; init; }
+
+    /// <summary>Gets the logger factory for the driver and its disks, or <see langword="null"/> for none.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+}
