@@ -12,6 +12,12 @@ namespace Blkmq.Drivers.Null;
 /// </summary>
 public readonly struct NullDriver : IBlockDriver<NullRequest, NullHwQueue, NullDevice>
 {
+    /// <summary>
+    /// Gets true: the null driver's queue data (timer, poll list) and device features lock what they share, so
+    /// submitters on different processors dispatch to one queue at once, as null_blk's <c>queue_rq</c> does.
+    /// </summary>
+    public static bool ConcurrentQueueRq => true;
+
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public BlockStatus QueueRq(ref NullHwQueue hwQueue, NullDevice disk, Request<NullRequest> request, bool isLast)

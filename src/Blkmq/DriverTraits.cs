@@ -17,6 +17,20 @@ internal static class DriverTraits<TDriver, TData, THw, TDisk>
     public static readonly bool HasPoll = Implements(nameof(IBlockDriver<,,>.Poll));
     public static readonly bool HasTimeout = Implements(nameof(IBlockDriver<,,>.Timeout));
     public static readonly bool HasMapQueues = Implements(nameof(IBlockDriver<,,>.MapQueues));
+    public static readonly bool ConcurrentQueueRq = TDriver.ConcurrentQueueRq;
+
+    /// <summary>Refuses a driver that declares concurrent dispatch yet passes mutable struct data by reference.</summary>
+    /// <returns>Why the driver is refused, or <see langword="null"/>.</returns>
+    public static string? FindConcurrencyConflict()
+    {
+        Type data = typeof(THw);
+        if (ConcurrentQueueRq && data.IsValueType && !data.IsDefined(typeof(System.Runtime.CompilerServices.IsReadOnlyAttribute), inherit: false))
+        {
+            return $"{typeof(TDriver).Name} declares ConcurrentQueueRq, so its hardware-queue data {data.Name} is shared by concurrent QueueRq calls: make it a class or a readonly struct.";
+        }
+
+        return null;
+    }
 
     /// <summary>
     /// Refuses a driver with a public method named like an optional member whose signature does not match the

@@ -45,8 +45,10 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Submission SubmitDirect(RequestSlot<TData> slot, long generation, short token)
     {
-        if (Volatile.Read(ref _dispatchListCount) != 0)
+        if (Volatile.Read(ref _dispatchListCount) != 0 || (IsBlocking && IsBlockLayerContext))
         {
+            // Behind requests already waiting; and a blocking driver's QueueRq never runs on a completion, timeout
+            // or poll context (it may sleep there): the dispatch work runs it instead.
             return QueueBehindDispatchList(slot, generation, token);
         }
 
@@ -85,7 +87,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     /// </summary>
     public void DispatchBatch(ReadOnlySpan<(RequestSlot<TData> Slot, long Generation)> batch)
     {
-        if (Volatile.Read(ref _dispatchListCount) != 0)
+        if (Volatile.Read(ref _dispatchListCount) != 0 || (IsBlocking && IsBlockLayerContext))
         {
             foreach ((RequestSlot<TData> slot, long generation) in batch)
             {
@@ -305,6 +307,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             return;
         }
 
+        bool locked = !DriverTraits<TDriver, TData, THw, TDisk>.ConcurrentQueueRq && EnterDispatchLock();
         try
         {
             _driver.CommitRqs(ref _data, _diskData);
@@ -315,6 +318,11 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         }
         finally
         {
+            if (locked)
+            {
+                ExitDispatchLock();
+            }
+
             Disk.ExitCallback();
         }
     }
@@ -339,6 +347,8 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         DispatchOutcome outcome;
         try
         {
+            // Rule 9: one QueueRq at a time per queue unless the driver declared otherwise (a constant per driver).
+            bool locked = !DriverTraits<TDriver, TData, THw, TDisk>.ConcurrentQueueRq && EnterDispatchLock();
             try
             {
                 status = _driver.QueueRq(ref _data, _diskData, new Request<TData>(slot, generation), isLast);
@@ -347,6 +357,13 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             {
                 BlkmqLog.DriverCallbackThrew(_logger, ex, nameof(IBlockDriver<,,>.QueueRq), Disk.Name, Index);
                 status = BlockStatus.IoError;
+            }
+            finally
+            {
+                if (locked)
+                {
+                    ExitDispatchLock();
+                }
             }
 
             outcome = status == BlockStatus.Ok

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Blkmq;
 
@@ -35,6 +36,8 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
 
     private RequestSlot? _completionHead;
     private int _workScheduled;
+    private int _dispatchOwner;
+    private readonly DispatchWork? _dispatchWork;
     private int _needRun;
     private int _needRestart;
     private ITimer? _delayTimer;
@@ -45,7 +48,12 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
         Tags = tags;
         Index = index;
         IsPoll = isPoll;
+        IsBlocking = disk.TagSetCore.Options.Blocking;
+        _dispatchWork = IsBlocking ? new DispatchWork(this) : null;
     }
+
+    /// <summary>Gets whether the driver's <c>QueueRq</c> may sleep (<see cref="TagSetOptions.Blocking"/>).</summary>
+    public bool IsBlocking { get; }
 
     public Disk Disk { get; }
 
@@ -111,11 +119,58 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
         Disk.OnRequestFreed();
     }
 
-    /// <summary>Runs the dispatch list soon, on the thread pool.</summary>
+    /// <summary>
+    /// Runs the dispatch list soon, on the thread pool: in the completion work item, or for a blocking driver in a
+    /// work item of its own, so a <c>QueueRq</c> that sleeps never holds up this queue's completions.
+    /// </summary>
     public void RequestRun()
     {
+        if (_dispatchWork is not null)
+        {
+            _dispatchWork.Schedule();
+            return;
+        }
+
         Volatile.Write(ref _needRun, 1);
         ScheduleWork();
+    }
+
+    /// <summary>
+    /// Takes the queue's dispatch lock (rule 9: one <c>QueueRq</c> at a time per queue). Returns false, taking
+    /// nothing, when this thread already holds it (a driver that submits to its own queue from <c>QueueRq</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected bool EnterDispatchLock()
+    {
+        int me = Environment.CurrentManagedThreadId;
+        int owner = Interlocked.CompareExchange(ref _dispatchOwner, me, 0);
+        if (owner == 0)
+        {
+            return true;
+        }
+
+        if (owner == me)
+        {
+            return false;
+        }
+
+        EnterDispatchLockContended(me);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected void ExitDispatchLock() => Volatile.Write(ref _dispatchOwner, 0);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EnterDispatchLockContended(int me)
+    {
+        // Another submitter is inside QueueRq, usually for a few hundred nanoseconds; a blocking driver's may sleep,
+        // and SpinWait backs off to yielding and then to sleeping so waiting costs no core meanwhile.
+        SpinWait spin = default;
+        while (Volatile.Read(ref _dispatchOwner) != 0 || Interlocked.CompareExchange(ref _dispatchOwner, me, 0) != 0)
+        {
+            spin.SpinOnce();
+        }
     }
 
     /// <summary>After a busy return: run again when a request of this queue frees, and after a short delay regardless.</summary>
@@ -262,6 +317,40 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
     }
 
     private void InvokeCompleteLocal(RequestSlot slot) => InvokeComplete(slot);
+
+    /// <summary>A blocking driver's dispatch runs: one work item at a time, apart from the completion work item.</summary>
+    private sealed class DispatchWork(HwQueueBase queue) : IThreadPoolWorkItem
+    {
+        private int _scheduled;
+        private int _needRun;
+
+        public void Schedule()
+        {
+            Volatile.Write(ref _needRun, 1);
+            if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
+        }
+
+        public void Execute()
+        {
+            while (true)
+            {
+                if (Interlocked.Exchange(ref _needRun, 0) != 0)
+                {
+                    queue.RunDispatchList();
+                }
+
+                // Full fence, as in the completion work item: a Schedule now either sees us scheduled or we see it.
+                Interlocked.Exchange(ref _scheduled, 0);
+                if (Volatile.Read(ref _needRun) == 0 || Interlocked.CompareExchange(ref _scheduled, 1, 0) != 0)
+                {
+                    return;
+                }
+            }
+        }
+    }
 
     private void RunCompletions()
     {

@@ -30,11 +30,25 @@ public interface IBlockDriver<TRequestData, THwQueueData, TDiskData>
     /// <see cref="BlockStatus.ResourceBusy"/> to have it requeued (the driver must not have ended it), or an
     /// error status to have the block layer end it with that status.
     /// </summary>
-    /// <param name="hwQueue">This hardware queue's data; only one thread dispatches to a queue at a time unless the tag set is shared.</param>
+    /// <param name="hwQueue">
+    /// This hardware queue's data. Calls for one hardware queue of one disk are serialized (rule 9) unless the
+    /// driver declares <see cref="ConcurrentQueueRq"/>: then several submitters may be inside <c>QueueRq</c> for
+    /// the same queue at once, and the data must be a class or a readonly struct.
+    /// </param>
     /// <param name="disk">The disk the request is for.</param>
     /// <param name="request">The request, owned by the driver from now on.</param>
     /// <param name="isLast">Whether this is the last request of the batch: a driver that batches kicks the device now.</param>
     BlockStatus QueueRq(ref THwQueueData hwQueue, TDiskData disk, Request<TRequestData> request, bool isLast);
+
+    /// <summary>
+    /// Gets whether <see cref="QueueRq"/> and <see cref="CommitRqs"/> may run on several threads at once for the
+    /// same hardware queue (as Linux drivers that lock their own submission queues allow). The default, false,
+    /// serializes them per hardware queue of a disk: submitters, the requeue work and a dispatch after unquiesce
+    /// take turns, so the <c>ref</c> hardware-queue data is never shared between two running calls. A driver that
+    /// declares true must keep its hardware-queue data in a class or a readonly struct (the tag set refuses a
+    /// mutable struct), and pays no lock on the hot path.
+    /// </summary>
+    static virtual bool ConcurrentQueueRq => false;
 
     /// <summary>
     /// Called when a batch ended without a request flagged <c>isLast</c> (for example because the driver returned

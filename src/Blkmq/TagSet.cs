@@ -27,6 +27,11 @@ public sealed class TagSet<TDriver, TData, THw, TDisk> : TagSetCore
             ThrowHelper.ThrowArgument(drift, nameof(driver));
         }
 
+        if (DriverTraits<TDriver, TData, THw, TDisk>.FindConcurrencyConflict() is { } conflict)
+        {
+            ThrowHelper.ThrowArgument(conflict, nameof(driver));
+        }
+
         if (DriverTraits<TDriver, TData, THw, TDisk>.HasMapQueues)
         {
             driver.MapQueues(Map);

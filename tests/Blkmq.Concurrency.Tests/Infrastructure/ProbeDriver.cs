@@ -11,6 +11,9 @@ namespace Blkmq.Concurrency.Tests.Infrastructure;
 /// </remarks>
 public readonly struct ProbeDriver : IBlockDriver<ProbeRequest, ProbeHwQueue, DriverProbe>
 {
+    /// <summary>Gets true: the probe drives races between dispatchers of one queue, so it must allow them (rule 9).</summary>
+    public static bool ConcurrentQueueRq => true;
+
     /// <inheritdoc/>
     public BlockStatus QueueRq(ref ProbeHwQueue hwQueue, DriverProbe disk, Request<ProbeRequest> request, bool isLast)
     {
