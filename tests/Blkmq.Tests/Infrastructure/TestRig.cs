@@ -31,9 +31,11 @@ public sealed class TestRig : IAsyncDisposable
         bool fakeTime = true,
         Action<TestDisk>? configure = null,
         Func<DiskOptions, DiskOptions>? disk = null,
-        int pollQueues = 0)
+        int pollQueues = 0,
+        FakeTimeProvider? time = null,
+        bool blocking = false)
     {
-        FakeTimeProvider? time = fakeTime ? new FakeTimeProvider() : null;
+        time ??= fakeTime ? new FakeTimeProvider() : null;
         var tagSet = new TagSet<TestDriver, TestRequest, TestHw, TestDisk>(
             default,
             new TagSetOptions
@@ -43,6 +45,7 @@ public sealed class TestRig : IAsyncDisposable
                 QueueDepth = depth,
                 RequestTimeout = timeout ?? TimeSpan.FromSeconds(30),
                 TimeProvider = (TimeProvider?)time ?? TimeProvider.System,
+                Blocking = blocking,
             });
         var data = new TestDisk();
         configure?.Invoke(data);
