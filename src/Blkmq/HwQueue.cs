@@ -45,7 +45,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Submission SubmitDirect(RequestSlot<TData> slot, long generation, short token)
     {
-        if (Volatile.Read(ref _dispatchListCount) != 0 || (IsBlocking && IsBlockLayerContext))
+        if (Volatile.Read(ref _dispatchListCount) != 0 || (IsBlocking && IsCompletionContext))
         {
             // Behind requests already waiting; and a blocking driver's QueueRq never runs on a completion, timeout
             // or poll context (it may sleep there): the dispatch work runs it instead.
@@ -87,7 +87,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     /// </summary>
     public void DispatchBatch(ReadOnlySpan<(RequestSlot<TData> Slot, long Generation)> batch)
     {
-        if (Volatile.Read(ref _dispatchListCount) != 0 || (IsBlocking && IsBlockLayerContext))
+        if (Volatile.Read(ref _dispatchListCount) != 0 || (IsBlocking && IsCompletionContext))
         {
             foreach ((RequestSlot<TData> slot, long generation) in batch)
             {

@@ -69,6 +69,9 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
     /// <summary>Gets whether this thread runs a block-layer context (dispatch, completion, timeout scan, poll).</summary>
     public static bool IsBlockLayerContext => t_blockLayerContext != 0 || t_dispatching is not null;
 
+    /// <summary>Gets whether this thread runs a completion context (completion work, timeout scan, poll, deferred publish).</summary>
+    public static bool IsCompletionContext => t_blockLayerContext != 0;
+
     /// <summary>Gets whether this thread is inside some queue's <c>QueueRq</c>.</summary>
     public static bool IsDispatching => t_dispatching is not null;
 
