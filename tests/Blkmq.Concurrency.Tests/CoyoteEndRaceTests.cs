@@ -41,6 +41,94 @@ public sealed class CoyoteEndRaceTests
         Assert.All(s_winners, static count => Assert.True(count > 0, $"an outcome never came up: first/second/timeout = {string.Join('/', s_winners)}"));
     }
 
+    [Fact]
+    public void TimeoutScanRacingEndAndRelease_AllInterleavings_NeverReadsAFreedSlot()
+    {
+        // Defect 2: the scan moved a request to TimingOut and then read its queue; an end plus the submitter's
+        // release in between left that read a null queue (an exception on the timer thread, which ends the process).
+        SkipUnlessRewritten();
+        RunSystematic(ScanVersusEndAndReleaseAsync, iterations: 1000);
+    }
+
+    [Fact]
+    public void TwoSubmittersOneQueue_AllInterleavings_QueueRqNeverOverlaps()
+    {
+        // Rule 9: a driver that does not declare ConcurrentQueueRq sees one QueueRq at a time per queue.
+        SkipUnlessRewritten();
+        RunSystematic(TwoSubmittersAsync, iterations: 500);
+    }
+
+    private static void SkipUnlessRewritten()
+    {
+        if (!RewritingEngine.IsAssemblyRewritten(typeof(CoyoteEndRaceTests).Assembly)
+            || !RewritingEngine.IsAssemblyRewritten(typeof(TagSetCore).Assembly))
+        {
+            Assert.Skip("Coyote systematic test: run tests/Blkmq.Concurrency.Tests/coyote-rewrite.sh, then this test from the rewritten output.");
+        }
+    }
+
+    private static void RunSystematic(Func<Task> test, int iterations)
+    {
+        Configuration configuration = Configuration.Create()
+            .WithTelemetryEnabled(false)
+            .WithTestingIterations((uint)iterations)
+            .WithMaxSchedulingSteps(20_000)
+            .WithPartiallyControlledConcurrencyAllowed(true)
+            .WithRandomGeneratorSeed(1);
+        using TestingEngine engine = TestingEngine.Create(configuration, test);
+        engine.Run();
+        TestReport report = engine.TestReport;
+        Assert.True(report.NumOfFoundBugs == 0, string.Join(Environment.NewLine, report.BugReports));
+    }
+
+    private static async Task ScanVersusEndAndReleaseAsync()
+    {
+        var time = new FakeTimeProvider();
+        ProbeRig rig = ProbeRig.Create(new TagSetOptions { QueueDepth = 1, RequestTimeout = TimeSpan.FromSeconds(1), TimeProvider = time });
+        rig.Probe.OnQueueRq = rig.Probe.Capture;
+        Task<BlockStatus> read = IoStatus.Of(rig.Device.ReadAsync(0, new byte[512]));
+        Specification.Assert(rig.Probe.Captured.TryDequeue(out Request<ProbeRequest> handle), "QueueRq did not run synchronously");
+        time.AdjustTime(time.GetUtcNow() + TimeSpan.FromSeconds(2));
+
+        // The driver ends the request and its submitter reads the result (freeing the slot) on this task, while the
+        // scan times it out on another.
+        Task ender = Task.Run(async () =>
+        {
+            handle.TryEnd(BlockStatus.Ok, EndOptions.RunContinuationInline);
+            await read;
+        });
+        Task scan = Task.Run(rig.TagSet.ScanTimeouts);
+        await Task.WhenAll(ender, scan);
+
+        BlockStatus seen = await read;
+        Specification.Assert(seen is BlockStatus.Ok or BlockStatus.Timeout, "submitter saw {0}", seen);
+        Specification.Assert(rig.TagSet.TagsInUse == 0, "the tag was not freed");
+    }
+
+    private static async Task TwoSubmittersAsync()
+    {
+        int inside = 0;
+        int overlaps = 0;
+        var tagSet = new TagSet<SerialDriver, int, SerialQueue, Action>(default, new TagSetOptions { QueueDepth = 2, TimeProvider = new FakeTimeProvider() });
+        Disk disk = tagSet.AddDisk(
+            () =>
+            {
+                if (Interlocked.Increment(ref inside) > 1)
+                {
+                    Interlocked.Increment(ref overlaps);
+                }
+
+                Interlocked.Decrement(ref inside);
+            },
+            new DiskOptions { Name = "serial", Capacity = 1 << 20 });
+        BlockDevice device = disk.OpenDevice();
+        Task first = Task.Run(async () => await device.ReadAsync(0, new byte[512]));
+        Task second = Task.Run(async () => await device.ReadAsync(512, new byte[512]));
+        await Task.WhenAll(first, second);
+        Specification.Assert(Volatile.Read(ref overlaps) == 0, "two QueueRq calls for one queue overlapped");
+        await tagSet.DisposeAsync();
+    }
+
     private static async Task EndRaceAsync()
     {
         var time = new FakeTimeProvider();
@@ -67,5 +155,27 @@ public sealed class CoyoteEndRaceTests
         Specification.Assert(seen == expected, "submitter saw {0}, the winner ended with {1}", seen, expected);
         Specification.Assert(!handle.IsOwned, "the handle still owns the request after its end");
         Specification.Assert(rig.TagSet.TagsInUse == 0, "the tag was not freed");
+    }
+
+    /// <summary>Hardware-queue data a serialized driver may mutate through its <c>ref</c>.</summary>
+    internal struct SerialQueue
+    {
+        public int Dispatched;
+    }
+
+    /// <summary>A driver that leaves dispatch serialized (the default) and reports every QueueRq to its disk's probe.</summary>
+    internal readonly struct SerialDriver : IBlockDriver<int, SerialQueue, Action>
+    {
+        public BlockStatus QueueRq(ref SerialQueue hwQueue, Action disk, Request<int> request, bool isLast)
+        {
+            disk();
+            hwQueue.Dispatched++;
+            request.End(BlockStatus.Ok);
+            return BlockStatus.Ok;
+        }
+
+        public SerialQueue InitHctx(Action disk, int hwQueueIndex) => default;
+
+        public int InitRequest(int hwQueueIndex, int tag) => 0;
     }
 }
