@@ -1,15 +1,20 @@
 using Blkmq.Drivers.Null;
+using Blkmq.Tests.Infrastructure;
 
 namespace Blkmq.Tests.NullBlk;
 
-/// <summary>badblocks, badblocks_once and badblocks_partial_io, changed at runtime.</summary>
+/// <summary>
+/// badblocks, badblocks_once and badblocks_partial_io, changed at runtime; every IO error in each of the
+/// <see cref="CompletionModes"/>, so an end path that drops the status fails here.
+/// </summary>
 public sealed class NullBlkBadBlocksTests
 {
-    [Fact]
-    public async Task ReadOfABadBlockFails_OthersSucceed()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task ReadOfABadBlockFails_OthersSucceed(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("irqmode=0,size=1M");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("size=1M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         nullb.Devices[0].BadBlocks.Add(8, 8);
 
         BlockIOException error = await Assert.ThrowsAsync<BlockIOException>(async () => await device.ReadAsync(4096, new byte[4096]));
@@ -20,11 +25,12 @@ public sealed class NullBlkBadBlocksTests
         await device.ReadAsync(8192, new byte[4096]);
     }
 
-    [Fact]
-    public async Task BadBlocksFromOptions_AndTheirRemovalAtRuntime()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task BadBlocksFromOptions_AndTheirRemovalAtRuntime(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("badblocks=8-15,irqmode=0,size=1M");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("badblocks=8-15,size=1M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         NullBadBlocks badBlocks = nullb.Devices[0].BadBlocks;
         Assert.Equal([new BadBlockRange(8, 8)], badBlocks.Ranges);
         await Assert.ThrowsAsync<BlockIOException>(async () => await device.ReadAsync(4096, new byte[512]));
@@ -58,21 +64,23 @@ public sealed class NullBlkBadBlocksTests
         Assert.Throws<FormatException>(() => badBlocks.Apply("8-15"));
     }
 
-    [Fact]
-    public async Task BadBlocksOnce_TheFailedRangeIsCleared()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task BadBlocksOnce_TheFailedRangeIsCleared(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("badblocks_once=1,badblocks=8-15,irqmode=0,size=1M");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("badblocks_once=1,badblocks=8-15,size=1M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         await Assert.ThrowsAsync<BlockIOException>(async () => await device.ReadAsync(4096, new byte[4096]));
         Assert.True(nullb.Devices[0].BadBlocks.IsEmpty);
         await device.ReadAsync(4096, new byte[4096]);
     }
 
-    [Fact]
-    public async Task PartialIo_AWriteKeepsTheBlocksBeforeTheBadOne()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task PartialIo_AWriteKeepsTheBlocksBeforeTheBadOne(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("badblocks_partial_io=1,badblocks=10-10,memory_backed=1,bs=1024,irqmode=0,size=1M");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("badblocks_partial_io=1,badblocks=10-10,memory_backed=1,bs=1024,size=1M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         BlockIOException error = await Assert.ThrowsAsync<BlockIOException>(async () => await device.WriteAsync(0, Enumerable.Repeat((byte)0x5A, 8192).ToArray()));
         Assert.Equal(BlockStatus.IoError, error.Status);
 
@@ -84,11 +92,12 @@ public sealed class NullBlkBadBlocksTests
         Assert.All(back.AsSpan(5120).ToArray(), static b => Assert.Equal(0, b));
     }
 
-    [Fact]
-    public async Task WithoutPartialIo_AFailedWriteWritesNothing()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task WithoutPartialIo_AFailedWriteWritesNothing(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("badblocks=10-10,memory_backed=1,irqmode=0,size=1M");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("badblocks=10-10,memory_backed=1,size=1M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         await Assert.ThrowsAsync<BlockIOException>(async () => await device.WriteAsync(0, Enumerable.Repeat((byte)0x5A, 8192).ToArray()));
         nullb.Devices[0].BadBlocks.Clear();
         byte[] back = new byte[8192];

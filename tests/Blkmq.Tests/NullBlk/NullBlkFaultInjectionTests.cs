@@ -4,7 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Blkmq.Tests.NullBlk;
 
-/// <summary>The timeout, requeue and init_hctx fault injection parameters.</summary>
+/// <summary>The timeout, requeue and init_hctx fault injection parameters, with IO in each of the <see cref="CompletionModes"/>.</summary>
 public sealed class NullBlkFaultInjectionTests
 {
     [Fact]
@@ -24,17 +24,18 @@ public sealed class NullBlkFaultInjectionTests
         Assert.Null(FaultInjector.Create(FaultAttribute.Parse("1,100,0,0")));
     }
 
-    [Fact]
-    public async Task TimeoutFault_TheRequestIsNeverEndedSoTheBlockLayerTimesItOut()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task TimeoutFault_TheRequestIsNeverEndedSoTheBlockLayerTimesItOut(string mode)
     {
         var time = new FakeTimeProvider();
-        await using NullBlock nullb = NullBlock.Create(NullBlockOptions.Parse("timeout=1,100,0,1,irqmode=0,size=1M") with
+        await using NullBlock nullb = NullBlock.Create(NullBlockOptions.Parse("timeout=1,100,0,1,size=1M," + mode) with
         {
             TimeProvider = time,
             RequestTimeout = TimeSpan.FromSeconds(5),
         });
-        BlockDevice device = nullb.Disk.OpenDevice();
-        Task swallowed = device.ReadAsync(0, new byte[512]).AsTask();
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
+        Task swallowed = device.ReadAsync(0, new byte[512]);
         Assert.False(swallowed.IsCompleted);
 
         time.Advance(TimeSpan.FromSeconds(7));
@@ -45,13 +46,14 @@ public sealed class NullBlkFaultInjectionTests
         await device.ReadAsync(0, new byte[512]);
     }
 
-    [Fact]
-    public async Task RequeueFault_TheRequestIsRefusedAndRetriedByTheBlockLayer()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task RequeueFault_TheRequestIsRefusedAndRetriedByTheBlockLayer(string mode)
     {
         var time = new FakeTimeProvider();
-        await using NullBlock nullb = NullBlock.Create(NullBlockOptions.Parse("requeue=1,100,0,1,irqmode=0,size=1M") with { TimeProvider = time });
-        BlockDevice device = nullb.Disk.OpenDevice();
-        Task requeued = device.ReadAsync(0, new byte[512]).AsTask();
+        await using NullBlock nullb = NullBlock.Create(NullBlockOptions.Parse("requeue=1,100,0,1,size=1M," + mode) with { TimeProvider = time });
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
+        Task requeued = device.ReadAsync(0, new byte[512]);
 
         // Busy: back on the dispatch list; on a frozen clock the restart timer has not fired.
         Assert.False(requeued.IsCompleted);
@@ -60,14 +62,16 @@ public sealed class NullBlkFaultInjectionTests
         await device.ReadAsync(0, new byte[512]);
     }
 
-    [Fact]
-    public void InitHctxFault_FailsTheDisksCreation() =>
-        Assert.Throws<IOException>(() => NullBlock.Create("init_hctx=1,100,0,1,size=1M"));
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public void InitHctxFault_FailsTheDisksCreation(string mode) =>
+        Assert.Throws<IOException>(() => NullBlock.Create("init_hctx=1,100,0,1,size=1M," + mode));
 
-    [Fact]
-    public async Task InitHctxFault_OnAnAddedDevice_LeavesTheInstanceRunning()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task InitHctxFault_OnAnAddedDevice_LeavesTheInstanceRunning(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("submit_queues=2,size=1M,irqmode=0");
+        await using NullBlock nullb = NullBlock.Create("submit_queues=2,size=1M," + mode);
 
         // interval 2: the second queue of the new device fails.
         Assert.Throws<IOException>(() => nullb.AddDevice(nullb.Options with { InitHctxFault = FaultAttribute.Parse("2,100,0,1") }));
@@ -76,6 +80,6 @@ public sealed class NullBlkFaultInjectionTests
 
         NullDevice added = nullb.AddDevice();
         Assert.Equal("nullb1", added.Name);
-        await added.Disk!.OpenDevice().ReadAsync(0, new byte[512]);
+        await CompletionModes.Open(added.Disk!, mode).ReadAsync(0, new byte[512]);
     }
 }

@@ -1,4 +1,5 @@
 using Blkmq.Drivers.Null;
+using Blkmq.Tests.Infrastructure;
 
 namespace Blkmq.Tests.NullBlk;
 
@@ -12,24 +13,39 @@ public sealed class NullBlkGeometryTests
         Assert.Equal(2L << 30, nullb.Disk.Capacity);
     }
 
-    [Fact]
-    public async Task Size_SetsCapacityInBytes()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task Size_SetsCapacityInBytes(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("size=3M,irqmode=0");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("size=3M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         Assert.Equal(3L << 20, device.Size);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await device.ReadAsync(3L << 20, new byte[512]));
     }
 
-    [Theory]
-    [InlineData(512)]
-    [InlineData(4096)]
-    public async Task Bs_SetsTheBlockSizeIoMustAlignTo(int blockSize)
+    public static TheoryData<string, int> BlockSizesInEachMode
     {
-        await using NullBlock nullb = NullBlock.Create($"bs={blockSize},size=1M,irqmode=0");
-        BlockDevice device = nullb.Disk.OpenDevice();
-        Assert.Equal(blockSize, device.LogicalBlockSize);
-        Assert.Equal(blockSize, device.PhysicalBlockSize);
+        get
+        {
+            var data = new TheoryData<string, int>();
+            foreach (string mode in CompletionModes.Each)
+            {
+                data.Add(mode, 512);
+                data.Add(mode, 4096);
+            }
+
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(BlockSizesInEachMode))]
+    public async Task Bs_SetsTheBlockSizeIoMustAlignTo(string mode, int blockSize)
+    {
+        await using NullBlock nullb = NullBlock.Create($"bs={blockSize},size=1M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
+        Assert.Equal(blockSize, device.Device.LogicalBlockSize);
+        Assert.Equal(blockSize, device.Device.PhysicalBlockSize);
         await device.ReadAsync(0, new byte[blockSize]);
         if (blockSize > 512)
         {

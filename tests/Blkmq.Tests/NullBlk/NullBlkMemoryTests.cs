@@ -1,4 +1,5 @@
 using Blkmq.Drivers.Null;
+using Blkmq.Tests.Infrastructure;
 
 namespace Blkmq.Tests.NullBlk;
 
@@ -61,12 +62,13 @@ public sealed class NullBlkMemoryTests
         Assert.All(buffer, static b => Assert.Equal(0, b));
     }
 
-    [Fact]
-    public async Task NoDiscard_DiscardIsNotSupported()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task NoDiscard_DiscardIsNotSupported(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("irqmode=0,size=1M,memory_backed=1");
+        await using NullBlock nullb = NullBlock.Create("size=1M,memory_backed=1," + mode);
         Assert.False(nullb.Disk.SupportsDiscard);
-        BlockIOException error = await Assert.ThrowsAsync<BlockIOException>(async () => await nullb.Disk.OpenDevice().DiscardAsync(0, 4096));
+        BlockIOException error = await Assert.ThrowsAsync<BlockIOException>(async () => await CompletionModes.Open(nullb.Disk, mode).DiscardAsync(0, 4096));
         Assert.Equal(BlockStatus.NotSupported, error.Status);
     }
 }

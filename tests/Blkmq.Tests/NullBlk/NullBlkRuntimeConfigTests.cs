@@ -25,12 +25,13 @@ public sealed class NullBlkRuntimeConfigTests
         Assert.Equal(3, back[0]);
     }
 
-    [Fact]
-    public async Task RemoveDevice_TakesItsDiskAway_AndFreesTheIndex()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task RemoveDevice_TakesItsDiskAway_AndFreesTheIndex(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("nr_devices=2,irqmode=0,size=1M");
+        await using NullBlock nullb = NullBlock.Create("nr_devices=2,size=1M," + mode);
         Disk first = nullb.Disks[0];
-        BlockDevice stale = first.OpenDevice();
+        ModeDevice stale = CompletionModes.Open(first, mode);
 
         await nullb.RemoveDeviceAsync(0);
         Assert.True(first.IsRemoved);

@@ -1,8 +1,12 @@
 using Blkmq.Drivers.Null;
+using Blkmq.Tests.Infrastructure;
 
 namespace Blkmq.Tests.NullBlk;
 
-/// <summary>cache_size and fua: a volatile write-back cache that a power cut empties.</summary>
+/// <summary>
+/// cache_size and fua: a volatile write-back cache that a power cut empties; its IO, and a write it must refuse, in
+/// each of the <see cref="CompletionModes"/>.
+/// </summary>
 public sealed class NullBlkWriteCacheTests
 {
     [Fact]
@@ -22,11 +26,12 @@ public sealed class NullBlkWriteCacheTests
         Assert.False(noMemory.Disk.HasWriteCache);
     }
 
-    [Fact]
-    public async Task PowerCut_LosesOnlyDataNeitherFlushedNorFua()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task PowerCut_LosesOnlyDataNeitherFlushedNorFua(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("cache_size=1,memory_backed=1,size=4M,irqmode=0");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("cache_size=1,memory_backed=1,size=4M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         await device.WriteAsync(0, Fill(4096, 1));
         await device.FlushAsync();
         await device.WriteAsync(0, Fill(4096, 2));
@@ -44,11 +49,12 @@ public sealed class NullBlkWriteCacheTests
         Assert.Equal(4, await ReadByteAsync(device, 16384));
     }
 
-    [Fact]
-    public async Task FuaOff_AFuaWriteBecomesAWriteAndAFlush()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task FuaOff_AFuaWriteBecomesAWriteAndAFlush(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("cache_size=1,fua=0,memory_backed=1,size=4M,irqmode=0");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("cache_size=1,fua=0,memory_backed=1,size=4M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         await device.WriteAsync(0, Fill(4096, 5), RequestFlags.Fua);
         Assert.Equal(1, nullb.Disk.GetStatistics().FlushIos);
 
@@ -56,11 +62,12 @@ public sealed class NullBlkWriteCacheTests
         Assert.Equal(5, await ReadByteAsync(device, 0));
     }
 
-    [Fact]
-    public async Task FullCache_WritesTheOldestPagesBack()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task FullCache_WritesTheOldestPagesBack(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("cache_size=1,memory_backed=1,size=4M,irqmode=0");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("cache_size=1,memory_backed=1,size=4M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
 
         // 2 MiB through a 1 MiB cache, in order: the first megabyte is pushed out to the backing memory.
         for (int i = 0; i < 8; i++)
@@ -76,11 +83,12 @@ public sealed class NullBlkWriteCacheTests
         }
     }
 
-    [Fact]
-    public async Task Discard_ReachesCachedData()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task Discard_ReachesCachedData(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("cache_size=1,memory_backed=1,discard=1,size=4M,irqmode=0");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("cache_size=1,memory_backed=1,discard=1,size=4M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         await device.WriteAsync(0, Fill(8192, 9));
         await device.DiscardAsync(0, 4096);
         await device.FlushAsync();
@@ -88,9 +96,32 @@ public sealed class NullBlkWriteCacheTests
         Assert.Equal(9, await ReadByteAsync(device, 4096));
     }
 
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task WriteToABadBlock_FailsAndLeavesNothingInTheCache(string mode)
+    {
+        await using NullBlock nullb = NullBlock.Create("cache_size=1,memory_backed=1,badblocks=16-23,size=4M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
+        await device.WriteAsync(0, Fill(4096, 1));
+        await device.FlushAsync();
+
+        BlockIOException write = await Assert.ThrowsAsync<BlockIOException>(async () => await device.WriteAsync(4096, Fill(8192, 2)));
+        Assert.Equal(BlockStatus.IoError, write.Status);
+        BlockIOException fua = await Assert.ThrowsAsync<BlockIOException>(async () => await device.WriteAsync(8192, Fill(4096, 3), RequestFlags.Fua));
+        Assert.Equal(BlockStatus.IoError, fua.Status);
+        BlockIOException read = await Assert.ThrowsAsync<BlockIOException>(async () => await device.ReadAsync(8192, new byte[512]));
+        Assert.Equal(BlockStatus.IoError, read.Status);
+        Assert.Equal(0, nullb.Devices[0].CachedBytes);
+
+        nullb.Devices[0].BadBlocks.Clear();
+        Assert.Equal(1, await ReadByteAsync(device, 0));
+        Assert.Equal(0, await ReadByteAsync(device, 4096));
+        Assert.Equal(0, await ReadByteAsync(device, 8192));
+    }
+
     private static byte[] Fill(int length, byte value) => Enumerable.Repeat(value, length).ToArray();
 
-    private static async Task<byte> ReadByteAsync(BlockDevice device, long offset)
+    private static async Task<byte> ReadByteAsync(ModeDevice device, long offset)
     {
         byte[] buffer = new byte[512];
         await device.ReadAsync(offset, buffer);

@@ -3,7 +3,10 @@ using Blkmq.Tests.Infrastructure;
 
 namespace Blkmq.Tests.NullBlk;
 
-/// <summary>zoned and its zone_* parameters: write pointers, the zone state machine, zone append and management.</summary>
+/// <summary>
+/// zoned and its zone_* parameters: write pointers, the zone state machine, zone append and management; the tests
+/// of zone errors run in each of the <see cref="CompletionModes"/>.
+/// </summary>
 public sealed class NullBlkZonedTests
 {
     private const long Zone = 1 << 20;
@@ -30,11 +33,12 @@ public sealed class NullBlkZonedTests
         Assert.Equal(2, device.ReportZones(Zone + 4096, new BlockZone[2]));
     }
 
-    [Fact]
-    public async Task WriteAtTheWritePointer_AdvancesIt_WriteElsewhereFails()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task WriteAtTheWritePointer_AdvancesIt_WriteElsewhereFails(string mode)
     {
-        await using NullBlock nullb = Create();
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = Create(mode: mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         await device.WriteAsync(Zone, new byte[4096]);
         BlockZone zone = device.ReportZones(Zone, 1)[0];
         Assert.Equal(Zone + 4096, zone.WritePointer);
@@ -49,11 +53,12 @@ public sealed class NullBlkZonedTests
         Assert.Equal(Zone + 8192, device.ReportZones(Zone, 1)[0].WritePointer);
     }
 
-    [Fact]
-    public async Task ZoneCapacity_WritingItMakesTheZoneFull()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task ZoneCapacity_WritingItMakesTheZoneFull(string mode)
     {
-        await using NullBlock nullb = Create("zone_capacity=512K");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = Create("zone_capacity=512K", mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         Assert.Equal(512 << 10, device.ReportZones(0, 1)[0].Capacity);
 
         await Assert.ThrowsAsync<BlockIOException>(async () => await device.WriteAsync(0, new byte[(512 << 10) + 4096]));
@@ -90,7 +95,7 @@ public sealed class NullBlkZonedTests
     [InlineData("irqmode=2,completion_nsec=2000")]
     public async Task ConcurrentZoneAppends_EachGetsItsOwnPlace(string mode)
     {
-        await using NullBlock nullb = Create(mode + ",submit_queues=2");
+        await using NullBlock nullb = Create("submit_queues=2", mode);
         BlockDevice device = nullb.Disk.OpenDevice();
         Task<long>[] appends = Enumerable.Range(0, 32)
             .Select(i => Task.Run(async () => await device.ZoneAppendAsync(3 * Zone, Enumerable.Repeat((byte)i, 4096).ToArray()), TestContext.Current.CancellationToken))
@@ -106,11 +111,12 @@ public sealed class NullBlkZonedTests
         }
     }
 
-    [Fact]
-    public async Task ZoneAppend_BadArguments()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task ZoneAppend_BadArguments(string mode)
     {
-        await using NullBlock nullb = Create("zone_append_max_sectors=8");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = Create("zone_append_max_sectors=8", mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         Assert.Equal(8, nullb.Disk.Limits.MaxZoneAppendSectors);
         await Assert.ThrowsAsync<ArgumentException>(async () => await device.ZoneAppendAsync(4096, new byte[4096]));
         await Assert.ThrowsAsync<ArgumentException>(async () => await device.ZoneAppendAsync(Zone, new byte[8192]));
@@ -118,11 +124,12 @@ public sealed class NullBlkZonedTests
         Assert.Equal(Zone, await device.ZoneAppendAsync(Zone, new byte[4096]));
     }
 
-    [Fact]
-    public async Task ConventionalZones_TakeRandomWritesButNoAppendOrManagement()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task ConventionalZones_TakeRandomWritesButNoAppendOrManagement(string mode)
     {
-        await using NullBlock nullb = Create("zone_nr_conv=2");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = Create("zone_nr_conv=2", mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         BlockZone[] zones = device.ReportZones();
         Assert.Equal(new BlockZone(0, Zone, Zone, Zone, ZoneType.Conventional, ZoneCondition.NotWritePointer), zones[0]);
         Assert.Equal(ZoneType.Conventional, zones[1].Type);
@@ -140,11 +147,12 @@ public sealed class NullBlkZonedTests
         await Assert.ThrowsAsync<BlockIOException>(async () => await device.ZoneManagementAsync(RequestOp.ZoneOpen, Zone));
     }
 
-    [Fact]
-    public async Task ZoneManagement_FollowsTheStateMachine()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task ZoneManagement_FollowsTheStateMachine(string mode)
     {
-        await using NullBlock nullb = Create();
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = Create(mode: mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         long z = 4 * Zone;
 
         await device.ZoneManagementAsync(RequestOp.ZoneOpen, z);
@@ -196,11 +204,12 @@ public sealed class NullBlkZonedTests
         Assert.All(back, static b => Assert.Equal(0xFF, b));
     }
 
-    [Fact]
-    public async Task MaxOpen_AnImplicitlyOpenZoneIsClosedToMakeRoom_AnExplicitOneIsNot()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task MaxOpen_AnImplicitlyOpenZoneIsClosedToMakeRoom_AnExplicitOneIsNot(string mode)
     {
-        await using NullBlock nullb = Create("zone_max_open=2");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = Create("zone_max_open=2", mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         Assert.Equal(2, nullb.Disk.Limits.MaxOpenZones);
         await device.WriteAsync(0, new byte[4096]);
         await device.WriteAsync(Zone, new byte[4096]);
@@ -218,11 +227,12 @@ public sealed class NullBlkZonedTests
         await device.WriteAsync(4 * Zone, new byte[4096]);
     }
 
-    [Fact]
-    public async Task MaxActive_ClosedZonesStillCount()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task MaxActive_ClosedZonesStillCount(string mode)
     {
-        await using NullBlock nullb = Create("zone_max_active=2");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = Create("zone_max_active=2", mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         Assert.Equal(2, nullb.Disk.Limits.MaxActiveZones);
         await device.WriteAsync(0, new byte[4096]);
         await device.WriteAsync(Zone, new byte[4096]);
@@ -238,11 +248,12 @@ public sealed class NullBlkZonedTests
         await device.WriteAsync(2 * Zone, new byte[4096]);
     }
 
-    [Fact]
-    public async Task ReadOnlyAndOfflineZones()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task ReadOnlyAndOfflineZones(string mode)
     {
-        await using NullBlock nullb = Create("zone_nr_conv=1");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = Create("zone_nr_conv=1", mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         NullDevice zoned = nullb.Devices[0];
         await device.WriteAsync(Zone, new byte[4096]);
 
@@ -273,22 +284,24 @@ public sealed class NullBlkZonedTests
         Assert.All(zones[1..], static zone => Assert.Equal(ZoneCondition.Full, zone.Condition));
     }
 
-    [Fact]
-    public async Task WriteZeroes_OnAZonedDisk_FollowsTheWritePointer()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task WriteZeroes_OnAZonedDisk_FollowsTheWritePointer(string mode)
     {
-        await using NullBlock nullb = Create();
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = Create(mode: mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         Assert.False(nullb.Disk.SupportsWriteZeroes);
         await device.WriteZeroesAsync(0, 8192);
         Assert.Equal(8192, device.ReportZones(0, 1)[0].WritePointer);
         await Assert.ThrowsAsync<BlockIOException>(async () => await device.WriteZeroesAsync(0, 4096));
     }
 
-    [Fact]
-    public async Task NotZoned_ZoneOperationsAreNotSupported()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task NotZoned_ZoneOperationsAreNotSupported(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("irqmode=0,size=1M");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("size=1M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         Assert.False(device.IsZoned);
         Assert.Equal(0, device.ZoneCount);
         Assert.Throws<NotSupportedException>(() => device.ReportZones());
@@ -298,18 +311,19 @@ public sealed class NullBlkZonedTests
         Assert.Equal(BlockStatus.NotSupported, reset.Status);
     }
 
-    [Fact]
-    public async Task NotMemoryBacked_ZoneRulesStillApply()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task NotMemoryBacked_ZoneRulesStillApply(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("zoned=1,zone_size=1,size=4M,irqmode=0");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("zoned=1,zone_size=1,size=4M," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         Assert.Equal(0, await device.ZoneAppendAsync(0, new byte[4096]));
         await Assert.ThrowsAsync<BlockIOException>(async () => await device.WriteAsync(0, new byte[4096]));
         await device.WriteAsync(4096, new byte[4096]);
     }
 
-    private static NullBlock Create(string extra = "irqmode=0") =>
-        NullBlock.Create(NullBlockOptions.Parse("zoned=1,zone_size=1,size=8M,memory_backed=1,irqmode=0," + extra));
+    private static NullBlock Create(string extra = "", string mode = CompletionModes.None) =>
+        NullBlock.Create(NullBlockOptions.Parse("zoned=1,zone_size=1,size=8M,memory_backed=1," + (extra.Length > 0 ? extra + "," : "") + mode));
 
-    private static ZoneCondition Condition(BlockDevice device, long offset) => device.ReportZones(offset, 1)[0].Condition;
+    private static ZoneCondition Condition(ModeDevice device, long offset) => device.ReportZones(offset, 1)[0].Condition;
 }

@@ -31,11 +31,12 @@ public sealed class ZoneAppendResultSectorTests
         Assert.Throws<InvalidOperationException>(() => request.SetResultSector(0));
     }
 
-    [Fact]
-    public async Task ZoneAppend_FailedAppend_ThrowsWithTheDriversStatus()
+    [Theory]
+    [MemberData(nameof(CompletionModes.All), MemberType = typeof(CompletionModes))]
+    public async Task ZoneAppend_FailedAppend_ThrowsWithTheDriversStatus(string mode)
     {
-        await using NullBlock nullb = NullBlock.Create("zoned=1,zone_size=1,size=2M,irqmode=0,zone_capacity=1");
-        BlockDevice device = nullb.Disk.OpenDevice();
+        await using NullBlock nullb = NullBlock.Create("zoned=1,zone_size=1,size=2M,zone_capacity=1," + mode);
+        ModeDevice device = CompletionModes.Open(nullb.Disk, mode);
         await device.ZoneManagementAsync(RequestOp.ZoneFinish, 0);
         BlockIOException error = await Assert.ThrowsAsync<BlockIOException>(async () => await device.ZoneAppendAsync(0, new byte[512]));
         Assert.Equal(BlockStatus.ZoneError, error.Status);
