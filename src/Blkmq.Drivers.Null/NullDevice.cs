@@ -124,6 +124,18 @@ public sealed class NullDevice : IAllocationSource, IZonedDevice
 
     /// <inheritdoc/>
     /// <remarks>Without memory backing every range is reported allocated (reads leave buffers untouched).</remarks>
+    public ValueTask<AllocationExtent> GetExtentAsync(long offset, long maxLength, CancellationToken cancellationToken = default)
+    {
+        // The answer is in memory: a completed ValueTask, no allocation.
+        bool allocated = GetExtent(offset, maxLength, out long length);
+        return new ValueTask<AllocationExtent>(new AllocationExtent(allocated, length));
+    }
+
+    /// <summary>Describes the extent at <paramref name="offset"/> (see <see cref="GetExtentAsync"/>), synchronously.</summary>
+    /// <param name="offset">A byte offset inside the disk.</param>
+    /// <param name="maxLength">The most bytes to describe.</param>
+    /// <param name="length">How many bytes from <paramref name="offset"/> share the answer.</param>
+    /// <returns>Whether the extent is allocated.</returns>
     public bool GetExtent(long offset, long maxLength, out long length)
     {
         if (Store is null)
@@ -251,6 +263,8 @@ public sealed class NullDevice : IAllocationSource, IZonedDevice
             WriteCache = Cache is not null,
             Fua = options.Fua,
             ReadsFillBuffers = Store is not null,
+            Allocation = this,
+            Zones = zoned ? this : null,
             Limits = new QueueLimits
             {
                 LogicalBlockSize = options.BlockSize,

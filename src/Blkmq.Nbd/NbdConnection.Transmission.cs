@@ -511,7 +511,12 @@ internal sealed partial class NbdConnection
             }
             else
             {
-                bool allocated = allocation.GetExtent(position, end - position, out length);
+                // The reader waits for a source that answers asynchronously (a remote map): block status is a
+                // control request, and the connection's requests before it are already on their way.
+                ValueTask<AllocationExtent> pending = allocation.GetExtentAsync(position, end - position);
+                AllocationExtent extent = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+                bool allocated = extent.Allocated;
+                length = Math.Clamp(extent.Length, 1, end - position);
                 flags = allocated ? 0 : NbdProtocol.StateHole | NbdProtocol.StateZero;
 
                 // Keep descriptors whole blocks, as the spec asks; a partial block counts as allocated.
@@ -590,8 +595,19 @@ internal sealed partial class NbdConnection
         int blockMask = export.Disk.Limits.LogicalBlockSize - 1;
         while (position < total)
         {
-            bool allocated = allocation.GetExtent(start + position, total - position, out long extent);
-            int length = (int)Math.Min(extent, total - position);
+            // Planned on the read's completion path, which must not wait: a source that cannot answer at once
+            // gets the read sent as one data chunk.
+            ValueTask<AllocationExtent> pending = allocation.GetExtentAsync(start + position, total - position);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                _ = pending.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                request.ChunkCount = 0;
+                return;
+            }
+
+            AllocationExtent extent = pending.Result;
+            bool allocated = extent.Allocated;
+            int length = (int)Math.Clamp(extent.Length, 1, total - position);
             if (!allocated && (length & blockMask) != 0)
             {
                 allocated = true;

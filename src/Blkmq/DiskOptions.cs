@@ -34,6 +34,15 @@ public sealed record DiskOptions
     /// </summary>
     public bool ReadsFillBuffers { get; init; }
 
+    /// <summary>
+    /// Gets the disk's allocation map, if the driver has one (block status, hole-aware reads); <see langword="null"/>
+    /// when it cannot tell, and front ends then report everything as data. Declared here, never found by a cast.
+    /// </summary>
+    public IAllocationSource? Allocation { get; init; }
+
+    /// <summary>Gets the zone report of a zoned disk (required when <see cref="QueueLimits.ZoneSectors"/> is set, ignored otherwise).</summary>
+    public IZonedDevice? Zones { get; init; }
+
     /// <summary>Gets whether per-IO statistics are kept (Linux <c>queue/iostats</c>). Default true.</summary>
     public bool IoStatistics { get; init; } = true;
 

@@ -17,9 +17,9 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
     public GenDisk(TagSet<TDriver, TData, THw, TDisk> tagSet, TDisk diskData, DiskOptions options)
         : base(tagSet, options)
     {
-        if (options.Limits.IsZoned && diskData is not IZonedDevice)
+        if (options.Limits.IsZoned && options.Zones is null)
         {
-            ThrowHelper.ThrowArgument("A zoned disk's driver data must implement IZonedDevice.", nameof(diskData));
+            ThrowHelper.ThrowArgument("A zoned disk must declare its zone report (DiskOptions.Zones).", nameof(options));
         }
 
         _clock = tagSet.Clock;
@@ -50,8 +50,8 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
         }
 
         _baseQueues = _queues;
-        Allocation = diskData as IAllocationSource;
-        Zones = options.Limits.IsZoned ? diskData as IZonedDevice : null;
+        Allocation = options.Allocation;
+        Zones = options.Limits.IsZoned ? options.Zones : null;
     }
 
     internal override HwQueueBase[] Queues => _baseQueues;

@@ -104,7 +104,9 @@ public sealed class CoreBehaviourTests
         Assert.All(back[20480..28672], b => Assert.Equal(0, b));
         Assert.All(back[28672..], b => Assert.Equal(0xff, b));
         Assert.Equal(65536 - 16384 - 8192, nullb.Devices[0].AllocatedBytes);
-        Assert.False(nullb.Disk.Allocation!.GetExtent(0, 65536, out long hole));
+        AllocationExtent extent = await nullb.Disk.Allocation!.GetExtentAsync(0, 65536);
+        Assert.False(extent.Allocated);
+        long hole = extent.Length;
         Assert.Equal(16384, hole);
     }
 
