@@ -21,6 +21,16 @@ namespace Blkmq;
 /// after <see cref="Request{TData}.Complete(BlockStatus)"/>). An exception thrown by any callback ends that
 /// request with <see cref="BlockStatus.IoError"/> and the queue keeps running.
 /// </para>
+/// <para>
+/// Threads: the driver may end or complete a request from any thread, and find it again from any thread by its
+/// <see cref="Request{TData}.Token"/>. An end on a thread the block layer does not run (a device's reaper, a
+/// library's callback thread) resumes the submitter on the thread pool unless the driver passes
+/// <see cref="EndOptions.RunContinuationInline"/>. <see cref="QueueRq"/> and <see cref="CommitRqs"/> are serialized
+/// per hardware queue unless <see cref="ConcurrentQueueRq"/>; with <see cref="TagSetOptions.Blocking"/> they may
+/// sleep. The submitter's buffers stay the driver's until the request ends: a driver whose device may still touch
+/// them when <see cref="Timeout"/> is called answers <see cref="TimeoutAction.WillEnd"/> (see
+/// <c>docs/request-handles.md</c>, rules 8 to 10).
+/// </para>
 /// </remarks>
 public interface IBlockDriver<TRequestData, THwQueueData, TDiskData>
 {
@@ -104,12 +114,19 @@ public interface IBlockDriver<TRequestData, THwQueueData, TDiskData>
     int Poll(ref THwQueueData hwQueue, TDiskData disk) => 0;
 
     /// <summary>
-    /// Called when a request has been in flight for longer than the tag set's timeout (<c>timeout</c>). The
-    /// driver still owns the request during the call and may end it.
+    /// Called when a request has been in flight for longer than the tag set's timeout (<c>timeout</c>), and for
+    /// each request the driver still holds when a disk's removal has waited its grace period. The driver still
+    /// owns the request during the call and may end or complete it (from any thread); the block layer acts on
+    /// that end only when the call returns, so the slot stays this IO's meanwhile.
     /// </summary>
     /// <param name="disk">The disk the request is for.</param>
     /// <param name="request">The request that timed out.</param>
-    /// <returns>Whether to give the request more time or to end it with <see cref="BlockStatus.Timeout"/>.</returns>
+    /// <returns>
+    /// <see cref="TimeoutAction.Done"/>: end it now (with <see cref="BlockStatus.Timeout"/>, or
+    /// <see cref="BlockStatus.Offline"/> on removal) unless the driver ended it, the driver's word that nothing
+    /// touches its buffers any more; <see cref="TimeoutAction.ResetTimer"/>: another period;
+    /// <see cref="TimeoutAction.WillEnd"/>: the device still has the buffers and the driver ends the request later.
+    /// </returns>
     TimeoutAction Timeout(TDiskData disk, Request<TRequestData> request) => TimeoutAction.Done;
 
     /// <summary>Fills the map from processor to hardware queue (<c>map_queues</c>); the default spreads processors round robin.</summary>

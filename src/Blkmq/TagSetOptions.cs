@@ -22,7 +22,9 @@ public sealed record TagSetOptions
 
     /// <summary>
     /// Gets whether the driver's <c>QueueRq</c> may block (<c>BLK_MQ_F_BLOCKING</c>): the block layer then never
-    /// dispatches from a completion or timer context and runs requeues on the thread pool.
+    /// dispatches from a completion, timeout or poll context (a submission made there, such as a continuation
+    /// resumed by a completion, is handed to the queue's dispatch work item) and runs requeues on a work item apart
+    /// from the completion work, so a sleeping <c>QueueRq</c> holds up neither completions nor other queues.
     /// </summary>
     public bool Blocking { get; init; }
 
