@@ -21,23 +21,9 @@ public sealed class CoyoteEndRaceTests
     [Fact]
     public void EndEndAndTimeoutScan_AllInterleavings_ExactlyOneEndWins()
     {
-        if (!RewritingEngine.IsAssemblyRewritten(typeof(CoyoteEndRaceTests).Assembly)
-            || !RewritingEngine.IsAssemblyRewritten(typeof(TagSetCore).Assembly))
-        {
-            Assert.Skip("Coyote systematic test: run tests/Blkmq.Concurrency.Tests/coyote-rewrite.sh, then this test from the rewritten output.");
-        }
-
+        SkipUnlessRewritten();
         Array.Clear(s_winners);
-        Configuration configuration = Configuration.Create()
-            .WithTelemetryEnabled(false)
-            .WithTestingIterations(1000)
-            .WithMaxSchedulingSteps(20_000)
-            .WithPartiallyControlledConcurrencyAllowed(true)
-            .WithRandomGeneratorSeed(1);
-        using TestingEngine engine = TestingEngine.Create(configuration, EndRaceAsync);
-        engine.Run();
-        TestReport report = engine.TestReport;
-        Assert.True(report.NumOfFoundBugs == 0, string.Join(Environment.NewLine, report.BugReports));
+        RunSystematic(EndRaceAsync, iterations: 1000);
         Assert.All(s_winners, static count => Assert.True(count > 0, $"an outcome never came up: first/second/timeout = {string.Join('/', s_winners)}"));
     }
 

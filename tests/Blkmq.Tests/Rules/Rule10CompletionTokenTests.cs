@@ -67,14 +67,7 @@ public sealed class Rule10CompletionTokenTests
         Request<TestRequest> request = await rig.Data.NextAsync();
         Task<int> continuationThread = ThreadAfter(read);
 
-        int enderThread = 0;
-        var ender = new Thread(() =>
-        {
-            enderThread = Environment.CurrentManagedThreadId;
-            request.End(BlockStatus.Ok);
-        });
-        ender.Start();
-        ender.Join();
+        int enderThread = EndOnNewThread(request, EndOptions.None, continuationThread, out _);
 
         Assert.NotEqual(enderThread, await continuationThread.Guard());
         rig.AssertIdle();
@@ -88,16 +81,7 @@ public sealed class Rule10CompletionTokenTests
         Request<TestRequest> request = await rig.Data.NextAsync();
         Task<int> continuationThread = ThreadAfter(read);
 
-        int enderThread = 0;
-        bool ranBeforeEndReturned = false;
-        var ender = new Thread(() =>
-        {
-            enderThread = Environment.CurrentManagedThreadId;
-            request.End(BlockStatus.Ok, EndOptions.RunContinuationInline);
-            ranBeforeEndReturned = continuationThread.IsCompleted;
-        });
-        ender.Start();
-        ender.Join();
+        int enderThread = EndOnNewThread(request, EndOptions.RunContinuationInline, continuationThread, out bool ranBeforeEndReturned);
 
         Assert.True(ranBeforeEndReturned);
         Assert.Equal(enderThread, await continuationThread.Guard());
@@ -112,16 +96,26 @@ public sealed class Rule10CompletionTokenTests
         Task<int> continuationThread = ThreadAfter(batch.SubmitAsync());
         Request<TestRequest> request = await rig.Data.NextAsync();
 
+        int enderThread = EndOnNewThread(request, EndOptions.None, continuationThread, out _);
+
+        Assert.NotEqual(enderThread, await continuationThread.Guard());
+    }
+
+    /// <summary>Ends the request on a thread of its own, as a device's completion thread would; returns that thread's id.</summary>
+    private static int EndOnNewThread(Request<TestRequest> request, EndOptions options, Task continuation, out bool continuationRanBeforeEndReturned)
+    {
         int enderThread = 0;
+        bool ranBefore = false;
         var ender = new Thread(() =>
         {
             enderThread = Environment.CurrentManagedThreadId;
-            request.End(BlockStatus.Ok);
+            request.End(BlockStatus.Ok, options);
+            ranBefore = continuation.IsCompleted;
         });
         ender.Start();
         ender.Join();
-
-        Assert.NotEqual(enderThread, await continuationThread.Guard());
+        continuationRanBeforeEndReturned = ranBefore;
+        return enderThread;
     }
 
     private static async Task<int> ThreadAfter(ValueTask io)
