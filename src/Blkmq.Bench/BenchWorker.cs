@@ -35,9 +35,8 @@ internal sealed class BenchWorker
         _job = job;
         _control = job.Control;
         _device = device;
-        var buffer = GC.AllocateUninitializedArray<byte>(settings.BlockSize, pinned: true);
-        buffer.AsSpan().Fill((byte)(seed * 31));
-        _buffer = buffer;
+        _buffer = AllocatePageAligned(settings.BlockSize);
+        _buffer.Span.Fill((byte)(seed * 31));
         _flags = settings.Polled ? RequestFlags.Polled : RequestFlags.None;
         _warmupIos = warmupIos;
         _measuredIos = measuredIos;
@@ -113,6 +112,21 @@ internal sealed class BenchWorker
         finally
         {
             _job.OnWorkerExited();
+        }
+    }
+
+    /// <summary>
+    /// A pinned buffer whose first byte is page aligned, as fio's buffers are: a driver that does direct IO (the
+    /// file driver's <c>O_DIRECT</c> descriptor) can take it as it is instead of falling back to the page cache.
+    /// </summary>
+    private static unsafe Memory<byte> AllocatePageAligned(int length)
+    {
+        const int Page = 4096;
+        byte[] array = GC.AllocateUninitializedArray<byte>(length + Page - 1, pinned: true);
+        fixed (byte* start = array)
+        {
+            int skew = (int)((Page - ((nint)start & (Page - 1))) & (Page - 1));
+            return array.AsMemory(skew, length);
         }
     }
 

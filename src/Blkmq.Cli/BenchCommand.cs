@@ -213,6 +213,12 @@ internal sealed class BenchCommand : Command
             Console.Error.WriteLine($"blkmq bench: {ex.Message.Split('\n')[0].Replace(" (Parameter", " (option", StringComparison.Ordinal)}");
             return Program.ExitBadArguments;
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A driver's backing store that cannot be used (a missing, unreadable or locked file): one line.
+            Console.Error.WriteLine($"blkmq bench: {ex.Message.Split('\n')[0]}");
+            return Program.ExitIOError;
+        }
 
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>

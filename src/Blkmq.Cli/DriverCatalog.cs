@@ -1,4 +1,5 @@
 using Blkmq.Drivers;
+using Blkmq.Drivers.File;
 using Blkmq.Drivers.Null;
 
 namespace Blkmq.Cli;
@@ -22,6 +23,7 @@ internal static class DriverCatalog
     {
         var registry = new DriverRegistry();
         NullDriverProvider.Register(registry);
+        FileDriverProvider.Register(registry);
         return registry;
     }
 }

@@ -37,6 +37,12 @@ internal sealed class ServeCommand : Command
         AllowMultipleArgumentsPerToken = false,
     };
 
+    private readonly Argument<string[]> _images = new("file")
+    {
+        Description = "Disk images or block devices to serve, each as an export named after the file without its extension (short for --export NAME=file:path=FILE).",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
     private readonly Option<string[]> _listen = new("--listen")
     {
         Description = "Where to listen: 127.0.0.1:PORT, [::1]:PORT or unix:PATH; port 0 picks a free port; none for no NBD at all (with --fuse). Repeatable. Default 127.0.0.1:10809.",
@@ -99,6 +105,7 @@ internal sealed class ServeCommand : Command
         : base("serve", "Serve disks over NBD (nbdinfo, nbdcopy, qemu-img, fio --ioengine=nbd, nbd-client) until SIGINT/SIGTERM.")
     {
         _tls.AcceptOnlyFromAmong("off", "on", "require");
+        Arguments.Add(_images);
         Options.Add(_exports);
         Options.Add(_listen);
         Options.Add(_readOnly);
@@ -139,6 +146,13 @@ internal sealed class ServeCommand : Command
         {
             throw new FormatException($"--export '{text}': {ex.Message}", ex);
         }
+    }
+
+    /// <summary>The export of <c>blkmq serve FILE</c>: <c>NAME=file:path=FILE</c>, NAME being the file's name without its extension.</summary>
+    internal static string ImageExport(string path)
+    {
+        string name = Path.GetFileNameWithoutExtension(path);
+        return (name.Length == 0 ? "disk" : name) + "=file:path=" + path;
     }
 
     /// <summary>Parses a listen address: <c>HOST:PORT</c>, <c>[IPv6]:PORT</c> or <c>unix:PATH</c>.</summary>
@@ -199,6 +213,12 @@ internal sealed class ServeCommand : Command
                 Console.Error.WriteLine($"blkmq serve: {ex.Message.Split('\n')[0]}");
                 return Program.ExitBadArguments;
             }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A driver's backing store that cannot be used (a missing, unreadable or locked file): one line.
+                Console.Error.WriteLine($"blkmq serve: {ex.Message.Split('\n')[0]}");
+                return Program.ExitIOError;
+            }
 
             // Each export serves the first disk of its own instance (CreateExport makes one per export); the null
             // driver's exports can also be changed through the control socket.
@@ -234,7 +254,12 @@ internal sealed class ServeCommand : Command
 
     private (NbdServerOptions? Nbd, List<NbdExport> Exports) CreateOptions(ParseResult parseResult, List<DriverInstance> instances, ILoggerFactory loggerFactory)
     {
-        string[] exportTexts = parseResult.GetValue(_exports) is { Length: > 0 } given ? given : [s_defaultExport];
+        string[] exportTexts = [.. parseResult.GetValue(_exports) ?? [], .. (parseResult.GetValue(_images) ?? []).Select(ImageExport)];
+        if (exportTexts.Length == 0)
+        {
+            exportTexts = [s_defaultExport];
+        }
+
         bool readOnly = parseResult.GetValue(_readOnly);
         var exports = new List<NbdExport>();
         foreach (string text in exportTexts)

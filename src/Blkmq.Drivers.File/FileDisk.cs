@@ -1,0 +1,285 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Blkmq.Drivers.File.Interop;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Blkmq.Drivers.File;
+
+/// <summary>
+/// The file driver's per-disk data: the open, locked file or block device behind a disk, what it is (size, block
+/// sizes, read-only, direct IO alignment) and the engine that moves its data. Owned by <see cref="FileBlock"/>,
+/// which closes it after the disk is removed.
+/// </summary>
+public sealed unsafe class FileDisk : IDisposable
+{
+    private int _fd;
+    private int _directFd;
+
+    private FileDisk(string name, string path, ILogger logger)
+    {
+        Name = name;
+        Path = path;
+        Logger = logger;
+        _fd = -1;
+        _directFd = -1;
+    }
+
+    /// <summary>Gets the disk's name.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets the path that was opened.</summary>
+    public string Path { get; }
+
+    /// <summary>Gets whether the path is a block device (else a regular file).</summary>
+    public bool IsBlockDevice { get; private set; }
+
+    /// <summary>Gets whether the disk refuses writes (asked for, or the file or its file system is read-only).</summary>
+    public bool ReadOnly { get; private set; }
+
+    /// <summary>Gets the file's or device's size in bytes.</summary>
+    public long Size { get; private set; }
+
+    /// <summary>Gets the capacity served: <see cref="Size"/> rounded down to whole logical blocks.</summary>
+    public long Capacity => Size / LogicalBlockSize * LogicalBlockSize;
+
+    /// <summary>Gets the logical block size: the device's, or 512 for a regular file.</summary>
+    public int LogicalBlockSize { get; private set; } = 512;
+
+    /// <summary>Gets the physical block size: the device's, or the file system's preferred IO size (512 or 4096).</summary>
+    public int PhysicalBlockSize { get; private set; } = 512;
+
+    /// <summary>Gets whether a descriptor opened with <c>O_DIRECT</c> serves aligned IO.</summary>
+    public bool Direct => _directFd >= 0;
+
+    /// <summary>Gets the engine that runs.</summary>
+    public FileEngine Engine { get; internal set; }
+
+    internal ILogger Logger { get; }
+
+    /// <summary>Gets the buffered descriptor (the locked one): flushes, discards, unaligned IO.</summary>
+    internal int Fd => _fd;
+
+    /// <summary>Gets the <c>O_DIRECT</c> descriptor, or -1.</summary>
+    internal int DirectFd => _directFd;
+
+    /// <summary>Gets the memory alignment direct IO needs of every buffer address and length.</summary>
+    internal int DirectMemoryAlign { get; private set; } = 512;
+
+    /// <summary>Gets the alignment direct IO needs of the offset and length.</summary>
+    internal int DirectOffsetAlign { get; private set; } = 512;
+
+    /// <summary>Gets the worker threads per hardware queue of the threads engine.</summary>
+    internal int Threads { get; private set; } = 4;
+
+    /// <summary>Gets the tag set, set once the disk's tag set exists; completions look requests up in it by token.</summary>
+    internal TagSet<FileDriver, FileRequest, FileHwQueue, FileDisk> TagSet { get; set; } = null!;
+
+    /// <summary>Gets the hardware queues by index, filled by <c>InitHctx</c>, for the <c>Timeout</c> callback.</summary>
+    internal FileHwQueue?[] HwQueues { get; set; } = [];
+
+    /// <summary>Opens, sizes and locks the file of <paramref name="options"/>.</summary>
+    /// <param name="options">The parameters.</param>
+    /// <returns>The open disk data; dispose it to close the file.</returns>
+    /// <exception cref="IOException">The file is missing, unreadable, locked, or not a file or block device; the message is one line naming it.</exception>
+    internal static FileDisk Open(FileDriverOptions options)
+    {
+        ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Drivers.File") ?? NullLogger.Instance;
+        string path = System.IO.Path.GetFullPath(options.Path);
+        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads };
+        try
+        {
+            disk.OpenCore(options);
+        }
+        catch
+        {
+            disk.Dispose();
+            throw;
+        }
+
+        return disk;
+    }
+
+    /// <summary>Picks the descriptor for a data transfer: the direct one when every address, length and the offset are aligned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int SelectFd(IoVec* iov, int count, long offset)
+    {
+        if (_directFd < 0 || (offset & (DirectOffsetAlign - 1)) != 0)
+        {
+            return _fd;
+        }
+
+        int memoryMask = DirectMemoryAlign - 1;
+        int lengthMask = Math.Max(DirectMemoryAlign, DirectOffsetAlign) - 1;
+        for (int i = 0; i < count; i++)
+        {
+            if (((nint)iov[i].Base & memoryMask) != 0 || ((int)iov[i].Length & lengthMask) != 0)
+            {
+                return _fd;
+            }
+        }
+
+        return _directFd;
+    }
+
+    /// <summary>Closes the descriptors (and so drops the lock); the disk must be removed first.</summary>
+    public void Dispose()
+    {
+        if (_directFd >= 0)
+        {
+            _ = Libc.Close(_directFd);
+            _directFd = -1;
+        }
+
+        if (_fd >= 0)
+        {
+            // Unlock explicitly: a ring being torn down by the kernel may still hold a reference to the file, and
+            // the lock would live on with it.
+            _ = Libc.Flock(_fd, Libc.LockUn);
+            _ = Libc.Close(_fd);
+            _fd = -1;
+        }
+    }
+
+    private static IOException Fail(string path, string what, int errno) =>
+        new($"{path}: {what} ({Marshal.GetPInvokeErrorMessage(errno)}).");
+
+    private void OpenCore(FileDriverOptions options)
+    {
+        string path = Path;
+        bool readOnly = options.ReadOnly;
+        if (options.CreateSize is long createSize && !readOnly)
+        {
+            int created = Libc.Open(path, Libc.ORdWr | Libc.OCreat | Libc.OExcl | Libc.OCloexec, Convert.ToInt32("644", 8));
+            if (created >= 0)
+            {
+                int truncated = Libc.Ftruncate(created, createSize);
+                int errno = Marshal.GetLastPInvokeError();
+                _ = Libc.Close(created);
+                if (truncated != 0)
+                {
+                    throw Fail(path, $"cannot size the new file to {createSize} bytes", errno);
+                }
+            }
+            else if (Marshal.GetLastPInvokeError() is int errno && errno != Errno.EEXIST)
+            {
+                throw Fail(path, "cannot create the file", errno);
+            }
+        }
+
+        _fd = Libc.Open(path, (readOnly ? Libc.ORdOnly : Libc.ORdWr) | Libc.OCloexec, 0);
+        if (_fd < 0 && !readOnly && Marshal.GetLastPInvokeError() is int writeErrno && writeErrno is Errno.EACCES or Errno.EROFS or Errno.EPERM)
+        {
+            _fd = Libc.Open(path, Libc.ORdOnly | Libc.OCloexec, 0);
+            if (_fd >= 0)
+            {
+                readOnly = true;
+                FileLog.ReadOnlyFallback(Logger, Name, path, writeErrno);
+            }
+        }
+
+        if (_fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw errno == Errno.ENOENT
+                ? new IOException($"{path}: no such file (create=SIZE makes a sparse one).")
+                : Fail(path, "cannot open", errno);
+        }
+
+        Statx stat;
+        if (Libc.StatxCall(_fd, string.Empty, Libc.AtEmptyPath, Libc.StatxBasicStats | Libc.StatxDioAlign, &stat) != 0)
+        {
+            throw Fail(path, "cannot stat", Marshal.GetLastPInvokeError());
+        }
+
+        int type = stat.Mode & Libc.SIfmt;
+        if (type is not (Libc.SIfreg or Libc.SIfblk))
+        {
+            throw new IOException($"{path}: not a regular file or a block device.");
+        }
+
+        IsBlockDevice = type == Libc.SIfblk;
+        if (!IsBlockDevice && !readOnly && (stat.Mode & Convert.ToInt32("222", 8)) == 0)
+        {
+            // Root opens a file without write permission for writing anyway; serve it as the file says.
+            readOnly = true;
+            FileLog.ReadOnlyFallback(Logger, Name, path, Errno.EACCES);
+        }
+
+        // Two servers must not write one image: exclusive for a writer, shared for readers (as qemu does with OFD locks).
+        if (Libc.Flock(_fd, (readOnly ? Libc.LockSh : Libc.LockEx) | Libc.LockNb) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw errno == Errno.EAGAIN
+                ? new IOException($"{path}: locked by another process (is another server using it?).")
+                : Fail(path, "cannot lock", errno);
+        }
+
+        if (IsBlockDevice)
+        {
+            ulong bytes;
+            int logical;
+            int physical;
+            int ro = 0;
+            if (Libc.Ioctl(_fd, Libc.BlkGetSize64, &bytes) != 0 || Libc.Ioctl(_fd, Libc.BlkSszGet, &logical) != 0)
+            {
+                throw Fail(path, "cannot size the block device", Marshal.GetLastPInvokeError());
+            }
+
+            if (Libc.Ioctl(_fd, Libc.BlkPbszGet, &physical) != 0)
+            {
+                physical = logical;
+            }
+
+            if (Libc.Ioctl(_fd, Libc.BlkRoGet, &ro) == 0 && ro != 0)
+            {
+                readOnly = true;
+            }
+
+            Size = (long)bytes;
+            LogicalBlockSize = logical;
+            PhysicalBlockSize = Math.Clamp(physical, logical, 65536);
+            DirectMemoryAlign = logical;
+            DirectOffsetAlign = logical;
+        }
+        else
+        {
+            Size = (long)stat.Size;
+            PhysicalBlockSize = stat.BlockSize >= 4096 ? 4096 : 512;
+            if ((stat.Mask & Libc.StatxDioAlign) != 0 && stat.DioOffsetAlign != 0)
+            {
+                DirectMemoryAlign = (int)Math.Max(stat.DioMemoryAlign, 1);
+                DirectOffsetAlign = (int)stat.DioOffsetAlign;
+            }
+        }
+
+        ReadOnly = readOnly;
+        if (Size % LogicalBlockSize != 0)
+        {
+            FileLog.TailIgnored(Logger, Name, path, Size, LogicalBlockSize, Size % LogicalBlockSize);
+        }
+
+        OpenDirect(options.Direct, readOnly, (stat.Mask & Libc.StatxDioAlign) != 0 && stat.DioOffsetAlign != 0);
+    }
+
+    private void OpenDirect(DirectIoMode mode, bool readOnly, bool fileSystemSupportsDirect)
+    {
+        if (mode == DirectIoMode.Off || (mode == DirectIoMode.Auto && !IsBlockDevice && !fileSystemSupportsDirect))
+        {
+            return;
+        }
+
+        _directFd = Libc.Open(Path, (readOnly ? Libc.ORdOnly : Libc.ORdWr) | Libc.ODirect | Libc.OCloexec, 0);
+        if (_directFd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (mode == DirectIoMode.On)
+            {
+                throw Fail(Path, "cannot open with O_DIRECT (direct=on)", errno);
+            }
+
+            // tmpfs before 6.6 and some FUSE file systems refuse O_DIRECT with EINVAL: buffered IO it is.
+            FileLog.DirectUnsupported(Logger, Name, Path, errno);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
+namespace Blkmq.Drivers.File;
+
+/// <summary>
+/// The file driver's parameters, written <c>path=FILE[,engine=auto|io_uring|threads][,direct=auto|on|off]
+/// [,create=SIZE][,readonly=1][,queues=N][,depth=N][,threads=N][,name=NAME]</c>.
+/// </summary>
+public sealed record FileDriverOptions
+{
+    /// <summary>Gets the regular file or block device to serve.</summary>
+    public string Path { get; init; } = string.Empty;
+
+    /// <summary>Gets the engine; <see cref="FileEngine.Auto"/> by default.</summary>
+    public FileEngine Engine { get; init; }
+
+    /// <summary>Gets whether to use <c>O_DIRECT</c>; <see cref="DirectIoMode.Auto"/> by default.</summary>
+    public DirectIoMode Direct { get; init; }
+
+    /// <summary>Gets the size of a sparse file to create when <see cref="Path"/> does not exist; <see langword="null"/> to require the file.</summary>
+    public long? CreateSize { get; init; }
+
+    /// <summary>Gets whether to open the file read-only (it is also read-only when the file or its file system is).</summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>Gets the number of hardware queues, 1 to 64; each has its own ring (or worker pool).</summary>
+    public int Queues { get; init; } = 1;
+
+    /// <summary>Gets the tags per hardware queue, 1 to 4096.</summary>
+    public int Depth { get; init; } = 64;
+
+    /// <summary>Gets the worker threads per hardware queue of the threads engine, 1 to 64.</summary>
+    public int Threads { get; init; } = 4;
+
+    /// <summary>Gets the disk's name.</summary>
+    public string Name { get; init; } = "file";
+
+    /// <summary>Gets how long a request may stay with the driver before its timeout handling runs.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets the logger factory, or <see langword="null"/> for none.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Parses the driver's <c>key=value,...</c> text over <paramref name="baseOptions"/>.</summary>
+    /// <param name="text">The parameters.</param>
+    /// <param name="baseOptions">The values a key left out keeps, or <see langword="null"/> for the defaults.</param>
+    /// <returns>The options.</returns>
+    /// <exception cref="FormatException">A key is unknown or a value does not parse.</exception>
+    public static FileDriverOptions Parse(string text, FileDriverOptions? baseOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        FileDriverOptions o = baseOptions ?? new FileDriverOptions();
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int eq = part.IndexOf('=', StringComparison.Ordinal);
+            string key = eq < 0 ? part : part[..eq].Trim();
+            string value = eq < 0 ? "1" : part[(eq + 1)..].Trim();
+            o = key.ToLowerInvariant() switch
+            {
+                "path" or "file" => o with { Path = value },
+                "engine" => o with { Engine = ParseEngine(value) },
+                "direct" => o with { Direct = ParseDirect(value) },
+                "create" => o with { CreateSize = SizeParser.Parse(value, "create") },
+                "readonly" or "ro" => o with { ReadOnly = ParseFlag(key, value) },
+                "queues" or "submit_queues" => o with { Queues = ParseInt(key, value) },
+                "depth" or "hw_queue_depth" => o with { Depth = ParseInt(key, value) },
+                "threads" => o with { Threads = ParseInt(key, value) },
+                "name" => o with { Name = value },
+                _ => throw new FormatException($"file: unknown parameter '{key}' (known: path, engine, direct, create, readonly, queues, depth, threads, name)."),
+            };
+        }
+
+        return o;
+    }
+
+    /// <summary>Checks every value and throws an <see cref="ArgumentException"/> naming the first wrong one.</summary>
+    /// <exception cref="ArgumentException">A value is out of range.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Path))
+        {
+            ThrowOutOfRange(nameof(Path), Path, "file: path=FILE is required.");
+        }
+
+        CheckRange(nameof(Queues), Queues, 64, "queues");
+        CheckRange(nameof(Depth), Depth, 4096, "depth");
+        CheckRange(nameof(Threads), Threads, 64, "threads");
+        if (CreateSize is < 0)
+        {
+            ThrowOutOfRange(nameof(CreateSize), CreateSize, "file: create=SIZE must not be negative.");
+        }
+    }
+
+    /// <summary>Formats the options in the driver's own notation.</summary>
+    /// <returns>The text.</returns>
+    public string Format() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"path={Path},engine={FormatEngine(Engine)},direct={Direct.ToString().ToLowerInvariant()},{(CreateSize is long size ? $"create={size}," : string.Empty)}readonly={(ReadOnly ? 1 : 0)},queues={Queues},depth={Depth},threads={Threads}");
+
+    internal static string FormatEngine(FileEngine engine) => engine switch
+    {
+        FileEngine.IoUring => "io_uring",
+        FileEngine.Threads => "threads",
+        _ => "auto",
+    };
+
+    private static void CheckRange(string property, int value, int max, string key)
+    {
+        if (value < 1 || value > max)
+        {
+            ThrowOutOfRange(property, value, $"file: {key} must be 1 to {max}.");
+        }
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowOutOfRange(string property, object? value, string message) =>
+        throw new ArgumentOutOfRangeException(property, value, message);
+
+    private static FileEngine ParseEngine(string value) => value.ToLowerInvariant() switch
+    {
+        "auto" => FileEngine.Auto,
+        "io_uring" or "iouring" or "uring" => FileEngine.IoUring,
+        "threads" or "thread" or "psync" => FileEngine.Threads,
+        _ => throw new FormatException($"file: engine '{value}' is not auto, io_uring or threads."),
+    };
+
+    private static DirectIoMode ParseDirect(string value) => value.ToLowerInvariant() switch
+    {
+        "auto" => DirectIoMode.Auto,
+        "on" or "1" or "true" => DirectIoMode.On,
+        "off" or "0" or "false" => DirectIoMode.Off,
+        _ => throw new FormatException($"file: direct '{value}' is not auto, on or off."),
+    };
+
+    private static bool ParseFlag(string key, string value) => value switch
+    {
+        "1" or "true" or "on" => true,
+        "0" or "false" or "off" => false,
+        _ => throw new FormatException($"file: {key} '{value}' is not 0 or 1."),
+    };
+
+    private static int ParseInt(string key, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int result)
+            ? result
+            : throw new FormatException($"file: {key} '{value}' is not a number.");
+}

@@ -1,0 +1,57 @@
+using Blkmq.Drivers;
+
+namespace Blkmq.Drivers.File;
+
+/// <summary>
+/// The file driver's entry in a <see cref="DriverRegistry"/>: <c>file:path=FILE[,engine=…][,direct=…][,create=SIZE]
+/// [,readonly=1]</c> creates one <see cref="FileBlock"/>, which <see cref="DriverInstance.Owner"/> is.
+/// </summary>
+public static class FileDriverProvider
+{
+    /// <summary>The driver's name.</summary>
+    public const string Name = "file";
+
+    private static readonly FileDriverOptions s_defaults = new();
+
+    /// <summary>Gets the <c>file</c> driver.</summary>
+    public static DriverDescriptor File { get; } = new(
+        Name,
+        "A regular file or block device (disk image, partition), through io_uring or worker threads; the data stays.",
+        [
+            new("path", "The regular file or block device to serve (required).", string.Empty),
+            new("engine", "auto (io_uring, else threads), io_uring, or threads (preadv2/pwritev2 on worker threads).", "auto"),
+            new("direct", "O_DIRECT: auto (when the file system supports it), on, or off.", "auto"),
+            new("create", "Create a sparse file of this size (K, M, G, T suffixes) when path does not exist.", string.Empty),
+            new("readonly", "Open read-only (also when the file or its file system is).", "0"),
+            new("queues", "Hardware queues, each with its own ring or worker pool, 1 to 64.", "1"),
+            new("depth", "Tags per hardware queue, 1 to 4096.", "64"),
+            new("threads", "Worker threads per hardware queue of the threads engine, 1 to 64.", "4"),
+            new("name", "The disk's name (a server uses the export name).", s_defaults.Name),
+        ],
+        static (parameters, options) => Create(parameters, options));
+
+    /// <summary>Adds <c>file</c> to <paramref name="registry"/>.</summary>
+    /// <param name="registry">The registry.</param>
+    /// <exception cref="ArgumentException">The registry already has a driver of that name.</exception>
+    public static void Register(DriverRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        registry.Add(File);
+    }
+
+    private static DriverInstance Create(string parameters, DriverCreateOptions options)
+    {
+        FileDriverOptions start = options.DiskName is { } name ? s_defaults with { Name = name } : s_defaults;
+        FileDriverOptions parsed = FileDriverOptions.Parse(parameters, start) with { LoggerFactory = options.LoggerFactory };
+        FileBlock block = FileBlock.Create(parsed);
+        FileDisk file = block.File;
+        return new DriverInstance
+        {
+            DriverName = Name,
+            Disks = [block.Disk],
+            Owner = block,
+            Summary = FormattableString.Invariant($"{(file.IsBlockDevice ? "block device" : "file")} {file.Path}, {file.Capacity} bytes, {file.LogicalBlockSize}-byte blocks, engine {FileDriverOptions.FormatEngine(file.Engine)}{(file.Direct ? ", O_DIRECT" : string.Empty)}"),
+            Parameters = parsed.Format(),
+        };
+    }
+}

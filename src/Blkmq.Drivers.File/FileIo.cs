@@ -1,0 +1,238 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using Blkmq.Drivers.File.Interop;
+
+namespace Blkmq.Drivers.File;
+
+/// <summary>
+/// The file driver's synchronous operations, run by the threads engine's workers (all of them) and by the io_uring
+/// engine's ring thread for what io_uring cannot do on a device (<c>BLKDISCARD</c>, <c>BLKZEROOUT</c>) or what a file
+/// system refused (write zeroes where <c>FALLOC_FL_ZERO_RANGE</c> is unsupported).
+/// </summary>
+internal static unsafe class FileIo
+{
+    private const int ZeroBufferSize = 256 << 10;
+    private static nint s_zeroes;
+
+    /// <summary>Pins a request's segments and describes them as iovecs; the caller unpins with <see cref="Unpin"/>.</summary>
+    /// <returns>The number of segments.</returns>
+    public static int Pin(Request<FileRequest> request, IoVec* iov, MemoryHandle[] pins)
+    {
+        int count = 0;
+        try
+        {
+            foreach (Memory<byte> segment in request.Segments)
+            {
+                MemoryHandle handle = segment.Pin();
+                pins[count] = handle;
+                iov[count].Base = (nint)handle.Pointer;
+                iov[count].Length = (nuint)segment.Length;
+                count++;
+            }
+        }
+        catch
+        {
+            Unpin(pins, count);
+            throw;
+        }
+
+        return count;
+    }
+
+    /// <summary>Releases the first <paramref name="count"/> pins.</summary>
+    public static void Unpin(MemoryHandle[] pins, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            pins[i].Dispose();
+            pins[i] = default;
+        }
+    }
+
+    /// <summary>Moves the iovec array past <paramref name="done"/> bytes (after a short transfer).</summary>
+    /// <returns>The index of the first iovec with bytes left.</returns>
+    public static int Advance(IoVec* iov, int first, int count, long done)
+    {
+        while (first < count && done > 0)
+        {
+            long length = (long)iov[first].Length;
+            if (done < length)
+            {
+                iov[first].Base += (nint)done;
+                iov[first].Length -= (nuint)done;
+                return first;
+            }
+
+            done -= length;
+            first++;
+        }
+
+        return first;
+    }
+
+    /// <summary>Runs one request to its end synchronously.</summary>
+    /// <returns>The request's status.</returns>
+    public static BlockStatus Execute(FileDisk disk, Request<FileRequest> request, IoVec* iov, MemoryHandle[] pins)
+    {
+        RequestOp op = request.Op;
+        switch (op)
+        {
+            case RequestOp.Read:
+            case RequestOp.Write:
+                return Transfer(disk, request, op == RequestOp.Write, iov, pins);
+            case RequestOp.Flush:
+                return Libc.Fdatasync(disk.Fd) == 0 ? BlockStatus.Ok : FileStatus.FromErrno(Marshal.GetLastPInvokeError());
+            case RequestOp.Discard:
+                return Discard(disk, request.Sector << 9, request.Length);
+            case RequestOp.WriteZeroes:
+                return WriteZeroes(disk, request.Sector << 9, request.Length, (request.Flags & RequestFlags.NoUnmap) != 0);
+            default:
+                return BlockStatus.NotSupported;
+        }
+    }
+
+    /// <summary>Discards a range: a hole punched in a file, <c>BLKDISCARD</c> on a device. A file system without holes ignores it.</summary>
+    public static BlockStatus Discard(FileDisk disk, long offset, long length)
+    {
+        if (disk.IsBlockDevice)
+        {
+            return RangeIoctl(disk.Fd, Libc.BlkDiscard, offset, length);
+        }
+
+        if (Libc.Fallocate(disk.Fd, Libc.FallocPunchHole | Libc.FallocKeepSize, offset, length) == 0)
+        {
+            return BlockStatus.Ok;
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        // Discard is advisory: a file system that cannot punch holes keeps the data, which is allowed.
+        return errno == Errno.EOPNOTSUPP ? BlockStatus.Ok : FileStatus.FromErrno(errno);
+    }
+
+    /// <summary>
+    /// Writes zeroes over a range: <c>BLKZEROOUT</c> on a device; on a file <c>FALLOC_FL_ZERO_RANGE</c> (keeps the
+    /// blocks allocated) when <paramref name="noUnmap"/>, else a punched hole; then the other; then plain writes.
+    /// </summary>
+    public static BlockStatus WriteZeroes(FileDisk disk, long offset, long length, bool noUnmap)
+    {
+        if (disk.IsBlockDevice)
+        {
+            return RangeIoctl(disk.Fd, Libc.BlkZeroOut, offset, length);
+        }
+
+        int first = noUnmap ? Libc.FallocZeroRange | Libc.FallocKeepSize : Libc.FallocPunchHole | Libc.FallocKeepSize;
+        int second = noUnmap ? Libc.FallocPunchHole | Libc.FallocKeepSize : Libc.FallocZeroRange | Libc.FallocKeepSize;
+        if (Libc.Fallocate(disk.Fd, first, offset, length) == 0)
+        {
+            return BlockStatus.Ok;
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno != Errno.EOPNOTSUPP)
+        {
+            return FileStatus.FromErrno(errno);
+        }
+
+        if (Libc.Fallocate(disk.Fd, second, offset, length) == 0)
+        {
+            return BlockStatus.Ok;
+        }
+
+        errno = Marshal.GetLastPInvokeError();
+        return errno == Errno.EOPNOTSUPP ? WriteZeroBuffers(disk.Fd, offset, length) : FileStatus.FromErrno(errno);
+    }
+
+    private static BlockStatus Transfer(FileDisk disk, Request<FileRequest> request, bool write, IoVec* iov, MemoryHandle[] pins)
+    {
+        long offset = request.Sector << 9;
+        bool fua = write && (request.Flags & RequestFlags.Fua) != 0;
+        int count = Pin(request, iov, pins);
+        try
+        {
+            int fd = disk.SelectFd(iov, count, offset);
+            long remaining = request.Length;
+            int first = 0;
+            while (remaining > 0)
+            {
+                nint done = write
+                    ? Libc.Pwritev2(fd, iov + first, count - first, offset, fua ? Libc.RwfDsync : 0)
+                    : Libc.Preadv2(fd, iov + first, count - first, offset, 0);
+                if (done < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno is Errno.EINTR or Errno.EAGAIN)
+                    {
+                        continue;
+                    }
+
+                    return FileStatus.FromErrno(errno);
+                }
+
+                if (done == 0)
+                {
+                    // End of file inside the disk: the file shrank under us.
+                    return BlockStatus.IoError;
+                }
+
+                remaining -= done;
+                offset += done;
+                first = Advance(iov, first, count, done);
+            }
+
+            return BlockStatus.Ok;
+        }
+        finally
+        {
+            Unpin(pins, count);
+        }
+    }
+
+    private static BlockStatus RangeIoctl(int fd, ulong request, long offset, long length)
+    {
+        ulong* range = stackalloc ulong[2];
+        range[0] = (ulong)offset;
+        range[1] = (ulong)length;
+        return Libc.Ioctl(fd, request, range) == 0 ? BlockStatus.Ok : FileStatus.FromErrno(Marshal.GetLastPInvokeError());
+    }
+
+    private static BlockStatus WriteZeroBuffers(int fd, long offset, long length)
+    {
+        nint zeroes = Volatile.Read(ref s_zeroes);
+        if (zeroes == 0)
+        {
+            nint allocated = (nint)NativeMemory.AllocZeroed(ZeroBufferSize);
+            zeroes = Interlocked.CompareExchange(ref s_zeroes, allocated, 0);
+            if (zeroes == 0)
+            {
+                zeroes = allocated;
+            }
+            else
+            {
+                NativeMemory.Free((void*)allocated);
+            }
+        }
+
+        IoVec iov;
+        while (length > 0)
+        {
+            iov.Base = zeroes;
+            iov.Length = (nuint)Math.Min(length, ZeroBufferSize);
+            nint done = Libc.Pwritev2(fd, &iov, 1, offset, 0);
+            if (done <= 0)
+            {
+                int errno = done < 0 ? Marshal.GetLastPInvokeError() : Errno.EIO;
+                if (errno == Errno.EINTR)
+                {
+                    continue;
+                }
+
+                return FileStatus.FromErrno(errno);
+            }
+
+            offset += done;
+            length -= done;
+        }
+
+        return BlockStatus.Ok;
+    }
+}

@@ -1,0 +1,436 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using Blkmq.Drivers.File.Interop;
+using Blkmq.IoUring;
+using Blkmq.IoUring.Interop;
+
+namespace Blkmq.Drivers.File;
+
+/// <summary>
+/// The io_uring engine's hardware queue: one ring owned by one thread that both submits and reaps. <c>QueueRq</c>
+/// puts the request into a single-producer, single-consumer hand-off ring (the block layer serializes <c>QueueRq</c>
+/// per hardware queue, so there is one producer at a time) and, on the batch's last request or <c>CommitRqs</c>,
+/// wakes the ring thread if it sleeps; the ring thread turns every handed-off request into an SQE and submits the
+/// whole batch with the same <c>io_uring_enter</c> that waits for completions. Each SQE's <c>user_data</c> is the
+/// request's <see cref="RequestToken"/>; a completion finds the request again with
+/// <c>TagSet.TryGetRequest(token)</c> and ends it on the ring thread, so the block layer resumes the submitter on
+/// the thread pool.
+/// </summary>
+/// <remarks>
+/// <para>Wake-up protocol (no lost wake-ups): the ring thread announces it is about to sleep with an interlocked
+/// store of <c>_sleeping = 1</c>, then looks at the hand-off ring once more and sleeps in <c>io_uring_enter</c>
+/// only if it is empty. A producer publishes its request (release store of the tail), then clears
+/// <c>_sleeping</c> with an interlocked compare-exchange; if it was set, it writes the eventfd, on which the ring
+/// always keeps a read pending, so the sleeping <c>io_uring_enter</c> returns. Both sides use full fences between
+/// their store and their load, so at least one of them sees the other's store.</para>
+/// <para>Buffers are pinned from submission until the completion arrives, whatever became of the request; a timed
+/// out request gets an <c>IORING_OP_ASYNC_CANCEL</c> and <see cref="TimeoutAction.WillEnd"/>, and is ended when its
+/// own completion (usually <c>-ECANCELED</c>) comes (rule 8).</para>
+/// </remarks>
+internal sealed unsafe class FileUringQueue : FileHwQueue
+{
+    private const ulong EventFdUserData = 0;
+    private const ulong CancelUserData = 1;
+
+    private readonly FileDisk _disk;
+    private readonly IoUringRing _ring;
+    private readonly int _eventFd;
+    private readonly ulong* _eventBuffer;
+    private readonly Request<FileRequest>[] _pending;
+    private readonly int _pendingMask;
+    private readonly Slot[] _slots;
+    private readonly IoVec* _iovecs;
+    private readonly ConcurrentQueue<ulong> _cancels = new();
+    private readonly Thread _thread;
+    private readonly bool _fixedFiles;
+    private readonly string _name;
+
+    // Written by the producer (QueueRq) and read by the ring thread; the head only by the ring thread.
+    private long _pendingTail;
+    private long _pendingHead;
+    private int _sleeping;
+    private int _inFlight;
+    private volatile bool _stopping;
+
+    public FileUringQueue(FileDisk disk, int hwQueueIndex, int depth, int maxSegments)
+    {
+        _disk = disk;
+        _name = disk.Name;
+        int errno = IoUringRing.TryCreate((uint)BitOperations.RoundUpToPowerOf2((uint)depth + 8), out IoUringRing? ring);
+        if (ring is null)
+        {
+            throw new IOException($"{disk.Path}: io_uring_setup failed ({Marshal.GetPInvokeErrorMessage(errno)}).");
+        }
+
+        _ring = ring;
+        _eventFd = Libc.EventFd(0, Libc.EfdCloexec);
+        if (_eventFd < 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            ring.Dispose();
+            throw new IOException($"{disk.Path}: eventfd failed ({Marshal.GetPInvokeErrorMessage(errno)}).");
+        }
+
+        // Registered files save the kernel a file lookup and reference per IO: index 0 buffered, 1 direct.
+        ReadOnlySpan<int> files = disk.DirectFd >= 0 ? [disk.Fd, disk.DirectFd] : [disk.Fd];
+        _fixedFiles = ring.RegisterFiles(files) == 0;
+
+        _eventBuffer = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
+        _iovecs = (IoVec*)NativeMemory.AllocZeroed((nuint)depth * (nuint)maxSegments, (nuint)sizeof(IoVec));
+        _slots = new Slot[depth];
+        for (int i = 0; i < depth; i++)
+        {
+            _slots[i] = new Slot(_iovecs + ((long)i * maxSegments), maxSegments);
+        }
+
+        int capacity = (int)BitOperations.RoundUpToPowerOf2((uint)depth);
+        _pending = new Request<FileRequest>[capacity];
+        _pendingMask = capacity - 1;
+        _thread = new Thread(static state => ((FileUringQueue)state!).Run())
+        {
+            IsBackground = true,
+            Name = $"blkmq-uring-{hwQueueIndex}",
+        };
+        _thread.Start(this);
+    }
+
+    internal override void Queue(Request<FileRequest> request, bool isLast)
+    {
+        long tail = _pendingTail;
+        Debug.Assert(tail - Volatile.Read(ref _pendingHead) < _pending.Length, "The tag set's depth bounds the hand-off ring.");
+        _pending[tail & _pendingMask] = request;
+        // Release: the ring thread that sees the new tail sees the request in its slot.
+        Volatile.Write(ref _pendingTail, tail + 1);
+        if (isLast)
+        {
+            Wake();
+        }
+    }
+
+    internal override void Commit() => Wake();
+
+    internal override TimeoutAction Timeout(Request<FileRequest> request)
+    {
+        ulong token = request.Token.Value;
+        FileLog.CancelSubmitted(_disk.Logger, _name, token);
+        _cancels.Enqueue(token);
+        WakeAlways();
+        return TimeoutAction.WillEnd;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        _stopping = true;
+        WakeAlways();
+        _thread.Join();
+        _ring.Dispose();
+        _ = Libc.Close(_eventFd);
+        NativeMemory.Free(_eventBuffer);
+        NativeMemory.Free(_iovecs);
+    }
+
+    private void Wake()
+    {
+        // Full fence (interlocked) after the tail store: see the wake-up protocol in the summary.
+        if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
+        {
+            WriteEventFd();
+        }
+    }
+
+    private void WakeAlways()
+    {
+        Interlocked.Exchange(ref _sleeping, 0);
+        WriteEventFd();
+    }
+
+    private void WriteEventFd()
+    {
+        ulong one = 1;
+        _ = Libc.Write(_eventFd, &one, sizeof(ulong));
+    }
+
+    private bool HasWork() => Volatile.Read(ref _pendingTail) != _pendingHead || !_cancels.IsEmpty;
+
+    private void Run()
+    {
+        ArmEventFd();
+        while (true)
+        {
+            DrainPending();
+            DrainCancels();
+            Reap();
+            if (_stopping && _inFlight == 0 && !HasWork())
+            {
+                break;
+            }
+
+            if (_ring.TryPeekCompletion(out _))
+            {
+                continue;
+            }
+
+            Interlocked.Exchange(ref _sleeping, 1);
+            if (HasWork())
+            {
+                Interlocked.Exchange(ref _sleeping, 0);
+                continue;
+            }
+
+            // One system call submits the batch prepared above and sleeps until something completes (an IO, or
+            // the eventfd read a producer's wake-up finishes).
+            int result = _ring.Submit(1);
+            Interlocked.Exchange(ref _sleeping, 0);
+            if (result < 0 && -result is not (Errno.EINTR or Errno.EAGAIN or Errno.EBUSY))
+            {
+                // Not expected from a healthy ring; back off instead of spinning on the error.
+                Thread.Sleep(1);
+            }
+        }
+    }
+
+    private void ArmEventFd()
+    {
+        IoUringSqe* sqe = GetSqe();
+        sqe->Opcode = IoUringOpcode.Read;
+        sqe->Fd = _eventFd;
+        sqe->Address = (ulong)_eventBuffer;
+        sqe->Length = sizeof(ulong);
+        sqe->Offset = ulong.MaxValue; // -1: the file position, as read(2) does (an eventfd has none).
+        sqe->UserData = EventFdUserData;
+    }
+
+    private IoUringSqe* GetSqe()
+    {
+        IoUringSqe* sqe = _ring.TryGetSqe();
+        while (sqe is null)
+        {
+            // Cannot happen with the ring sized past the depth, but never overwrite an unsubmitted SQE.
+            _ = _ring.Submit(0);
+            sqe = _ring.TryGetSqe();
+        }
+
+        return sqe;
+    }
+
+    private void DrainPending()
+    {
+        long head = _pendingHead;
+        long tail = Volatile.Read(ref _pendingTail);
+        while (head != tail)
+        {
+            Request<FileRequest> request = _pending[head & _pendingMask];
+            _pending[head & _pendingMask] = default;
+            head++;
+            Volatile.Write(ref _pendingHead, head);
+            Start(request);
+        }
+    }
+
+    private void DrainCancels()
+    {
+        while (_cancels.TryDequeue(out ulong token))
+        {
+            IoUringSqe* sqe = GetSqe();
+            sqe->Opcode = IoUringOpcode.AsyncCancel;
+            sqe->Fd = -1;
+            sqe->Address = token;
+            sqe->UserData = CancelUserData;
+        }
+    }
+
+    private void Start(Request<FileRequest> request)
+    {
+        Slot slot = _slots[request.Tag];
+        slot.Token = request.Token.Value;
+        slot.Op = request.Op;
+        slot.Offset = request.Sector << 9;
+        slot.Remaining = request.Length;
+        slot.Count = 0;
+        slot.First = 0;
+        switch (slot.Op)
+        {
+            case RequestOp.Read:
+            case RequestOp.Write:
+                slot.Fua = slot.Op == RequestOp.Write && (request.Flags & RequestFlags.Fua) != 0;
+                slot.Count = FileIo.Pin(request, slot.Iovecs, slot.Pins);
+                slot.Fd = _disk.SelectFd(slot.Iovecs, slot.Count, slot.Offset);
+                break;
+            case RequestOp.Flush:
+                break;
+            case RequestOp.Discard when _disk.IsBlockDevice:
+                // io_uring has no discard for a block device before 6.12's URING_CMD: the ioctl, here, is rare.
+                request.TryEnd(FileIo.Discard(_disk, slot.Offset, slot.Remaining));
+                return;
+            case RequestOp.WriteZeroes when _disk.IsBlockDevice:
+                request.TryEnd(FileIo.WriteZeroes(_disk, slot.Offset, slot.Remaining, noUnmap: true));
+                return;
+            case RequestOp.Discard:
+            case RequestOp.WriteZeroes:
+                slot.NoUnmap = (request.Flags & RequestFlags.NoUnmap) != 0;
+                break;
+            default:
+                request.TryEnd(BlockStatus.NotSupported);
+                return;
+        }
+
+        _inFlight++;
+        Prepare(slot);
+    }
+
+    private void Prepare(Slot slot)
+    {
+        IoUringSqe* sqe = GetSqe();
+        sqe->UserData = slot.Token;
+        switch (slot.Op)
+        {
+            case RequestOp.Read:
+            case RequestOp.Write:
+                SetFile(sqe, slot.Fd);
+                sqe->Opcode = slot.Op == RequestOp.Write ? IoUringOpcode.WriteV : IoUringOpcode.ReadV;
+                sqe->Address = (ulong)(slot.Iovecs + slot.First);
+                sqe->Length = (uint)(slot.Count - slot.First);
+                sqe->Offset = (ulong)slot.Offset;
+                sqe->OpFlags = slot.Fua ? Libc.RwfDsync : 0u;
+                break;
+            case RequestOp.Flush:
+                SetFile(sqe, _disk.Fd);
+                sqe->Opcode = IoUringOpcode.Fsync;
+                sqe->OpFlags = IoUringOpcode.FsyncDataSync;
+                break;
+            default:
+                // Discard punches a hole; write zeroes keeps the blocks when asked not to unmap.
+                SetFile(sqe, _disk.Fd);
+                sqe->Opcode = IoUringOpcode.Fallocate;
+                sqe->Offset = (ulong)slot.Offset;
+                sqe->Address = (ulong)slot.Remaining;
+                sqe->Length = (uint)(slot.Op == RequestOp.WriteZeroes && slot.NoUnmap
+                    ? Libc.FallocZeroRange | Libc.FallocKeepSize
+                    : Libc.FallocPunchHole | Libc.FallocKeepSize);
+                break;
+        }
+    }
+
+    private void SetFile(IoUringSqe* sqe, int fd)
+    {
+        if (_fixedFiles)
+        {
+            sqe->Fd = fd == _disk.Fd ? 0 : 1;
+            sqe->Flags |= IoUringOpcode.SqeFixedFile;
+        }
+        else
+        {
+            sqe->Fd = fd;
+        }
+    }
+
+    private void Reap()
+    {
+        while (_ring.TryPeekCompletion(out IoUringCqe cqe))
+        {
+            _ring.AdvanceCompletion();
+            if (cqe.UserData == EventFdUserData)
+            {
+                if (!_stopping)
+                {
+                    ArmEventFd();
+                }
+
+                continue;
+            }
+
+            if (cqe.UserData == CancelUserData)
+            {
+                // The cancel's own result (found, -ENOENT, -EALREADY) does not matter: the IO's completion ends it.
+                continue;
+            }
+
+            Complete(cqe.UserData, cqe.Result);
+        }
+    }
+
+    private void Complete(ulong token, int result)
+    {
+        Slot slot = _slots[new RequestToken(token).Tag];
+        Debug.Assert(slot.Token == token, "A completion names the IO its tag's slot holds.");
+        BlockStatus status;
+        switch (slot.Op)
+        {
+            case RequestOp.Read:
+            case RequestOp.Write:
+                if (result > 0 && result < slot.Remaining)
+                {
+                    // Short transfer: go on with the rest.
+                    slot.Remaining -= result;
+                    slot.Offset += result;
+                    slot.First = FileIo.Advance(slot.Iovecs, slot.First, slot.Count, result);
+                    Prepare(slot);
+                    return;
+                }
+
+                if (result is -Errno.EAGAIN or -Errno.EINTR)
+                {
+                    Prepare(slot);
+                    return;
+                }
+
+                FileIo.Unpin(slot.Pins, slot.Count);
+                slot.Count = 0;
+                status = result < 0 ? FileStatus.FromErrno(-result) : result == 0 ? BlockStatus.IoError : BlockStatus.Ok;
+                break;
+            case RequestOp.Discard:
+                status = result is 0 or -Errno.EOPNOTSUPP ? BlockStatus.Ok : FileStatus.FromErrno(-result);
+                break;
+            case RequestOp.WriteZeroes:
+                // A file system without this fallocate mode (tmpfs has no ZERO_RANGE): the synchronous fallbacks.
+                status = result == -Errno.EOPNOTSUPP
+                    ? FileIo.WriteZeroes(_disk, slot.Offset, slot.Remaining, slot.NoUnmap)
+                    : result < 0 ? FileStatus.FromErrno(-result) : BlockStatus.Ok;
+                break;
+            default:
+                status = result < 0 ? FileStatus.FromErrno(-result) : BlockStatus.Ok;
+                break;
+        }
+
+        _inFlight--;
+        if (_disk.TagSet.TryGetRequest(new RequestToken(token), out Request<FileRequest> request))
+        {
+            request.TryEnd(status);
+        }
+    }
+
+    /// <summary>What one tag's IO needs while the kernel has it; touched only by the ring thread.</summary>
+    private sealed class Slot
+    {
+        public Slot(IoVec* iovecs, int maxSegments)
+        {
+            Iovecs = iovecs;
+            Pins = new MemoryHandle[maxSegments];
+        }
+
+        public IoVec* Iovecs { get; }
+
+        public MemoryHandle[] Pins { get; }
+
+        public ulong Token { get; set; }
+
+        public RequestOp Op { get; set; }
+
+        public bool Fua { get; set; }
+
+        public bool NoUnmap { get; set; }
+
+        public int Fd { get; set; }
+
+        public int Count { get; set; }
+
+        public int First { get; set; }
+
+        public long Offset { get; set; }
+
+        public long Remaining { get; set; }
+    }
+}

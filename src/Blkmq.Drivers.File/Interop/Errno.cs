@@ -1,0 +1,29 @@
+namespace Blkmq.Drivers.File.Interop;
+
+/// <summary>The errno values the file driver tells apart (<c>asm-generic/errno-base.h</c>, <c>errno.h</c>).</summary>
+internal static class Errno
+{
+    public const int EPERM = 1;
+    public const int ENOENT = 2;
+    public const int EINTR = 4;
+    public const int EIO = 5;
+    public const int ENXIO = 6;
+    public const int EAGAIN = 11;
+    public const int ENOMEM = 12;
+    public const int EACCES = 13;
+    public const int EBUSY = 16;
+    public const int EEXIST = 17;
+    public const int ENODEV = 19;
+    public const int EISDIR = 21;
+    public const int EINVAL = 22;
+    public const int EFBIG = 27;
+    public const int ENOSPC = 28;
+    public const int EROFS = 30;
+    public const int ENOSYS = 38;
+    public const int EOPNOTSUPP = 95;
+    public const int EDQUOT = 122;
+    public const int ECANCELED = 125;
+    public const int ETIMEDOUT = 110;
+    public const int EALREADY = 114;
+    public const int ENOTTY = 25;
+}

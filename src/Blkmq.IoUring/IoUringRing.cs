@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Blkmq.IoUring.Interop;
+
+namespace Blkmq.IoUring;
+
+/// <summary>
+/// One io_uring instance: the submission queue, its SQE array and the completion queue, mapped into this process,
+/// spoken to with raw <c>io_uring_enter</c>. Not thread-safe: one thread owns a ring, prepares SQEs, submits them and
+/// reaps the completions (the model io_uring is built for).
+/// </summary>
+/// <remarks>
+/// <para>Protocol (the one liburing implements): the application writes SQEs at its private tail, then publishes
+/// them by storing the SQ tail with release semantics, so the kernel sees complete SQEs; it reads the SQ head (the
+/// kernel's consumer index) with acquire semantics to know which SQEs are free again. On the completion side the
+/// kernel is the producer: the application reads the CQ tail with acquire semantics before reading the CQEs up to it,
+/// and stores the CQ head with release semantics after it has read them, handing the entries back to the kernel.</para>
+/// <para>The SQ index array is filled once with the identity, so SQE <c>i</c> always sits at array slot <c>i</c>
+/// and publishing is only a tail store.</para>
+/// </remarks>
+internal sealed unsafe class IoUringRing : IDisposable
+{
+    private readonly int _fd;
+    private readonly nint _sqRing;
+    private readonly nuint _sqRingSize;
+    private readonly nint _cqRing;
+    private readonly nuint _cqRingSize; // 0 when the CQ ring shares the SQ ring's mapping (IORING_FEAT_SINGLE_MMAP)
+    private readonly nint _sqesMemory;
+    private readonly nuint _sqesSize;
+    private readonly uint* _sqHead;
+    private readonly uint* _sqTail;
+    private readonly uint _sqMask;
+    private readonly IoUringSqe* _sqes;
+    private readonly uint* _cqHead;
+    private readonly uint* _cqTail;
+    private readonly uint _cqMask;
+    private readonly IoUringCqe* _cqes;
+    private uint _sqeTail;
+    private bool _filesRegistered;
+    private bool _disposed;
+
+    private IoUringRing(int fd, in IoUringParams p, nint sqRing, nuint sqRingSize, nint cqRing, nuint cqRingSize, nint sqes, nuint sqesSize)
+    {
+        _fd = fd;
+        _sqRing = sqRing;
+        _sqRingSize = sqRingSize;
+        _cqRing = cqRing;
+        _cqRingSize = cqRingSize;
+        _sqesMemory = sqes;
+        _sqesSize = sqesSize;
+        byte* sq = (byte*)sqRing;
+        byte* cq = (byte*)cqRing;
+        _sqHead = (uint*)(sq + p.SqOffsets.Head);
+        _sqTail = (uint*)(sq + p.SqOffsets.Tail);
+        _sqMask = *(uint*)(sq + p.SqOffsets.RingMask);
+        SubmissionEntries = *(uint*)(sq + p.SqOffsets.RingEntries);
+        uint* array = (uint*)(sq + p.SqOffsets.Array);
+        for (uint i = 0; i < SubmissionEntries; i++)
+        {
+            array[i] = i;
+        }
+
+        _sqes = (IoUringSqe*)sqes;
+        _cqHead = (uint*)(cq + p.CqOffsets.Head);
+        _cqTail = (uint*)(cq + p.CqOffsets.Tail);
+        _cqMask = *(uint*)(cq + p.CqOffsets.RingMask);
+        CompletionEntries = *(uint*)(cq + p.CqOffsets.RingEntries);
+        _cqes = (IoUringCqe*)(cq + p.CqOffsets.Cqes);
+        _sqeTail = *_sqTail;
+    }
+
+    /// <summary>Gets the ring's file descriptor.</summary>
+    public int FileDescriptor => _fd;
+
+    /// <summary>Gets the number of SQEs the submission queue holds.</summary>
+    public uint SubmissionEntries { get; }
+
+    /// <summary>Gets the number of CQEs the completion queue holds.</summary>
+    public uint CompletionEntries { get; }
+
+    /// <summary>Gets the number of SQEs prepared or published that the kernel has not consumed yet.</summary>
+    public uint Unsubmitted => _sqeTail - Volatile.Read(ref *_sqHead);
+
+    /// <summary>Creates a ring with at least <paramref name="entries"/> submission entries.</summary>
+    /// <param name="entries">SQ entries, 1 to 32768 (the kernel rounds up to a power of two).</param>
+    /// <param name="ring">The ring, or <see langword="null"/> on failure.</param>
+    /// <returns>0, or the errno of the step that failed (ENOSYS or EPERM when io_uring is refused).</returns>
+    public static int TryCreate(uint entries, out IoUringRing? ring)
+    {
+        ring = null;
+        IoUringParams p = default;
+        int fd = IoUringNative.Setup(entries, &p);
+        if (fd < 0)
+        {
+            return Marshal.GetLastPInvokeError();
+        }
+
+        nuint sqSize = p.SqOffsets.Array + (p.SqEntries * sizeof(uint));
+        nuint cqSize = p.CqOffsets.Cqes + (p.CqEntries * (uint)sizeof(IoUringCqe));
+        bool single = (p.Features & IoUringNative.FeatSingleMmap) != 0;
+        if (single)
+        {
+            sqSize = cqSize = Math.Max(sqSize, cqSize);
+        }
+
+        nint sqRing = IoUringNative.Mmap(0, sqSize, IoUringNative.ProtReadWrite, IoUringNative.MapShared | IoUringNative.MapPopulate, fd, IoUringNative.OffSqRing);
+        if (sqRing == -1)
+        {
+            return Fail(fd, 0, 0, 0, 0);
+        }
+
+        nint cqRing = sqRing;
+        if (!single)
+        {
+            cqRing = IoUringNative.Mmap(0, cqSize, IoUringNative.ProtReadWrite, IoUringNative.MapShared | IoUringNative.MapPopulate, fd, IoUringNative.OffCqRing);
+            if (cqRing == -1)
+            {
+                return Fail(fd, sqRing, sqSize, 0, 0);
+            }
+        }
+
+        nuint sqesSize = p.SqEntries * (uint)sizeof(IoUringSqe);
+        nint sqes = IoUringNative.Mmap(0, sqesSize, IoUringNative.ProtReadWrite, IoUringNative.MapShared | IoUringNative.MapPopulate, fd, IoUringNative.OffSqes);
+        if (sqes == -1)
+        {
+            return Fail(fd, sqRing, sqSize, single ? 0 : cqRing, cqSize);
+        }
+
+        ring = new IoUringRing(fd, p, sqRing, sqSize, cqRing, single ? 0 : cqSize, sqes, sqesSize);
+        return 0;
+    }
+
+    /// <summary>
+    /// Gets the next free SQE, cleared, at the private tail; it is published by the next <see cref="Submit"/>.
+    /// Returns <see langword="null"/> when the submission queue is full (submit first).
+    /// </summary>
+    /// <returns>The SQE to fill, valid until the next <see cref="Submit"/>.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public IoUringSqe* TryGetSqe()
+    {
+        // Acquire: an SQE slot is reused only after the kernel's head moved past it (it finished reading it).
+        uint head = Volatile.Read(ref *_sqHead);
+        if (_sqeTail - head >= SubmissionEntries)
+        {
+            return null;
+        }
+
+        IoUringSqe* sqe = &_sqes[_sqeTail & _sqMask];
+        *sqe = default;
+        _sqeTail++;
+        return sqe;
+    }
+
+    /// <summary>
+    /// Publishes the prepared SQEs and enters the kernel once: submits them all and, when <paramref name="waitFor"/>
+    /// is positive, waits until that many completions are ready.
+    /// </summary>
+    /// <param name="waitFor">Completions to wait for; 0 only submits.</param>
+    /// <returns>The number of SQEs the kernel consumed, or -errno (EINTR, EAGAIN, EBUSY: call again).</returns>
+    public int Submit(uint waitFor)
+    {
+        // Release: every SQE written before this store is visible to the kernel once it sees the new tail.
+        Volatile.Write(ref *_sqTail, _sqeTail);
+        uint toSubmit = Unsubmitted;
+        if (toSubmit == 0 && waitFor == 0)
+        {
+            return 0;
+        }
+
+        int result = IoUringNative.Enter(_fd, toSubmit, waitFor, waitFor > 0 ? IoUringNative.EnterGetEvents : 0);
+        return result < 0 ? -Marshal.GetLastPInvokeError() : result;
+    }
+
+    /// <summary>Reads the oldest completion without consuming it.</summary>
+    /// <param name="cqe">The completion.</param>
+    /// <returns>Whether a completion was ready.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryPeekCompletion(out IoUringCqe cqe)
+    {
+        uint head = *_cqHead; // Only this thread writes the head.
+        // Acquire: the CQE up to the kernel's tail is fully written before we read it.
+        if (head == Volatile.Read(ref *_cqTail))
+        {
+            cqe = default;
+            return false;
+        }
+
+        cqe = _cqes[head & _cqMask];
+        return true;
+    }
+
+    /// <summary>Hands the oldest completion back to the kernel, after <see cref="TryPeekCompletion"/> read it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AdvanceCompletion()
+    {
+        Debug.Assert(*_cqHead != Volatile.Read(ref *_cqTail), "No completion to advance over.");
+        // Release: our read of the CQE happens before the kernel may overwrite the slot.
+        Volatile.Write(ref *_cqHead, *_cqHead + 1);
+    }
+
+    /// <summary>Registers files for <see cref="IoUringOpcode.SqeFixedFile"/> SQEs (<c>IORING_REGISTER_FILES</c>): index i names <paramref name="fds"/>[i].</summary>
+    /// <param name="fds">The descriptors; -1 leaves a slot empty.</param>
+    /// <returns>0, or the errno.</returns>
+    public int RegisterFiles(ReadOnlySpan<int> fds)
+    {
+        fixed (int* p = fds)
+        {
+            int result = IoUringNative.Register(_fd, IoUringNative.RegisterFiles, p, (uint)fds.Length);
+            if (result < 0)
+            {
+                return Marshal.GetLastPInvokeError();
+            }
+
+            _filesRegistered = true;
+            return 0;
+        }
+    }
+
+    /// <summary>Unmaps the rings and closes the ring; the kernel cancels what is still in flight.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_filesRegistered)
+        {
+            // Synchronous: the files are no longer the ring's when it returns, whereas closing the ring lets the
+            // kernel drop them later, from a work item.
+            _ = IoUringNative.Register(_fd, IoUringNative.UnregisterFiles, null, 0);
+        }
+
+        _ = IoUringNative.Munmap(_sqesMemory, _sqesSize);
+        if (_cqRingSize != 0)
+        {
+            _ = IoUringNative.Munmap(_cqRing, _cqRingSize);
+        }
+
+        _ = IoUringNative.Munmap(_sqRing, _sqRingSize);
+        _ = IoUringNative.Close(_fd);
+    }
+
+    private static int Fail(int fd, nint sqRing, nuint sqSize, nint cqRing, nuint cqSize)
+    {
+        int errno = Marshal.GetLastPInvokeError();
+        if (cqRing != 0)
+        {
+            _ = IoUringNative.Munmap(cqRing, cqSize);
+        }
+
+        if (sqRing != 0)
+        {
+            _ = IoUringNative.Munmap(sqRing, sqSize);
+        }
+
+        _ = IoUringNative.Close(fd);
+        return errno;
+    }
+}

@@ -1,0 +1,239 @@
+using System.Text.RegularExpressions;
+using Blkmq.Integration.Tests.Cli.Interop;
+using Blkmq.Integration.Tests.Infrastructure;
+
+namespace Blkmq.Integration.Tests.Cli;
+
+/// <summary>
+/// <c>blkmq serve</c> with the file driver, on both engines, driven by real clients: qemu-img convert of a qcow2
+/// into the export and qemu-img compare, nbdcopy in and out with sha256, nbdinfo --map showing the holes of a sparse
+/// image, the data surviving SIGTERM and SIGKILL after a flush, ENOSPC on a small tmpfs reaching the client while the
+/// server serves on, and clear one-line refusals of a locked and a missing image.
+/// </summary>
+[Collection("heavy")]
+public sealed partial class ServeFileDriverTests
+{
+    private const int TestTimeoutMilliseconds = 180_000;
+    private static readonly TimeSpan s_toolTimeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan s_readyTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_exitTimeout = TimeSpan.FromSeconds(15);
+
+    public static TheoryData<string> Engines => new() { "threads", "io_uring" };
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [MemberData(nameof(Engines))]
+    public async Task QemuImgConvert_Qcow2IntoTheExport_CompareEqual_MapShowsHoles(string engine)
+    {
+        ExternalTool.Require("qemu-img", "qemu-io", "nbdinfo");
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string qcow2 = Path.Combine(directory, "source.qcow2");
+            string image = Path.Combine(directory, "vm.img");
+            await ExternalTool.RunCheckedAsync("qemu-img", ["create", "-q", "-f", "qcow2", qcow2, "64M"], s_toolTimeout);
+            await ExternalTool.RunCheckedAsync("qemu-io", ["-f", "qcow2", "-c", "write -P 0xab 1M 2M", "-c", "write -P 0x5c 40M 512k", qcow2], s_toolTimeout);
+
+            await using CliProcess serve = await StartAsync(engine, image, "create=64M");
+            string uri = (await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+            await ExternalTool.RunCheckedAsync("qemu-img", ["convert", "-n", "-f", "qcow2", "-O", "raw", qcow2, uri], s_toolTimeout);
+            await ExternalTool.RunCheckedAsync("qemu-img", ["compare", "-f", "qcow2", "-F", "raw", qcow2, uri], s_toolTimeout);
+
+            ToolResult map = await ExternalTool.RunCheckedAsync("nbdinfo", ["--map", uri], s_toolTimeout);
+            Assert.Matches(@"(?m)^\s+0\s+1048576\s+3\s+hole,zero", map.StandardOutput);
+            Assert.Matches(@"(?m)^\s+1048576\s+2097152\s+0\s+data", map.StandardOutput);
+            await StopAsync(serve, Libc.SigTerm);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [MemberData(nameof(Engines))]
+    public async Task NbdCopy_InAndOut_Sha256Equal_DataSurvivesSigtermAndRestart(string engine)
+    {
+        ExternalTool.Require("nbdcopy");
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            const long Size = 32L << 20;
+            string source = Path.Combine(directory, "source.bin");
+            string image = Path.Combine(directory, "vm.img");
+            string copy = Path.Combine(directory, "copy.bin");
+            await TestFiles.WriteRandomAsync(source, Size, seed: 17);
+            string expected = await TestFiles.Sha256Async(source);
+
+            await using (CliProcess serve = await StartAsync(engine, image, "create=32M"))
+            {
+                string uri = (await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+                await ExternalTool.RunCheckedAsync("nbdcopy", ["--connections=2", "--requests=16", "--flush", source, uri], s_toolTimeout);
+                await StopAsync(serve, Libc.SigTerm);
+            }
+
+            Assert.Equal(expected, await TestFiles.Sha256Async(image));
+
+            await using (CliProcess again = await StartAsync(engine, image, string.Empty))
+            {
+                string uri = (await again.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+                await ExternalTool.RunCheckedAsync("nbdcopy", [uri, copy], s_toolTimeout);
+                await StopAsync(again, Libc.SigTerm);
+            }
+
+            Assert.Equal(expected, await TestFiles.Sha256Async(copy));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [MemberData(nameof(Engines))]
+    public async Task Sigkill_AfterAFlush_DataSurvives(string engine)
+    {
+        ExternalTool.Require("qemu-io");
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string image = Path.Combine(directory, "vm.img");
+            await using (CliProcess serve = await StartAsync(engine, image, "create=16M"))
+            {
+                string uri = (await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+                await ExternalTool.RunCheckedAsync("qemu-io", ["-f", "raw", "-c", "write -P 0x77 1M 1M", "-c", "write -P 0x33 5M 64k", "-c", "flush", uri], s_toolTimeout);
+                serve.Signal(Libc.SigKill);
+                await serve.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken);
+            }
+
+            await using (CliProcess again = await StartAsync(engine, image, string.Empty))
+            {
+                string uri = (await again.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+                ToolResult read = await ExternalTool.RunCheckedAsync("qemu-io", ["-f", "raw", "-c", "read -P 0x77 1M 1M", "-c", "read -P 0x33 5M 64k", "-c", "read -P 0 0 1M", uri], s_toolTimeout);
+                Assert.DoesNotContain("fail", read.StandardOutput + read.StandardError, StringComparison.OrdinalIgnoreCase);
+                Assert.Contains("read 1048576/1048576", read.StandardOutput, StringComparison.Ordinal);
+                await StopAsync(again, Libc.SigTerm);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [MemberData(nameof(Engines))]
+    public async Task Enospc_OnASmallTmpfs_ReachesTheClient_ServerServesOn(string engine)
+    {
+        ExternalTool.Require("qemu-io", "mount", "umount", "nbdinfo");
+        Assert.SkipUnless(Environment.IsPrivilegedProcess, "mounting a tmpfs needs root");
+        string directory = BlkmqCli.CreateTempDirectory();
+        string mount = Path.Combine(directory, "tmpfs");
+        Directory.CreateDirectory(mount);
+        ToolResult mounted = await ExternalTool.RunAsync("mount", ["-t", "tmpfs", "-o", "size=4M", "tmpfs", mount], s_toolTimeout);
+        Assert.SkipWhen(mounted.ExitCode != 0 && !ExternalTool.IsCi, "cannot mount a tmpfs here: " + mounted.StandardError);
+        Assert.Equal(0, mounted.ExitCode);
+        try
+        {
+            string image = Path.Combine(mount, "vm.img");
+            await using CliProcess serve = await StartAsync(engine, image, "create=16M");
+            string uri = (await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+
+            ToolResult full = await ExternalTool.RunAsync("qemu-io", ["-f", "raw", "-c", "write -P 0x42 0 8M", uri], s_toolTimeout);
+            Assert.Contains("No space left on device", full.StandardOutput + full.StandardError, StringComparison.Ordinal);
+
+            // The server serves on: what fitted reads back, and a new client connects.
+            ToolResult read = await ExternalTool.RunCheckedAsync("qemu-io", ["-f", "raw", "-c", "read -P 0x42 0 64k", uri], s_toolTimeout);
+            Assert.DoesNotContain("fail", read.StandardOutput, StringComparison.OrdinalIgnoreCase);
+            await ExternalTool.RunCheckedAsync("nbdinfo", [uri], s_toolTimeout);
+            await StopAsync(serve, Libc.SigTerm);
+        }
+        finally
+        {
+            await ExternalTool.RunAsync("umount", [mount], s_toolTimeout);
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task SecondServerOnALockedImage_RefusedWithOneLine_FirstServesOn()
+    {
+        ExternalTool.Require("nbdinfo");
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string image = Path.Combine(directory, "vm.img");
+            await using CliProcess first = await StartAsync("auto", image, "create=8M");
+            string uri = (await first.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+
+            ToolResult second = await BlkmqCli.RunAsync(["serve", "--listen", "127.0.0.1:0", "--export", $"vm=file:path={image}"], s_readyTimeout, TestContext.Current.CancellationToken);
+            Assert.Equal(1, second.ExitCode);
+            Assert.Equal($"blkmq serve: {image}: locked by another process (is another server using it?).", second.StandardError.Trim());
+            BlkmqCli.AssertNoStackTrace(second);
+
+            await ExternalTool.RunCheckedAsync("nbdinfo", [uri], s_toolTimeout);
+            await StopAsync(first, Libc.SigTerm);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task MissingImage_RefusedWithOneLine()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string image = Path.Combine(directory, "missing.img");
+            ToolResult result = await BlkmqCli.RunAsync(["serve", "--listen", "127.0.0.1:0", image], s_readyTimeout, TestContext.Current.CancellationToken);
+            Assert.Equal(1, result.ExitCode);
+            Assert.Equal($"blkmq serve: {image}: no such file (create=SIZE makes a sparse one).", result.StandardError.Trim());
+            BlkmqCli.AssertNoStackTrace(result);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task ServeFile_ShortestForm_ExportNamedAfterTheFile()
+    {
+        ExternalTool.Require("nbdinfo");
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string image = Path.Combine(directory, "disk.img");
+            await File.WriteAllBytesAsync(image, new byte[4 << 20], TestContext.Current.CancellationToken);
+            await using CliProcess serve = BlkmqCli.Start(["serve", "--listen", "127.0.0.1:0", image]);
+            string uri = (await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+            Assert.Matches(ExportUri(), uri);
+            ToolResult info = await ExternalTool.RunCheckedAsync("nbdinfo", [uri], s_toolTimeout);
+            Assert.Contains("export-size: 4194304", info.StandardOutput, StringComparison.Ordinal);
+            Assert.Matches("engine (io_uring|threads)", serve.StandardError);
+            await StopAsync(serve, Libc.SigTerm);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task<CliProcess> StartAsync(string engine, string image, string extra)
+    {
+        string parameters = $"path={image},engine={engine}" + (extra.Length > 0 ? "," + extra : string.Empty);
+        await Task.CompletedTask;
+        return BlkmqCli.Start(["serve", "--listen", "127.0.0.1:0", "--export", "vm=file:" + parameters]);
+    }
+
+    private static async Task StopAsync(CliProcess serve, int signal)
+    {
+        serve.Signal(signal);
+        int exitCode = await serve.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken);
+        Assert.True(exitCode == 0, $"exit {exitCode}\n{serve.Describe()}");
+    }
+
+    [GeneratedRegex(@"^nbd://127\.0\.0\.1:\d+/disk$")]
+    private static partial Regex ExportUri();
+}

@@ -1,0 +1,60 @@
+using Blkmq.Drivers.File;
+
+namespace Blkmq.Tests.FileBacked;
+
+/// <summary>A fresh temp directory with a file disk in it; disposing removes the disk and the directory.</summary>
+internal sealed class FileScope : IAsyncDisposable
+{
+    private FileScope(string directory) => Directory = directory;
+
+    public string Directory { get; }
+
+    public string ImagePath => Path.Combine(Directory, "disk.img");
+
+    public FileBlock? Block { get; private set; }
+
+    public Disk Disk => Block!.Disk;
+
+    public static FileScope CreateDirectory()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "blkmq-file-" + Guid.NewGuid().ToString("N")[..12]);
+        System.IO.Directory.CreateDirectory(directory);
+        return new FileScope(directory);
+    }
+
+    /// <summary>Creates a sparse image of <paramref name="size"/> bytes and a disk on it with <paramref name="engine"/>.</summary>
+    public static FileScope Create(FileEngine engine, long size = 16 << 20, string extra = "")
+    {
+        FileScope scope = CreateDirectory();
+        scope.Open(FileDriverOptions.Parse($"path={scope.ImagePath},create={size},engine={FileDriverOptions.FormatEngine(engine)}{extra}"));
+        return scope;
+    }
+
+    public FileBlock Open(FileDriverOptions options)
+    {
+        Block = FileBlock.Create(options with { RequestTimeout = TimeSpan.FromSeconds(30) });
+        return Block;
+    }
+
+    public async ValueTask CloseAsync()
+    {
+        if (Block is not null)
+        {
+            await Block.DisposeAsync();
+            Block = null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort (a mount still busy in a failed test).
+        }
+    }
+}
