@@ -1,3 +1,4 @@
+using Blkmq.Tests.Infrastructure;
 using Blkmq.Drivers.Null;
 using Blkmq.Frontend;
 
@@ -92,18 +93,22 @@ public sealed class FrontendLayerTests
     [Fact]
     public async Task PendingWriteAwaitedTwice_Throws_AndDoesNotCorruptTheHoldPool()
     {
-        await using NullBlock nullb = NullBlock.Create("irqmode=2,completion_nsec=100000,memory_backed=1,size=1M,bs=4096");
-        BlockDevice device = nullb.Disk.OpenDevice();
-        byte[] block = new byte[4096];
-        ValueTask<BlockStatus> write = device.WriteStatusAsync(0, block);
+        // The driver holds every request, so the writes are pending when awaited (no timing involved).
+        await using TestRig rig = TestRig.Create(depth: 4);
+        byte[] block = new byte[512];
+        ValueTask<BlockStatus> write = rig.Device.WriteStatusAsync(0, block);
         Assert.False(write.IsCompleted);
+        (await rig.Data.NextAsync()).End(BlockStatus.Ok);
         Assert.Equal(BlockStatus.Ok, await write);
         Assert.ThrowsAny<InvalidOperationException>(() => write.GetAwaiter().GetResult());
 
         // The pool hands the hold out once, not twice: two pending writes complete independently.
-        ValueTask<BlockStatus> a = device.WriteStatusAsync(0, block);
-        ValueTask<BlockStatus> b = device.WriteStatusAsync(4096, block);
+        ValueTask<BlockStatus> a = rig.Device.WriteStatusAsync(0, block);
+        ValueTask<BlockStatus> b = rig.Device.WriteStatusAsync(4096, block);
+        (await rig.Data.NextAsync()).End(BlockStatus.Ok);
+        (await rig.Data.NextAsync()).End(BlockStatus.IoError);
         Assert.Equal(BlockStatus.Ok, await a);
-        Assert.Equal(BlockStatus.Ok, await b);
+        Assert.Equal(BlockStatus.IoError, await b);
+        rig.AssertIdle();
     }
 }
