@@ -91,13 +91,14 @@ internal sealed class ServeCommand : Command
     private readonly Option<string?> _fuse = new("--fuse")
     {
         Description = "Also serve every export as the file DIR/NAME of a FUSE mount on DIR (an existing directory; needs root). "
-            + "losetup turns such a file into /dev/loopN. Unmounted when the server stops (a loop device still attached gets 10 s, then the mount is forced off).",
+            + "losetup turns such a file into /dev/loopN. Unmounted when the server stops (a loop device still attached gets 10 s, then the mount is forced off). "
+            + "A dead mount left on DIR by a killed server is detached first; a live one is an error.",
         HelpName = "dir",
     };
 
     private readonly Option<string?> _control = new("--control")
     {
-        Description = "A Unix socket on which to accept control commands (see 'blkmq ctl'): power, bad blocks, power cut, stats. Default: none.",
+        Description = "A Unix socket on which to accept control commands (see 'blkmq ctl'): power, bad blocks, power cut, stats. A socket file left by a killed server is replaced. Default: none.",
         HelpName = "path",
     };
 

@@ -52,7 +52,10 @@ public sealed class FuseExport : IAsyncDisposable
     /// <returns>The mounted export; dispose it to unmount.</returns>
     /// <exception cref="PlatformNotSupportedException">Not Linux.</exception>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
-    /// <exception cref="IOException">The FUSE device cannot be opened or the mount fails (for example without root).</exception>
+    /// <exception cref="IOException">
+    /// The FUSE device cannot be opened, the mount fails (for example without root), or a live Blkmq mount is at the
+    /// mount point already (the message names its server's pid). A dead one, left by a killed server, is detached first.
+    /// </exception>
     public static FuseExport Mount(FuseExportOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -86,7 +89,11 @@ public sealed class FuseExport : IAsyncDisposable
             throw new ArgumentException($"Threads must be 1 to 64, not {options.Threads}.", nameof(options));
         }
 
-        string mountPoint = Path.GetFullPath(options.MountPoint);
+        string mountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.MountPoint));
+        ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Fuse.FuseExport") ?? NullLogger.Instance;
+
+        // A server killed without unmounting leaves a dead mount that hides the directory: take it away (never a live one).
+        FuseMountPoint.Reclaim(mountPoint, logger);
         if (!Directory.Exists(mountPoint))
         {
             throw new ArgumentException($"The mount point {mountPoint} is not an existing directory.", nameof(options));
@@ -102,7 +109,7 @@ public sealed class FuseExport : IAsyncDisposable
         string data = string.Create(
             CultureInfo.InvariantCulture,
             $"fd={fd},rootmode=40000,user_id={Libc.GetEffectiveUserId()},group_id={Libc.GetEffectiveGroupId()},default_permissions,max_read={FuseSession.MaxTransfer}{(options.AllowOther ? ",allow_other" : "")}");
-        if (Libc.Mount("blkmq", mountPoint, "fuse.blkmq", Libc.MountNoSuid | Libc.MountNoDev, data) != 0)
+        if (Libc.Mount(FuseMountPoint.Source, mountPoint, FuseMountEntry.BlkmqType, Libc.MountNoSuid | Libc.MountNoDev, data) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             _ = Libc.Close(fd);
@@ -110,7 +117,6 @@ public sealed class FuseExport : IAsyncDisposable
             throw new IOException($"Cannot mount FUSE on {mountPoint}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).{hint}");
         }
 
-        ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Fuse.FuseExport") ?? NullLogger.Instance;
         var session = new FuseSession(fd, options.Files, options.DirectIO, logger);
         session.Start(options.Threads);
         var export = new FuseExport(session, mountPoint, options.Files, logger, options.UnmountTimeout);

@@ -28,4 +28,7 @@ internal static partial class FuseLog
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "FUSE request {Opcode} threw")]
     public static partial void HandlerThrew(ILogger logger, Exception exception, string opcode);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "FUSE mount {Path} was left behind by a Blkmq server that is gone ({Server}); detached it, mounting afresh")]
+    public static partial void DeadMountDetached(ILogger logger, string path, string server);
 }

@@ -11,6 +11,12 @@ internal static partial class Libc
     public const ulong MountNoDev = 0x4;
     public const int UnmountForce = 0x1;
     public const int UnmountDetach = 0x2;
+    public const int AtCurrentDirectory = -100;
+    public const int StatxForceSync = 0x2000;
+    public const uint StatxType = 0x1;
+
+    /// <summary>The size of <c>struct statx</c> (<c>include/uapi/linux/stat.h</c>), fixed by the kernel's ABI.</summary>
+    public const int StatxSize = 256;
 
     public const int ENOENT = 2;
     public const int EINTR = 4;
@@ -29,6 +35,8 @@ internal static partial class Libc
     public const int EOPNOTSUPP = 95;
     public const int ETIMEDOUT = 110;
     public const int ENOTDIR = 20;
+    public const int ECONNABORTED = 103;
+    public const int ENOTCONN = 107;
     public const int EISDIR = 21;
 
     /// <summary><c>int open(const char *path, int flags)</c>.</summary>
@@ -54,6 +62,13 @@ internal static partial class Libc
     /// <summary><c>int umount2(const char *target, int flags)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unmount(string target, int flags);
+
+    /// <summary>
+    /// <c>int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf)</c>: only its result
+    /// is read, so <paramref name="buffer"/> is <see cref="StatxSize"/> bytes the caller never looks into.
+    /// </summary>
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static unsafe partial int Statx(int directoryFd, string path, int flags, uint mask, byte* buffer);
 
     /// <summary><c>uid_t geteuid(void)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "geteuid")]

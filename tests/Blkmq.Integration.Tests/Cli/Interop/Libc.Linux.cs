@@ -2,10 +2,11 @@ using System.Runtime.InteropServices;
 
 namespace Blkmq.Integration.Tests.Cli.Interop;
 
-/// <summary>The libc call the CLI tests need to stop <c>blkmq serve</c> the way a user or service manager does.</summary>
+/// <summary>The libc call the CLI tests need to stop <c>blkmq serve</c> the way a user, a service manager or the OOM killer does.</summary>
 internal static partial class Libc
 {
     public const int SigInt = 2;
+    public const int SigKill = 9;
     public const int SigTerm = 15;
     public const int SigKill = 9;
 
