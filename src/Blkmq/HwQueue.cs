@@ -119,7 +119,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         }
     }
 
-    public override void HandleTimeout(RequestSlot slot, long generation, BlockStatus status)
+    public override bool HandleTimeout(RequestSlot slot, long generation, BlockStatus status)
     {
         // The slot is TimingOut: an end or completion by the driver from now on is only recorded, and acted on by
         // TrySettleTimeout below, so these fields are this IO's until then.
@@ -149,10 +149,13 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             }
         }
 
-        if (slot.TrySettleTimeout(generation, action, _clock.Now() + _timeoutTicks, status))
+        if (!slot.TrySettleTimeout(generation, action, _clock.Now() + _timeoutTicks, status))
         {
-            BlkmqLog.RequestTimedOut(_logger, Disk.Name, Index, slot.Tag, op, sector);
+            return false;
         }
+
+        BlkmqLog.RequestTimedOut(_logger, Disk.Name, Index, slot.Tag, op, sector);
+        return true;
     }
 
     public override int FailDispatchList(BlockStatus status)

@@ -218,7 +218,8 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
     /// Runs the driver's <c>Timeout</c> callback for a slot the caller moved to <c>TimingOut</c>, then settles it;
     /// <paramref name="status"/> is what a request the driver gives up on ends with.
     /// </summary>
-    public abstract void HandleTimeout(RequestSlot slot, long generation, BlockStatus status);
+    /// <returns>Whether the block layer ended the request with <paramref name="status"/>.</returns>
+    public abstract bool HandleTimeout(RequestSlot slot, long generation, BlockStatus status);
 
     /// <summary>Fails every request on the dispatch list with <paramref name="status"/> (disk removal).</summary>
     public abstract int FailDispatchList(BlockStatus status);

@@ -139,9 +139,10 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
     /// request of that disk (removal's grace period is over), ending those the driver gives up with
     /// <paramref name="status"/>.
     /// </summary>
+    /// <returns>How many requests the block layer ended (not those the driver ended, rearmed or will end).</returns>
     internal int HandleTimeouts(Disk? disk, BlockStatus status)
     {
-        int handled = 0;
+        int ended = 0;
         lock (TimeoutScanLock)
         {
             HwQueueBase.EnterBlockLayerContext();
@@ -153,8 +154,10 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
                     if (slot.TryBeginTimeout(now, disk, out long generation))
                     {
                         // TimingOut holds the slot for this IO until HandleTimeout settles it: _hctx is stable.
-                        slot.Hctx.HandleTimeout(slot, generation, status);
-                        handled++;
+                        if (slot.Hctx.HandleTimeout(slot, generation, status))
+                        {
+                            ended++;
+                        }
                     }
                 }
             }
@@ -164,7 +167,7 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
             }
         }
 
-        return handled;
+        return ended;
     }
 
     /// <summary>Starts the periodic timeout scan; called once the slots exist.</summary>
