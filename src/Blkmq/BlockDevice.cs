@@ -362,9 +362,14 @@ public sealed partial class BlockDevice
 
     /// <summary>
     /// Submits a validated write of whole blocks (write, write-zeroes, discard) under a shared hold of the disk's
-    /// range lock, released when the write ends: a read-modify-write of a partial block of the same range waits for
+    /// range lock for as long as it is in flight: a read-modify-write of a partial block of the same range waits for
     /// it, and none starts between its read and its write back (the disk's one range-lock policy, see <see cref="RangeLock"/>).
     /// </summary>
+    /// <remarks>
+    /// The usual hold is the request itself (an unrecorded write, which passes the disk's write gate at no cost);
+    /// only while a partial write holds or wants a range, or when the write would have to wait for a tag, is the
+    /// write recorded in the lock with its range.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Submission SubmitWrite(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data)
     {
@@ -378,35 +383,13 @@ public sealed partial class BlockDevice
             return Submission.Done(BlockStatus.ReadOnly);
         }
 
-        RangeLock ranges = _disk.StreamLock;
-        if (!ranges.TryEnterShared())
-        {
-            return Submission.Slow(SubmitWriteContendedAsync(op, flags, offset, length, data));
-        }
-
-        Submission submission;
-        try
-        {
-            submission = SubmitUnheld(op, flags, offset, length, data);
-        }
-        catch
-        {
-            ranges.ExitShared();
-            throw;
-        }
-
-        if (submission.IsCompleted)
-        {
-            ranges.ExitShared();
-            return submission;
-        }
-
-        return SharedWriteHold.Hold(submission.AsStatusTask(), ranges, op, offset, length);
+        Submission submission = SubmitUnheld(op, flags, offset, length, data, unrecorded: true);
+        return submission.IsWriteGated ? Submission.Slow(SubmitWriteRecordedAsync(op, flags, offset, length, data)) : submission;
     }
 
-    /// <summary>A write while a read-modify-write holds or wants part of the disk: its range is recorded and may wait.</summary>
+    /// <summary>A write that holds its range recorded in the lock, waiting for any overlapping exclusive hold first.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<BlockStatus> SubmitWriteContendedAsync(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data)
+    private async ValueTask<BlockStatus> SubmitWriteRecordedAsync(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data)
     {
         using (await _disk.StreamLock.AcquireSharedAsync(offset, offset + length, CancellationToken.None).ConfigureAwait(false))
         {
@@ -414,9 +397,12 @@ public sealed partial class BlockDevice
         }
     }
 
-    /// <summary>Submits a validated IO without the range lock (reads, and writes whose caller holds the range).</summary>
+    /// <summary>
+    /// Submits a validated IO without taking the range lock: reads, writes whose caller holds the range, and
+    /// (<paramref name="unrecorded"/>) one-request writes that pass the disk's write gate or come back write-gated.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private Submission SubmitUnheld(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data)
+    private Submission SubmitUnheld(RequestOp op, RequestFlags flags, long offset, long length, Memory<byte> data, bool unrecorded = false)
     {
         Disk disk = _disk;
         if (!disk.HasWriteCache)
@@ -424,18 +410,21 @@ public sealed partial class BlockDevice
             flags &= ~RequestFlags.Fua;
         }
 
-        if (op == RequestOp.WriteZeroes && !disk.SupportsWriteZeroes)
-        {
-            return SubmitZeroBuffers(offset, length);
-        }
-
         long max = MaxRequestBytes(op);
-        if (length <= max)
+        if (length <= max && (op != RequestOp.WriteZeroes || disk.SupportsWriteZeroes))
         {
-            return disk.SubmitRequest(op, flags, offset >> 9, (int)length, data, null, 0);
+            return disk.SubmitRequest(op, flags, offset >> 9, (int)length, data, null, 0, unrecorded);
         }
 
-        return SubmitSplit(op, flags, offset, length, data, max);
+        // Several requests: an unrecorded write would pass the gate piece by piece, so it is recorded instead.
+        if (unrecorded)
+        {
+            return Submission.WriteGated();
+        }
+
+        return op == RequestOp.WriteZeroes && !disk.SupportsWriteZeroes
+            ? SubmitZeroBuffers(offset, length)
+            : SubmitSplit(op, flags, offset, length, data, max);
     }
 
     /// <summary>Gets whether [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) is whole blocks inside the disk.</summary>

@@ -34,6 +34,7 @@ public abstract partial class Disk
         SupportsFua = options.WriteCache && options.Fua;
         ReadsFillBuffers = options.ReadsFillBuffers;
         Statistics = new DiskStatistics(tagSet.AllSlots.Length, tagSet.Clock.Frequency, options.IoStatistics);
+        StreamLock = new RangeLock(WaitForUnrecordedWritesAsync);
         LogicalBlockShift = System.Numerics.BitOperations.Log2((uint)Limits.LogicalBlockSize);
     }
 
@@ -91,7 +92,8 @@ public abstract partial class Disk
 
     internal int LogicalBlockShift { get; }
 
-    internal RangeLock StreamLock { get; } = new();
+    /// <summary>The disk's one range lock (see <see cref="RangeLock"/>); its write gate is read at every first dispatch of an unrecorded write.</summary>
+    internal RangeLock StreamLock { get; }
 
     internal abstract HwQueueBase[] Queues { get; }
 
@@ -307,7 +309,20 @@ public abstract partial class Disk
         BlkmqLog.DiskRemoved(TagSetCore.Logger, Name, failed);
     }
 
-    internal abstract Submission SubmitRequest(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie);
+    /// <summary>Submits one request.</summary>
+    /// <param name="op">The operation.</param>
+    /// <param name="flags">Its modifiers.</param>
+    /// <param name="sector">The first 512-byte sector.</param>
+    /// <param name="bytes">The length in bytes.</param>
+    /// <param name="data">The one data segment, or empty.</param>
+    /// <param name="target">Where the outcome goes; null to complete the returned submission instead.</param>
+    /// <param name="cookie">Handed back to <paramref name="target"/>.</param>
+    /// <param name="unrecordedWrite">
+    /// A whole-block write that holds no recorded range (see <see cref="RangeLock"/>): it passes the write gate, or
+    /// comes back as <see cref="Submission.IsWriteGated"/> without reaching the driver, and so it does when it would
+    /// have to wait for a tag or an open gate.
+    /// </param>
+    internal abstract Submission SubmitRequest(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie, bool unrecordedWrite = false);
 
     internal abstract void ExitQueues();
 
@@ -388,6 +403,92 @@ public abstract partial class Disk
         }
     }
 
+    /// <summary>
+    /// Waits until every unrecorded write of this disk that could have passed the write gate has ended: the
+    /// exclusive side of <see cref="RangeLock"/>'s handshake, called after it raised the gate. Completes at once
+    /// when there is none, which is the usual case.
+    /// </summary>
+    private ValueTask WaitForUnrecordedWritesAsync(CancellationToken cancellationToken)
+    {
+        List<(RequestSlot Slot, long Generation)>? pending = null;
+        foreach (RequestSlot slot in TagSetCore.AllSlots)
+        {
+            long word = slot.StateWord;
+            if (IsSettled(RequestState.State(word)))
+            {
+                continue;
+            }
+
+            // The fields may already be a newer request's: when the word moved on meanwhile, keep the slot to be safe
+            // (waiting for a request that is not a write costs a little time, missing one would cost data).
+            bool mayBeOurs = (slot._unrecordedWrite && Volatile.Read(ref slot._hctx)?.Disk == this) || slot.StateWord != word;
+            if (mayBeOurs)
+            {
+                (pending ??= []).Add((slot, RequestState.Generation(word)));
+            }
+        }
+
+        return pending is null ? default : WaitForSlotsAsync(pending, cancellationToken);
+    }
+
+    private static bool IsSettled(int state) => state is RequestState.Free or RequestState.Ended;
+
+    private async ValueTask WaitForSlotsAsync(List<(RequestSlot Slot, long Generation)> pending, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _drainWaiters);
+        try
+        {
+            while (true)
+            {
+                TaskCompletionSource signal = DrainSignal();
+
+                // Checked after taking the signal: a free from here on sets it.
+                pending.RemoveAll(static entry =>
+                {
+                    long word = entry.Slot.StateWord;
+                    return RequestState.Generation(word) != entry.Generation || IsSettled(RequestState.State(word));
+                });
+
+                if (pending.Count == 0)
+                {
+                    return;
+                }
+
+                try
+                {
+                    await signal.Task.WaitAsync(TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Look again.
+                }
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _drainWaiters);
+        }
+    }
+
+    /// <summary>Gets the signal the next freed request sets, shared by every waiter until it is set.</summary>
+    private TaskCompletionSource DrainSignal()
+    {
+        while (true)
+        {
+            TaskCompletionSource current = Volatile.Read(ref _drained);
+            if (!current.Task.IsCompleted)
+            {
+                return current;
+            }
+
+            TaskCompletionSource fresh = NewSignal(completed: false);
+            if (Interlocked.CompareExchange(ref _drained, fresh, current) == current)
+            {
+                return fresh;
+            }
+        }
+    }
+
     private static TaskCompletionSource NewSignal(bool completed)
     {
         var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -414,8 +515,7 @@ public abstract partial class Disk
         {
             while (true)
             {
-                TaskCompletionSource signal = NewSignal(completed: false);
-                Interlocked.Exchange(ref _drained, signal);
+                TaskCompletionSource signal = DrainSignal();
 
                 // Counted after publishing the signal: a free from here on sets it.
                 if (CountActive(driverOwnedOnly) == 0)

@@ -74,7 +74,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal override Submission SubmitRequest(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie)
+    internal override Submission SubmitRequest(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie, bool unrecordedWrite = false)
     {
         HwQueue<TDriver, TData, THw, TDisk> queue = SelectQueue(flags);
         if (queue.Tags.TryAllocate(out int tag))
@@ -82,7 +82,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
             RequestSlot<TData> slot = queue.Slots[tag];
             long now = _clock.Now();
             slot._startTimestamp = now;
-            long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie);
+            long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie, unrecordedWrite);
             if (!data.IsEmpty)
             {
                 slot.AddSegment(data);
@@ -98,7 +98,8 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
             slot.Release();
         }
 
-        return SubmitSlow(op, flags, sector, bytes, data, target, cookie);
+        // An unrecorded write never waits here: the slow path would admit it after the write gate, unseen.
+        return unrecordedWrite ? Submission.WriteGated() : SubmitSlow(op, flags, sector, bytes, data, target, cookie);
     }
 
     internal override void SubmitPlanned(ReadOnlySpan<PlannedRequest> plan, Memory<byte>[] segments, IRequestCompletion target)

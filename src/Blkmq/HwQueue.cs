@@ -67,7 +67,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             return Submission.Done(status);
         }
 
-        if (outcome == DispatchOutcome.GateClosed)
+        if (outcome is DispatchOutcome.GateClosed or DispatchOutcome.WriteGated)
         {
             return Submission.Rejected();
         }
@@ -336,13 +336,17 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         bool begun = slot.TryBeginDispatch(generation, now + _timeoutTicks);
         System.Diagnostics.Debug.Assert(begun, "dispatching a request the block layer does not own");
 
-        // Dekker pairs with FreezeAsync / RemoveAsync (the gate) and QuiesceAsync: our CAS above is a full fence
-        // before these reads, theirs a full fence before they scan the slots; one of us sees the other. Only a
-        // new submission checks the gate: what was admitted before a freeze must still be dispatched.
-        if (Disk.IsQuiesced || (checkGate && Disk.IsGateClosed()))
+        // Dekker pairs with FreezeAsync / RemoveAsync (the gate), QuiesceAsync and an exclusive range hold (the
+        // write gate): our CAS above is a full fence before these reads, theirs a full fence before they scan the
+        // slots; one of us sees the other. Only a new submission checks the gates: what was admitted before a
+        // freeze or an exclusive hold must still be dispatched.
+        if (Disk.IsQuiesced || (checkGate && (Disk.IsGateClosed() || (slot._unrecordedWrite && Disk.StreamLock.IsExclusiveWanted))))
         {
             slot.TryUndoDispatch(generation);
-            return checkGate && Disk.IsGateClosed() ? DispatchOutcome.GateClosed : DispatchOutcome.Refused;
+            return !checkGate ? DispatchOutcome.Refused
+                : Disk.IsGateClosed() ? DispatchOutcome.GateClosed
+                : slot._unrecordedWrite && Disk.StreamLock.IsExclusiveWanted ? DispatchOutcome.WriteGated
+                : DispatchOutcome.Refused;
         }
 
         BlockStatus status;
@@ -422,7 +426,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     {
         // The freeze handshake needs a full fence between the slot's Prepared write and the gate read.
         Interlocked.MemoryBarrier();
-        if (Disk.IsGateClosed())
+        if (Disk.IsGateClosed() || (slot._unrecordedWrite && Disk.StreamLock.IsExclusiveWanted))
         {
             return Submission.Rejected();
         }
@@ -456,5 +460,6 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         Busy,
         Refused,
         GateClosed,
+        WriteGated,
     }
 }

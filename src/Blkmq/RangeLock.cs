@@ -9,12 +9,14 @@ namespace Blkmq;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The protocol keeps the shared case, which is every aligned write, to two interlocked operations and no range:
-/// <see cref="TryEnterShared"/> counts the hold in <c>_fastShared</c> and then reads <c>_exclusive</c>; an exclusive
-/// acquirer increments <c>_exclusive</c> and then reads <c>_fastShared</c>. Both are full fences, so at least one of the
-/// two sees the other (Dekker): either the shared hold backs out and takes the recorded path, or the exclusive one
-/// waits until every fast shared hold has been released (<c>_drained</c>). While any exclusive hold is held or
-/// wanted, shared holds are recorded with their ranges, so an exclusive hold waits only for overlapping ones.
+/// The shared case, which is every aligned write, costs nothing here: such a write is not recorded at all. Its
+/// request is its hold, and the write gate is the handshake. The block layer moves the request into
+/// <c>Dispatching</c> with a CAS (a full fence) and then reads <see cref="IsExclusiveWanted"/>; an exclusive
+/// acquirer raises <c>_exclusive</c> with an interlocked increment (a full fence) and then looks for those requests
+/// in the tag set (<c>unrecordedWrites</c>, <see cref="Disk"/>'s scan). One of the two sees the other (Dekker): either
+/// the write backs out before the driver sees it and takes the recorded path (<see cref="AcquireSharedAsync"/>), or
+/// the exclusive acquirer waits until it has ended. While any exclusive hold is held or wanted, writes are recorded
+/// with their ranges, so an exclusive hold waits only for overlapping ones.
 /// </para>
 /// <para>
 /// Allocation-free when uncontended: recorded holders are pooled, and the task a waiter waits on is made only when
@@ -28,51 +30,33 @@ internal sealed class RangeLock
     private readonly Lock _lock = new();
     private readonly List<Holder> _holders = [];
     private readonly Stack<Holder> _free = new();
-
-    // Written by every aligned write; kept apart from _exclusive, which only partial writes change.
-    private PaddedCount _fastShared;
+    private readonly Func<CancellationToken, ValueTask>? _unrecordedWrites;
     private int _exclusive;
-    private TaskCompletionSource? _drained;
 
-    /// <summary>Gets how many shared holds are held on the fast path (for tests).</summary>
-    internal int FastSharedCount => Volatile.Read(ref _fastShared.Value);
-
-    /// <summary>
-    /// Takes a shared hold of the whole disk without recording a range, unless an exclusive hold is held or wanted.
-    /// </summary>
-    /// <returns>True when held: call <see cref="ExitShared"/> exactly once when the write has ended.</returns>
-    public bool TryEnterShared()
+    /// <summary>Initializes a range lock.</summary>
+    /// <param name="unrecordedWrites">
+    /// Waits until every write that passed the write gate (<see cref="IsExclusiveWanted"/> read as false) before the
+    /// call has ended; null when no write bypasses the lock.
+    /// </param>
+    public RangeLock(Func<CancellationToken, ValueTask>? unrecordedWrites = null)
     {
-        Interlocked.Increment(ref _fastShared.Value);
-
-        // Read after the increment (a full fence): an exclusive acquirer that raised _exclusive first is seen here.
-        if (Volatile.Read(ref _exclusive) == 0)
-        {
-            return true;
-        }
-
-        ExitShared();
-        return false;
+        _unrecordedWrites = unrecordedWrites;
     }
 
-    /// <summary>Releases a hold taken by <see cref="TryEnterShared"/>.</summary>
-    public void ExitShared()
+    /// <summary>
+    /// Gets whether an exclusive hold is held or wanted: the write gate. A write that reads it as true after its
+    /// dispatch CAS must not reach the driver; it takes a recorded hold instead.
+    /// </summary>
+    public bool IsExclusiveWanted
     {
-        if (Interlocked.Decrement(ref _fastShared.Value) == 0 && Volatile.Read(ref _exclusive) != 0)
-        {
-            SignalDrained();
-        }
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => Volatile.Read(ref _exclusive) != 0;
     }
 
     /// <summary>Waits until no overlapping exclusive hold exists, then holds [<paramref name="start"/>, <paramref name="end"/>) shared.</summary>
     /// <returns>The hold; dispose it exactly once to release the range.</returns>
     public ValueTask<Releaser> AcquireSharedAsync(long start, long end, CancellationToken cancellationToken)
     {
-        if (TryEnterShared())
-        {
-            return new ValueTask<Releaser>(new Releaser(this, null, 0));
-        }
-
         lock (_lock)
         {
             if (FindOverlap(start, end, exclusive: false) is null)
@@ -88,8 +72,20 @@ internal sealed class RangeLock
     /// <returns>The hold; dispose it exactly once to release the range.</returns>
     public ValueTask<Releaser> AcquireAsync(long start, long end, CancellationToken cancellationToken)
     {
+        // Raised first, then the unrecorded writes are looked for: see the remarks.
         Interlocked.Increment(ref _exclusive);
-        if (Volatile.Read(ref _fastShared.Value) == 0)
+        ValueTask unrecorded;
+        try
+        {
+            unrecorded = _unrecordedWrites?.Invoke(cancellationToken) ?? default;
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _exclusive);
+            throw;
+        }
+
+        if (unrecorded.IsCompletedSuccessfully)
         {
             lock (_lock)
             {
@@ -100,35 +96,20 @@ internal sealed class RangeLock
             }
         }
 
-        return AcquireExclusiveContendedAsync(start, end, cancellationToken);
+        return AcquireExclusiveContendedAsync(unrecorded, start, end, cancellationToken);
     }
 
-    private async ValueTask<Releaser> AcquireExclusiveContendedAsync(long start, long end, CancellationToken cancellationToken)
+    private async ValueTask<Releaser> AcquireExclusiveContendedAsync(ValueTask unrecorded, long start, long end, CancellationToken cancellationToken)
     {
         try
         {
-            // Fast shared holds carry no range: wait for all of them. No new ones start while _exclusive is raised.
-            while (true)
-            {
-                Task drained;
-                lock (_lock)
-                {
-                    if (Volatile.Read(ref _fastShared.Value) == 0)
-                    {
-                        break;
-                    }
-
-                    drained = (_drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-                }
-
-                await drained.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-
+            // Unrecorded writes carry no range: wait for all of them. No new ones start while _exclusive is raised.
+            await unrecorded.ConfigureAwait(false);
             return await AcquireContendedAsync(start, end, exclusive: true, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            // Cancelled: this acquirer no longer keeps shared holds on the recorded path.
+            // Cancelled: this acquirer no longer keeps writes on the recorded path.
             Interlocked.Decrement(ref _exclusive);
             throw;
         }
@@ -205,18 +186,6 @@ internal sealed class RangeLock
         waiters?.TrySetResult();
     }
 
-    private void SignalDrained()
-    {
-        TaskCompletionSource? drained;
-        lock (_lock)
-        {
-            drained = _drained;
-            _drained = null;
-        }
-
-        drained?.TrySetResult();
-    }
-
     /// <summary>A held range; <see cref="Dispose"/> releases it and wakes whoever waits for it.</summary>
     internal readonly struct Releaser : IDisposable
     {
@@ -224,7 +193,7 @@ internal sealed class RangeLock
         private readonly Holder? _holder;
         private readonly int _version;
 
-        /// <summary>Initializes a hold: a recorded <paramref name="holder"/>, or null for a fast shared hold.</summary>
+        /// <summary>Initializes a hold of a recorded <paramref name="holder"/>.</summary>
         public Releaser(RangeLock owner, Holder? holder, int version)
         {
             _owner = owner;
@@ -238,10 +207,6 @@ internal sealed class RangeLock
             {
                 _owner.Release(_holder, _version);
             }
-            else
-            {
-                _owner?.ExitShared();
-            }
         }
     }
 
@@ -253,13 +218,5 @@ internal sealed class RangeLock
         public bool Exclusive;
         public int Version;
         public TaskCompletionSource? Released;
-    }
-
-    /// <summary>A counter alone on its cache line.</summary>
-    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]
-    private struct PaddedCount
-    {
-        [System.Runtime.InteropServices.FieldOffset(64)]
-        public int Value;
     }
 }

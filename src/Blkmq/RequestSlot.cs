@@ -23,6 +23,10 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     internal long _state;
     internal RequestOp _op;
     internal RequestFlags _flags;
+
+    // A whole-block write that holds no recorded range: its request is its shared hold (see RangeLock), so it must
+    // pass the disk's write gate when it is first dispatched.
+    internal bool _unrecordedWrite;
     internal long _sector;
     internal int _bytes;
     internal int _segmentCount;
@@ -74,7 +78,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     /// </summary>
     /// <returns>The IO's generation, which every handle to it carries.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public long Prepare(HwQueueBase hctx, RequestOp op, RequestFlags flags, long sector, int bytes, IRequestCompletion? target, long cookie)
+    public long Prepare(HwQueueBase hctx, RequestOp op, RequestFlags flags, long sector, int bytes, IRequestCompletion? target, long cookie, bool unrecordedWrite = false)
     {
         long word = _state;
         Debug.Assert(RequestState.State(word) == RequestState.Free, "preparing a slot that is not free");
@@ -82,6 +86,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
         _hctx = hctx;
         _op = op;
         _flags = flags;
+        _unrecordedWrite = unrecordedWrite;
         _sector = sector;
         _bytes = bytes;
         _segmentCount = 0;

@@ -29,6 +29,12 @@ internal readonly struct Submission
     /// <summary>Gets whether the disk's gate refused a fresh submission; the caller still owns its slot.</summary>
     public bool IsRejected => _kind == 4;
 
+    /// <summary>
+    /// Gets whether an unrecorded write was turned back before it reached the driver (a range is held exclusive or
+    /// wanted, or it would have had to wait): the caller submits it again under a recorded hold.
+    /// </summary>
+    public bool IsWriteGated => _kind == 5;
+
     public BlockStatus Status => _status;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -47,6 +53,9 @@ internal readonly struct Submission
 
     /// <summary>A fresh submission the closed gate refused.</summary>
     public static Submission Rejected() => new(4, BlockStatus.Ok, null, 0, default);
+
+    /// <summary>An unrecorded write the disk turned back; nothing of it reached the driver.</summary>
+    public static Submission WriteGated() => new(5, BlockStatus.Ok, null, 0, default);
 
     /// <summary>A submission whose completion goes to a callback target later.</summary>
     public static Submission Callback() => new(3, BlockStatus.Ok, null, 0, default);

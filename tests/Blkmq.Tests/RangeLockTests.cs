@@ -2,7 +2,7 @@ namespace Blkmq.Tests;
 
 /// <summary>
 /// The range lock: overlapping exclusive holds wait, disjoint ones do not, shared holds wait only for exclusive ones (and
-/// exclusive ones for every shared hold taken on the fast path), and a stale second dispose is harmless.
+/// exclusive ones for every write that passed the write gate unrecorded), and a stale second dispose is harmless.
 /// </summary>
 public sealed class RangeLockTests
 {
@@ -42,25 +42,28 @@ public sealed class RangeLockTests
     }
 
     [Fact]
-    public async Task SharedHolds_DoNotWaitForEachOther_ButAnExclusiveHoldWaitsForThem()
+    public async Task ExclusiveHold_WaitsForUnrecordedWrites_AndRaisesTheWriteGateWhileItWaits()
     {
-        var ranges = new RangeLock();
-        Assert.True(ranges.TryEnterShared());
-        Assert.True(ranges.TryEnterShared());
-        Assert.Equal(2, ranges.FastSharedCount);
+        // The unrecorded writes: writes that passed the gate before it was raised, still in flight.
+        var inFlight = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int scans = 0;
+        var ranges = new RangeLock(_ =>
+        {
+            scans++;
+            return new ValueTask(inFlight.Task);
+        });
+        Assert.False(ranges.IsExclusiveWanted);
 
-        // A fast shared hold has no range: any exclusive hold waits until all of them are released.
         ValueTask<RangeLock.Releaser> exclusive = ranges.AcquireAsync(1 << 20, (1 << 20) + 10, TestContext.Current.CancellationToken);
+        Assert.Equal(1, scans);
         Assert.False(exclusive.IsCompleted);
+        Assert.True(ranges.IsExclusiveWanted);
 
-        // While an exclusive hold is wanted, shared ones are recorded: a disjoint one goes ahead.
-        Assert.False(ranges.TryEnterShared());
+        // Recorded shared holds do not wait for unrecorded writes, nor for an exclusive hold that is only wanted.
         ValueTask<RangeLock.Releaser> disjoint = ranges.AcquireSharedAsync(0, 4096, TestContext.Current.CancellationToken);
         Assert.True(disjoint.IsCompletedSuccessfully);
 
-        ranges.ExitShared();
-        Assert.False(exclusive.IsCompleted);
-        ranges.ExitShared();
+        inFlight.SetResult();
         RangeLock.Releaser held = await exclusive.AsTask().WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
 
         // Held: an overlapping shared hold waits for it, a disjoint one does not.
@@ -68,25 +71,20 @@ public sealed class RangeLockTests
         Assert.False(overlapping.IsCompleted);
         (await disjoint).Dispose();
         held.Dispose();
+        Assert.False(ranges.IsExclusiveWanted);
         (await overlapping.AsTask().WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken)).Dispose();
-
-        // No exclusive hold left: shared holds take the fast path again.
-        Assert.True(ranges.TryEnterShared());
-        ranges.ExitShared();
-        Assert.Equal(0, ranges.FastSharedCount);
     }
 
     [Fact]
-    public async Task CancelledExclusiveWait_LetsSharedHoldsTakeTheFastPathAgain()
+    public async Task CancelledExclusiveWait_LowersTheWriteGate()
     {
-        var ranges = new RangeLock();
-        Assert.True(ranges.TryEnterShared());
+        var inFlight = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ranges = new RangeLock(cancellationToken => new ValueTask(inFlight.Task.WaitAsync(cancellationToken)));
         using var cancel = new CancellationTokenSource();
         ValueTask<RangeLock.Releaser> exclusive = ranges.AcquireAsync(0, 10, cancel.Token);
+        Assert.True(ranges.IsExclusiveWanted);
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await exclusive);
-        ranges.ExitShared();
-        Assert.True(ranges.TryEnterShared());
-        ranges.ExitShared();
+        Assert.False(ranges.IsExclusiveWanted);
     }
 }
