@@ -236,7 +236,7 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
     {
         if (Interlocked.CompareExchange(ref _workScheduled, 1, 0) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            Disk.TagSetCore.QueueWork(this);
         }
     }
 
@@ -333,7 +333,7 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
             Volatile.Write(ref _needRun, 1);
             if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
             {
-                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                queue.Disk.TagSetCore.QueueWork(this);
             }
         }
 

@@ -413,7 +413,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
         {
             // The slot is its own work item: it is ended and cannot be freed before Publish runs, so no IO of a
             // later generation can queue it again meanwhile.
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            _hctx!.Disk.TagSetCore.QueueWork(this);
         }
     }
 

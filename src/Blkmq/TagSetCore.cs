@@ -93,6 +93,26 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
 
     internal Lock TimeoutScanLock { get; } = new();
 
+    /// <summary>
+    /// Gets or sets where work items go instead of the thread pool; null (always, outside the simulator) for the
+    /// thread pool. Read only where a work item is queued, which costs a thread hop anyway, never per dispatch.
+    /// </summary>
+    internal IWorkScheduler? WorkScheduler { get; set; }
+
+    /// <summary>Queues a block-layer work item: to the thread pool, or to the simulator's scheduler.</summary>
+    internal void QueueWork(IThreadPoolWorkItem item)
+    {
+        IWorkScheduler? scheduler = WorkScheduler;
+        if (scheduler is null)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(item, preferLocal: false);
+        }
+        else
+        {
+            scheduler.Queue(item);
+        }
+    }
+
     /// <summary>Removes every disk, then releases the slots' per-request data.</summary>
     public void Dispose()
     {

@@ -1,0 +1,551 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Blkmq.Frontend;
+
+namespace Blkmq.Simulation.Tests.Infrastructure;
+
+/// <summary>
+/// One seeded run of the whole stack: a workload of reads, writes (some FUA), flushes, discards and write-zeroes
+/// through the shared front-end layer (<see cref="BlockExport"/>, its read-buffer policy and errno mapping) and
+/// <see cref="BlockDevice"/>, the real core (tag set, hardware queue, completion context, requeue, timeout scan,
+/// statistics) with its thread-pool work and clock handed to <see cref="SimScheduler"/>, and the fault-injecting
+/// <see cref="SimDisk"/> under it. The invariants are checked after every step; power cuts are followed by a read
+/// of the whole disk checked against what may survive one.
+/// </summary>
+internal sealed class Simulation
+{
+    public const string ReplayCommand = "dotnet tests/Blkmq.Simulation.Tests/bin/Release/net10.0/Blkmq.Simulation.Tests.dll -method Blkmq.Simulation.Tests.SimulationReplayTests.Replay_SeedFromEnvironment -noColor";
+
+    private const int Sectors = 256;
+    private const int MaxIoSectors = 16;
+    private const long MaxSteps = 3_000_000;
+
+    private readonly SimulationOptions _options;
+    private readonly SimScheduler _scheduler;
+    private readonly SimRandom _random;
+    private readonly SimFaults _faults;
+    private readonly SimDisk _simDisk;
+    private readonly TagSet<SimDriver, SimRequest, SimQueue, SimDisk> _tagSet;
+    private readonly Disk _disk;
+    private readonly BlockExport _export;
+    private readonly DiskModel _model = new(Sectors);
+    private readonly Dictionary<long, SimIo> _outstanding = [];
+    private readonly Dictionary<int, Stack<byte[]>> _buffers = [];
+    private readonly SortedSet<int> _crashPoints = [];
+    private readonly Queue<long> _verifyQueue = new();
+    private readonly long[] _observed = new long[Sectors];
+    private readonly int _cap;
+    private readonly long _stuckLimit;
+    private readonly string _config;
+
+    // Per op group (read, write + write-zeroes, discard, flush): IOs submitted, IOs and sectors the submitter saw end.
+    private readonly long[] _submitted = new long[4];
+    private readonly long[] _ended = new long[4];
+    private readonly long[] _endedSectors = new long[4];
+
+    private long _nextId = 1;
+    private int _issued;
+    private bool _recovering;
+    private bool _verifying;
+    private bool _finalCrash;
+    private int _crashes;
+    private long _errors;
+    private long _timeouts;
+    private string? _failure;
+
+    private Simulation(SimulationOptions options)
+    {
+        _options = options;
+        var root = new SimRandom(options.Seed);
+        _scheduler = new SimScheduler(root.Fork()) { RecentLimit = options.TraceLines };
+        _random = root.Fork();
+        SimFaults picked = SimFaults.Pick(root.Fork());
+        _faults = options.Faults ?? picked;
+        SimRandom config = root.Fork();
+        int depth = 1 << config.Next(6);
+        bool blocking = config.Next(3) == 0;
+        var timeout = TimeSpan.FromMilliseconds(config.Next(5, 30));
+        _cap = (int)config.Next(1, depth + 1);
+        _stuckLimit = (timeout.Ticks * 100 * 5) + 100_000_000;
+        for (int i = 0; i < _faults.Crashes; i++)
+        {
+            _crashPoints.Add((int)config.Next(1, options.Operations));
+        }
+
+        _config = $"depth {depth}, {_cap} in flight at most, timeout {timeout.TotalMilliseconds} ms{(blocking ? ", blocking" : string.Empty)}, faults {_faults}";
+        _simDisk = new SimDisk(_scheduler, new SimMedia(Sectors), _faults, root.Fork());
+        var tagSetOptions = new TagSetOptions
+        {
+            QueueDepth = depth,
+            RequestTimeout = timeout,
+            Blocking = blocking,
+            TimeProvider = new SimTimeProvider(_scheduler),
+        };
+        _tagSet = new TagSet<SimDriver, SimRequest, SimQueue, SimDisk>(default, tagSetOptions) { WorkScheduler = _scheduler };
+        _simDisk.TagSet = _tagSet;
+        _disk = _tagSet.AddDisk(_simDisk, new DiskOptions
+        {
+            Name = "sim",
+            Capacity = Sectors * SimMedia.SectorSize,
+            WriteCache = true,
+            Fua = true,
+            ReadsFillBuffers = true,
+            Limits = new QueueLimits { MaxSectors = MaxIoSectors, MaxDiscardSectors = MaxIoSectors, MaxWriteZeroesSectors = MaxIoSectors },
+        });
+        _export = new BlockExport("sim", _disk);
+    }
+
+    private bool Finished => _finalCrash && !_recovering && _outstanding.Count == 0;
+
+    /// <summary>Runs one seed to its end or its first failed invariant.</summary>
+    public static SimulationResult Run(SimulationOptions options)
+    {
+        var simulation = new Simulation(options);
+        return simulation.RunCore();
+    }
+
+    private SimulationResult RunCore()
+    {
+        try
+        {
+            _scheduler.At(0, Arrive, "arrival");
+            while (_failure is null && !Finished)
+            {
+                if (!_scheduler.Step())
+                {
+                    Fail($"nothing left to run with {_outstanding.Count} IOs outstanding: a lost completion");
+                    break;
+                }
+
+                CheckInvariants();
+                if (_scheduler.Steps > MaxSteps)
+                {
+                    Fail($"no end after {MaxSteps} steps");
+                }
+            }
+        }
+        catch (SimulationFailure)
+        {
+            // Fail recorded it.
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            _failure ??= Report($"unexpected exception: {exception}");
+        }
+
+        if (_failure is null)
+        {
+            // All IO has ended: removal drains nothing and finishes at once.
+            if (!_tagSet.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(30)))
+            {
+                _failure = Report("removing the disk after the run did not finish");
+            }
+        }
+
+        return new SimulationResult
+        {
+            Seed = _options.Seed,
+            TraceHash = _scheduler.TraceHash,
+            Steps = _scheduler.Steps,
+            VirtualNanoseconds = _scheduler.Now,
+            Ios = _nextId - 1,
+            Errors = _errors,
+            Crashes = _crashes,
+            Timeouts = _timeouts,
+            Failure = _failure,
+        };
+    }
+
+    private void Arrive()
+    {
+        if (_recovering)
+        {
+            Recover();
+        }
+        else if (_issued < _options.Operations)
+        {
+            if (_crashPoints.Count > 0 && _issued >= _crashPoints.Min)
+            {
+                _crashPoints.Remove(_crashPoints.Min);
+                Crash();
+            }
+            else if (_outstanding.Count < _cap)
+            {
+                _issued++;
+                SubmitRandom();
+            }
+        }
+        else if (_outstanding.Count == 0)
+        {
+            // The end of every run: a power cut with whatever is unflushed, then the check of what survived.
+            _finalCrash = true;
+            Crash();
+            Recover();
+        }
+
+        if (!Finished)
+        {
+            _scheduler.At(_scheduler.Now + _random.Next(0, 50_000), Arrive, "arrival");
+        }
+    }
+
+    private void Crash()
+    {
+        _crashes++;
+        _recovering = true;
+        _simDisk.Crash(_random);
+    }
+
+    private void Recover()
+    {
+        if (!_verifying)
+        {
+            if (_outstanding.Count > 0)
+            {
+                return;
+            }
+
+            _simDisk.Media.PowerOn();
+            _verifying = true;
+            Array.Fill(_observed, SectorPattern.Garbage);
+            for (long sector = 0; sector < Sectors; sector += MaxIoSectors)
+            {
+                _verifyQueue.Enqueue(sector);
+            }
+        }
+
+        while (_verifyQueue.Count > 0 && _outstanding.Count < _cap)
+        {
+            Submit(RequestOp.Read, RequestFlags.None, _verifyQueue.Dequeue(), MaxIoSectors, verify: true);
+        }
+
+        if (_verifyQueue.Count == 0 && _outstanding.Count == 0)
+        {
+            for (int sector = 0; sector < Sectors; sector++)
+            {
+                _model.Rebase(sector, _observed[sector]);
+            }
+
+            _verifying = false;
+            _recovering = false;
+            _scheduler.Trace("power restored, disk checked");
+        }
+    }
+
+    private void SubmitRandom()
+    {
+        long sector = _random.Next(Sectors);
+        int count = (int)Math.Min(_random.Next(1, MaxIoSectors + 1), Sectors - sector);
+        int pick = _random.Next(100);
+        (RequestOp op, RequestFlags flags) = pick switch
+        {
+            < 40 => (RequestOp.Read, RequestFlags.None),
+            < 65 => (RequestOp.Write, RequestFlags.None),
+            < 75 => (RequestOp.Write, RequestFlags.Fua),
+            < 85 => (RequestOp.Flush, RequestFlags.None),
+            < 92 => (RequestOp.Discard, RequestFlags.None),
+            _ => (RequestOp.WriteZeroes, RequestFlags.None),
+        };
+        if (op is RequestOp.Write or RequestOp.Discard or RequestOp.WriteZeroes && _model.WriteInFlight(sector, count))
+        {
+            // Writes to one sector never overlap in time (their order would be undefined): read it instead.
+            (op, flags) = (RequestOp.Read, RequestFlags.None);
+        }
+
+        Submit(op, flags, sector, count, verify: false);
+    }
+
+    private void Submit(RequestOp op, RequestFlags flags, long sector, int count, bool verify)
+    {
+        var io = new SimIo
+        {
+            Id = _nextId++,
+            Op = op,
+            Flags = flags,
+            Sector = op == RequestOp.Flush ? 0 : sector,
+            Count = op == RequestOp.Flush ? 0 : count,
+            SubmitSequence = _model.Tick(),
+            SubmittedAt = _scheduler.Now,
+            Verify = verify,
+        };
+        _scheduler.Trace($"submit {io}");
+        _submitted[Group(op)]++;
+        _outstanding.Add(io.Id, io);
+        BlockDevice device = _export.Target.Device;
+        long offset = io.Sector * SimMedia.SectorSize;
+        int length = io.Count * SimMedia.SectorSize;
+        ValueTask<BlockStatus> pending;
+        switch (op)
+        {
+            case RequestOp.Read:
+                io.Buffer = RentBuffer(length);
+                io.Buffer.AsSpan().Fill(0xEE);
+                _export.Target.PrepareReadBuffer(io.Buffer);
+                if (!verify)
+                {
+                    io.Snapshots = new (long[], int)[io.Count];
+                    for (int i = 0; i < io.Count; i++)
+                    {
+                        io.Snapshots[i] = _model.ReadSnapshot(io.Sector + i);
+                    }
+                }
+
+                pending = device.ReadStatusAsync(offset, io.Buffer);
+                break;
+            case RequestOp.Write:
+                io.Buffer = RentBuffer(length);
+                for (int i = 0; i < io.Count; i++)
+                {
+                    SectorPattern.Fill(io.Buffer.AsSpan(i * SimMedia.SectorSize, SimMedia.SectorSize), io.Id, io.Sector + i);
+                }
+
+                _model.BeginWrite(io.Id, io.Sector, io.Count, io.SubmitSequence);
+                pending = device.WriteStatusAsync(offset, io.Buffer, flags);
+                break;
+            case RequestOp.Discard:
+                _model.BeginWrite(0, io.Sector, io.Count, io.SubmitSequence);
+                pending = device.DiscardStatusAsync(offset, length);
+                break;
+            case RequestOp.WriteZeroes:
+                _model.BeginWrite(0, io.Sector, io.Count, io.SubmitSequence);
+                pending = device.WriteZeroesStatusAsync(offset, length);
+                break;
+            default:
+                pending = device.FlushStatusAsync();
+                break;
+        }
+
+        if (pending.IsCompleted)
+        {
+            OnEnded(io, pending.Result);
+        }
+        else
+        {
+            ConfiguredValueTaskAwaitable<BlockStatus>.ConfiguredValueTaskAwaiter awaiter = pending.ConfigureAwait(false).GetAwaiter();
+            awaiter.UnsafeOnCompleted(() => OnEnded(io, awaiter.GetResult()));
+        }
+    }
+
+    private void OnEnded(SimIo io, BlockStatus status)
+    {
+        _scheduler.CheckThread($"the continuation of {io}");
+        if (++io.Completions > 1)
+        {
+            Fail($"{io} ended twice (now with {status})");
+        }
+
+        if (!_outstanding.Remove(io.Id))
+        {
+            Fail($"{io} ended but was not outstanding");
+        }
+
+        long sequence = _model.Tick();
+        _scheduler.Trace($"ended {io}: {status}");
+        int group = Group(io.Op);
+        _ended[group]++;
+        _endedSectors[group] += io.Count;
+        if (status is not (BlockStatus.Ok or BlockStatus.IoError or BlockStatus.Timeout))
+        {
+            Fail($"{io} ended with {status}, which the disk never answers (a busy refusal or a block-layer error leaked)");
+        }
+
+        if ((status == BlockStatus.Ok) != (BlockStatusMapping.ToErrno(status) == 0))
+        {
+            Fail($"{status} maps to errno {BlockStatusMapping.ToErrno(status)}");
+        }
+
+        bool ok = status == BlockStatus.Ok;
+        if (!ok)
+        {
+            _errors++;
+        }
+
+        if (status == BlockStatus.Timeout)
+        {
+            _timeouts++;
+        }
+
+        switch (io.Op)
+        {
+            case RequestOp.Read:
+                if (ok)
+                {
+                    CheckRead(io);
+                }
+                else if (io.Verify)
+                {
+                    _verifyQueue.Enqueue(io.Sector);
+                }
+
+                ReturnBuffer(io.Buffer!);
+                break;
+            case RequestOp.Write:
+                _model.EndWrite(io.Sector, io.Count, ok, (io.Flags & RequestFlags.Fua) != 0, sequence);
+                ReturnBuffer(io.Buffer!);
+                break;
+            case RequestOp.Discard:
+            case RequestOp.WriteZeroes:
+                _model.EndWrite(io.Sector, io.Count, ok, fua: false, sequence);
+                break;
+            case RequestOp.Flush:
+                if (ok)
+                {
+                    _model.Flushed(io.SubmitSequence);
+                }
+
+                break;
+            default:
+                Fail($"unexpected op {io.Op}");
+                break;
+        }
+    }
+
+    private void CheckRead(SimIo io)
+    {
+        for (int i = 0; i < io.Count; i++)
+        {
+            long sector = io.Sector + i;
+            long value = SectorPattern.Decode(io.Buffer.AsSpan(i * SimMedia.SectorSize, SimMedia.SectorSize), sector);
+            if (io.Verify)
+            {
+                long[] candidates = [.. _model.CrashCandidates(sector)];
+                if (!candidates.Contains(value))
+                {
+                    Fail($"after a power cut sector {sector} holds {Describe(value)}; what may survive is {string.Join(", ", candidates.Select(Describe))} (the first is what the last acknowledged flush or FUA write made durable)");
+                }
+
+                _observed[sector] = value;
+            }
+            else if (!_model.ReadAllows(sector, io.Snapshots![i], value))
+            {
+                Fail($"{io} read {Describe(value)} from sector {sector}; it may read only {string.Join(", ", io.Snapshots[i].Values.Select(Describe))} or a write submitted since");
+            }
+        }
+    }
+
+    private void CheckInvariants()
+    {
+        if (_scheduler.Escape is { } escape)
+        {
+            Fail($"work escaped the simulator: {escape}");
+        }
+
+        if (_simDisk.Violations.Count > 0)
+        {
+            Fail($"the driver saw the contract broken: {_simDisk.Violations[0]}");
+        }
+
+        int tags = _tagSet.TagsInUse;
+        if (tags > _outstanding.Count)
+        {
+            Fail($"{tags} tags in use with {_outstanding.Count} IOs outstanding: a tag leaked");
+        }
+
+        DiskStats stats = _disk.GetStatistics();
+        ReadOnlySpan<long> ios = [stats.ReadIos, stats.WriteIos, stats.DiscardIos, stats.FlushIos];
+        for (int group = 0; group < 4; group++)
+        {
+            if (ios[group] < _ended[group] || ios[group] > _submitted[group])
+            {
+                Fail($"statistics count {ios[group]} {GroupName(group)} IOs; {_submitted[group]} were submitted and {_ended[group]} have ended");
+            }
+        }
+
+        if (stats.InFlight > _outstanding.Count)
+        {
+            Fail($"statistics show {stats.InFlight} IOs in flight with {_outstanding.Count} outstanding");
+        }
+
+        if (_outstanding.Count == 0)
+        {
+            if (tags != 0 || stats.InFlight != 0)
+            {
+                Fail($"idle, yet {tags} tags in use and {stats.InFlight} IOs in flight");
+            }
+
+            ReadOnlySpan<long> sectors = [stats.ReadSectors, stats.WriteSectors, stats.DiscardSectors, 0];
+            for (int group = 0; group < 4; group++)
+            {
+                if (ios[group] != _ended[group] || sectors[group] != _endedSectors[group])
+                {
+                    Fail($"idle, yet statistics count {ios[group]} {GroupName(group)} IOs of {sectors[group]} sectors; {_ended[group]} of {_endedSectors[group]} ended");
+                }
+            }
+        }
+
+        foreach (SimIo io in _outstanding.Values)
+        {
+            if (_scheduler.Now - io.SubmittedAt > _stuckLimit)
+            {
+                Fail($"{io} outstanding for {(_scheduler.Now - io.SubmittedAt) / 1_000_000} ms, past every timeout: a hang");
+            }
+        }
+    }
+
+    private static int Group(RequestOp op) => op switch
+    {
+        RequestOp.Read => 0,
+        RequestOp.Discard => 2,
+        RequestOp.Flush => 3,
+        _ => 1,
+    };
+
+    private static string GroupName(int group) => group switch
+    {
+        0 => "read",
+        1 => "write",
+        2 => "discard",
+        _ => "flush",
+    };
+
+    private static string Describe(long value) => value switch
+    {
+        SectorPattern.Garbage => "garbage (no write's data)",
+        0 => "zeroes",
+        _ => $"write {value}",
+    };
+
+    private byte[] RentBuffer(int length)
+    {
+        if (_buffers.TryGetValue(length, out Stack<byte[]>? free) && free.Count > 0)
+        {
+            return free.Pop();
+        }
+
+        return new byte[length];
+    }
+
+    private void ReturnBuffer(byte[] buffer)
+    {
+        if (!_buffers.TryGetValue(buffer.Length, out Stack<byte[]>? free))
+        {
+            free = new Stack<byte[]>();
+            _buffers[buffer.Length] = free;
+        }
+
+        free.Push(buffer);
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void Fail(string message)
+    {
+        _failure ??= Report(message);
+        throw new SimulationFailure(_failure);
+    }
+
+    private string Report(string message)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"SEED={_options.Seed}: {message}\n");
+        text.Append(CultureInfo.InvariantCulture, $"  at step {_scheduler.Steps}, t={_scheduler.Now / 1000.0:F1} us; {_config}\n");
+        text.Append(CultureInfo.InvariantCulture, $"  replay: BLKMQ_SIM_SEED={_options.Seed} {ReplayCommand}\n");
+        text.Append("  last events:\n");
+        foreach (string line in _scheduler.Recent)
+        {
+            text.Append("    ").Append(line).Append('\n');
+        }
+
+        return text.ToString();
+    }
+}
