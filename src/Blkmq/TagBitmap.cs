@@ -77,6 +77,9 @@ internal sealed class TagBitmap
     /// <summary>Gets the number of submitters waiting for a tag.</summary>
     public int WaiterCount => Volatile.Read(ref _waiterCount);
 
+    /// <summary>Gets or sets where a woken waiter's continuation runs instead of the thread pool: the simulator only (see <see cref="TagSetCore.WorkScheduler"/>).</summary>
+    internal IWorkScheduler? WorkScheduler { get; set; }
+
     /// <summary>Tries to take a free tag without waiting; fails also while others wait, to keep them in order.</summary>
     /// <param name="tag">The tag taken.</param>
     /// <returns>Whether a tag was taken.</returns>
@@ -198,7 +201,15 @@ internal sealed class TagBitmap
             {
                 TagWaiter waiter = _waiters.Dequeue();
                 Interlocked.Decrement(ref _waiterCount);
-                waiter.SetResult(tag);
+                if (WorkScheduler is { } scheduler)
+                {
+                    // The simulator orders the waiter's wake-up with everything else it runs.
+                    scheduler.Queue(new TagWake(waiter, tag));
+                }
+                else
+                {
+                    waiter.SetResult(tag);
+                }
             }
         }
     }
@@ -243,6 +254,14 @@ internal sealed class TagBitmap
 
         public void SetResult(int tag) => _core.SetResult(tag);
 
+        /// <summary>Completes the wait running the continuation here (the simulator's work item is the thread-pool hop).</summary>
+        public void SetResultInline(int tag)
+        {
+            _core.RunContinuationsAsynchronously = false;
+            _core.SetResult(tag);
+            _core.RunContinuationsAsynchronously = true;
+        }
+
         public int GetResult(short token)
         {
             int tag = _core.GetResult(token);
@@ -254,5 +273,11 @@ internal sealed class TagBitmap
 
         public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
             _core.OnCompleted(continuation, state, token, flags);
+    }
+
+    /// <summary>A waiter's wake-up as a work item, for the simulator's scheduler.</summary>
+    private sealed class TagWake(TagWaiter waiter, int tag) : IThreadPoolWorkItem
+    {
+        public void Execute() => waiter.SetResultInline(tag);
     }
 }

@@ -12,6 +12,7 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
     private readonly Lock _disksLock = new();
     private readonly List<Disk> _disks = [];
     private ITimer? _timeoutTimer;
+    private IWorkScheduler? _workScheduler;
     private bool _disposed;
 
     private protected TagSetCore(TagSetOptions options)
@@ -97,12 +98,23 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
     /// Gets or sets where work items go instead of the thread pool; null (always, outside the simulator) for the
     /// thread pool. Read only where a work item is queued, which costs a thread hop anyway, never per dispatch.
     /// </summary>
-    internal IWorkScheduler? WorkScheduler { get; set; }
+    internal IWorkScheduler? WorkScheduler
+    {
+        get => _workScheduler;
+        set
+        {
+            _workScheduler = value;
+            foreach (TagBitmap tags in Tags)
+            {
+                tags.WorkScheduler = value;
+            }
+        }
+    }
 
     /// <summary>Queues a block-layer work item: to the thread pool, or to the simulator's scheduler.</summary>
     internal void QueueWork(IThreadPoolWorkItem item)
     {
-        IWorkScheduler? scheduler = WorkScheduler;
+        IWorkScheduler? scheduler = _workScheduler;
         if (scheduler is null)
         {
             ThreadPool.UnsafeQueueUserWorkItem(item, preferLocal: false);

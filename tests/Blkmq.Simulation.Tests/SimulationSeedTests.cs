@@ -21,6 +21,7 @@ public sealed class SimulationSeedTests(ITestOutputHelper output)
         long timeouts = 0;
         long crashes = 0;
         long steps = 0;
+        var counters = new SortedDictionary<string, long>(StringComparer.Ordinal);
         for (ulong seed = first; seed < first + count; seed++)
         {
             SimulationResult result = Infrastructure.Simulation.Run(new SimulationOptions { Seed = seed, Operations = operations, TraceLines = 0 });
@@ -41,9 +42,18 @@ public sealed class SimulationSeedTests(ITestOutputHelper output)
             timeouts += result.Timeouts;
             crashes += result.Crashes;
             steps += result.Steps;
+            foreach ((string key, long value) in result.Counters)
+            {
+                counters[key] = counters.GetValueOrDefault(key) + value;
+            }
         }
 
         output.WriteLine($"seeds {first}..{first + count - 1}: {ios} IOs, {errors} failed as injected ({timeouts} timed out), {crashes} power cuts, {steps} steps");
+        foreach ((string key, long value) in counters)
+        {
+            output.WriteLine($"  {key}: {value}");
+        }
+
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 

@@ -48,12 +48,14 @@ internal sealed class SimDisk
         if (_random.Chance(Faults.Busy))
         {
             _scheduler.Trace("busy");
+            _scheduler.Count("fault: busy");
             return _random.Next(2) == 0 ? BlockStatus.Busy : BlockStatus.ResourceBusy;
         }
 
         if (_random.Chance(Faults.Throw))
         {
             _scheduler.Trace("QueueRq throws");
+            _scheduler.Count("fault: QueueRq throws");
             throw new IOException("injected driver exception");
         }
 
@@ -62,10 +64,12 @@ internal sealed class SimDisk
         double mode = _random.NextDouble();
         if (mode < Faults.Inline)
         {
+            _scheduler.Count("driver: end inside QueueRq");
             End(request, Apply(request), EndOptions.None);
         }
         else if (mode < Faults.Inline + Faults.SoftIrq)
         {
+            _scheduler.Count("driver: Complete inside QueueRq");
             DriverEnds++;
             request.Complete(Apply(request));
         }
@@ -105,6 +109,7 @@ internal sealed class SimDisk
         }
 
         _scheduler.Trace($"timeout {request.Op} -> {answer}");
+        _scheduler.Count($"driver Timeout -> {answer}");
         return answer;
     }
 
@@ -136,6 +141,7 @@ internal sealed class SimDisk
         {
             // Timed out and ended by the block layer (Done): the driver promised not to touch the buffers.
             _scheduler.Trace("device completion after the block layer ended the request");
+            _scheduler.Count("device completion after a timeout ended it");
             return;
         }
 
@@ -143,6 +149,7 @@ internal sealed class SimDisk
         if (viaComplete)
         {
             DriverEnds++;
+            _scheduler.Count("driver: Complete from the device");
             if (!request.TryComplete(status))
             {
                 Violations.Add($"TryComplete refused a request the driver owns ({token})");
@@ -150,6 +157,7 @@ internal sealed class SimDisk
         }
         else
         {
+            _scheduler.Count(options == EndOptions.RunContinuationInline ? "driver: End from the device, continuation inline" : "driver: End from the device");
             End(request, status, options);
         }
     }
@@ -177,6 +185,7 @@ internal sealed class SimDisk
         if (_random.Chance(Faults.DuplicateEnd))
         {
             _scheduler.Trace("duplicate end");
+            _scheduler.Count("fault: duplicate end");
             if (request.TryEnd(BlockStatus.Ok) || request.TryComplete(BlockStatus.Ok))
             {
                 Violations.Add($"a second end of {token} was accepted");
@@ -214,6 +223,7 @@ internal sealed class SimDisk
                 if (_random.Chance(Faults.ReadError))
                 {
                     _scheduler.Trace("read error");
+                    _scheduler.Count("fault: read error");
                     return BlockStatus.IoError;
                 }
 
@@ -278,6 +288,7 @@ internal sealed class SimDisk
         {
             bool partial = _random.Chance(Faults.PartialWrite);
             _scheduler.Trace(partial ? "write error, some sectors written" : "write error");
+            _scheduler.Count(partial ? "fault: torn failed write" : "fault: write error");
             for (int i = 0; partial && i < count; i++)
             {
                 if (_random.Next(2) == 0)

@@ -33,6 +33,9 @@ internal sealed class SimScheduler : IWorkScheduler
 
     public int PendingCount => _ready.Count + _timed.Count;
 
+    /// <summary>Gets how often each kind of event ran or each fault fired: what a run covered.</summary>
+    public SortedDictionary<string, long> Counters { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Gets the last events, oldest first, for a failure report.</summary>
     public IEnumerable<string> Recent => _recent;
 
@@ -57,6 +60,12 @@ internal sealed class SimScheduler : IWorkScheduler
     {
         CheckThread(label);
         _timed.Enqueue(new Work(null, action, label), (Math.Max(time, Now), _sequence++));
+    }
+
+    /// <summary>Counts one occurrence of <paramref name="key"/> (coverage, not part of the trace).</summary>
+    public void Count(string key)
+    {
+        Counters[key] = Counters.GetValueOrDefault(key) + 1;
     }
 
     /// <summary>Records a fact in the trace (part of the determinism hash, and of the failure report).</summary>
@@ -97,6 +106,7 @@ internal sealed class SimScheduler : IWorkScheduler
         _ready.RemoveAt(_ready.Count - 1);
         Steps++;
         _stepHash = 0;
+        Count(next.Label);
         Trace(next.Label);
         if (next.Item is not null)
         {

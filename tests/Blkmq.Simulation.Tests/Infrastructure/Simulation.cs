@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Blkmq.Drivers.Null;
 using Blkmq.Frontend;
 
 namespace Blkmq.Simulation.Tests.Infrastructure;
@@ -25,8 +26,9 @@ internal sealed class Simulation
     private readonly SimScheduler _scheduler;
     private readonly SimRandom _random;
     private readonly SimFaults _faults;
-    private readonly SimDisk _simDisk;
-    private readonly TagSet<SimDriver, SimRequest, SimQueue, SimDisk> _tagSet;
+    private readonly SimDisk? _simDisk;
+    private readonly NullBlock? _nullBlock;
+    private readonly TagSetCore _tagSet;
     private readonly Disk _disk;
     private readonly BlockExport _export;
     private readonly DiskModel _model = new(Sectors);
@@ -66,34 +68,71 @@ internal sealed class Simulation
         int depth = 1 << config.Next(6);
         bool blocking = config.Next(3) == 0;
         var timeout = TimeSpan.FromMilliseconds(config.Next(5, 30));
-        _cap = (int)config.Next(1, depth + 1);
+        // Up to twice the depth: submitters then wait for tags, woken in FIFO order as requests end.
+        _cap = (int)config.Next(1, (2 * depth) + 1);
+        bool useNull = options.Faults is null && config.Next(3) == 0;
         _stuckLimit = (timeout.Ticks * 100 * 5) + 100_000_000;
         for (int i = 0; i < _faults.Crashes; i++)
         {
             _crashPoints.Add((int)config.Next(1, options.Operations));
         }
 
-        _config = $"depth {depth}, {_cap} in flight at most, timeout {timeout.TotalMilliseconds} ms{(blocking ? ", blocking" : string.Empty)}, faults {_faults}";
-        _simDisk = new SimDisk(_scheduler, new SimMedia(Sectors), _faults, root.Fork());
-        var tagSetOptions = new TagSetOptions
+        var time = new SimTimeProvider(_scheduler);
+        if (useNull)
         {
-            QueueDepth = depth,
-            RequestTimeout = timeout,
-            Blocking = blocking,
-            TimeProvider = new SimTimeProvider(_scheduler),
-        };
-        _tagSet = new TagSet<SimDriver, SimRequest, SimQueue, SimDisk>(default, tagSetOptions) { WorkScheduler = _scheduler };
-        _simDisk.TagSet = _tagSet;
-        _disk = _tagSet.AddDisk(_simDisk, new DiskOptions
+            // The real null driver (memory backed, a write-back cache whose power cut loses what is not written back),
+            // ending inline or through the completion context; its timer mode runs a thread of its own, not simulated.
+            _faults = new SimFaults { Crashes = _faults.Crashes };
+            var nullOptions = new NullBlockOptions
+            {
+                Size = Sectors * SimMedia.SectorSize,
+                MemoryBacked = true,
+                CacheSize = 4096L << config.Next(5),
+                Discard = true,
+                MaxSectors = MaxIoSectors,
+                HwQueueDepth = depth,
+                Blocking = blocking,
+                IrqMode = config.Next(2) == 0 ? IrqMode.None : IrqMode.SoftIrq,
+                RequestTimeout = timeout,
+                TimeProvider = time,
+            };
+            _nullBlock = NullBlock.Create(nullOptions);
+            _tagSet = _nullBlock.TagSets[0];
+            _tagSet.WorkScheduler = _scheduler;
+            _disk = _nullBlock.Disk;
+            _config = $"null driver (irqmode {nullOptions.IrqMode}, cache {nullOptions.CacheSize} bytes), depth {depth}, {_cap} in flight at most, timeout {timeout.TotalMilliseconds} ms{(blocking ? ", blocking" : string.Empty)}, {_faults.Crashes} power cuts";
+        }
+        else
         {
-            Name = "sim",
-            Capacity = Sectors * SimMedia.SectorSize,
-            WriteCache = true,
-            Fua = true,
-            ReadsFillBuffers = true,
-            Limits = new QueueLimits { MaxSectors = MaxIoSectors, MaxDiscardSectors = MaxIoSectors, MaxWriteZeroesSectors = MaxIoSectors },
-        });
+            _config = $"sim disk, depth {depth}, {_cap} in flight at most, timeout {timeout.TotalMilliseconds} ms{(blocking ? ", blocking" : string.Empty)}, faults {_faults}";
+            _simDisk = new SimDisk(_scheduler, new SimMedia(Sectors), _faults, root.Fork());
+            var tagSetOptions = new TagSetOptions
+            {
+                QueueDepth = depth,
+                RequestTimeout = timeout,
+                Blocking = blocking,
+                TimeProvider = time,
+            };
+            var tagSet = new TagSet<SimDriver, SimRequest, SimQueue, SimDisk>(default, tagSetOptions) { WorkScheduler = _scheduler };
+            _tagSet = tagSet;
+            _simDisk.TagSet = tagSet;
+            _disk = tagSet.AddDisk(_simDisk, new DiskOptions
+            {
+                Name = "sim",
+                Capacity = Sectors * SimMedia.SectorSize,
+                WriteCache = true,
+                Fua = true,
+                ReadsFillBuffers = true,
+                Limits = new QueueLimits { MaxSectors = MaxIoSectors, MaxDiscardSectors = MaxIoSectors, MaxWriteZeroesSectors = MaxIoSectors },
+            });
+        }
+
         _export = new BlockExport("sim", _disk);
+        _scheduler.Count(useNull ? "run: null driver" : "run: sim disk");
+        if (blocking)
+        {
+            _scheduler.Count("run: blocking");
+        }
     }
 
     private bool Finished => _finalCrash && !_recovering && _outstanding.Count == 0;
@@ -137,7 +176,8 @@ internal sealed class Simulation
         if (_failure is null)
         {
             // All IO has ended: removal drains nothing and finishes at once.
-            if (!_tagSet.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(30)))
+            Task removal = _nullBlock is not null ? _nullBlock.DisposeAsync().AsTask() : _tagSet.DisposeAsync().AsTask();
+            if (!removal.Wait(TimeSpan.FromSeconds(30)))
             {
                 _failure = Report("removing the disk after the run did not finish");
             }
@@ -154,6 +194,7 @@ internal sealed class Simulation
             Crashes = _crashes,
             Timeouts = _timeouts,
             Failure = _failure,
+            Counters = _scheduler.Counters,
         };
     }
 
@@ -193,8 +234,17 @@ internal sealed class Simulation
     private void Crash()
     {
         _crashes++;
+        _scheduler.Count("power cut");
         _recovering = true;
-        _simDisk.Crash(_random);
+        if (_simDisk is not null)
+        {
+            _simDisk.Crash(_random);
+        }
+        else
+        {
+            _scheduler.Trace($"power cut, {_nullBlock!.Devices[0].CachedBytes} cached bytes lost");
+            _nullBlock.PowerCut(0);
+        }
     }
 
     private void Recover()
@@ -206,7 +256,7 @@ internal sealed class Simulation
                 return;
             }
 
-            _simDisk.Media.PowerOn();
+            _simDisk?.Media.PowerOn();
             _verifying = true;
             Array.Fill(_observed, SectorPattern.Garbage);
             for (long sector = 0; sector < Sectors; sector += MaxIoSectors)
@@ -270,6 +320,11 @@ internal sealed class Simulation
             Verify = verify,
         };
         _scheduler.Trace($"submit {io}");
+        if (_outstanding.Count >= _tagSet.QueueDepth)
+        {
+            _scheduler.Count("submitter waits for a tag");
+        }
+
         _submitted[Group(op)]++;
         _outstanding.Add(io.Id, io);
         BlockDevice device = _export.Target.Device;
@@ -431,7 +486,7 @@ internal sealed class Simulation
             Fail($"work escaped the simulator: {escape}");
         }
 
-        if (_simDisk.Violations.Count > 0)
+        if (_simDisk is { Violations.Count: > 0 })
         {
             Fail($"the driver saw the contract broken: {_simDisk.Violations[0]}");
         }

@@ -20,4 +20,7 @@ internal sealed record SimulationResult
     public required long Timeouts { get; init; }
 
     public string? Failure { get; init; }
+
+    /// <summary>Gets how often each kind of event ran and each fault fired.</summary>
+    public required IReadOnlyDictionary<string, long> Counters { get; init; }
 }
