@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Blkmq.Fuse.Interop;
+using Blkmq.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -28,9 +29,10 @@ public sealed class FuseExport : IAsyncDisposable
     private readonly string? _connection; // found while mounted: an unmount takes the mount out of the table
     private int _disposed;
 
-    private FuseExport(FuseSession session, string mountPoint, IReadOnlyList<FuseFile> files, ILogger logger, TimeSpan unmountTimeout)
+    private FuseExport(FuseSession session, string mountPoint, IReadOnlyList<FuseFile> files, ILogger logger, TimeSpan unmountTimeout, FrontendCounters counters)
     {
         _session = session;
+        Counters = counters;
         _connection = FuseConnections.Find(mountPoint);
         _mountPoint = mountPoint;
         _logger = logger;
@@ -46,6 +48,9 @@ public sealed class FuseExport : IAsyncDisposable
 
     /// <summary>Gets a task that completes when the file system is gone: unmounted by this export or by anyone else.</summary>
     public Task Completion => _session.Completion;
+
+    /// <summary>Gets the export's front-end counters (<c>frontend=fuse</c> on <see cref="BlkmqMeter"/>): the mount, requests, bytes.</summary>
+    public FrontendCounters Counters { get; }
 
     /// <summary>Mounts a FUSE file system at <see cref="FuseExportOptions.MountPoint"/> with one file per disk.</summary>
     /// <param name="options">Where, which disks (they must outlive the export) and how.</param>
@@ -117,9 +122,10 @@ public sealed class FuseExport : IAsyncDisposable
             throw new IOException($"Cannot mount FUSE on {mountPoint}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).{hint}");
         }
 
-        var session = new FuseSession(fd, options.Files, options.DirectIO, logger);
+        var counters = new FrontendCounters("fuse");
+        var session = new FuseSession(fd, options.Files, options.DirectIO, logger, counters);
         session.Start(options.Threads);
-        var export = new FuseExport(session, mountPoint, options.Files, logger, options.UnmountTimeout);
+        var export = new FuseExport(session, mountPoint, options.Files, logger, options.UnmountTimeout, counters);
         for (int i = 0; i < options.Files.Count; i++)
         {
             FuseLog.Mounted(logger, options.Files[i].Disk.Name, export.FilePaths[i]);
@@ -179,6 +185,7 @@ public sealed class FuseExport : IAsyncDisposable
 
         await Completion.ConfigureAwait(false);
         _session.Close();
+        Counters.Dispose();
         FuseLog.Unmounted(_logger, _mountPoint);
     }
 

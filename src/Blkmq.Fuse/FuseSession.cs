@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Blkmq.Frontend;
 using Blkmq.Fuse.Interop;
+using Blkmq.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Blkmq.Fuse;
@@ -41,12 +42,18 @@ internal sealed unsafe partial class FuseSession
     private readonly uint _uid = Libc.GetEffectiveUserId();
     private readonly uint _gid = Libc.GetEffectiveGroupId();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly FrontendCounters _counters;
+    private readonly FrontendCounterShard _connectionCounters;
     private int _running;
     private int _closed;
 
-    public FuseSession(int fd, IReadOnlyList<FuseFile> files, bool directIO, ILogger logger)
+    public FuseSession(int fd, IReadOnlyList<FuseFile> files, bool directIO, ILogger logger, FrontendCounters counters)
     {
         _fd = fd;
+        _counters = counters;
+
+        // The mount is the one connection; each worker counts its requests in a shard of its own.
+        _connectionCounters = counters.OpenConnection();
         _directIO = directIO;
         _logger = logger;
         _nodes = new FuseNode[files.Count];
@@ -78,6 +85,7 @@ internal sealed unsafe partial class FuseSession
     {
         if (Interlocked.Exchange(ref _closed, 1) == 0)
         {
+            _connectionCounters.Dispose();
             _ = Libc.Close(_fd);
         }
     }
@@ -86,6 +94,7 @@ internal sealed unsafe partial class FuseSession
     {
         byte[] request = GC.AllocateUninitializedArray<byte>(RequestBufferSize, pinned: true);
         byte[] reply = GC.AllocateUninitializedArray<byte>(FuseProtocol.OutHeaderLength + MaxTransfer, pinned: true);
+        FrontendCounterShard counters = _counters.AddWorker();
         try
         {
             while (true)
@@ -116,12 +125,13 @@ internal sealed unsafe partial class FuseSession
 
                 if (read >= FuseProtocol.InHeaderLength)
                 {
-                    Handle(request, (int)read, reply);
+                    Handle(request, (int)read, reply, counters);
                 }
             }
         }
         finally
         {
+            counters.Dispose();
             if (Interlocked.Decrement(ref _running) == 0)
             {
                 _completion.TrySetResult();
@@ -129,10 +139,11 @@ internal sealed unsafe partial class FuseSession
         }
     }
 
-    private void Handle(byte[] request, int length, byte[] reply)
+    private void Handle(byte[] request, int length, byte[] reply, FrontendCounterShard counters)
     {
         FuseInHeader header = MemoryMarshal.Read<FuseInHeader>(request);
         ReadOnlySpan<byte> args = request.AsSpan(FuseProtocol.InHeaderLength, length - FuseProtocol.InHeaderLength);
+        Count(header.Opcode, args, counters);
         Span<byte> body = reply.AsSpan(FuseProtocol.OutHeaderLength);
         int result;
         try
@@ -184,6 +195,36 @@ internal sealed unsafe partial class FuseSession
         // security.capability before every write).
         _ => -Libc.ENOSYS,
     };
+
+    /// <summary>Counts a request in this worker's front-end counters: its kind and, for a read or write, the bytes asked for.</summary>
+    private static void Count(FuseOpcode opcode, ReadOnlySpan<byte> args, FrontendCounterShard counters)
+    {
+        switch (opcode)
+        {
+            case FuseOpcode.Read or FuseOpcode.Write when args.Length >= Marshal.SizeOf<FuseIoIn>():
+                counters.Count(
+                    opcode == FuseOpcode.Read ? FrontendRequestKind.Read : FrontendRequestKind.Write,
+                    MemoryMarshal.Read<FuseIoIn>(args).Size);
+                break;
+            case FuseOpcode.Fsync:
+                counters.Count(FrontendRequestKind.Flush, 0);
+                break;
+            case FuseOpcode.Fallocate when args.Length >= Marshal.SizeOf<FuseFallocateIn>():
+                uint mode = MemoryMarshal.Read<FuseFallocateIn>(args).Mode & ~FuseProtocol.FallocKeepSize;
+                counters.Count(
+                    mode switch
+                    {
+                        FuseProtocol.FallocPunchHole => FrontendRequestKind.Discard,
+                        FuseProtocol.FallocZeroRange => FrontendRequestKind.WriteZeroes,
+                        _ => FrontendRequestKind.Other,
+                    },
+                    0);
+                break;
+            default:
+                counters.Count(FrontendRequestKind.Other, 0);
+                break;
+        }
+    }
 
     private void Send(in FuseInHeader request, int result, byte[] reply)
     {

@@ -3,6 +3,7 @@ using System.IO;
 using System.Net.Sockets;
 
 using System.Runtime.CompilerServices;
+using Blkmq.Metrics;
 
 namespace Blkmq.Nbd;
 
@@ -281,6 +282,7 @@ internal sealed partial class NbdConnection
         request.Cookie = header.Cookie;
         request.Offset = header.Offset;
         request.Length = header.Length;
+        Count(in header);
         if (!header.IsValid)
         {
             request.Error = header.Error;
@@ -329,6 +331,22 @@ internal sealed partial class NbdConnection
         }
 
         return null;
+    }
+
+    /// <summary>Counts a request in the connection's front-end counters (plain stores: this thread is their only writer).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Count(in NbdRequestHeader header)
+    {
+        FrontendRequestKind kind = !header.IsValid ? FrontendRequestKind.Other : header.Type switch
+        {
+            NbdProtocol.CmdRead => FrontendRequestKind.Read,
+            NbdProtocol.CmdWrite => FrontendRequestKind.Write,
+            NbdProtocol.CmdFlush => FrontendRequestKind.Flush,
+            NbdProtocol.CmdTrim => FrontendRequestKind.Discard,
+            NbdProtocol.CmdWriteZeroes => FrontendRequestKind.WriteZeroes,
+            _ => FrontendRequestKind.Other,
+        };
+        _counters.Count(kind, kind is FrontendRequestKind.Read or FrontendRequestKind.Write ? (long)header.Length : 0);
     }
 
     /// <summary>Gives a valid request its buffer: a write's payload, a read's buffer, or a block-status answer.</summary>

@@ -5,6 +5,7 @@ using System.IO;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Blkmq.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Blkmq.Nbd;
@@ -95,6 +96,9 @@ internal sealed partial class NbdConnection : IDisposable
     private int _aborted;
     private int _handshakeState;
 
+    // Requests and bytes, written only by the reading thread (Dispatch); retired when the connection ends.
+    private readonly FrontendCounterShard _counters;
+
     public NbdConnection(NbdServer server, Socket socket, long id, CancellationToken serverStopping)
     {
         _server = server;
@@ -107,6 +111,7 @@ internal sealed partial class NbdConnection : IDisposable
         _maxBufferedBytes = server.Options.MaxBufferedBytesPerConnection;
         _serverStopping = serverStopping;
         _busyPollTicks = (long)(server.Options.BusyPoll.TotalSeconds * Stopwatch.Frequency);
+        _counters = server.Counters.OpenConnection();
     }
 
     /// <summary>Gets the connection's number, for logs.</summary>
@@ -176,6 +181,7 @@ internal sealed partial class NbdConnection : IDisposable
 
     private void End()
     {
+        _counters.Dispose();
         _server.OnConnectionEnded(this);
         _done.SetResult();
     }

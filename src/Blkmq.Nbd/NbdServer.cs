@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
+using Blkmq.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -58,6 +59,9 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>Gets how many client connections are open.</summary>
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>Gets the server's front-end counters (<c>frontend=nbd</c> on <see cref="BlkmqMeter"/>): connections, requests, bytes.</summary>
+    public FrontendCounters Counters { get; } = new("nbd");
 
     internal ILogger Logger { get; }
 
@@ -232,6 +236,7 @@ public sealed class NbdServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
+        Counters.Dispose();
     }
 
     /// <summary>Gets how many connections are past the handshake.</summary>

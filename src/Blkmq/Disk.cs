@@ -33,7 +33,7 @@ public abstract partial class Disk
         HasWriteCache = options.WriteCache;
         SupportsFua = options.WriteCache && options.Fua;
         ReadsFillBuffers = options.ReadsFillBuffers;
-        Statistics = new DiskStatistics(tagSet.AllSlots.Length, tagSet.Clock.Frequency, options.IoStatistics);
+        Statistics = new DiskStatistics(tagSet.AllSlots.Length, tagSet.Clock.Frequency, options.IoStatistics, tagSet.Time, options.Name);
         StreamLock = new RangeLock(WaitForUnrecordedWritesAsync);
         LogicalBlockShift = System.Numerics.BitOperations.Log2((uint)Limits.LogicalBlockSize);
     }
@@ -306,6 +306,7 @@ public abstract partial class Disk
 
         ExitQueues();
         TagSetCore.Unregister(this);
+        Metrics.DiskMetrics.Unregister(this);
         BlkmqLog.DiskRemoved(TagSetCore.Logger, Name, failed);
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Blkmq.Metrics;
 
 namespace Blkmq;
 
@@ -7,11 +8,20 @@ namespace Blkmq;
 /// (a cache line pair), written with plain stores by the one thread that ends that slot's IO, which owns the slot
 /// exclusively at that moment. A snapshot sums the shards; it may be a few IOs behind, never torn (64-bit fields).
 /// Busy time follows Linux' <c>update_io_ticks</c>: one compare-and-swap per millisecond, not per IO.
+/// <para>
+/// Metrics (<see cref="DiskMetrics"/>) read these counters when a listener collects, so they add nothing per IO. The
+/// one exception is the latency histogram <c>blkmq.request.duration</c>: only while a listener has it enabled does an
+/// IO take a precise start stamp and record its duration; otherwise the cost is one flag read at start.
+/// </para>
 /// </summary>
 internal sealed class DiskStatistics
 {
-    // Per shard: 4 groups (read, write, discard, flush) x 4 counters (ios, merges, sectors, ticks) = 16 longs.
-    private const int ShardLongs = 16;
+    // Per shard: 4 groups (read, write, discard, flush) x 4 counters (ios, merges, sectors, ticks) = 16 longs, then
+    // 4 error counts (one per group), padded to 24 longs: three whole cache lines, so two slots ended at once by
+    // two threads never write the same line.
+    private const int ShardLongs = 24;
+    private const int CountedLongs = 20;
+    private const int ErrorOffset = 16;
     private const int GroupRead = 0;
     private const int GroupWrite = 1;
     private const int GroupDiscard = 2;
@@ -20,19 +30,44 @@ internal sealed class DiskStatistics
     private readonly long[] _shards;
     private readonly long _ticksPerMillisecond;
     private readonly bool _enabled;
+    private readonly TimeProvider _time;
+    private readonly KeyValuePair<string, object?> _diskTag;
     private long _stampMs;
     private long _ioTicksMs;
 
     public DiskStatistics(int slotCount, long timestampFrequency, bool enabled)
+        : this(slotCount, timestampFrequency, enabled, TimeProvider.System, string.Empty)
+    {
+    }
+
+    /// <param name="slotCount">Request slots of the tag set: one shard each.</param>
+    /// <param name="timestampFrequency">Ticks per second of the block layer's clock.</param>
+    /// <param name="enabled">Whether IOs are counted at all (<see cref="DiskOptions.IoStatistics"/>).</param>
+    /// <param name="time">The precise clock of the latency histogram.</param>
+    /// <param name="diskName">The disk's name, the histogram's <c>disk</c> tag.</param>
+    public DiskStatistics(int slotCount, long timestampFrequency, bool enabled, TimeProvider time, string diskName)
     {
         _shards = new long[slotCount * ShardLongs];
         _ticksPerMillisecond = Math.Max(1, timestampFrequency / 1000);
         _enabled = enabled;
+        _time = time;
+        _diskTag = new KeyValuePair<string, object?>(DiskMetrics.DiskTag, diskName);
     }
 
     public bool Enabled => _enabled;
 
-    /// <summary>Called when an IO starts: advances the busy-time stamp without counting an idle gap.</summary>
+    /// <summary>
+    /// Called when an IO starts: advances the busy-time stamp without counting an idle gap, and gives the slot a
+    /// precise start stamp while the latency histogram has a listener (zero otherwise: the slot is reused).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void OnStart(RequestSlot slot, long timestamp)
+    {
+        slot._durationStart = _enabled && DiskMetrics.RequestDuration.Enabled ? _time.GetTimestamp() : 0;
+        OnStart(timestamp);
+    }
+
+    /// <summary>Advances the busy-time stamp without counting an idle gap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void OnStart(long timestamp)
     {
@@ -44,9 +79,9 @@ internal sealed class DiskStatistics
         }
     }
 
-    /// <summary>Accounts one ended IO. The caller owns <paramref name="slot"/> exclusively.</summary>
+    /// <summary>Accounts one ended IO and its status. The caller owns <paramref name="slot"/> exclusively.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Account(RequestSlot slot, long timestamp)
+    public void Account(RequestSlot slot, BlockStatus status, long timestamp)
     {
         if (!_enabled)
         {
@@ -60,11 +95,21 @@ internal sealed class DiskStatistics
             RequestOp.Flush => GroupFlush,
             _ => GroupWrite,
         };
-        ref long counters = ref _shards[(slot.Index * ShardLongs) + (group * 4)];
+        ref long shard = ref _shards[slot.Index * ShardLongs];
+        ref long counters = ref Unsafe.Add(ref shard, group * 4);
         Unsafe.Add(ref counters, 0)++;
         Unsafe.Add(ref counters, 1) += slot._mergeCount;
         Unsafe.Add(ref counters, 2) += slot._bytes >> 9;
         Unsafe.Add(ref counters, 3) += timestamp - slot._startTimestamp;
+        if (status != BlockStatus.Ok)
+        {
+            Unsafe.Add(ref shard, ErrorOffset + group)++;
+        }
+
+        if (slot._durationStart != 0)
+        {
+            RecordDuration(slot._durationStart, group);
+        }
 
         long nowMs = timestamp / _ticksPerMillisecond;
         long stamp = Volatile.Read(ref _stampMs);
@@ -74,12 +119,20 @@ internal sealed class DiskStatistics
         }
     }
 
+    // Out of line: only IOs started while a listener had the histogram enabled come here.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordDuration(long start, int group)
+    {
+        double seconds = (double)(_time.GetTimestamp() - start) / _time.TimestampFrequency;
+        DiskMetrics.RequestDuration.Record(seconds, _diskTag, DiskMetrics.OpTags[group]);
+    }
+
     public DiskStats Snapshot(long inFlight)
     {
-        Span<long> sums = stackalloc long[ShardLongs];
+        Span<long> sums = stackalloc long[CountedLongs];
         for (int i = 0; i < _shards.Length; i += ShardLongs)
         {
-            for (int j = 0; j < ShardLongs; j++)
+            for (int j = 0; j < CountedLongs; j++)
             {
                 sums[j] += Volatile.Read(ref _shards[i + j]);
             }
@@ -105,6 +158,10 @@ internal sealed class DiskStatistics
             InFlight = inFlight,
             IoTicks = Volatile.Read(ref _ioTicksMs),
             TimeInQueue = Ms(sums[3] + sums[7] + sums[11] + sums[15]),
+            ReadErrors = sums[ErrorOffset + GroupRead],
+            WriteErrors = sums[ErrorOffset + GroupWrite],
+            DiscardErrors = sums[ErrorOffset + GroupDiscard],
+            FlushErrors = sums[ErrorOffset + GroupFlush],
         };
     }
 }

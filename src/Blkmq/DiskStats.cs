@@ -60,6 +60,18 @@ public sealed record DiskStats
     /// <summary>Gets the total milliseconds flushes took.</summary>
     public long FlushTicks { get; init; }
 
+    /// <summary>Gets the reads that ended with an error (counted in <see cref="ReadIos"/> too, as Linux counts them).</summary>
+    public long ReadErrors { get; init; }
+
+    /// <summary>Gets the writes and write-zeroes that ended with an error.</summary>
+    public long WriteErrors { get; init; }
+
+    /// <summary>Gets the discards that ended with an error.</summary>
+    public long DiscardErrors { get; init; }
+
+    /// <summary>Gets the flushes that ended with an error.</summary>
+    public long FlushErrors { get; init; }
+
     /// <summary>Formats the snapshot as the 17 fields of <c>/sys/block/&lt;dev&gt;/stat</c>.</summary>
     /// <returns>One line, fields separated by spaces.</returns>
     public string ToSysfsString() => string.Join(

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using Blkmq.Metrics;
 
 namespace Blkmq;
 
@@ -52,6 +53,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
         _baseQueues = _queues;
         Allocation = options.Allocation;
         Zones = options.Limits.IsZoned ? options.Zones : null;
+        DiskMetrics.Register(this);
     }
 
     internal override HwQueueBase[] Queues => _baseQueues;
@@ -88,7 +90,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
                 slot.AddSegment(data);
             }
 
-            Statistics.OnStart(now);
+            Statistics.OnStart(slot, now);
             Submission submission = queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
             if (!submission.IsRejected)
             {
@@ -127,7 +129,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
             }
 
             slot._mergeCount = request.EntryCount - 1;
-            Statistics.OnStart(now);
+            Statistics.OnStart(slot, now);
             ready[count++] = (slot, generation);
         }
 
@@ -214,7 +216,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
                 slot.AddSegment(segments.Span[i]);
             }
 
-            Statistics.OnStart(now);
+            Statistics.OnStart(slot, now);
             Submission submission = queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
             if (submission.IsRejected)
             {

@@ -32,6 +32,9 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     internal int _segmentCount;
     internal int _mergeCount;
     internal long _startTimestamp;
+
+    // The precise start stamp of the latency histogram, or 0 when it had no listener at the IO's start.
+    internal long _durationStart;
     internal long _deadline;
     internal HwQueueBase? _hctx;
     internal IRequestCompletion? _target;
@@ -345,8 +348,9 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     {
         long word = Volatile.Read(ref _state);
         Debug.Assert(RequestState.State(word) == RequestState.EndedInline, "not ended inline");
-        Account();
-        return RequestState.Status(word);
+        BlockStatus status = RequestState.Status(word);
+        Account(status);
+        return status;
     }
 
     /// <summary>Ends a request the block layer owns (never dispatched, or refused by the driver) with <paramref name="status"/>.</summary>
@@ -386,10 +390,10 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
         hctx.OnRequestFreed();
     }
 
-    private void Account()
+    private void Account(BlockStatus status)
     {
         HwQueueBase hctx = _hctx!;
-        hctx.Disk.Statistics.Account(this, hctx.Disk.TagSetCore.Clock.Now());
+        hctx.Disk.Statistics.Account(this, status, hctx.Disk.TagSetCore.Clock.Now());
     }
 
     /// <summary>
@@ -400,7 +404,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     /// </summary>
     private void Finish(BlockStatus status, bool inline)
     {
-        Account();
+        Account(status);
         if (HwQueueBase.IsDispatching)
         {
             HwQueueBase.PublishAfterDispatch(this);
