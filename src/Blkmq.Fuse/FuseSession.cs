@@ -141,14 +141,34 @@ internal sealed unsafe partial class FuseSession
 
     private void Handle(byte[] request, int length, byte[] reply, FrontendCounterShard counters)
     {
+        int replyLength = Serve(request, length, reply, counters);
+        if (replyLength != 0)
+        {
+            Send(MemoryMarshal.Read<FuseInHeader>(request), reply, replyLength);
+        }
+    }
+
+    /// <summary>
+    /// Serves one request as read from the device (<paramref name="length"/> bytes of <paramref name="request"/>, at
+    /// least the in-header) and formats its reply, header included, into <paramref name="reply"/>.
+    /// </summary>
+    /// <returns>The reply's length, or 0 when the request takes no reply.</returns>
+    internal int Serve(byte[] request, int length, byte[] reply, FrontendCounterShard? counters = null)
+    {
         FuseInHeader header = MemoryMarshal.Read<FuseInHeader>(request);
         ReadOnlySpan<byte> args = request.AsSpan(FuseProtocol.InHeaderLength, length - FuseProtocol.InHeaderLength);
-        Count(header.Opcode, args, counters);
+        if (counters is not null)
+        {
+            Count(header.Opcode, args, counters);
+        }
+
         Span<byte> body = reply.AsSpan(FuseProtocol.OutHeaderLength);
         int result;
         try
         {
-            result = Dispatch(header, args, request, body, reply);
+            // The kernel sends every opcode's fixed arguments whole; a request too short for them is refused before
+            // an operation reads past its end.
+            result = args.Length < FixedArgumentLength(header.Opcode) ? -Libc.EINVAL : Dispatch(header, args, request, body, reply);
         }
 #pragma warning disable CA1031 // A worker lets no request's failure escape: the kernel still gets a reply, the mount keeps serving.
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -158,10 +178,19 @@ internal sealed unsafe partial class FuseSession
             result = -Libc.EIO;
         }
 
-        if (result != NoReply)
+        if (result == NoReply)
         {
-            Send(header, result, reply);
+            return 0;
         }
+
+        var outHeader = new FuseOutHeader
+        {
+            Length = (uint)(FuseProtocol.OutHeaderLength + Math.Max(result, 0)),
+            Error = Math.Min(result, 0),
+            Unique = header.Unique,
+        };
+        MemoryMarshal.Write(reply, in outHeader);
+        return (int)outHeader.Length;
     }
 
     /// <summary>Serves one request: returns the reply body's length, a negative errno, or <see cref="NoReply"/>.</summary>
@@ -226,20 +255,23 @@ internal sealed unsafe partial class FuseSession
         }
     }
 
-    private void Send(in FuseInHeader request, int result, byte[] reply)
+    /// <summary>Gets the length of the fixed argument struct an opcode's operation reads: 0 when it reads none.</summary>
+    private static int FixedArgumentLength(FuseOpcode opcode) => opcode switch
     {
-        int bodyLength = Math.Max(result, 0);
-        var header = new FuseOutHeader
-        {
-            Length = (uint)(FuseProtocol.OutHeaderLength + bodyLength),
-            Error = Math.Min(result, 0),
-            Unique = request.Unique,
-        };
-        MemoryMarshal.Write(reply, in header);
+        FuseOpcode.Init => sizeof(FuseInitIn), // the part of fuse_init_in every kernel since 7.6 sends
+        FuseOpcode.SetAttr => sizeof(FuseSetAttrIn),
+        FuseOpcode.Open => sizeof(FuseOpenIn),
+        FuseOpcode.Read or FuseOpcode.ReadDir or FuseOpcode.Write => sizeof(FuseIoIn), // fuse_read_in, fuse_write_in
+        FuseOpcode.Fallocate => sizeof(FuseFallocateIn),
+        _ => 0,
+    };
+
+    private void Send(in FuseInHeader request, byte[] reply, int length)
+    {
         nint written;
         fixed (byte* buffer = reply)
         {
-            written = Libc.Write(_fd, buffer, (nuint)header.Length);
+            written = Libc.Write(_fd, buffer, (nuint)length);
         }
 
         // ENOENT: the request was interrupted or aborted meanwhile and nobody waits for the reply any more.

@@ -51,6 +51,11 @@ internal sealed partial class NbdConnection
             _server.OnTransmissionEnded();
         }
 
+        // Replies queued inline are sent by the reader before it next waits for input. When the end of the connection
+        // came in the same receive as their requests (NBD_CMD_DISC, a bad magic, a truncated payload) that wait never
+        // comes: hand them to the writer, or the wait below for their release would never end.
+        _repliesReady.Set();
+
         // Every started request must end before its buffer goes back to the pool: wait for them, then let the writer
         // send what is queued and finish.
         bool idle;

@@ -1,0 +1,55 @@
+using Blkmq.Cli;
+using Blkmq.Drivers;
+using Blkmq.Drivers.File;
+
+namespace Blkmq.Fuzz;
+
+/// <summary>
+/// <c>export-spec</c>: the input is the value of <c>blkmq serve --export</c> (<c>NAME=DRIVER[:key=value,...]</c>),
+/// made into disks by the same code (<c>ServeCommand.CreateExport</c>) and disposed. A bad value must fail with a
+/// <see cref="FormatException"/> or an <see cref="ArgumentException"/>. Specifications of the file driver are not
+/// run: they would open and lock whatever file the fuzzer names.
+/// </summary>
+internal sealed class ExportSpecTarget : IFuzzTarget
+{
+    public const string TargetName = "export-spec";
+
+    public string Name => TargetName;
+
+    public void Run(ReadOnlySpan<byte> input)
+    {
+        string text = FuzzText.Argument(input);
+        (string Name, string Driver) split;
+        try
+        {
+            split = ServeCommand.SplitExport(text);
+        }
+        catch (FormatException)
+        {
+            return;
+        }
+
+        (string driver, _) = DriverRegistry.SplitSpecification(split.Driver);
+        if (DriverCatalog.Registry.TryGet(driver, out DriverDescriptor? descriptor) && descriptor.Name == FileDriverProvider.Name)
+        {
+            return;
+        }
+
+        DriverInstance instance;
+        try
+        {
+            (_, instance) = ServeCommand.CreateExport(text, loggerFactory: null);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            if (string.IsNullOrWhiteSpace(e.Message))
+            {
+                throw new FuzzFindingException($"'{text}' was refused without a message", e);
+            }
+
+            return;
+        }
+
+        instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}
