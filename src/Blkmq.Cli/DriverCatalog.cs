@@ -1,6 +1,7 @@
 using Blkmq.Drivers;
 using Blkmq.Drivers.File;
 using Blkmq.Drivers.Null;
+using Blkmq.Drivers.Rbd;
 
 namespace Blkmq.Cli;
 
@@ -24,6 +25,7 @@ internal static class DriverCatalog
         var registry = new DriverRegistry();
         NullDriverProvider.Register(registry);
         FileDriverProvider.Register(registry);
+        RbdDriverProvider.Register(registry);
         return registry;
     }
 }
