@@ -72,6 +72,9 @@ public sealed unsafe class FileDisk : IDisposable
     /// <summary>Gets the worker threads per hardware queue of the threads engine.</summary>
     internal int Threads { get; private set; } = 4;
 
+    /// <summary>Gets whether the io_uring engine runs submitters' continuations on its ring thread (<c>inline=1</c>).</summary>
+    internal bool InlineCompletions { get; private set; }
+
     /// <summary>Gets the tag set, set once the disk's tag set exists; completions look requests up in it by token.</summary>
     internal TagSet<FileDriver, FileRequest, FileHwQueue, FileDisk> TagSet { get; set; } = null!;
 
@@ -86,7 +89,7 @@ public sealed unsafe class FileDisk : IDisposable
     {
         ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Drivers.File") ?? NullLogger.Instance;
         string path = System.IO.Path.GetFullPath(options.Path);
-        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads };
+        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads, InlineCompletions = options.InlineCompletions };
         try
         {
             disk.OpenCore(options);
