@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # bench/peer/file.sh: the file driver (in-process, `blkmq bench --driver file:…`) against fio's io_uring engine on
 # the same file, same run, same jobs: 4 KiB random read and random write at QD1 and QD32, 1 and 2 jobs, O_DIRECT on
-# both sides (blkmq: engine=io_uring,direct=on; fio: --ioengine=io_uring --direct=1). The two run back to back, in
-# an order that alternates between ROUNDS rounds; the table gives medians and Blkmq's ratio to fio (target >= 0.9).
-# Every process started here ends by itself; the work directory is removed on exit.
+# both sides (blkmq: engine=io_uring,direct=on; fio: --ioengine=io_uring --direct=1). Blkmq runs twice: with its
+# defaults (the submitter resumes on the thread pool) and with inline=1 (the ring thread runs the submitter's
+# continuation and submits its next IO itself, as fio's loop does). All run back to back, in an order that rotates
+# between ROUNDS rounds; the table gives medians and Blkmq's ratios to fio (target >= 0.9).
+# With LOOP=1 the target is a loop device over a file on /dev/shm (tmpfs) instead of a file in DIR; it is detached
+# on exit. Every process started here ends by itself; the work directory is removed on exit.
 #
 # Environment: DIR (where the test file lives, default /var/tmp: a real disk, not tmpfs), SIZE (default 1G),
-# RUNTIME (seconds per job, default 3), ROUNDS (default 3), ENGINE (blkmq's engine, default io_uring), BLKMQ (a built
-# blkmq; default: build it). About 2 minutes.
+# RUNTIME (seconds per job, default 3), ROUNDS (default 3), ENGINE (blkmq's engine, default io_uring), LOOP (0 or 1),
+# BLKMQ (a built blkmq; default: build it). About 3 minutes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,8 +25,11 @@ for tool in fio python3; do
   command -v "$tool" >/dev/null || { echo "file.sh: $tool missing; run scripts/install-test-tools.sh" >&2; exit 2; }
 done
 
+LOOP="${LOOP:-0}"
+if [ "$LOOP" = 1 ]; then DIR=/dev/shm; fi
 WORK="$(mktemp -d "$DIR/blkmq-file-bench.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+LOOPDEV=""
+trap '[ -n "$LOOPDEV" ] && losetup --detach "$LOOPDEV"; rm -rf "$WORK"' EXIT
 
 if [ -z "${BLKMQ:-}" ]; then
   echo "building blkmq (Release)..." >&2
@@ -33,7 +39,14 @@ fi
 
 FILE="$WORK/disk.img"
 echo "writing $SIZE of data to $FILE (no holes: every read reaches the disk)..." >&2
-fio --name=fill --filename="$FILE" --size="$SIZE" --rw=write --bs=1M --direct=1 --ioengine=io_uring --iodepth=8 --output=/dev/null
+if [ "$LOOP" = 1 ]; then
+  head -c "$(numfmt --from=iec "$SIZE")" /dev/urandom >"$FILE"
+  LOOPDEV="$(losetup --find --show "$FILE")"
+  FILE="$LOOPDEV"
+  echo "target: $FILE (loop device over a tmpfs file)" >&2
+else
+  fio --name=fill --filename="$FILE" --size="$SIZE" --rw=write --bs=1M --direct=1 --ioengine=io_uring --iodepth=8 --output=/dev/null
+fi
 
 # name|rw|iodepth|numjobs
 jobs=(
@@ -47,26 +60,27 @@ jobs=(
 
 RAW="$WORK/raw.tsv"
 : >"$RAW"
-run_blkmq() { # name rw depth jobs
-  "$BLKMQ" bench --driver "file:path=$FILE,engine=$ENGINE,direct=on,queues=$4" --rw "$2" --bs 4k --iodepth "$3" --numjobs "$4" \
+run_blkmq() { # name rw depth jobs [who extra-parameters]
+  "$BLKMQ" bench --driver "file:path=$FILE,engine=$ENGINE,direct=on,queues=$4${6:-}" --rw "$2" --bs 4k --iodepth "$3" --numjobs "$4" \
     --runtime "$RUNTIME" --size "$SIZE" --output-format json >"$WORK/b.json"
-  python3 -c 'import json,sys; print("%s\tblkmq\t%f" % (sys.argv[1], json.load(open(sys.argv[2]))["iops"]))' "$1" "$WORK/b.json" >>"$RAW"
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[2])); print("%s\t%s\t%f\t%s" % (sys.argv[1], sys.argv[3], j["iops"], j.get("alloc_bytes_per_io", "")))' "$1" "$WORK/b.json" "${5:-blkmq}" >>"$RAW"
 }
+run_inline() { run_blkmq "$1" "$2" "$3" "$4" blkmq-inline ",inline=1"; }
 run_fio() { # name rw depth jobs
   fio --name="$1" --filename="$FILE" --size="$SIZE" --rw="$2" --bs=4k --iodepth="$3" --numjobs="$4" --group_reporting \
     --ioengine=io_uring --direct=1 --time_based --runtime="$RUNTIME" --ramp_time=0.5 --output-format=json --output="$WORK/f.json"
-  python3 -c 'import json,sys; j=json.load(open(sys.argv[2]))["jobs"][0]; print("%s\tfio\t%f" % (sys.argv[1], j["read"]["iops"] + j["write"]["iops"]))' "$1" "$WORK/f.json" >>"$RAW"
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[2]))["jobs"][0]; print("%s\tfio\t%f\t" % (sys.argv[1], j["read"]["iops"] + j["write"]["iops"]))' "$1" "$WORK/f.json" >>"$RAW"
 }
 
 for round in $(seq "$ROUNDS"); do
   for job in "${jobs[@]}"; do
     IFS='|' read -r name rw depth numjobs <<<"$job"
     echo "round $round: $name" >&2
-    if [ $((round % 2)) -eq 1 ]; then
-      run_blkmq "$name" "$rw" "$depth" "$numjobs"; run_fio "$name" "$rw" "$depth" "$numjobs"
-    else
-      run_fio "$name" "$rw" "$depth" "$numjobs"; run_blkmq "$name" "$rw" "$depth" "$numjobs"
-    fi
+    case $((round % 3)) in
+      1) run_blkmq "$name" "$rw" "$depth" "$numjobs"; run_inline "$name" "$rw" "$depth" "$numjobs"; run_fio "$name" "$rw" "$depth" "$numjobs" ;;
+      2) run_inline "$name" "$rw" "$depth" "$numjobs"; run_fio "$name" "$rw" "$depth" "$numjobs"; run_blkmq "$name" "$rw" "$depth" "$numjobs" ;;
+      0) run_fio "$name" "$rw" "$depth" "$numjobs"; run_blkmq "$name" "$rw" "$depth" "$numjobs"; run_inline "$name" "$rw" "$depth" "$numjobs" ;;
+    esac
   done
 done
 
@@ -74,14 +88,19 @@ python3 - "$RAW" <<'PY'
 import statistics, sys, collections
 rows = collections.defaultdict(lambda: collections.defaultdict(list))
 order = []
+alloc = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    name, who, iops = line.split("\t")
+    name, who, iops, per_io = line.rstrip("\n").split("\t")
     if name not in order:
         order.append(name)
     rows[name][who].append(float(iops))
-print("| job | blkmq file (IOPS) | fio io_uring (IOPS) | ratio |")
-print("| --- | ---: | ---: | ---: |")
+    if per_io:
+        alloc[who].append(float(per_io))
+print("| job | blkmq file (IOPS) | blkmq inline=1 (IOPS) | fio io_uring (IOPS) | blkmq / fio | inline=1 / fio |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
 for name in order:
-    b = statistics.median(rows[name]["blkmq"]); f = statistics.median(rows[name]["fio"])
-    print(f"| {name} | {b:,.0f} | {f:,.0f} | {b / f:.2f}x |")
+    b = statistics.median(rows[name]["blkmq"]); i = statistics.median(rows[name]["blkmq-inline"]); f = statistics.median(rows[name]["fio"])
+    print(f"| {name} | {b:,.0f} | {i:,.0f} | {f:,.0f} | {b / f:.2f}x | {i / f:.2f}x |")
+for who, values in alloc.items():
+    print(f"{who}: at most {max(values):.3f} bytes allocated per IO (blkmq bench's own figure, whole run)")
 PY

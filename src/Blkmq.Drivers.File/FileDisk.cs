@@ -14,6 +14,7 @@ namespace Blkmq.Drivers.File;
 public sealed unsafe class FileDisk : IDisposable
 {
     private int _fd;
+    private volatile bool _mayHaveHoles;
     private int _directFd;
 
     private FileDisk(string name, string path, ILogger logger)
@@ -36,6 +37,14 @@ public sealed unsafe class FileDisk : IDisposable
 
     /// <summary>Gets whether the disk refuses writes (asked for, or the file or its file system is read-only).</summary>
     public bool ReadOnly { get; private set; }
+
+    /// <summary>
+    /// Gets whether the file may have holes: it had fewer blocks than its size when opened (a sparse image), or
+    /// this disk has since discarded or zeroed a range. While false, the allocation map answers "data" without a
+    /// system call: the NBD server asks it on every read, and <c>SEEK_HOLE</c> on a fully written tmpfs file walks
+    /// every page to the end of the file.
+    /// </summary>
+    internal bool MayHaveHoles => _mayHaveHoles;
 
     /// <summary>Gets the file's or device's size in bytes.</summary>
     public long Size { get; private set; }
@@ -72,6 +81,9 @@ public sealed unsafe class FileDisk : IDisposable
     /// <summary>Gets the worker threads per hardware queue of the threads engine.</summary>
     internal int Threads { get; private set; } = 4;
 
+    /// <summary>Gets whether the io_uring engine runs submitters' continuations on its ring thread (<c>inline=1</c>).</summary>
+    internal bool InlineCompletions { get; private set; }
+
     /// <summary>Gets the tag set, set once the disk's tag set exists; completions look requests up in it by token.</summary>
     internal TagSet<FileDriver, FileRequest, FileHwQueue, FileDisk> TagSet { get; set; } = null!;
 
@@ -86,7 +98,7 @@ public sealed unsafe class FileDisk : IDisposable
     {
         ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Drivers.File") ?? NullLogger.Instance;
         string path = System.IO.Path.GetFullPath(options.Path);
-        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads };
+        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads, InlineCompletions = options.InlineCompletions };
         try
         {
             disk.OpenCore(options);
@@ -120,6 +132,15 @@ public sealed unsafe class FileDisk : IDisposable
         }
 
         return _directFd;
+    }
+
+    /// <summary>Notes that a discard or write zeroes may punch a hole; called before the operation starts.</summary>
+    internal void NoteHoles()
+    {
+        if (!_mayHaveHoles)
+        {
+            _mayHaveHoles = true;
+        }
     }
 
     /// <summary>Closes the descriptors (and so drops the lock); the disk must be removed first.</summary>
@@ -254,6 +275,7 @@ public sealed unsafe class FileDisk : IDisposable
         }
 
         ReadOnly = readOnly;
+        _mayHaveHoles = !IsBlockDevice && (long)stat.Blocks * 512 < (long)stat.Size;
         if (Size % LogicalBlockSize != 0)
         {
             FileLog.TailIgnored(Logger, Name, path, Size, LogicalBlockSize, Size % LogicalBlockSize);

@@ -28,6 +28,12 @@ public readonly struct FileDriver : IBlockDriver<FileRequest, FileHwQueue, FileD
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public BlockStatus QueueRq(ref FileHwQueue hwQueue, FileDisk disk, Request<FileRequest> request, bool isLast)
     {
+        if (request.Op is RequestOp.Discard or RequestOp.WriteZeroes)
+        {
+            // Before the hole exists, so a block status racing with it may say "hole" (never "data" after it).
+            disk.NoteHoles();
+        }
+
         hwQueue.Queue(request, isLast);
         return BlockStatus.Ok;
     }

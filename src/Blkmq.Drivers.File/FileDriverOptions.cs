@@ -5,7 +5,7 @@ namespace Blkmq.Drivers.File;
 
 /// <summary>
 /// The file driver's parameters, written <c>path=FILE[,engine=auto|io_uring|threads][,direct=auto|on|off]
-/// [,create=SIZE][,readonly=1][,queues=N][,depth=N][,threads=N][,name=NAME]</c>.
+/// [,create=SIZE][,readonly=1][,queues=N][,depth=N][,threads=N][,inline=0|1][,timeout=SECONDS][,name=NAME]</c>.
 /// </summary>
 public sealed record FileDriverOptions
 {
@@ -32,6 +32,14 @@ public sealed record FileDriverOptions
 
     /// <summary>Gets the worker threads per hardware queue of the threads engine, 1 to 64.</summary>
     public int Threads { get; init; } = 4;
+
+    /// <summary>
+    /// Gets whether the io_uring engine ends requests with <see cref="EndOptions.RunContinuationInline"/>: the
+    /// submitter's continuation runs on the ring thread, which then submits the next IO itself in its next
+    /// <c>io_uring_enter</c> (no eventfd wake-up, no thread-pool hop: fio's own loop). Off by default, because a
+    /// continuation that blocks (a synchronous read of the same disk) stalls the ring it runs on.
+    /// </summary>
+    public bool InlineCompletions { get; init; }
 
     /// <summary>Gets the disk's name.</summary>
     public string Name { get; init; } = "file";
@@ -66,8 +74,10 @@ public sealed record FileDriverOptions
                 "queues" or "submit_queues" => o with { Queues = ParseInt(key, value) },
                 "depth" or "hw_queue_depth" => o with { Depth = ParseInt(key, value) },
                 "threads" => o with { Threads = ParseInt(key, value) },
+                "inline" => o with { InlineCompletions = ParseFlag(key, value) },
+                "timeout" => o with { RequestTimeout = TimeSpan.FromSeconds(ParseInt(key, value)) },
                 "name" => o with { Name = value },
-                _ => throw new FormatException($"file: unknown parameter '{key}' (known: path, engine, direct, create, readonly, queues, depth, threads, name)."),
+                _ => throw new FormatException($"file: unknown parameter '{key}' (known: path, engine, direct, create, readonly, queues, depth, threads, inline, timeout, name)."),
             };
         }
 
@@ -86,6 +96,11 @@ public sealed record FileDriverOptions
         CheckRange(nameof(Queues), Queues, 64, "queues");
         CheckRange(nameof(Depth), Depth, 4096, "depth");
         CheckRange(nameof(Threads), Threads, 64, "threads");
+        if (RequestTimeout < TimeSpan.FromSeconds(1) || RequestTimeout > TimeSpan.FromHours(1))
+        {
+            ThrowOutOfRange(nameof(RequestTimeout), RequestTimeout, "file: timeout must be 1 to 3600 seconds.");
+        }
+
         if (CreateSize is < 0)
         {
             ThrowOutOfRange(nameof(CreateSize), CreateSize, "file: create=SIZE must not be negative.");
@@ -96,7 +111,7 @@ public sealed record FileDriverOptions
     /// <returns>The text.</returns>
     public string Format() => string.Create(
         CultureInfo.InvariantCulture,
-        $"path={Path},engine={FormatEngine(Engine)},direct={Direct.ToString().ToLowerInvariant()},{(CreateSize is long size ? $"create={size}," : string.Empty)}readonly={(ReadOnly ? 1 : 0)},queues={Queues},depth={Depth},threads={Threads}");
+        $"path={Path},engine={FormatEngine(Engine)},direct={Direct.ToString().ToLowerInvariant()},{(CreateSize is long size ? $"create={size}," : string.Empty)}readonly={(ReadOnly ? 1 : 0)},queues={Queues},depth={Depth},threads={Threads},inline={(InlineCompletions ? 1 : 0)},timeout={(long)RequestTimeout.TotalSeconds}");
 
     internal static string FormatEngine(FileEngine engine) => engine switch
     {

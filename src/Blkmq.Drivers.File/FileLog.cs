@@ -25,4 +25,7 @@ internal static partial class FileLog
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "{Disk}: request {Token} timed out; io_uring cancel submitted, the request ends when the kernel lets go of its buffers")]
     public static partial void CancelSubmitted(ILogger logger, string disk, ulong token);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "{Disk}: request {Token} timed out; a worker is still in its system call, the request ends when the call returns")]
+    public static partial void WorkerTimedOut(ILogger logger, string disk, ulong token);
 }

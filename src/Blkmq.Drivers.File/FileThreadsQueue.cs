@@ -56,9 +56,12 @@ internal sealed unsafe class FileThreadsQueue : FileHwQueue
         // Workers start on each request as it comes; there is nothing to kick.
     }
 
-    internal override TimeoutAction Timeout(Request<FileRequest> request) =>
+    internal override TimeoutAction Timeout(Request<FileRequest> request)
+    {
         // A worker runs or will run it and ends it when the system call returns; a blocked pread cannot be aborted.
-        TimeoutAction.WillEnd;
+        FileLog.WorkerTimedOut(_disk.Logger, _disk.Name, request.Token.Value);
+        return TimeoutAction.WillEnd;
+    }
 
     protected override void Dispose(bool disposing)
     {

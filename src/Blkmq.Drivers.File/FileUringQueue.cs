@@ -26,6 +26,12 @@ namespace Blkmq.Drivers.File;
 /// <c>_sleeping</c> with an interlocked compare-exchange; if it was set, it writes the eventfd, on which the ring
 /// always keeps a read pending, so the sleeping <c>io_uring_enter</c> returns. Both sides use full fences between
 /// their store and their load, so at least one of them sees the other's store.</para>
+/// <para>With <c>inline=1</c> a completion ends its request with <see cref="EndOptions.RunContinuationInline"/>: the
+/// submitter's continuation runs on the ring thread and its next <c>QueueRq</c> lands in the hand-off ring from the
+/// ring thread itself, which finds it before it sleeps and submits it with the <c>io_uring_enter</c> that waits for
+/// the next completion: one thread and one system call per IO at queue depth 1, as fio's own loop. Such a
+/// continuation may also dispose the disk; the ring thread then does not join itself but releases the ring when its
+/// loop ends.</para>
 /// <para>Buffers are pinned from submission until the completion arrives, whatever became of the request; a timed
 /// out request gets an <c>IORING_OP_ASYNC_CANCEL</c> and <see cref="TimeoutAction.WillEnd"/>, and is ended when its
 /// own completion (usually <c>-ECANCELED</c>) comes (rule 8).</para>
@@ -46,6 +52,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private readonly ConcurrentQueue<ulong> _cancels = new();
     private readonly Thread _thread;
     private readonly bool _fixedFiles;
+    private readonly EndOptions _endOptions;
     private readonly string _name;
 
     // Written by the producer (QueueRq) and read by the ring thread; the head only by the ring thread.
@@ -54,6 +61,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private int _sleeping;
     private int _inFlight;
     private volatile bool _stopping;
+    private bool _releaseOnExit;
 
     public FileUringQueue(FileDisk disk, int hwQueueIndex, int depth, int maxSegments)
     {
@@ -77,6 +85,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         // Registered files save the kernel a file lookup and reference per IO: index 0 buffered, 1 direct.
         ReadOnlySpan<int> files = disk.DirectFd >= 0 ? [disk.Fd, disk.DirectFd] : [disk.Fd];
         _fixedFiles = ring.RegisterFiles(files) == 0;
+        _endOptions = disk.InlineCompletions ? EndOptions.RunContinuationInline : EndOptions.None;
 
         _eventBuffer = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
         _iovecs = (IoVec*)NativeMemory.AllocZeroed((nuint)depth * (nuint)maxSegments, (nuint)sizeof(IoVec));
@@ -124,8 +133,21 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     protected override void Dispose(bool disposing)
     {
         _stopping = true;
+        if (Thread.CurrentThread == _thread)
+        {
+            // An inline continuation removed the disk from the ring thread: joining would wait for ourselves. The
+            // loop ends once the call chain returns to it and releases the ring there.
+            _releaseOnExit = true;
+            return;
+        }
+
         WakeAlways();
         _thread.Join();
+        Release();
+    }
+
+    private void Release()
+    {
         _ring.Dispose();
         _ = Libc.Close(_eventFd);
         NativeMemory.Free(_eventBuffer);
@@ -189,6 +211,11 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
                 // Not expected from a healthy ring; back off instead of spinning on the error.
                 Thread.Sleep(1);
             }
+        }
+
+        if (_releaseOnExit)
+        {
+            Release();
         }
     }
 
@@ -398,7 +425,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         _inFlight--;
         if (_disk.TagSet.TryGetRequest(new RequestToken(token), out Request<FileRequest> request))
         {
-            request.TryEnd(status);
+            request.TryEnd(status, _endOptions);
         }
     }
 

@@ -24,6 +24,9 @@ internal struct Statx
     [FieldOffset(40)]
     public ulong Size;
 
+    [FieldOffset(48)]
+    public ulong Blocks;
+
     [FieldOffset(152)]
     public uint DioMemoryAlign;
 

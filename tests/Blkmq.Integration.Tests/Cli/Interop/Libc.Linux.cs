@@ -8,6 +8,8 @@ internal static partial class Libc
     public const int SigInt = 2;
     public const int SigKill = 9;
     public const int SigTerm = 15;
+    public const int SigCont = 18;
+    public const int SigStop = 19;
 
     /// <summary><c>int kill(pid_t pid, int sig)</c>: sends a signal to one process, named by its id.</summary>
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
