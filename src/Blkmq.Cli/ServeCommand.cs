@@ -32,8 +32,9 @@ internal sealed class ServeCommand : Command
     private readonly Option<string[]> _exports = new("--export")
     {
         Description = "An export: NAME=DRIVER[:key=value,...]. DRIVER is one of " + DriverCatalog.Registry.KnownNames
-            + "; key=value pairs are the driver's parameters (size, bs, irqmode, ...): 'blkmq drivers' lists them. Repeatable. Default: " + s_defaultExport + ".",
-        HelpName = "NAME=DRIVER[:params]",
+            + "; key=value pairs are the driver's parameters (size, bs, irqmode, ...): 'blkmq drivers' lists them. Filters stack after '|', "
+            + "from the driver up to the client: NAME=file:path=base.img|cow|delay:write=5ms. Repeatable. Default: " + s_defaultExport + ".",
+        HelpName = "NAME=DRIVER[:params][|FILTER[:params]...]",
         AllowMultipleArgumentsPerToken = false,
     };
 
@@ -141,7 +142,7 @@ internal sealed class ServeCommand : Command
         (string name, string driver) = SplitExport(text);
         try
         {
-            return (name, DriverCatalog.Registry.Create(driver, new DriverCreateOptions { DiskName = name, LoggerFactory = loggerFactory }));
+            return (name, DriverCatalog.Create(driver, new DriverCreateOptions { DiskName = name, LoggerFactory = loggerFactory }));
         }
         catch (Exception ex) when (ex is FormatException or OverflowException)
         {
