@@ -49,6 +49,11 @@ internal static class BuiltInFilters
                 new("mode", "error, error-writes or drop-writes.", "error"),
             ],
             static (a, _) => new FlakeyFilter(a)),
+        new(
+            "log-writes",
+            "dm-log-writes: logs every completed write (with data), trim, zero, flush and FUA, and marks, for 'blkmq replay'.",
+            [new("file", "The log file (created; required).", string.Empty)],
+            static (a, lower) => new LogWritesFilter(a, lower)),
         new("stats", "Counts IO per operation and keeps latency histograms; reported on exit and by 'blkmq ctl stats'.", [], static (_, _) => new StatsFilter()),
         new(
             "rate",
