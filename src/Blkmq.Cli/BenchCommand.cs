@@ -4,6 +4,7 @@ using System.Globalization;
 using Blkmq.Bench;
 using Blkmq.Drivers;
 using Blkmq.Drivers.Null;
+using Blkmq.Filters;
 using Spectre.Console;
 
 namespace Blkmq.Cli;
@@ -80,7 +81,7 @@ internal sealed class BenchCommand : Command
     private readonly Option<string> _driver = new("--driver")
     {
         Description = "Driver, with optional parameters: DRIVER[:key=value,...]. DRIVER is one of " + DriverCatalog.Registry.KnownNames
-            + "; 'blkmq drivers' lists each one's parameters. Default: " + DriverCatalog.DefaultBenchDriver + ".",
+            + "; 'blkmq drivers' lists each one's parameters. Filters stack after '|' (null|stats|delay:read=1ms). Default: " + DriverCatalog.DefaultBenchDriver + ".",
         DefaultValueFactory = _ => DriverCatalog.DefaultBenchDriver,
         HelpName = "driver",
     };
@@ -323,7 +324,8 @@ internal sealed class BenchCommand : Command
 
         // Driver parameters, weakest first: the driver's defaults, bench's (ends inline), --driver's, --driver-params,
         // then individual options; the disk is as large as the region unless they set its size.
-        (string driverName, string driverText) = DriverRegistry.SplitSpecification(parseResult.GetValue(_driver) ?? DriverCatalog.DefaultBenchDriver);
+        (string driverSpecification, string[] filters) = FilterStack.Split(parseResult.GetValue(_driver) ?? DriverCatalog.DefaultBenchDriver);
+        (string driverName, string driverText) = DriverRegistry.SplitSpecification(driverSpecification);
         DriverDescriptor driver = DriverCatalog.Registry.Get(driverName);
         var parameters = new List<string>();
         if (driver.HasParameter("irqmode"))
@@ -360,6 +362,11 @@ internal sealed class BenchCommand : Command
 
         string text = string.Join(',', parameters.Where(static p => !string.IsNullOrWhiteSpace(p)));
         DriverInstance instance = driver.Create(text, new DriverCreateOptions { DefaultSize = size });
+        if (filters.Length > 0)
+        {
+            instance = FilterStack.Apply(instance, filters);
+        }
+
         try
         {
             Disk disk = instance.Disk;

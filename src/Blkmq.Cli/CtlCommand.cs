@@ -20,12 +20,12 @@ internal sealed class CtlCommand : Command
 
     private readonly Argument<string[]> _command = new("command")
     {
-        Description = "The command and its arguments: " + ControlProtocol.Usage + ", help.",
+        Description = "The command and its arguments: " + ControlProtocol.Usage + " | " + FilterControl.Usage + ", help.",
         Arity = ArgumentArity.OneOrMore,
     };
 
     public CtlCommand()
-        : base("ctl", "Change a running 'blkmq serve' (null_blk's configfs): power, bad blocks, power cut, stats.")
+        : base("ctl", "Change a running 'blkmq serve' (null_blk's configfs): power, bad blocks, power cut, stats; filters: log-writes marks, filter stats.")
     {
         Options.Add(_control);
         Arguments.Add(_command);

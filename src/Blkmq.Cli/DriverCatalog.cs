@@ -2,6 +2,7 @@ using Blkmq.Drivers;
 using Blkmq.Drivers.File;
 using Blkmq.Drivers.Null;
 using Blkmq.Drivers.Rbd;
+using Blkmq.Filters;
 
 namespace Blkmq.Cli;
 
@@ -19,6 +20,15 @@ internal static class DriverCatalog
 
     /// <summary>Gets the driver <c>blkmq bench</c> measures when no <c>--driver</c> is given: the cheapest one.</summary>
     public static string DefaultBenchDriver => NullDriverProvider.NullName;
+
+    /// <summary>
+    /// Creates the disk of <c>DRIVER[:params]</c> or of a stack <c>DRIVER[:params]|FILTER[:params]|...</c>
+    /// (<see cref="FilterStack"/>).
+    /// </summary>
+    /// <exception cref="FormatException">The driver, a filter or a parameter is unknown or does not parse.</exception>
+    /// <exception cref="ArgumentException">A parameter is out of range.</exception>
+    public static DriverInstance Create(string specification, DriverCreateOptions options) =>
+        FilterStack.HasFilters(specification) ? FilterStack.Create(Registry, specification, options) : Registry.Create(specification, options);
 
     private static DriverRegistry CreateRegistry()
     {

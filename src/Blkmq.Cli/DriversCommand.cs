@@ -27,17 +27,20 @@ internal sealed class DriversCommand : Command
     private const int MaxColumn = 24;
 
     /// <summary>Formats one driver: a heading line, then one line per parameter.</summary>
-    internal static string Format(DriverDescriptor driver)
+    internal static string Format(DriverDescriptor driver) => Format(driver.Name, driver.Description, driver.Parameters);
+
+    /// <summary>Formats one driver or filter: a heading line, then one line per parameter.</summary>
+    internal static string Format(string name, string description, IReadOnlyList<DriverParameter> parameters)
     {
         int width = 0;
-        foreach (DriverParameter parameter in driver.Parameters)
+        foreach (DriverParameter parameter in parameters)
         {
             width = Math.Min(MaxColumn, Math.Max(width, parameter.Name.Length + 1 + parameter.DefaultValue.Length));
         }
 
         var text = new StringBuilder();
-        text.Append(driver.Name).Append(": ").AppendLine(driver.Description);
-        foreach (DriverParameter parameter in driver.Parameters)
+        text.Append(name).Append(": ").AppendLine(description);
+        foreach (DriverParameter parameter in parameters)
         {
             string assignment = parameter.Name + "=" + parameter.DefaultValue;
             text.Append("  ").Append(assignment.PadRight(width + 2)).AppendLine(parameter.Description);
@@ -67,6 +70,14 @@ internal sealed class DriversCommand : Command
         {
             Console.Out.WriteLine();
             Console.Out.Write(Format(driver));
+        }
+
+        Console.Out.WriteLine();
+        Console.Out.WriteLine("Filters (stacked after a driver with '|', from the driver up to the client: file:path=base.img|cow|delay:write=5ms; docs/filters.md):");
+        foreach (Blkmq.Filters.FilterDescriptor filter in Blkmq.Filters.FilterRegistry.Default.Filters)
+        {
+            Console.Out.WriteLine();
+            Console.Out.Write(Format(filter.Name, filter.Description, filter.Parameters));
         }
 
         return 0;

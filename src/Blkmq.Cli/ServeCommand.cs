@@ -32,8 +32,9 @@ internal sealed class ServeCommand : Command
     private readonly Option<string[]> _exports = new("--export")
     {
         Description = "An export: NAME=DRIVER[:key=value,...]. DRIVER is one of " + DriverCatalog.Registry.KnownNames
-            + "; key=value pairs are the driver's parameters (size, bs, irqmode, ...): 'blkmq drivers' lists them. Repeatable. Default: " + s_defaultExport + ".",
-        HelpName = "NAME=DRIVER[:params]",
+            + "; key=value pairs are the driver's parameters (size, bs, irqmode, ...): 'blkmq drivers' lists them. Filters stack after '|', "
+            + "from the driver up to the client: NAME=file:path=base.img|cow|delay:write=5ms. Repeatable. Default: " + s_defaultExport + ".",
+        HelpName = "NAME=DRIVER[:params][|FILTER[:params]...]",
         AllowMultipleArgumentsPerToken = false,
     };
 
@@ -96,6 +97,15 @@ internal sealed class ServeCommand : Command
         HelpName = "dir",
     };
 
+    private readonly Option<string?> _run = new("--run")
+    {
+        Description = "Captive mode: once serving, run CMD with /bin/sh -c and $uri, $nbd, $port, $unixsocket, $export, $file (FUSE) and $dev of the first export set; "
+            + "stop when CMD exits and exit with its status. --listen unix:- gives a private Unix socket.",
+        HelpName = "cmd",
+    };
+
+    private string? _privateSocketDirectory;
+
     private readonly Option<string?> _control = new("--control")
     {
         Description = "A Unix socket on which to accept control commands (see 'blkmq ctl'): power, bad blocks, power cut, stats. A socket file left by a killed server is replaced. Default: none.",
@@ -117,6 +127,7 @@ internal sealed class ServeCommand : Command
         Options.Add(_busyPoll);
         Options.Add(_fuse);
         Options.Add(_control);
+        Options.Add(_run);
         SetAction(Run);
     }
 
@@ -141,7 +152,7 @@ internal sealed class ServeCommand : Command
         (string name, string driver) = SplitExport(text);
         try
         {
-            return (name, DriverCatalog.Registry.Create(driver, new DriverCreateOptions { DiskName = name, LoggerFactory = loggerFactory }));
+            return (name, DriverCatalog.Create(driver, new DriverCreateOptions { DiskName = name, LoggerFactory = loggerFactory }));
         }
         catch (Exception ex) when (ex is FormatException or OverflowException)
         {
@@ -240,10 +251,23 @@ internal sealed class ServeCommand : Command
                     LoggerFactory = loggerFactory,
                 }
                 : null;
-            return ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports).GetAwaiter().GetResult();
+            var stacks = new List<(string Name, DriverInstance Instance)>();
+            for (int i = 0; i < exports.Count; i++)
+            {
+                stacks.Add((exports[i].Name, instances[i]));
+            }
+
+            int status = ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, stacks, parseResult.GetValue(_run)).GetAwaiter().GetResult();
+            PrintFilterReports(stacks);
+            return status;
         }
         finally
         {
+            if (_privateSocketDirectory is not null)
+            {
+                Directory.Delete(_privateSocketDirectory, recursive: true);
+            }
+
             foreach (DriverInstance instance in instances)
             {
                 instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -277,6 +301,16 @@ internal sealed class ServeCommand : Command
         }
 
         string[] listenTexts = parseResult.GetValue(_listen) is { Length: > 0 } listen ? listen : ["127.0.0.1:" + NbdServerOptions.DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        for (int i = 0; i < listenTexts.Length; i++)
+        {
+            if (listenTexts[i] == "unix:-")
+            {
+                // A private socket (nbdkit's -U -): in a fresh directory only this server and its --run command know.
+                _privateSocketDirectory ??= CaptiveCommand.CreatePrivateSocketDirectory();
+                listenTexts[i] = "unix:" + Path.Combine(_privateSocketDirectory, "blkmq.sock");
+            }
+        }
+
         if (listenTexts is ["none"])
         {
             return parseResult.GetValue(_fuse) is null
@@ -305,7 +339,7 @@ internal sealed class ServeCommand : Command
         return (serverOptions, exports);
     }
 
-    private static async Task<int> ServeAsync(NbdServerOptions? options, FuseExportOptions? fuseOptions, string? controlPath, IReadOnlyList<ControlExport> controlExports)
+    private static async Task<int> ServeAsync(NbdServerOptions? options, FuseExportOptions? fuseOptions, string? controlPath, IReadOnlyList<ControlExport> controlExports, IReadOnlyList<(string Name, DriverInstance Instance)> stacks, string? run)
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
@@ -361,7 +395,7 @@ internal sealed class ServeCommand : Command
                 files?.ReplaceDisk(name, disk);
             }
 
-            control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, PoweredOn).ExecuteAsync);
+            control = controlPath is null ? null : new ControlServer(controlPath, new FilterControl(stacks, new ControlProtocol(controlExports, PoweredOn).ExecuteAsync).ExecuteAsync);
             try
             {
                 control?.Start();
@@ -374,6 +408,10 @@ internal sealed class ServeCommand : Command
             }
 
             PrintEndpoints(server, options, fuse);
+            if (run is not null)
+            {
+                return await RunCaptiveAsync(run, server, options, fuse, stop.Task).ConfigureAwait(false);
+            }
 
             // Serving only files, the server has nothing left to do once someone else unmounts them.
             await (server is null ? Task.WhenAny(stop.Task, fuse!.Completion) : stop.Task).ConfigureAwait(false);
@@ -401,6 +439,49 @@ internal sealed class ServeCommand : Command
                 }
 
                 await server.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<int> RunCaptiveAsync(string run, NbdServer? server, NbdServerOptions? options, FuseExport? fuse, Task stopped)
+    {
+        string export = options?.Exports[0].Name ?? Path.GetFileName(fuse!.FilePaths[0]);
+        Dictionary<string, string> variables = CaptiveCommand.Variables(export, server is { EndPoints.Count: > 0 } ? server.EndPoints[0] : null, fuse?.FilePaths[0]);
+        System.Diagnostics.Process process;
+        try
+        {
+            process = CaptiveCommand.Start(run, variables);
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            Console.Error.WriteLine($"blkmq serve: --run: {ex.Message}");
+            return Program.ExitIOError;
+        }
+
+        using (process)
+        {
+            Task exited = process.WaitForExitAsync();
+            if (await Task.WhenAny(exited, stopped).ConfigureAwait(false) != exited)
+            {
+                CaptiveCommand.Stop(process);
+                await exited.ConfigureAwait(false);
+            }
+
+            return CaptiveCommand.ExitStatus(process);
+        }
+    }
+
+    /// <summary>What the filters have to say on exit (stats), on stderr, once every client is gone.</summary>
+    private static void PrintFilterReports(List<(string Name, DriverInstance Instance)> stacks)
+    {
+        foreach ((string name, DriverInstance instance) in stacks)
+        {
+            foreach (Blkmq.Filters.BlockFilter filter in Blkmq.Filters.FilterStack.FindFilters(instance))
+            {
+                if (filter.Report() is { } report)
+                {
+                    Console.Error.WriteLine($"{name}: {report.ReplaceLineEndings(Environment.NewLine + name + ": ")}");
+                }
             }
         }
     }

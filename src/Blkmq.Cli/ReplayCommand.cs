@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Globalization;
+using Blkmq.Filters;
+
+namespace Blkmq.Cli;
+
+/// <summary>
+/// <c>blkmq replay LOG --output IMAGE [--to MARK | --to-flush N]</c>: rebuilds the disk a <c>log-writes</c> filter
+/// logged, as it was at a mark or flush point (dm-log-writes' <c>replay-log</c>); <c>--list</c> shows the marks and
+/// flush points.
+/// </summary>
+internal sealed class ReplayCommand : Command
+{
+    private readonly Argument<string> _log = new("log") { Description = "The log a log-writes filter wrote (file=LOG)." };
+
+    private readonly Option<string?> _output = new("--output") { Description = "The image to write (created or truncated to the disk's size).", HelpName = "image" };
+
+    private readonly Option<string?> _to = new("--to") { Description = "Stop after this mark (blkmq ctl mark NAME).", HelpName = "mark" };
+
+    private readonly Option<int> _toFlush = new("--to-flush") { Description = "Stop after the Nth flush point (a flush or a FUA write), from 1.", HelpName = "n" };
+
+    private readonly Option<bool> _list = new("--list") { Description = "List the log's entries, flush points and marks instead of replaying." };
+
+    private readonly Option<bool> _broken = new("--broken") { Description = "Deliberately wrong: drop every other write of the last interval before the target (what a device that lies about flushes does); a checker must catch it." };
+
+    public ReplayCommand()
+        : base("replay", "Rebuild a disk from a log-writes log as it was at a mark or flush point.")
+    {
+        Arguments.Add(_log);
+        Options.Add(_output);
+        Options.Add(_to);
+        Options.Add(_toFlush);
+        Options.Add(_list);
+        Options.Add(_broken);
+        SetAction(Run);
+    }
+
+    private int Run(ParseResult parseResult)
+    {
+        string log = parseResult.GetRequiredValue(_log);
+        string? output = parseResult.GetValue(_output);
+        string? mark = parseResult.GetValue(_to);
+        int flush = parseResult.GetValue(_toFlush);
+        bool list = parseResult.GetValue(_list);
+        if (!list && output is null)
+        {
+            Console.Error.WriteLine("blkmq replay: --output IMAGE is required (or --list).");
+            return Program.ExitBadArguments;
+        }
+
+        if (mark is not null && flush != 0)
+        {
+            Console.Error.WriteLine("blkmq replay: give --to or --to-flush, not both.");
+            return Program.ExitBadArguments;
+        }
+
+        if (flush < 0)
+        {
+            Console.Error.WriteLine("blkmq replay: --to-flush must be 1 or more.");
+            return Program.ExitBadArguments;
+        }
+
+        try
+        {
+            using WriteLogReader reader = WriteLogReader.Open(log);
+            List<WriteLogEntry> entries = reader.ReadEntries();
+            if (list)
+            {
+                PrintList(reader, entries);
+                return 0;
+            }
+
+            int target = WriteLogReplay.FindTarget(entries, mark, flush);
+            (int applied, int dropped) = WriteLogReplay.Replay(reader, entries, target, output!, parseResult.GetValue(_broken));
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{output}: {reader.Capacity} bytes, {target + 1} of {entries.Count} entries, {applied} writes applied{(dropped > 0 ? $", {dropped} dropped (--broken)" : string.Empty)}"));
+            return 0;
+        }
+        catch (FormatException ex)
+        {
+            Console.Error.WriteLine($"blkmq replay: {ex.Message}");
+            return Program.ExitBadArguments;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"blkmq replay: {ex.Message.Split('\n')[0]}");
+            return Program.ExitIOError;
+        }
+    }
+
+    private static void PrintList(WriteLogReader reader, List<WriteLogEntry> entries)
+    {
+        int flushes = 0;
+        int writes = 0;
+        foreach (WriteLogEntry entry in entries)
+        {
+            writes += entry.Kind == WriteLogKind.Write ? 1 : 0;
+            if (entry.IsFlushPoint)
+            {
+                flushes++;
+            }
+
+            if (entry.Kind == WriteLogKind.Mark)
+            {
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"mark {entry.MarkName} entry={entry.Sequence} after-flush-points={flushes}"));
+            }
+        }
+
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"entries={entries.Count} writes={writes} flush-points={flushes} capacity={reader.Capacity} block-size={reader.BlockSize}"));
+    }
+}

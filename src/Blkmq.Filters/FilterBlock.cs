@@ -1,0 +1,89 @@
+using Blkmq.Drivers;
+
+namespace Blkmq.Filters;
+
+/// <summary>
+/// One running filter disk over a lower disk: its tag set, the disk, the filter, and the instance that owns the disk
+/// below (which may itself be a filter). Disposing removes the filter disk (in-flight IO drains), disposes the filter,
+/// then the lower instance: the stack comes down from the client side.
+/// </summary>
+internal sealed class FilterBlock : IAsyncDisposable
+{
+    private readonly TagSet<FilterDriver, FilterIo, FilterQueue, FilterDisk> _tagSet;
+    private int _disposed;
+
+    private FilterBlock(BlockFilter filter, DriverInstance lower, TagSet<FilterDriver, FilterIo, FilterQueue, FilterDisk> tagSet, Disk disk)
+    {
+        Filter = filter;
+        Lower = lower;
+        _tagSet = tagSet;
+        Disk = disk;
+    }
+
+    /// <summary>Gets the filter.</summary>
+    public BlockFilter Filter { get; }
+
+    /// <summary>Gets the instance that owns the disk below.</summary>
+    public DriverInstance Lower { get; }
+
+    /// <summary>Gets the filter disk.</summary>
+    public Disk Disk { get; }
+
+    /// <summary>Puts <paramref name="filter"/> over the first disk of <paramref name="lower"/>.</summary>
+    /// <param name="filter">The filter; owned by the block from now on.</param>
+    /// <param name="lower">The instance below; owned by the block from now on.</param>
+    /// <returns>The running filter disk.</returns>
+    /// <exception cref="ArgumentException">The lower disk cannot take this filter (a zoned disk).</exception>
+    public static FilterBlock Create(BlockFilter filter, DriverInstance lower)
+    {
+        Disk below = lower.Disk;
+        if (below.IsZoned)
+        {
+            throw new ArgumentException($"filter '{filter.Name}': zoned disks cannot be filtered yet (zone operations are not forwarded).", nameof(lower));
+        }
+
+        TagSetOptions lowerOptions = below.TagSet.Options;
+        var options = new TagSetOptions
+        {
+            // The stack is as concurrent as its strictest member: the same queues and depth as below, and blocking
+            // when the disk below may sleep in QueueRq (a forwarded IO may run it on this submitter's thread).
+            HardwareQueueCount = lowerOptions.HardwareQueueCount,
+            QueueDepth = lowerOptions.QueueDepth,
+            MaxSegments = 1,
+            Blocking = lowerOptions.Blocking,
+            RequestTimeout = lowerOptions.RequestTimeout,
+            LoggerFactory = lowerOptions.LoggerFactory,
+        };
+        var tagSet = new TagSet<FilterDriver, FilterIo, FilterQueue, FilterDisk>(default, options);
+        try
+        {
+            Disk disk = tagSet.AddDisk(new FilterDisk(filter, below), filter.Shape(below, below.Name));
+            return new FilterBlock(filter, lower, tagSet, disk);
+        }
+        catch
+        {
+            tagSet.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await Disk.RemoveAsync().ConfigureAwait(false);
+            await _tagSet.DisposeAsync().ConfigureAwait(false);
+            Filter.Dispose();
+        }
+        finally
+        {
+            await Lower.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+using Blkmq.Drivers;
+
+namespace Blkmq.Filters;
+
+/// <summary>
+/// Builds a stack <c>DRIVER[:params]|FILTER[:params]|...</c>: the driver's disk at the bottom, each filter over the one
+/// before it, left to right from the driver up to the client (<c>file:path=base.img|cow|delay:write=5ms</c>). A bad
+/// stack is refused before anything is created, with a one-line message.
+/// </summary>
+public static class FilterStack
+{
+    /// <summary>The character between the layers of a stack.</summary>
+    public const char Separator = '|';
+
+    /// <summary>Gets whether <paramref name="specification"/> has filters.</summary>
+    /// <param name="specification">A driver specification, possibly with filters.</param>
+    /// <returns>Whether it holds <see cref="Separator"/>.</returns>
+    public static bool HasFilters(string specification)
+    {
+        ArgumentNullException.ThrowIfNull(specification);
+        return specification.Contains(Separator, StringComparison.Ordinal);
+    }
+
+    /// <summary>Splits a stack into its driver specification and its filter specifications, bottom first.</summary>
+    /// <param name="specification">The stack.</param>
+    /// <returns>The driver part and the filter parts.</returns>
+    /// <exception cref="FormatException">A layer is empty.</exception>
+    public static (string Driver, string[] Filters) Split(string specification)
+    {
+        ArgumentNullException.ThrowIfNull(specification);
+        string[] parts = specification.Split(Separator);
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (string.IsNullOrWhiteSpace(parts[i]))
+            {
+                throw new FormatException(i == 0
+                    ? $"stack '{specification}': it must start with a driver (DRIVER[:params]|FILTER[:params]|...)."
+                    : $"stack '{specification}': empty filter after '|' number {i}.");
+            }
+        }
+
+        return (parts[0], parts[1..]);
+    }
+
+    /// <summary>Creates the disks of a stack.</summary>
+    /// <param name="drivers">The drivers the bottom may name.</param>
+    /// <param name="specification"><c>DRIVER[:params]|FILTER[:params]|...</c>; without filters, just the driver.</param>
+    /// <param name="options">What the host asks of the driver.</param>
+    /// <returns>The top disk and its owner, which owns the whole stack.</returns>
+    /// <exception cref="FormatException">The stack, a driver or a filter does not parse, or a filter is unknown.</exception>
+    /// <exception cref="ArgumentException">A value is out of range or a filter cannot go over the disk below.</exception>
+    public static DriverInstance Create(DriverRegistry drivers, string specification, DriverCreateOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(drivers);
+        (string driver, string[] filters) = Split(specification);
+        (string driverName, string driverText) = DriverRegistry.SplitSpecification(driver);
+        if (!drivers.TryGet(driverName, out DriverDescriptor? descriptor))
+        {
+            throw FilterRegistry.Default.TryGet(driverName, out _)
+                ? new FormatException($"stack '{specification}': '{driverName}' is a filter; a stack starts with a driver ({drivers.KnownNames}) and filters follow '|'.")
+                : new FormatException($"unknown driver '{driverName}' (known: {drivers.KnownNames}; see 'blkmq drivers').");
+        }
+
+        List<(FilterDescriptor, FilterArguments)> parsed = Parse(filters);
+
+        // cow never writes below: open a base that can be opened read-only that way (nbdkit's cow does the same).
+        if (parsed.Exists(static f => f.Item1.Name == "cow") && descriptor.HasParameter("readonly") && !driverText.Contains("readonly", StringComparison.Ordinal))
+        {
+            driverText = driverText.Length == 0 ? "readonly=1" : driverText + ",readonly=1";
+        }
+
+        DriverInstance instance = descriptor.Create(driverText, options);
+        return Apply(instance, parsed);
+    }
+
+    /// <summary>Puts filters over an instance's first disk (a benchmark creates its driver itself, then filters it).</summary>
+    /// <param name="lower">The instance below; owned by the result from now on (disposed on failure).</param>
+    /// <param name="filters">The filter specifications, bottom first.</param>
+    /// <returns>The top disk and its owner.</returns>
+    /// <exception cref="FormatException">A filter is unknown or its parameters do not parse.</exception>
+    /// <exception cref="ArgumentException">A value is out of range or a filter cannot go over the disk below.</exception>
+    public static DriverInstance Apply(DriverInstance lower, IReadOnlyList<string> filters)
+    {
+        ArgumentNullException.ThrowIfNull(lower);
+        ArgumentNullException.ThrowIfNull(filters);
+        List<(FilterDescriptor, FilterArguments)> parsed;
+        try
+        {
+            parsed = Parse(filters);
+        }
+        catch
+        {
+            lower.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+
+        return Apply(lower, parsed);
+    }
+
+    /// <summary>Finds the filters of a stack, top first.</summary>
+    /// <param name="instance">The stack's instance.</param>
+    /// <returns>Each filter's name and what it reports (statistics), top first.</returns>
+    internal static IEnumerable<BlockFilter> FindFilters(DriverInstance instance)
+    {
+        DriverInstance? current = instance;
+        while (current?.Owner is FilterBlock block)
+        {
+            yield return block.Filter;
+            current = block.Lower;
+        }
+    }
+
+    private static List<(FilterDescriptor, FilterArguments)> Parse(IReadOnlyList<string> filters)
+    {
+        var parsed = new List<(FilterDescriptor, FilterArguments)>(filters.Count);
+        foreach (string filter in filters)
+        {
+            (string name, string text) = DriverRegistry.SplitSpecification(filter);
+            if (!FilterRegistry.Default.TryGet(name, out FilterDescriptor? descriptor))
+            {
+                throw new FormatException($"unknown filter '{name}' (known: {FilterRegistry.Default.KnownNames}; see 'blkmq drivers').");
+            }
+
+            parsed.Add((descriptor, FilterArguments.Parse(descriptor, text)));
+        }
+
+        return parsed;
+    }
+
+    private static DriverInstance Apply(DriverInstance instance, List<(FilterDescriptor Descriptor, FilterArguments Arguments)> parsed)
+    {
+        foreach ((FilterDescriptor descriptor, FilterArguments arguments) in parsed)
+        {
+            FilterBlock block;
+            try
+            {
+                BlockFilter filter = descriptor.Create(arguments, instance.Disk);
+                try
+                {
+                    block = FilterBlock.Create(filter, instance);
+                }
+                catch
+                {
+                    filter.Dispose();
+                    throw;
+                }
+            }
+            catch
+            {
+                instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                throw;
+            }
+
+            string parameters = block.Filter.Parameters;
+            instance = new DriverInstance
+            {
+                DriverName = instance.DriverName + Separator + descriptor.Name,
+                Disks = [block.Disk],
+                Owner = block,
+                Summary = instance.Summary + " | " + descriptor.Name + (parameters.Length == 0 ? string.Empty : ":" + parameters),
+                Parameters = instance.Parameters + Separator + descriptor.Name + (parameters.Length == 0 ? string.Empty : ":" + parameters),
+                CompletionDelay = instance.CompletionDelay + block.Filter.CompletionDelay,
+            };
+        }
+
+        return instance;
+    }
+}

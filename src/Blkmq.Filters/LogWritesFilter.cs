@@ -1,0 +1,116 @@
+namespace Blkmq.Filters;
+
+/// <summary>
+/// dm-log-writes: every write (with its data), discard, write zeroes and flush that completed, and every FUA flag, goes
+/// to an append-only log (<see cref="WriteLog"/>) in completion order, with named marks in between
+/// (<c>blkmq ctl mark NAME</c>); <c>blkmq replay</c> rebuilds the disk as it was at any mark or flush. The filter disk
+/// always has a write cache and FUA, so file systems send their flushes and the log records them; they are forwarded.
+/// </summary>
+internal sealed class LogWritesFilter : BlockFilter
+{
+    private readonly Lock _lock = new();
+    private readonly FileStream _log;
+    private readonly byte[] _header = new byte[WriteLog.EntryHeaderSize];
+    private readonly string _path;
+    private long _sequence;
+    private bool _closed;
+
+    public LogWritesFilter(FilterArguments arguments, Disk lower)
+    {
+        _path = arguments.GetString("file") ?? throw new FormatException("filter 'log-writes': file=LOG is required.");
+        try
+        {
+            _log = new FileStream(_path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"filter 'log-writes': file={_path}: {ex.Message}", ex);
+        }
+
+        Span<byte> header = stackalloc byte[WriteLog.FileHeaderSize];
+        WriteLog.WriteFileHeader(header, lower.Limits.LogicalBlockSize, lower.Capacity);
+        _log.Write(header);
+        _log.Flush();
+    }
+
+    /// <inheritdoc/>
+    public override string Name => "log-writes";
+
+    /// <inheritdoc/>
+    public override string Parameters => "file=" + _path;
+
+    /// <summary>Gets the number of entries logged.</summary>
+    public long Entries => Volatile.Read(ref _sequence);
+
+    /// <inheritdoc/>
+    public override DiskOptions Shape(Disk lower, string name) => PassThroughShape(lower, name) with { WriteCache = true, Fua = true };
+
+    /// <inheritdoc/>
+    public override void OnForwarded(FilterIo io, BlockStatus status)
+    {
+        if (status == BlockStatus.Ok)
+        {
+            // Logged before the upper IO ends, while its buffer is still the IO's: a client that saw the write done
+            // finds it in the log, before any later flush or mark.
+            switch (io.Op)
+            {
+                case RequestOp.Write:
+                    Append(WriteLogKind.Write, (io.Flags & RequestFlags.Fua) != 0, io.Offset, io.Length, io.Buffer.Span);
+                    break;
+                case RequestOp.Discard:
+                    Append(WriteLogKind.Discard, false, io.Offset, io.Length, default);
+                    break;
+                case RequestOp.WriteZeroes:
+                    Append(WriteLogKind.WriteZeroes, false, io.Offset, io.Length, default);
+                    break;
+                case RequestOp.Flush:
+                    Append(WriteLogKind.Flush, false, 0, 0, default);
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        io.End(status);
+    }
+
+    /// <summary>Appends a named mark; <c>blkmq replay --to NAME</c> stops after it.</summary>
+    /// <param name="name">The mark's name.</param>
+    /// <returns>The mark's sequence number.</returns>
+    public long Mark(string name) => Append(WriteLogKind.Mark, false, 0, 0, WriteLog.MarkPayload(name));
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            _log.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private long Append(WriteLogKind kind, bool fua, long offset, long length, ReadOnlySpan<byte> payload)
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                throw new InvalidOperationException("The log is closed.");
+            }
+
+            long sequence = ++_sequence;
+            WriteLog.WriteEntryHeader(_header, kind, fua, sequence, offset, length, payload.Length);
+            _log.Write(_header);
+            _log.Write(payload);
+            if (kind is WriteLogKind.Flush or WriteLogKind.Mark || fua)
+            {
+                // To the OS at every flush point and mark, so a crash of the server keeps what was durable.
+                _log.Flush();
+            }
+
+            return sequence;
+        }
+    }
+}

@@ -1,0 +1,23 @@
+namespace Blkmq.Filters;
+
+/// <summary>Exposes the disk below read-only: writes, discards and write zeroes fail with EPERM (nbdkit's readonly behaviour of <c>-r</c>).</summary>
+internal sealed class ReadOnlyFilter : BlockFilter
+{
+    /// <inheritdoc/>
+    public override string Name => "readonly";
+
+    /// <inheritdoc/>
+    public override DiskOptions Shape(Disk lower, string name) => PassThroughShape(lower, name) with { ReadOnly = true };
+
+    /// <inheritdoc/>
+    public override void Queue(FilterIo io)
+    {
+        if (io.Op is RequestOp.Write or RequestOp.Discard or RequestOp.WriteZeroes)
+        {
+            io.End(BlockStatus.ReadOnly);
+            return;
+        }
+
+        io.Forward();
+    }
+}

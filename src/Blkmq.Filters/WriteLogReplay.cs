@@ -1,0 +1,82 @@
+namespace Blkmq.Filters;
+
+/// <summary>
+/// Rebuilds a disk from a write log as it was at a point (<c>blkmq replay</c>, dm-log-writes' replay-log): every entry
+/// up to and including the target is applied, in log order, to a zeroed image of the logged disk's size. The broken
+/// mode drops every other write of the last interval (the writes between the flush point before the target and the
+/// target), as a device that acknowledged a flush it did not honour would: a checker must catch that.
+/// </summary>
+internal static class WriteLogReplay
+{
+    /// <summary>Finds the index of the entry a target names.</summary>
+    /// <param name="entries">The log's entries.</param>
+    /// <param name="mark">A mark's name, or <see langword="null"/>.</param>
+    /// <param name="flush">The 1-based number of a flush point (flush or FUA write), or 0.</param>
+    /// <returns>The index of the last entry to apply; -1 for an empty log with no target.</returns>
+    /// <exception cref="FormatException">The mark or flush point is not in the log; one line.</exception>
+    public static int FindTarget(List<WriteLogEntry> entries, string? mark, int flush)
+    {
+        if (mark is not null)
+        {
+            int index = entries.FindLastIndex(e => e.Kind == WriteLogKind.Mark && string.Equals(e.MarkName, mark, StringComparison.Ordinal));
+            return index >= 0 ? index : throw new FormatException($"--to {mark}: no such mark in the log ({string.Join(", ", entries.Where(static e => e.Kind == WriteLogKind.Mark).Select(static e => e.MarkName))}).");
+        }
+
+        if (flush > 0)
+        {
+            int seen = 0;
+            for (int i = 0; i < entries.Count; i++)
+            {
+                if (entries[i].IsFlushPoint && ++seen == flush)
+                {
+                    return i;
+                }
+            }
+
+            throw new FormatException($"--to-flush {flush}: the log has {seen} flush points.");
+        }
+
+        return entries.Count - 1;
+    }
+
+    /// <summary>Writes the image of the disk as it was after entry <paramref name="target"/>.</summary>
+    /// <param name="reader">The open log.</param>
+    /// <param name="entries">Its entries.</param>
+    /// <param name="target">The last entry to apply.</param>
+    /// <param name="output">The image to write (created or truncated).</param>
+    /// <param name="broken">Drop every other write of the last interval.</param>
+    /// <returns>How many writes were applied and how many dropped.</returns>
+    public static (int Applied, int Dropped) Replay(WriteLogReader reader, List<WriteLogEntry> entries, int target, string output, bool broken)
+    {
+        int intervalStart = 0;
+        for (int i = target - 1; i >= 0; i--)
+        {
+            if (entries[i].IsFlushPoint)
+            {
+                intervalStart = i + 1;
+                break;
+            }
+        }
+
+        using Microsoft.Win32.SafeHandles.SafeFileHandle image = File.OpenHandle(output, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+        RandomAccess.SetLength(image, reader.Capacity);
+        byte[] scratch = new byte[1 << 20];
+        int applied = 0;
+        int dropped = 0;
+        int intervalWrites = 0;
+        for (int i = 0; i <= target; i++)
+        {
+            WriteLogEntry entry = entries[i];
+            if (broken && i >= intervalStart && entry.Kind == WriteLogKind.Write && (intervalWrites++ & 1) == 0)
+            {
+                dropped++;
+                continue;
+            }
+
+            reader.Apply(entry, image, scratch);
+            applied += entry.Kind is WriteLogKind.Write or WriteLogKind.Discard or WriteLogKind.WriteZeroes ? 1 : 0;
+        }
+
+        return (applied, dropped);
+    }
+}

@@ -1,0 +1,88 @@
+using Blkmq.Drivers;
+
+namespace Blkmq.Filters.Tests;
+
+/// <summary>Stacks: the syntax, bad stacks refused in one line before anything is created, and data through layers.</summary>
+public sealed class FilterStackTests
+{
+    [Theory]
+    [InlineData("memory|bogus", "unknown filter 'bogus' (known: ")]
+    [InlineData("memory||stats", "stack 'memory||stats': empty filter after '|' number 1.")]
+    [InlineData("|stats", "stack '|stats': it must start with a driver")]
+    [InlineData("cow|memory", "stack 'cow|memory': 'cow' is a filter; a stack starts with a driver")]
+    [InlineData("memory|delay:foo=1", "filter 'delay': unknown parameter 'foo' (known: read, write, flush, trim, zero, all).")]
+    [InlineData("memory|delay:read=fast", "filter 'delay': read=fast is not a duration")]
+    [InlineData("memory|error:error=EWHAT", "filter 'error': error=EWHAT is not one of EIO")]
+    [InlineData("memory|error:rate=150%", "filter 'error': rate=150% must be from 0% to 100%.")]
+    [InlineData("memory|rate", "filter 'rate': give rate=BYTES")]
+    [InlineData("memory:size=1M|offset:offset=2M", "filter 'offset': offset=2097152 must be a multiple of 512 inside the disk")]
+    [InlineData("memory:size=1M|partition", "filter 'partition': the disk has no MBR or GPT partition table.")]
+    [InlineData("memory|blocksize:min=3000", "filter 'blocksize': min=3000 must be a power of two")]
+    [InlineData("memory|stats:x", "filter 'stats': 'x' is not key=value.")]
+    public void BadStack_OneLineFormatException(string stack, string message)
+    {
+        FormatException error = Assert.Throws<FormatException>(() => Stacks.Create(stack));
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void ZonedDisk_Refused()
+    {
+        ArgumentException error = Assert.ThrowsAny<ArgumentException>(() => Stacks.Create("memory:zoned=1,zone_size=1,size=4M|stats"));
+        Assert.Contains("zoned disks cannot be filtered yet", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ThreeFilters_DataRoundTrips_AndShapeIsForwarded()
+    {
+        await using DriverInstance stack = Stacks.Create("memory:size=8M,bs=4096|stats|delay:write=1ms|pass");
+        Assert.Equal("memory|stats|delay|pass", stack.DriverName);
+        Disk disk = stack.Disk;
+        Assert.Equal(8L << 20, disk.Capacity);
+        Assert.Equal(4096, disk.Limits.LogicalBlockSize);
+        Assert.True(disk.ReadsFillBuffers);
+        Assert.Equal(3, FilterStack.FindFilters(stack).Count());
+
+        BlockDevice device = disk.OpenDevice();
+        byte[] data = Stacks.Pattern(64 << 10, 1);
+        await device.WriteAsync(1 << 20, data);
+        await device.FlushAsync();
+        byte[] back = new byte[data.Length];
+        await device.ReadAsync(1 << 20, back);
+        Assert.Equal(data, back);
+        await device.DiscardAsync(1 << 20, 4096);
+        await device.ReadAsync(1 << 20, back.AsMemory(0, 4096));
+        Assert.All(back.AsSpan(0, 4096).ToArray(), static b => Assert.Equal(0, b));
+    }
+
+    [Fact]
+    public async Task ManyConcurrentIos_ThroughAStack_AllLand()
+    {
+        await using DriverInstance stack = Stacks.Create("memory:size=16M,irqmode=1|pass|stats");
+        BlockDevice device = stack.Disk.OpenDevice();
+        var writes = new List<Task>();
+        for (int i = 0; i < 256; i++)
+        {
+            writes.Add(device.WriteAsync(i * 65536L, Stacks.Pattern(65536, i)).AsTask());
+        }
+
+        await Task.WhenAll(writes);
+        for (int i = 0; i < 256; i += 17)
+        {
+            byte[] back = new byte[65536];
+            await device.ReadAsync(i * 65536L, back);
+            Assert.Equal(Stacks.Pattern(65536, i), back);
+        }
+    }
+
+    [Fact]
+    public async Task ReadOnlyFilter_RefusesWrites_ReadsPass()
+    {
+        await using DriverInstance stack = Stacks.Create("memory:size=1M|readonly");
+        Assert.True(stack.Disk.IsReadOnly);
+        BlockDevice device = stack.Disk.OpenDevice();
+        Assert.NotEqual(BlockStatus.Ok, await device.WriteStatusAsync(0, new byte[512]));
+        Assert.Equal(BlockStatus.Ok, await device.ReadStatusAsync(0, new byte[512]));
+    }
+}
