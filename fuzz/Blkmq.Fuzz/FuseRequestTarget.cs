@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using Blkmq.Drivers.Null;
 using Blkmq.Fuse;
 using Blkmq.Fuse.Interop;
+using Blkmq.Metrics;
 
 namespace Blkmq.Fuzz;
 
@@ -19,6 +20,7 @@ internal sealed class FuseRequestTarget : IFuzzTarget, IDisposable
 
     private readonly ErrorLogger _logger = new(9); // FuseLog.HandlerThrew: an operation threw instead of answering.
     private readonly NullBlock[] _instances;
+    private readonly FrontendCounters _counters = new("fuse");
     private readonly FuseSession _session;
     private readonly byte[] _request = new byte[FuseSession.MaxTransfer + 4096];
     private readonly byte[] _reply = new byte[FuseProtocol.OutHeaderLength + FuseSession.MaxTransfer];
@@ -37,13 +39,14 @@ internal sealed class FuseRequestTarget : IFuzzTarget, IDisposable
         ];
 
         // No device: the harness hands requests to the session and reads its replies itself.
-        _session = new FuseSession(-1, files, directIO: false, _logger);
+        _session = new FuseSession(-1, files, directIO: false, _logger, _counters);
     }
 
     public string Name => TargetName;
 
     public void Dispose()
     {
+        _counters.Dispose();
         foreach (NullBlock instance in _instances)
         {
             instance.Dispose();
