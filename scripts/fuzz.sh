@@ -54,13 +54,13 @@ mkdir -p "$out"
 bin="$out/bin"
 
 # Instrument a copy of the harness's output: the Blkmq assemblies get afl's edge coverage, the rest stays as it is.
-if [ -n "$build" ] && ! dotnet build fuzz/Blkmq.Fuzz/Blkmq.Fuzz.csproj -c Release -nologo -v quiet >"$out/build.log" 2>&1; then
+if [ -n "$build" ] && ! dotnet build fuzz/Blkmq.Fuzz/Blkmq.Fuzz.csproj -c "${CONFIGURATION:-Release}" -nologo -v quiet >"$out/build.log" 2>&1; then
   cat "$out/build.log" >&2
   echo "fuzz.sh: build failed" >&2
   write_result 0 1 0
   exit 1
 fi
-rm -rf "$bin" && cp -r fuzz/Blkmq.Fuzz/bin/Release/net10.0 "$bin"
+rm -rf "$bin" && cp -r "fuzz/Blkmq.Fuzz/bin/${CONFIGURATION:-Release}/net10.0" "$bin"
 for assembly in Blkmq Blkmq.Nbd Blkmq.Fuse Blkmq.Drivers.Null Blkmq.Cli; do
   if ! sharpfuzz "$bin/$assembly.dll" >>"$out/instrument.log" 2>&1; then
     cat "$out/instrument.log" >&2
@@ -123,9 +123,8 @@ for target in "${targets[@]}"; do
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
-    for finding in "$out/$target"/default/crashes/id* "$out/$target"/default/hangs/id*; do
-      [ -f "$finding" ] && echo "    finding: $finding (replay: dotnet fuzz/Blkmq.Fuzz/bin/Release/net10.0/Blkmq.Fuzz.dll $target '$finding')"
-    done
+    # The first few; replay one with: dotnet fuzz/Blkmq.Fuzz/bin/Release/net10.0/Blkmq.Fuzz.dll TARGET FILE
+    ls -d "$out/$target"/default/crashes/id* "$out/$target"/default/hangs/id* 2>/dev/null | head -5 | sed 's/^/    finding: /'
   fi
 done
 write_result "$passed" "$failed" 0
