@@ -53,6 +53,9 @@ internal static class Program
             stream.CopyTo(buffer);
             harness.Run(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
         });
+
+        // Only reached without afl-fuzz (one input from standard input): afl-fuzz kills the process instead.
+        (harness as IDisposable)?.Dispose();
         return 0;
     }
 
