@@ -3,7 +3,8 @@
 # nbdkit (peer server for bench/peer/nbd.sh), nbdinfo / nbdcopy (libnbd-bin), nbdsh (python3-libnbd),
 # qemu-img / qemu-io (qemu-utils), fio (with its nbd engine), certtool (gnutls-bin) and openssl (TLS tests make
 # certificates with both, as users do, and in-process), nbdfuse + fusermount3 (fuse3), losetup / mount (mount) and
-# mkfs.ext4 / e2fsck (e2fsprogs) for ext4 on a loop device over nbdfuse. Debian/Ubuntu only; needs root or sudo.
+# mkfs.ext4 / e2fsck (e2fsprogs) for ext4 on a loop device over nbdfuse, afl-fuzz (afl++) and the dotnet tool sharpfuzz
+# (SharpFuzz.CommandLine) for scripts/fuzz.sh. Debian/Ubuntu only; needs root or sudo.
 set -euo pipefail
 
 declare -A tool_package=(
@@ -22,7 +23,14 @@ declare -A tool_package=(
   [mount]=mount
   [mkfs.ext4]=e2fsprogs
   [e2fsck]=e2fsprogs
+  [afl-fuzz]=afl++
 )
+
+# sharpfuzz instruments assemblies for afl-fuzz (scripts/fuzz.sh); a dotnet tool, not a Debian package.
+if ! PATH="$PATH:$HOME/.dotnet/tools" command -v sharpfuzz >/dev/null 2>&1; then
+  echo "install-test-tools: installing the dotnet tool SharpFuzz.CommandLine"
+  dotnet tool install --global SharpFuzz.CommandLine --version 2.3.0 >/dev/null || echo "install-test-tools: warning: sharpfuzz could not be installed; the fuzz step will fail under CI=true" >&2
+fi
 
 missing=()
 for tool in "${!tool_package[@]}"; do

@@ -28,28 +28,34 @@ internal static class Program
         root.SetAction(parseResult =>
         {
             string name = parseResult.GetValue(target)!;
-            IFuzzTarget? harness = FuzzTargets.Create(name);
-            if (harness is null)
+            if (!FuzzTargets.Names.Contains(name))
             {
                 Console.Error.WriteLine($"Blkmq.Fuzz: unknown target '{name}' (known: {string.Join(", ", FuzzTargets.Names)}).");
                 return ExitUsage;
             }
 
             FileInfo[] inputs = parseResult.GetValue(files) ?? [];
-            return inputs.Length == 0 ? Fuzz(harness) : Replay(harness, inputs);
+            return inputs.Length == 0 ? Fuzz(name) : Replay(FuzzTargets.Create(name)!, inputs);
         });
         return root.Parse(args).Invoke();
     }
 
-    private static int Fuzz(IFuzzTarget harness)
+    private static int Fuzz(string name)
     {
         var buffer = new MemoryStream();
+        IFuzzTarget? harness = null;
         Fuzzer.Run(stream =>
         {
+            // Made inside the first run: instrumented code records coverage into afl's shared memory, which exists
+            // only from here on (before, it would write through a null pointer).
+            harness ??= FuzzTargets.Create(name)!;
             buffer.SetLength(0);
             stream.CopyTo(buffer);
             harness.Run(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
         });
+
+        // Only reached without afl-fuzz (one input from standard input): afl-fuzz kills the process instead.
+        (harness as IDisposable)?.Dispose();
         return 0;
     }
 

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Fuzzes Blkmq's parsers with afl-fuzz (AFL++) over SharpFuzz-instrumented assemblies (docs/fuzzing.md).
+#
+#   scripts/fuzz.sh [-t SECONDS] [-j JOBS] [-o DIR] [--no-build] [--result-xml FILE] [TARGET...]
+#
+# TARGET: nbd-handshake, nbd-transmission, fuse-request, control, export-spec, nullblk-params (default: all).
+# Each target runs SECONDS (default 60) from its seeds in fuzz/corpus/TARGET, JOBS targets at a time (default 2),
+# with findings under DIR/TARGET (default: a fresh temp dir, kept when something was found). Prints a table of
+# executions, paths and findings per target; exits 1 when any target found a crash or a hang (or afl-fuzz failed).
+# --result-xml writes the counts as test results (one per target: passed, or failed) for scripts/test.sh;
+# --no-build takes fuzz/Blkmq.Fuzz/bin/Release as it is (scripts/test.sh has just built the solution).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=60
+jobs=2
+out=""
+result_xml=""
+build=1
+targets=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -t) seconds=$2; shift 2 ;;
+    -j) jobs=$2; shift 2 ;;
+    -o) out=$2; shift 2 ;;
+    --result-xml) result_xml=$2; shift 2 ;;
+    --no-build) build=""; shift ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+all_targets=(nbd-handshake nbd-transmission fuse-request control export-spec nullblk-params)
+[ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
+for target in "${targets[@]}"; do
+  [ -d "fuzz/corpus/$target" ] || { echo "fuzz.sh: unknown target '$target' (known: ${all_targets[*]})" >&2; exit 2; }
+done
+
+write_result() { # passed failed skipped
+  [ -n "$result_xml" ] && printf '<assemblies><assembly name="fuzz" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$result_xml"
+  return 0
+}
+
+export PATH="$PATH:$HOME/.dotnet/tools"
+if ! command -v afl-fuzz >/dev/null 2>&1 || ! command -v sharpfuzz >/dev/null 2>&1; then
+  echo "fuzz.sh: afl-fuzz (Debian afl++) or sharpfuzz (dotnet tool SharpFuzz.CommandLine) is missing; scripts/install-test-tools.sh installs them" >&2
+  if [ "${CI:-}" = "true" ]; then write_result 0 1 0; else write_result 0 0 ${#targets[@]}; fi
+  exit 1
+fi
+
+temporary=""
+[ -n "$out" ] || { out=$(mktemp -d "${TMPDIR:-/tmp}/blkmq-fuzz-XXXXXX"); temporary=1; }
+mkdir -p "$out"
+bin="$out/bin"
+
+# Instrument a copy of the harness's output: the Blkmq assemblies get afl's edge coverage, the rest stays as it is.
+if [ -n "$build" ] && ! dotnet build fuzz/Blkmq.Fuzz/Blkmq.Fuzz.csproj -c "${CONFIGURATION:-Release}" -nologo -v quiet >"$out/build.log" 2>&1; then
+  cat "$out/build.log" >&2
+  echo "fuzz.sh: build failed" >&2
+  write_result 0 1 0
+  exit 1
+fi
+rm -rf "$bin" && cp -r "fuzz/Blkmq.Fuzz/bin/${CONFIGURATION:-Release}/net10.0" "$bin"
+for assembly in Blkmq Blkmq.Nbd Blkmq.Fuse Blkmq.Drivers.Null Blkmq.Cli; do
+  if ! sharpfuzz "$bin/$assembly.dll" >>"$out/instrument.log" 2>&1; then
+    cat "$out/instrument.log" >&2
+    echo "fuzz.sh: sharpfuzz could not instrument $assembly.dll" >&2
+    write_result 0 1 0
+    exit 1
+  fi
+done
+
+# afl-fuzz runs `dotnet`, which is not instrumented itself; the harness speaks afl's fork-server protocol (SharpFuzz).
+export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
+export AFL_FAST_CAL=1
+run_target() {
+  local target=$1
+  mkdir -p "$out/$target/tmp"
+  # A harness killed by afl-fuzz (a timeout) leaves its temp files (the control socket's folder) here, not in /tmp.
+  TMPDIR="$out/$target/tmp" timeout $((seconds + 120)) afl-fuzz -i "fuzz/corpus/$target" -o "$out/$target" \
+    -t 10000 -m none -V "$seconds" -- dotnet "$bin/Blkmq.Fuzz.dll" "$target" >"$out/$target.log" 2>&1
+  echo $? >"$out/$target.rc"
+}
+
+echo "fuzz.sh: ${targets[*]}: ${seconds} s each, $jobs at a time; output in $out"
+running=0
+for target in "${targets[@]}"; do
+  run_target "$target" &
+  running=$((running + 1))
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+done
+wait
+
+stat_of() { # file key
+  sed -n "s/^$2 *: *//p" "$1" 2>/dev/null | head -1
+}
+
+passed=0
+failed=0
+printf '%-18s %10s %8s %8s %8s %8s %s\n' target executions exec/s paths new crashes hangs
+for target in "${targets[@]}"; do
+  stats="$out/$target/default/fuzzer_stats"
+  if [ ! -f "$stats" ]; then
+    printf '%-18s afl-fuzz did not run (exit %s); see %s\n' "$target" "$(cat "$out/$target.rc" 2>/dev/null)" "$out/$target.log"
+    grep -a -A2 'ABORT\|ERROR' "$out/$target.log" | sed 's/\x1b\[[0-9;]*[a-zA-Z]//g; s/^/    /'
+    failed=$((failed + 1))
+    continue
+  fi
+  crashes=$(stat_of "$stats" saved_crashes)
+  hangs=$(stat_of "$stats" saved_hangs)
+  if [ "$(cat "$out/$target.rc" 2>/dev/null)" != 0 ] || [ "$(stat_of "$stats" execs_done)" = 0 ]; then
+    printf '%-18s afl-fuzz failed (exit %s, %s executions); see %s\n' "$target" "$(cat "$out/$target.rc" 2>/dev/null)" "$(stat_of "$stats" execs_done)" "$out/$target.log"
+    grep -a -A2 'ABORT\|ERROR' "$out/$target.log" | sed 's/\x1b\[[0-9;]*[a-zA-Z]//g; s/^/    /'
+    failed=$((failed + 1))
+    continue
+  fi
+  printf '%-18s %10s %8s %8s %8s %8s %s\n' "$target" "$(stat_of "$stats" execs_done)" "$(stat_of "$stats" execs_per_sec)" \
+    "$(stat_of "$stats" corpus_count)" "$(stat_of "$stats" corpus_found)" "${crashes:-?}" "${hangs:-?}"
+  if [ "${crashes:-1}" = 0 ] && [ "${hangs:-1}" = 0 ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    # The first few; replay one with: dotnet fuzz/Blkmq.Fuzz/bin/Release/net10.0/Blkmq.Fuzz.dll TARGET FILE
+    ls -d "$out/$target"/default/crashes/id* "$out/$target"/default/hangs/id* 2>/dev/null | head -5 | sed 's/^/    finding: /'
+  fi
+done
+write_result "$passed" "$failed" 0
+
+if [ "$failed" -eq 0 ] && [ -n "$temporary" ]; then
+  rm -rf "$out"
+else
+  rm -rf "$bin" "$out"/*/tmp
+fi
+[ "$failed" -eq 0 ]
