@@ -1,14 +1,16 @@
 using Blkmq.Cli;
 using Blkmq.Drivers;
 using Blkmq.Drivers.File;
+using Blkmq.Drivers.Rbd;
 
 namespace Blkmq.Fuzz;
 
 /// <summary>
 /// <c>export-spec</c>: the input is the value of <c>blkmq serve --export</c> (<c>NAME=DRIVER[:key=value,...]</c>),
 /// made into disks by the same code (<c>ServeCommand.CreateExport</c>) and disposed. A bad value must fail with a
-/// <see cref="FormatException"/> or an <see cref="ArgumentException"/>. Specifications of the file driver are not
-/// run: they would open and lock whatever file the fuzzer names.
+/// <see cref="FormatException"/> or an <see cref="ArgumentException"/>. Specifications that reach outside the process
+/// are parsed but not run: the file and rbd drivers and any parameter naming a file (a filter's <c>file=</c>, a
+/// <c>path=</c>, a Ceph <c>conf=</c>) would open, lock or create whatever the fuzzer names, or wait on a cluster.
 /// </summary>
 internal sealed class ExportSpecTarget : IFuzzTarget
 {
@@ -30,7 +32,8 @@ internal sealed class ExportSpecTarget : IFuzzTarget
         }
 
         (string driver, _) = DriverRegistry.SplitSpecification(split.Driver);
-        if (DriverCatalog.Registry.TryGet(driver, out DriverDescriptor? descriptor) && descriptor.Name == FileDriverProvider.Name)
+        if (ReachesOutside(text) ||
+            (DriverCatalog.Registry.TryGet(driver, out DriverDescriptor? descriptor) && descriptor.Name is FileDriverProvider.Name or RbdDriverProvider.Name))
         {
             return;
         }
@@ -52,4 +55,10 @@ internal sealed class ExportSpecTarget : IFuzzTarget
 
         instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
+
+    private static bool ReachesOutside(string specification) =>
+        specification.Contains("file", StringComparison.OrdinalIgnoreCase) ||
+        specification.Contains("rbd", StringComparison.OrdinalIgnoreCase) ||
+        specification.Contains("path", StringComparison.OrdinalIgnoreCase) ||
+        specification.Contains("conf", StringComparison.OrdinalIgnoreCase);
 }
