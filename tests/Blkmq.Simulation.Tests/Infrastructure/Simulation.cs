@@ -214,7 +214,14 @@ internal sealed class Simulation
             else if (_outstanding.Count < _cap)
             {
                 _issued++;
-                SubmitRandom();
+                if (_cap - _outstanding.Count >= 2 && _random.Next(10) == 0)
+                {
+                    SubmitBatch();
+                }
+                else
+                {
+                    SubmitRandom();
+                }
             }
         }
         else if (_outstanding.Count == 0)
@@ -306,7 +313,7 @@ internal sealed class Simulation
         Submit(op, flags, sector, count, verify: false);
     }
 
-    private void Submit(RequestOp op, RequestFlags flags, long sector, int count, bool verify)
+    private SimIo Prepare(RequestOp op, RequestFlags flags, long sector, int count, bool verify)
     {
         var io = new SimIo
         {
@@ -327,10 +334,7 @@ internal sealed class Simulation
 
         _submitted[Group(op)]++;
         _outstanding.Add(io.Id, io);
-        BlockDevice device = _export.Target.Device;
-        long offset = io.Sector * SimMedia.SectorSize;
         int length = io.Count * SimMedia.SectorSize;
-        ValueTask<BlockStatus> pending;
         switch (op)
         {
             case RequestOp.Read:
@@ -346,7 +350,6 @@ internal sealed class Simulation
                     }
                 }
 
-                pending = device.ReadStatusAsync(offset, io.Buffer);
                 break;
             case RequestOp.Write:
                 io.Buffer = RentBuffer(length);
@@ -356,20 +359,106 @@ internal sealed class Simulation
                 }
 
                 _model.BeginWrite(io.Id, io.Sector, io.Count, io.SubmitSequence);
-                pending = device.WriteStatusAsync(offset, io.Buffer, flags);
                 break;
             case RequestOp.Discard:
-                _model.BeginWrite(0, io.Sector, io.Count, io.SubmitSequence);
-                pending = device.DiscardStatusAsync(offset, length);
-                break;
             case RequestOp.WriteZeroes:
                 _model.BeginWrite(0, io.Sector, io.Count, io.SubmitSequence);
-                pending = device.WriteZeroesStatusAsync(offset, length);
                 break;
             default:
-                pending = device.FlushStatusAsync();
                 break;
         }
+
+        return io;
+    }
+
+    /// <summary>
+    /// A plug (<see cref="BlockBatch"/>): a few reads and writes, mostly adjacent so the block layer merges them, and
+    /// now and then a discard or flush, dispatched as one batch; each IO's outcome is read when the batch is done.
+    /// </summary>
+    private void SubmitBatch()
+    {
+        int n = Math.Min((int)_random.Next(2, 8), _cap - _outstanding.Count);
+        var batch = new BlockBatch(_export.Target.Device);
+        var ios = new List<(SimIo Io, int Index)>();
+        long sector = _random.Next(Sectors);
+        for (int i = 0; i < n; i++)
+        {
+            int count = (int)Math.Min(_random.Next(1, 5), Sectors - sector);
+            if (count <= 0)
+            {
+                break;
+            }
+
+            int pick = _random.Next(100);
+            RequestOp op = pick < 45 ? RequestOp.Read : pick < 90 ? RequestOp.Write : pick < 95 ? RequestOp.Discard : RequestOp.Flush;
+            if (op is RequestOp.Write or RequestOp.Discard && _model.WriteInFlight(sector, count))
+            {
+                op = RequestOp.Read;
+            }
+
+            SimIo io = Prepare(op, RequestFlags.None, sector, count, verify: false);
+            long offset = io.Sector * SimMedia.SectorSize;
+            int index = op switch
+            {
+                RequestOp.Read => batch.Read(offset, io.Buffer),
+                RequestOp.Write => batch.Write(offset, io.Buffer),
+                RequestOp.Discard => batch.Discard(offset, count * SimMedia.SectorSize),
+                _ => batch.Flush(),
+            };
+            ios.Add((io, index));
+            sector = _random.Next(4) == 0 ? _random.Next(Sectors) : sector + count;
+        }
+
+        if (ios.Count == 0)
+        {
+            return;
+        }
+
+        _scheduler.Count("plugged batch");
+        ValueTask pending = batch.SubmitAsync();
+        if (pending.IsCompleted)
+        {
+            pending.GetAwaiter().GetResult();
+            EndBatch(batch, ios);
+        }
+        else
+        {
+            ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter awaiter = pending.ConfigureAwait(false).GetAwaiter();
+            awaiter.UnsafeOnCompleted(() =>
+            {
+                awaiter.GetResult();
+                EndBatch(batch, ios);
+            });
+        }
+    }
+
+    private void EndBatch(BlockBatch batch, List<(SimIo Io, int Index)> ios)
+    {
+        if (batch.RequestCount < ios.Count)
+        {
+            _scheduler.Count("plugged batch with merged IOs");
+        }
+
+        foreach ((SimIo io, int index) in ios)
+        {
+            OnEnded(io, batch.GetStatus(index));
+        }
+    }
+
+    private void Submit(RequestOp op, RequestFlags flags, long sector, int count, bool verify)
+    {
+        SimIo io = Prepare(op, flags, sector, count, verify);
+        BlockDevice device = _export.Target.Device;
+        long offset = io.Sector * SimMedia.SectorSize;
+        int length = io.Count * SimMedia.SectorSize;
+        ValueTask<BlockStatus> pending = op switch
+        {
+            RequestOp.Read => device.ReadStatusAsync(offset, io.Buffer),
+            RequestOp.Write => device.WriteStatusAsync(offset, io.Buffer, flags),
+            RequestOp.Discard => device.DiscardStatusAsync(offset, length),
+            RequestOp.WriteZeroes => device.WriteZeroesStatusAsync(offset, length),
+            _ => device.FlushStatusAsync(),
+        };
 
         if (pending.IsCompleted)
         {
@@ -498,12 +587,13 @@ internal sealed class Simulation
         }
 
         DiskStats stats = _disk.GetStatistics();
-        ReadOnlySpan<long> ios = [stats.ReadIos, stats.WriteIos, stats.DiscardIos, stats.FlushIos];
+        // A merged request is one IO plus its merges (Linux's rd_ios / rd_merges): each submitted IO counts once.
+        ReadOnlySpan<long> ios = [stats.ReadIos + stats.ReadMerges, stats.WriteIos + stats.WriteMerges, stats.DiscardIos + stats.DiscardMerges, stats.FlushIos];
         for (int group = 0; group < 4; group++)
         {
             if (ios[group] < _ended[group] || ios[group] > _submitted[group])
             {
-                Fail($"statistics count {ios[group]} {GroupName(group)} IOs; {_submitted[group]} were submitted and {_ended[group]} have ended");
+                Fail($"statistics count {ios[group]} {GroupName(group)} IOs ({stats.ToSysfsString()}); {_submitted[group]} were submitted and {_ended[group]} have ended");
             }
         }
 
