@@ -55,7 +55,7 @@ internal sealed class Simulation
     {
         _options = options;
         var root = new SimRandom(options.Seed);
-        _scheduler = new SimScheduler(root.Fork()) { RecentLimit = options.TraceLines };
+        _scheduler = new SimScheduler(root.Fork()) { RecentLimit = options.TraceLines, Observer = options.Observer };
         _random = root.Fork();
         SimFaults picked = SimFaults.Pick(root.Fork());
         _faults = options.Faults ?? picked;
@@ -155,6 +155,7 @@ internal sealed class Simulation
     /// <summary>Runs one seed to its end or its first failed invariant.</summary>
     public static SimulationResult Run(SimulationOptions options)
     {
+        using var pin = new ProcessorPin();
         var simulation = new Simulation(options);
         return simulation.RunCore();
     }
