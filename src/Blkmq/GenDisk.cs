@@ -158,7 +158,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
         for (; next < plan.Length; next++)
         {
             PlannedRequest request = plan[next];
-            _ = CompleteToTargetAsync(request.Op, request.Flags, request.Sector, request.Bytes, segments.AsMemory(request.FirstSegment, request.SegmentCount), target, request.Cookie);
+            _ = CompleteToTargetAsync(request.Op, request.Flags, request.Sector, request.Bytes, segments.AsMemory(request.FirstSegment, request.SegmentCount), target, request.Cookie, request.EntryCount - 1);
         }
     }
 
@@ -183,9 +183,9 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
         return Submission.Callback();
     }
 
-    private async Task CompleteToTargetAsync(RequestOp op, RequestFlags flags, long sector, int bytes, ReadOnlyMemory<Memory<byte>> segments, IRequestCompletion target, long cookie)
+    private async Task CompleteToTargetAsync(RequestOp op, RequestFlags flags, long sector, int bytes, ReadOnlyMemory<Memory<byte>> segments, IRequestCompletion target, long cookie, int mergeCount = 0)
     {
-        BlockStatus status = await SubmitWaitingAsync(op, flags, sector, bytes, segments, target, cookie).ConfigureAwait(false);
+        BlockStatus status = await SubmitWaitingAsync(op, flags, sector, bytes, segments, target, cookie, mergeCount).ConfigureAwait(false);
         if (status != PendingOnTarget)
         {
             target.OnRequestCompleted(cookie, status);
@@ -196,7 +196,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
     private const BlockStatus PendingOnTarget = (BlockStatus)255;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<BlockStatus> SubmitWaitingAsync(RequestOp op, RequestFlags flags, long sector, int bytes, ReadOnlyMemory<Memory<byte>> segments, IRequestCompletion? target, long cookie)
+    private async ValueTask<BlockStatus> SubmitWaitingAsync(RequestOp op, RequestFlags flags, long sector, int bytes, ReadOnlyMemory<Memory<byte>> segments, IRequestCompletion? target, long cookie, int mergeCount = 0)
     {
         while (true)
         {
@@ -216,6 +216,8 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
                 slot.AddSegment(segments.Span[i]);
             }
 
+            // A plugged request that waited for its tag still carries the IOs merged into it (the statistics' merges).
+            slot._mergeCount = mergeCount;
             Statistics.OnStart(slot, now);
             Submission submission = queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
             if (submission.IsRejected)

@@ -72,10 +72,13 @@ internal sealed class DiskModel
         }
     }
 
-    /// <summary>A flush submitted at <paramref name="flushSubmitted"/> was acknowledged: what was acknowledged before it is durable.</summary>
-    public void Flushed(long flushSubmitted)
+    /// <summary>
+    /// A flush submitted at <paramref name="flushSubmitted"/> to the disk of sectors [<paramref name="first"/>,
+    /// +<paramref name="count"/>) was acknowledged: what was acknowledged there before it is durable.
+    /// </summary>
+    public void Flushed(long flushSubmitted, long first, int count)
     {
-        foreach (Sector s in _sectors)
+        foreach (Sector s in _sectors.AsSpan((int)first, count))
         {
             int last = s.Since.FindLastIndex(e => e.Ok && e.AckSequence < flushSubmitted);
             if (last >= 0)

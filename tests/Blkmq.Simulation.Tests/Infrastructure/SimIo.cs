@@ -5,6 +5,9 @@ internal sealed class SimIo
 {
     public required long Id { get; init; }
 
+    /// <summary>Gets the disk the IO goes to; <see cref="Sector"/> counts over all disks, one after the other.</summary>
+    public required int Disk { get; init; }
+
     public required RequestOp Op { get; init; }
 
     public required RequestFlags Flags { get; init; }
@@ -26,5 +29,5 @@ internal sealed class SimIo
 
     public int Completions { get; set; }
 
-    public override string ToString() => $"io {Id} {Op}{(Flags != RequestFlags.None ? "+" + Flags : string.Empty)} sectors {Sector}+{Count}{(Verify ? " (verify)" : string.Empty)}";
+    public override string ToString() => $"io {Id} disk {Disk} {Op}{(Flags != RequestFlags.None ? "+" + Flags : string.Empty)} sectors {Sector}+{Count}{(Verify ? " (verify)" : string.Empty)}";
 }

@@ -42,6 +42,9 @@ internal sealed class SimScheduler : IWorkScheduler
     /// <summary>How many recent events to keep for a failure report; 0 keeps none (fast).</summary>
     public int RecentLimit { get; set; } = 40;
 
+    /// <summary>Gets or sets a sink for every traced event.</summary>
+    public Action<string>? Observer { get; set; }
+
     void IWorkScheduler.Queue(IThreadPoolWorkItem item)
     {
         CheckThread("a block-layer work item was queued");
@@ -72,6 +75,7 @@ internal sealed class SimScheduler : IWorkScheduler
     public void Trace(string text)
     {
         _stepHash += Fnv(text);
+        Observer?.Invoke($"t={Now} step {Steps}: {text}");
         if (RecentLimit > 0)
         {
             _recent.Enqueue($"t={Now / 1000.0:F1}us step {Steps}: {text}");

@@ -18,7 +18,7 @@ internal sealed class Simulation
 {
     public const string ReplayCommand = "dotnet tests/Blkmq.Simulation.Tests/bin/Release/net10.0/Blkmq.Simulation.Tests.dll -method Blkmq.Simulation.Tests.SimulationReplayTests.Replay_SeedFromEnvironment -noColor";
 
-    private const int Sectors = 256;
+    private const int DiskSectors = 256;
     private const int MaxIoSectors = 16;
     private const long MaxSteps = 3_000_000;
 
@@ -26,25 +26,20 @@ internal sealed class Simulation
     private readonly SimScheduler _scheduler;
     private readonly SimRandom _random;
     private readonly SimFaults _faults;
-    private readonly SimDisk? _simDisk;
     private readonly NullBlock? _nullBlock;
     private readonly TagSetCore _tagSet;
-    private readonly Disk _disk;
-    private readonly BlockExport _export;
-    private readonly DiskModel _model = new(Sectors);
+    private readonly Target[] _targets;
+    private readonly int _sectors;
+    private readonly DiskModel _model;
     private readonly Dictionary<long, SimIo> _outstanding = [];
     private readonly Dictionary<int, Stack<byte[]>> _buffers = [];
     private readonly SortedSet<int> _crashPoints = [];
     private readonly Queue<long> _verifyQueue = new();
-    private readonly long[] _observed = new long[Sectors];
+    private readonly long[] _observed;
     private readonly int _cap;
     private readonly long _stuckLimit;
     private readonly string _config;
 
-    // Per op group (read, write + write-zeroes, discard, flush): IOs submitted, IOs and sectors the submitter saw end.
-    private readonly long[] _submitted = new long[4];
-    private readonly long[] _ended = new long[4];
-    private readonly long[] _endedSectors = new long[4];
 
     private long _nextId = 1;
     private int _issued;
@@ -60,7 +55,7 @@ internal sealed class Simulation
     {
         _options = options;
         var root = new SimRandom(options.Seed);
-        _scheduler = new SimScheduler(root.Fork()) { RecentLimit = options.TraceLines };
+        _scheduler = new SimScheduler(root.Fork()) { RecentLimit = options.TraceLines, Observer = options.Observer };
         _random = root.Fork();
         SimFaults picked = SimFaults.Pick(root.Fork());
         _faults = options.Faults ?? picked;
@@ -71,6 +66,13 @@ internal sealed class Simulation
         // Up to twice the depth: submitters then wait for tags, woken in FIFO order as requests end.
         _cap = (int)config.Next(1, (2 * depth) + 1);
         bool useNull = options.Faults is null && config.Next(3) == 0;
+
+        // One disk, or two sharing the tag set (shared tags): each sector of the model belongs to one of them.
+        int diskCount = (int)config.Next(1, 3);
+        _sectors = DiskSectors * diskCount;
+        _model = new DiskModel(_sectors);
+        _observed = new long[_sectors];
+        _targets = new Target[diskCount];
         _stuckLimit = (timeout.Ticks * 100 * 5) + 100_000_000;
         for (int i = 0; i < _faults.Crashes; i++)
         {
@@ -85,7 +87,9 @@ internal sealed class Simulation
             _faults = new SimFaults { Crashes = _faults.Crashes };
             var nullOptions = new NullBlockOptions
             {
-                Size = Sectors * SimMedia.SectorSize,
+                Size = DiskSectors * SimMedia.SectorSize,
+                NrDevices = diskCount,
+                SharedTags = true,
                 MemoryBacked = true,
                 CacheSize = 4096L << config.Next(5),
                 Discard = true,
@@ -98,14 +102,21 @@ internal sealed class Simulation
             };
             _nullBlock = NullBlock.Create(nullOptions);
             _tagSet = _nullBlock.TagSets[0];
-            _tagSet.WorkScheduler = _scheduler;
-            _disk = _nullBlock.Disk;
-            _config = $"null driver (irqmode {nullOptions.IrqMode}, cache {nullOptions.CacheSize} bytes), depth {depth}, {_cap} in flight at most, timeout {timeout.TotalMilliseconds} ms{(blocking ? ", blocking" : string.Empty)}, {_faults.Crashes} power cuts";
+            foreach (TagSetCore tagSet in _nullBlock.TagSets)
+            {
+                tagSet.WorkScheduler = _scheduler;
+            }
+
+            for (int i = 0; i < diskCount; i++)
+            {
+                _targets[i] = new Target(_nullBlock.Disks[i], null);
+            }
+
+            _config = $"{diskCount} null disks (irqmode {nullOptions.IrqMode}, cache {nullOptions.CacheSize} bytes), depth {depth}, {_cap} in flight at most, timeout {timeout.TotalMilliseconds} ms{(blocking ? ", blocking" : string.Empty)}, {_faults.Crashes} power cuts";
         }
         else
         {
-            _config = $"sim disk, depth {depth}, {_cap} in flight at most, timeout {timeout.TotalMilliseconds} ms{(blocking ? ", blocking" : string.Empty)}, faults {_faults}";
-            _simDisk = new SimDisk(_scheduler, new SimMedia(Sectors), _faults, root.Fork());
+            _config = $"{diskCount} sim disks, depth {depth}, {_cap} in flight at most, timeout {timeout.TotalMilliseconds} ms{(blocking ? ", blocking" : string.Empty)}, faults {_faults}";
             var tagSetOptions = new TagSetOptions
             {
                 QueueDepth = depth,
@@ -115,20 +126,24 @@ internal sealed class Simulation
             };
             var tagSet = new TagSet<SimDriver, SimRequest, SimQueue, SimDisk>(default, tagSetOptions) { WorkScheduler = _scheduler };
             _tagSet = tagSet;
-            _simDisk.TagSet = tagSet;
-            _disk = tagSet.AddDisk(_simDisk, new DiskOptions
+            for (int i = 0; i < diskCount; i++)
             {
-                Name = "sim",
-                Capacity = Sectors * SimMedia.SectorSize,
-                WriteCache = true,
-                Fua = true,
-                ReadsFillBuffers = true,
-                Limits = new QueueLimits { MaxSectors = MaxIoSectors, MaxDiscardSectors = MaxIoSectors, MaxWriteZeroesSectors = MaxIoSectors },
-            });
+                var simDisk = new SimDisk(_scheduler, new SimMedia(DiskSectors), _faults, root.Fork()) { TagSet = tagSet };
+                Disk disk = tagSet.AddDisk(simDisk, new DiskOptions
+                {
+                    Name = $"sim{i}",
+                    Capacity = DiskSectors * SimMedia.SectorSize,
+                    WriteCache = true,
+                    Fua = true,
+                    ReadsFillBuffers = true,
+                    Limits = new QueueLimits { MaxSectors = MaxIoSectors, MaxDiscardSectors = MaxIoSectors, MaxWriteZeroesSectors = MaxIoSectors },
+                });
+                _targets[i] = new Target(disk, simDisk);
+            }
         }
 
-        _export = new BlockExport("sim", _disk);
         _scheduler.Count(useNull ? "run: null driver" : "run: sim disk");
+        _scheduler.Count(diskCount > 1 ? "run: two disks sharing tags" : "run: one disk");
         if (blocking)
         {
             _scheduler.Count("run: blocking");
@@ -140,6 +155,7 @@ internal sealed class Simulation
     /// <summary>Runs one seed to its end or its first failed invariant.</summary>
     public static SimulationResult Run(SimulationOptions options)
     {
+        using var pin = new ProcessorPin();
         var simulation = new Simulation(options);
         return simulation.RunCore();
     }
@@ -214,7 +230,14 @@ internal sealed class Simulation
             else if (_outstanding.Count < _cap)
             {
                 _issued++;
-                SubmitRandom();
+                if (_cap - _outstanding.Count >= 2 && _random.Next(10) == 0)
+                {
+                    SubmitBatch();
+                }
+                else
+                {
+                    SubmitRandom();
+                }
             }
         }
         else if (_outstanding.Count == 0)
@@ -236,14 +259,17 @@ internal sealed class Simulation
         _crashes++;
         _scheduler.Count("power cut");
         _recovering = true;
-        if (_simDisk is not null)
+        for (int i = 0; i < _targets.Length; i++)
         {
-            _simDisk.Crash(_random);
-        }
-        else
-        {
-            _scheduler.Trace($"power cut, {_nullBlock!.Devices[0].CachedBytes} cached bytes lost");
-            _nullBlock.PowerCut(0);
+            if (_targets[i].SimDisk is { } simDisk)
+            {
+                simDisk.Crash(_random);
+            }
+            else
+            {
+                _scheduler.Trace($"power cut, {_nullBlock!.Devices[i].CachedBytes} cached bytes lost");
+                _nullBlock.PowerCut(i);
+            }
         }
     }
 
@@ -256,10 +282,14 @@ internal sealed class Simulation
                 return;
             }
 
-            _simDisk?.Media.PowerOn();
+            foreach (Target target in _targets)
+            {
+                target.SimDisk?.Media.PowerOn();
+            }
+
             _verifying = true;
             Array.Fill(_observed, SectorPattern.Garbage);
-            for (long sector = 0; sector < Sectors; sector += MaxIoSectors)
+            for (long sector = 0; sector < _sectors; sector += MaxIoSectors)
             {
                 _verifyQueue.Enqueue(sector);
             }
@@ -267,12 +297,13 @@ internal sealed class Simulation
 
         while (_verifyQueue.Count > 0 && _outstanding.Count < _cap)
         {
-            Submit(RequestOp.Read, RequestFlags.None, _verifyQueue.Dequeue(), MaxIoSectors, verify: true);
+            long sector = _verifyQueue.Dequeue();
+            Submit(RequestOp.Read, RequestFlags.None, (int)(sector / DiskSectors), sector, MaxIoSectors, verify: true);
         }
 
         if (_verifyQueue.Count == 0 && _outstanding.Count == 0)
         {
-            for (int sector = 0; sector < Sectors; sector++)
+            for (int sector = 0; sector < _sectors; sector++)
             {
                 _model.Rebase(sector, _observed[sector]);
             }
@@ -285,8 +316,10 @@ internal sealed class Simulation
 
     private void SubmitRandom()
     {
-        long sector = _random.Next(Sectors);
-        int count = (int)Math.Min(_random.Next(1, MaxIoSectors + 1), Sectors - sector);
+        int disk = _random.Next(_targets.Length);
+        long local = _random.Next(DiskSectors);
+        int count = (int)Math.Min(_random.Next(1, MaxIoSectors + 1), DiskSectors - local);
+        long sector = (disk * DiskSectors) + local;
         int pick = _random.Next(100);
         (RequestOp op, RequestFlags flags) = pick switch
         {
@@ -303,17 +336,18 @@ internal sealed class Simulation
             (op, flags) = (RequestOp.Read, RequestFlags.None);
         }
 
-        Submit(op, flags, sector, count, verify: false);
+        Submit(op, flags, disk, sector, count, verify: false);
     }
 
-    private void Submit(RequestOp op, RequestFlags flags, long sector, int count, bool verify)
+    private SimIo Prepare(RequestOp op, RequestFlags flags, int disk, long sector, int count, bool verify)
     {
         var io = new SimIo
         {
             Id = _nextId++,
+            Disk = disk,
             Op = op,
             Flags = flags,
-            Sector = op == RequestOp.Flush ? 0 : sector,
+            Sector = op == RequestOp.Flush ? disk * DiskSectors : sector,
             Count = op == RequestOp.Flush ? 0 : count,
             SubmitSequence = _model.Tick(),
             SubmittedAt = _scheduler.Now,
@@ -325,18 +359,15 @@ internal sealed class Simulation
             _scheduler.Count("submitter waits for a tag");
         }
 
-        _submitted[Group(op)]++;
+        _targets[disk].Submitted[Group(op)]++;
         _outstanding.Add(io.Id, io);
-        BlockDevice device = _export.Target.Device;
-        long offset = io.Sector * SimMedia.SectorSize;
         int length = io.Count * SimMedia.SectorSize;
-        ValueTask<BlockStatus> pending;
         switch (op)
         {
             case RequestOp.Read:
                 io.Buffer = RentBuffer(length);
                 io.Buffer.AsSpan().Fill(0xEE);
-                _export.Target.PrepareReadBuffer(io.Buffer);
+                _targets[disk].Export.Target.PrepareReadBuffer(io.Buffer);
                 if (!verify)
                 {
                     io.Snapshots = new (long[], int)[io.Count];
@@ -346,7 +377,6 @@ internal sealed class Simulation
                     }
                 }
 
-                pending = device.ReadStatusAsync(offset, io.Buffer);
                 break;
             case RequestOp.Write:
                 io.Buffer = RentBuffer(length);
@@ -356,20 +386,108 @@ internal sealed class Simulation
                 }
 
                 _model.BeginWrite(io.Id, io.Sector, io.Count, io.SubmitSequence);
-                pending = device.WriteStatusAsync(offset, io.Buffer, flags);
                 break;
             case RequestOp.Discard:
-                _model.BeginWrite(0, io.Sector, io.Count, io.SubmitSequence);
-                pending = device.DiscardStatusAsync(offset, length);
-                break;
             case RequestOp.WriteZeroes:
                 _model.BeginWrite(0, io.Sector, io.Count, io.SubmitSequence);
-                pending = device.WriteZeroesStatusAsync(offset, length);
                 break;
             default:
-                pending = device.FlushStatusAsync();
                 break;
         }
+
+        return io;
+    }
+
+    /// <summary>
+    /// A plug (<see cref="BlockBatch"/>): a few reads and writes, mostly adjacent so the block layer merges them, and
+    /// now and then a discard or flush, dispatched as one batch; each IO's outcome is read when the batch is done.
+    /// </summary>
+    private void SubmitBatch()
+    {
+        int n = Math.Min((int)_random.Next(2, 8), _cap - _outstanding.Count);
+        int disk = _random.Next(_targets.Length);
+        var batch = new BlockBatch(_targets[disk].Export.Target.Device);
+        var ios = new List<(SimIo Io, int Index)>();
+        long local = _random.Next(DiskSectors);
+        for (int i = 0; i < n; i++)
+        {
+            int count = (int)Math.Min(_random.Next(1, 5), DiskSectors - local);
+            long sector = (disk * DiskSectors) + local;
+            if (count <= 0)
+            {
+                break;
+            }
+
+            int pick = _random.Next(100);
+            RequestOp op = pick < 45 ? RequestOp.Read : pick < 90 ? RequestOp.Write : pick < 95 ? RequestOp.Discard : RequestOp.Flush;
+            if (op is RequestOp.Write or RequestOp.Discard && _model.WriteInFlight(sector, count))
+            {
+                op = RequestOp.Read;
+            }
+
+            SimIo io = Prepare(op, RequestFlags.None, disk, sector, count, verify: false);
+            long offset = local * SimMedia.SectorSize;
+            int index = op switch
+            {
+                RequestOp.Read => batch.Read(offset, io.Buffer),
+                RequestOp.Write => batch.Write(offset, io.Buffer),
+                RequestOp.Discard => batch.Discard(offset, count * SimMedia.SectorSize),
+                _ => batch.Flush(),
+            };
+            ios.Add((io, index));
+            local = _random.Next(4) == 0 ? _random.Next(DiskSectors) : local + count;
+        }
+
+        if (ios.Count == 0)
+        {
+            return;
+        }
+
+        _scheduler.Count("plugged batch");
+        ValueTask pending = batch.SubmitAsync();
+        if (pending.IsCompleted)
+        {
+            pending.GetAwaiter().GetResult();
+            EndBatch(batch, ios);
+        }
+        else
+        {
+            ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter awaiter = pending.ConfigureAwait(false).GetAwaiter();
+            awaiter.UnsafeOnCompleted(() =>
+            {
+                awaiter.GetResult();
+                EndBatch(batch, ios);
+            });
+        }
+    }
+
+    private void EndBatch(BlockBatch batch, List<(SimIo Io, int Index)> ios)
+    {
+        if (batch.RequestCount < ios.Count)
+        {
+            _scheduler.Count("plugged batch with merged IOs");
+        }
+
+        foreach ((SimIo io, int index) in ios)
+        {
+            OnEnded(io, batch.GetStatus(index));
+        }
+    }
+
+    private void Submit(RequestOp op, RequestFlags flags, int disk, long sector, int count, bool verify)
+    {
+        SimIo io = Prepare(op, flags, disk, sector, count, verify);
+        BlockDevice device = _targets[disk].Export.Target.Device;
+        long offset = (io.Sector - (disk * DiskSectors)) * SimMedia.SectorSize;
+        int length = io.Count * SimMedia.SectorSize;
+        ValueTask<BlockStatus> pending = op switch
+        {
+            RequestOp.Read => device.ReadStatusAsync(offset, io.Buffer),
+            RequestOp.Write => device.WriteStatusAsync(offset, io.Buffer, flags),
+            RequestOp.Discard => device.DiscardStatusAsync(offset, length),
+            RequestOp.WriteZeroes => device.WriteZeroesStatusAsync(offset, length),
+            _ => device.FlushStatusAsync(),
+        };
 
         if (pending.IsCompleted)
         {
@@ -398,8 +516,8 @@ internal sealed class Simulation
         long sequence = _model.Tick();
         _scheduler.Trace($"ended {io}: {status}");
         int group = Group(io.Op);
-        _ended[group]++;
-        _endedSectors[group] += io.Count;
+        _targets[io.Disk].Ended[group]++;
+        _targets[io.Disk].EndedSectors[group] += io.Count;
         if (status is not (BlockStatus.Ok or BlockStatus.IoError or BlockStatus.Timeout))
         {
             Fail($"{io} ended with {status}, which the disk never answers (a busy refusal or a block-layer error leaked)");
@@ -446,7 +564,7 @@ internal sealed class Simulation
             case RequestOp.Flush:
                 if (ok)
                 {
-                    _model.Flushed(io.SubmitSequence);
+                    _model.Flushed(io.SubmitSequence, io.Disk * DiskSectors, DiskSectors);
                 }
 
                 break;
@@ -486,47 +604,20 @@ internal sealed class Simulation
             Fail($"work escaped the simulator: {escape}");
         }
 
-        if (_simDisk is { Violations.Count: > 0 })
-        {
-            Fail($"the driver saw the contract broken: {_simDisk.Violations[0]}");
-        }
-
         int tags = _tagSet.TagsInUse;
         if (tags > _outstanding.Count)
         {
             Fail($"{tags} tags in use with {_outstanding.Count} IOs outstanding: a tag leaked");
         }
 
-        DiskStats stats = _disk.GetStatistics();
-        ReadOnlySpan<long> ios = [stats.ReadIos, stats.WriteIos, stats.DiscardIos, stats.FlushIos];
-        for (int group = 0; group < 4; group++)
+        if (_outstanding.Count == 0 && tags != 0)
         {
-            if (ios[group] < _ended[group] || ios[group] > _submitted[group])
-            {
-                Fail($"statistics count {ios[group]} {GroupName(group)} IOs; {_submitted[group]} were submitted and {_ended[group]} have ended");
-            }
+            Fail($"idle, yet {tags} tags in use");
         }
 
-        if (stats.InFlight > _outstanding.Count)
+        for (int disk = 0; disk < _targets.Length; disk++)
         {
-            Fail($"statistics show {stats.InFlight} IOs in flight with {_outstanding.Count} outstanding");
-        }
-
-        if (_outstanding.Count == 0)
-        {
-            if (tags != 0 || stats.InFlight != 0)
-            {
-                Fail($"idle, yet {tags} tags in use and {stats.InFlight} IOs in flight");
-            }
-
-            ReadOnlySpan<long> sectors = [stats.ReadSectors, stats.WriteSectors, stats.DiscardSectors, 0];
-            for (int group = 0; group < 4; group++)
-            {
-                if (ios[group] != _ended[group] || sectors[group] != _endedSectors[group])
-                {
-                    Fail($"idle, yet statistics count {ios[group]} {GroupName(group)} IOs of {sectors[group]} sectors; {_ended[group]} of {_endedSectors[group]} ended");
-                }
-            }
+            CheckDisk(disk);
         }
 
         foreach (SimIo io in _outstanding.Values)
@@ -534,6 +625,58 @@ internal sealed class Simulation
             if (_scheduler.Now - io.SubmittedAt > _stuckLimit)
             {
                 Fail($"{io} outstanding for {(_scheduler.Now - io.SubmittedAt) / 1_000_000} ms, past every timeout: a hang");
+            }
+        }
+    }
+
+    /// <summary>The statistics and driver of one disk against what its submitters saw.</summary>
+    private void CheckDisk(int disk)
+    {
+        Target target = _targets[disk];
+        if (target.SimDisk is { Violations.Count: > 0 })
+        {
+            Fail($"the driver of disk {disk} saw the contract broken: {target.SimDisk.Violations[0]}");
+        }
+
+        int outstanding = 0;
+        foreach (SimIo io in _outstanding.Values)
+        {
+            if (io.Disk == disk)
+            {
+                outstanding++;
+            }
+        }
+
+        DiskStats stats = target.Disk.GetStatistics();
+        // A merged request is one IO plus its merges (Linux's rd_ios / rd_merges): each submitted IO counts once.
+        ReadOnlySpan<long> ios = [stats.ReadIos + stats.ReadMerges, stats.WriteIos + stats.WriteMerges, stats.DiscardIos + stats.DiscardMerges, stats.FlushIos];
+        for (int group = 0; group < 4; group++)
+        {
+            if (ios[group] < target.Ended[group] || ios[group] > target.Submitted[group])
+            {
+                Fail($"disk {disk}: statistics count {ios[group]} {GroupName(group)} IOs ({stats.ToSysfsString()}); {target.Submitted[group]} were submitted and {target.Ended[group]} have ended");
+            }
+        }
+
+        if (stats.InFlight > outstanding)
+        {
+            Fail($"disk {disk}: statistics show {stats.InFlight} IOs in flight with {outstanding} outstanding");
+        }
+
+        if (outstanding == 0)
+        {
+            if (stats.InFlight != 0)
+            {
+                Fail($"disk {disk}: idle, yet {stats.InFlight} IOs in flight");
+            }
+
+            ReadOnlySpan<long> sectors = [stats.ReadSectors, stats.WriteSectors, stats.DiscardSectors, 0];
+            for (int group = 0; group < 4; group++)
+            {
+                if (ios[group] != target.Ended[group] || sectors[group] != target.EndedSectors[group])
+                {
+                    Fail($"disk {disk}: idle, yet statistics count {ios[group]} {GroupName(group)} IOs of {sectors[group]} sectors; {target.Ended[group]} of {target.EndedSectors[group]} ended");
+                }
             }
         }
     }
@@ -602,5 +745,24 @@ internal sealed class Simulation
         }
 
         return text.ToString();
+    }
+
+    /// <summary>
+    /// One disk under test: its export (the front-end layer's view), its simulated device if it has one, and per op
+    /// group (read, write + write-zeroes, discard, flush) the IOs submitted and the IOs and sectors that ended.
+    /// </summary>
+    private sealed class Target(Disk disk, SimDisk? simDisk)
+    {
+        public Disk Disk { get; } = disk;
+
+        public SimDisk? SimDisk { get; } = simDisk;
+
+        public BlockExport Export { get; } = new(disk.Name, disk);
+
+        public long[] Submitted { get; } = new long[4];
+
+        public long[] Ended { get; } = new long[4];
+
+        public long[] EndedSectors { get; } = new long[4];
     }
 }

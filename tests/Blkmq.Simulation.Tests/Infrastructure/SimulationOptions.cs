@@ -13,4 +13,7 @@ internal sealed record SimulationOptions
 
     /// <summary>Gets how many recent events a failure report shows.</summary>
     public int TraceLines { get; init; } = 40;
+
+    /// <summary>Gets a sink for every traced event (the replay tests compare two runs line by line).</summary>
+    public Action<string>? Observer { get; init; }
 }
