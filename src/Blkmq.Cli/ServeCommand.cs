@@ -98,8 +98,14 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<string?> _control = new("--control")
     {
-        Description = "A Unix socket on which to accept control commands (see 'blkmq ctl'): power, bad blocks, power cut, stats. A socket file left by a killed server is replaced. Default: none.",
+        Description = "A Unix socket on which to accept control commands (see 'blkmq ctl' and 'blkmq stat'): power, bad blocks, power cut, stats, iostat. A socket file left by a killed server is replaced. Default: none.",
         HelpName = "path",
+    };
+
+    private readonly Option<string?> _metrics = new("--metrics")
+    {
+        Description = "Serve the Blkmq meter (disks: IOs, bytes, errors, in flight, latency histograms; front ends: connections, requests, bytes) in Prometheus format at http://ADDRESS/metrics, e.g. 127.0.0.1:9464. Default: none.",
+        HelpName = "address",
     };
 
     public ServeCommand()
@@ -117,6 +123,7 @@ internal sealed class ServeCommand : Command
         Options.Add(_busyPoll);
         Options.Add(_fuse);
         Options.Add(_control);
+        Options.Add(_metrics);
         SetAction(Run);
     }
 
@@ -192,6 +199,7 @@ internal sealed class ServeCommand : Command
         var instances = new List<DriverInstance>();
         NbdServerOptions? options;
         List<NbdExport> exports;
+        IPEndPoint? metrics;
         // stdout carries only the URIs; every log line goes to stderr.
         ILoggerFactory loggerFactory = LoggerFactory.Create(static builder => builder
             .AddConsole(static o => o.LogToStandardErrorThreshold = LogLevel.Trace)
@@ -202,6 +210,7 @@ internal sealed class ServeCommand : Command
             try
             {
                 (options, exports) = CreateOptions(parseResult, instances, loggerFactory);
+                metrics = parseResult.GetValue(_metrics) is { } metricsText ? MetricsEndpoint.ParseAddress(metricsText) : null;
             }
             catch (ArgumentException ex) when (ex.ParamName is { } name && s_optionNames.TryGetValue(name, out string? option))
             {
@@ -240,7 +249,8 @@ internal sealed class ServeCommand : Command
                     LoggerFactory = loggerFactory,
                 }
                 : null;
-            return ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports).GetAwaiter().GetResult();
+            var served = exports.Select(static e => (e.Name, e.Disk)).ToList();
+            return ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, served, metrics).GetAwaiter().GetResult();
         }
         finally
         {
@@ -305,7 +315,7 @@ internal sealed class ServeCommand : Command
         return (serverOptions, exports);
     }
 
-    private static async Task<int> ServeAsync(NbdServerOptions? options, FuseExportOptions? fuseOptions, string? controlPath, IReadOnlyList<ControlExport> controlExports)
+    private static async Task<int> ServeAsync(NbdServerOptions? options, FuseExportOptions? fuseOptions, string? controlPath, IReadOnlyList<ControlExport> controlExports, List<(string Name, Disk Disk)> served, IPEndPoint? metricsAddress)
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
@@ -320,8 +330,26 @@ internal sealed class ServeCommand : Command
         NbdServer? server = options is null ? null : new NbdServer(options);
         FuseExport? fuse = null;
         ControlServer? control = null;
+        MetricsEndpoint? metrics = null;
         try
         {
+            try
+            {
+                // First, so that the front ends' counters exist when a scraper first looks.
+                metrics = metricsAddress is null ? null : MetricsEndpoint.Start(metricsAddress);
+            }
+            catch (IOException ex)
+            {
+                Console.Error.WriteLine($"blkmq serve: {ex.Message}");
+                return Program.ExitIOError;
+            }
+
+            if (metrics is not null)
+            {
+                // stderr, as the logs: stdout carries only the export URIs.
+                Console.Error.WriteLine($"blkmq serve: metrics in Prometheus format at {metrics.Uri}");
+            }
+
             try
             {
                 if (server is not null)
@@ -359,9 +387,33 @@ internal sealed class ServeCommand : Command
             {
                 nbd?.ReplaceDisk(name, disk);
                 files?.ReplaceDisk(name, disk);
+                lock (served)
+                {
+                    int index = served.FindIndex(e => e.Name == name);
+                    if (index >= 0)
+                    {
+                        served[index] = (name, disk);
+                    }
+                }
             }
 
-            control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, PoweredOn).ExecuteAsync);
+            // iostat (blkmq stat) is answered here for every export, whatever its driver; the rest is the null driver's.
+            var protocol = new ControlProtocol(controlExports, PoweredOn);
+            ValueTask<string> Execute(string line)
+            {
+                string[] words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+                if (words is ["iostat", ..])
+                {
+                    lock (served)
+                    {
+                        return ValueTask.FromResult(IostatReply.Execute(words, served));
+                    }
+                }
+
+                return words is ["help"] ? ValueTask.FromResult("ok " + ControlProtocol.Usage + " | " + IostatReply.Usage) : protocol.ExecuteAsync(line);
+            }
+
+            control = controlPath is null ? null : new ControlServer(controlPath, Execute);
             try
             {
                 control?.Start();
@@ -402,6 +454,8 @@ internal sealed class ServeCommand : Command
 
                 await server.DisposeAsync().ConfigureAwait(false);
             }
+
+            metrics?.Dispose();
         }
     }
 
