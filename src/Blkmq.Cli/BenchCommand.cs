@@ -169,6 +169,12 @@ internal sealed class BenchCommand : Command
         HelpName = "file.svg",
     };
 
+    private readonly Option<string?> _metrics = new("--metrics")
+    {
+        Description = "Serve the Blkmq meter in Prometheus format at http://ADDRESS/metrics during the run (as 'serve --metrics'), so the latency histogram is recorded per IO: what metrics cost.",
+        HelpName = "address",
+    };
+
     public BenchCommand()
         : base("bench", "Run a fio-like load in-process on a disk of any driver and report IOPS, bandwidth, latency percentiles, CPU and allocations per IO.")
     {
@@ -197,6 +203,7 @@ internal sealed class BenchCommand : Command
         Options.Add(_outputFormat);
         Options.Add(_json);
         Options.Add(_plot);
+        Options.Add(_metrics);
         SetAction(Run);
     }
 
@@ -204,8 +211,10 @@ internal sealed class BenchCommand : Command
     {
         BenchInvocation invocation;
         DriverInstance? instance = null;
+        System.Net.IPEndPoint? metricsAddress;
         try
         {
+            metricsAddress = parseResult.GetValue(_metrics) is { } metricsText ? MetricsEndpoint.ParseAddress(metricsText) : null;
             (invocation, instance) = CreateSettings(parseResult);
         }
         catch (Exception ex) when (ex is BenchUsageException or ArgumentException or FormatException or OverflowException)
@@ -230,8 +239,19 @@ internal sealed class BenchCommand : Command
         };
         Console.CancelKeyPress += onCancel;
         BenchResult? result = null;
+        MetricsEndpoint? metrics = null;
         try
         {
+            try
+            {
+                metrics = metricsAddress is null ? null : MetricsEndpoint.Start(metricsAddress);
+            }
+            catch (IOException ex)
+            {
+                Console.Error.WriteLine($"blkmq bench: {ex.Message}");
+                return Program.ExitIOError;
+            }
+
             result = RunWithProgress(instance.Disk, invocation, cancellation.Token);
             BenchReportWriter.Write(invocation, result);
             if (invocation.PlotPath is not null)
@@ -258,6 +278,7 @@ internal sealed class BenchCommand : Command
         finally
         {
             Console.CancelKeyPress -= onCancel;
+            metrics?.Dispose();
 
             // A disk with a lost completion never drains, so removing it would wait forever; the process exit frees it.
             if (result is not { Stalled: true })

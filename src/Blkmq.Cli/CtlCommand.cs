@@ -64,7 +64,7 @@ internal sealed class CtlCommand : Command
         return Program.ExitIOError;
     }
 
-    private static async Task<string?> SendAsync(string path, string line)
+    internal static async Task<string?> SendAsync(string path, string line)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));

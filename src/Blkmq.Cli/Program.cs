@@ -27,6 +27,7 @@ internal static class Program
         root.Subcommands.Add(new ServeCommand());
         root.Subcommands.Add(new BenchCommand());
         root.Subcommands.Add(new CtlCommand());
+        root.Subcommands.Add(new StatCommand());
         root.Subcommands.Add(new DriversCommand());
         root.Subcommands.Add(new ReplayCommand());
 

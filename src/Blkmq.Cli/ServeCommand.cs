@@ -108,8 +108,14 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<string?> _control = new("--control")
     {
-        Description = "A Unix socket on which to accept control commands (see 'blkmq ctl'): power, bad blocks, power cut, stats. A socket file left by a killed server is replaced. Default: none.",
+        Description = "A Unix socket on which to accept control commands (see 'blkmq ctl' and 'blkmq stat'): power, bad blocks, power cut, stats, iostat. A socket file left by a killed server is replaced. Default: none.",
         HelpName = "path",
+    };
+
+    private readonly Option<string?> _metrics = new("--metrics")
+    {
+        Description = "Serve the Blkmq meter (disks: IOs, bytes, errors, in flight, latency histograms; front ends: connections, requests, bytes) in Prometheus format at http://ADDRESS/metrics, e.g. 127.0.0.1:9464. Default: none.",
+        HelpName = "address",
     };
 
     public ServeCommand()
@@ -128,6 +134,7 @@ internal sealed class ServeCommand : Command
         Options.Add(_fuse);
         Options.Add(_control);
         Options.Add(_run);
+        Options.Add(_metrics);
         SetAction(Run);
     }
 
@@ -203,6 +210,7 @@ internal sealed class ServeCommand : Command
         var instances = new List<DriverInstance>();
         NbdServerOptions? options;
         List<NbdExport> exports;
+        IPEndPoint? metrics;
         // stdout carries only the URIs; every log line goes to stderr.
         ILoggerFactory loggerFactory = LoggerFactory.Create(static builder => builder
             .AddConsole(static o => o.LogToStandardErrorThreshold = LogLevel.Trace)
@@ -213,6 +221,7 @@ internal sealed class ServeCommand : Command
             try
             {
                 (options, exports) = CreateOptions(parseResult, instances, loggerFactory);
+                metrics = parseResult.GetValue(_metrics) is { } metricsText ? MetricsEndpoint.ParseAddress(metricsText) : null;
             }
             catch (ArgumentException ex) when (ex.ParamName is { } name && s_optionNames.TryGetValue(name, out string? option))
             {
@@ -257,7 +266,8 @@ internal sealed class ServeCommand : Command
                 stacks.Add((exports[i].Name, instances[i]));
             }
 
-            int status = ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, stacks, parseResult.GetValue(_run)).GetAwaiter().GetResult();
+            var served = exports.Select(static e => (e.Name, e.Disk)).ToList();
+            int status = ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, stacks, served, parseResult.GetValue(_run), metrics).GetAwaiter().GetResult();
             PrintFilterReports(stacks);
             return status;
         }
@@ -339,7 +349,15 @@ internal sealed class ServeCommand : Command
         return (serverOptions, exports);
     }
 
-    private static async Task<int> ServeAsync(NbdServerOptions? options, FuseExportOptions? fuseOptions, string? controlPath, IReadOnlyList<ControlExport> controlExports, IReadOnlyList<(string Name, DriverInstance Instance)> stacks, string? run)
+    private static async Task<int> ServeAsync(
+        NbdServerOptions? options,
+        FuseExportOptions? fuseOptions,
+        string? controlPath,
+        IReadOnlyList<ControlExport> controlExports,
+        IReadOnlyList<(string Name, DriverInstance Instance)> stacks,
+        List<(string Name, Disk Disk)> served,
+        string? run,
+        IPEndPoint? metricsAddress)
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
@@ -354,8 +372,26 @@ internal sealed class ServeCommand : Command
         NbdServer? server = options is null ? null : new NbdServer(options);
         FuseExport? fuse = null;
         ControlServer? control = null;
+        MetricsEndpoint? metrics = null;
         try
         {
+            try
+            {
+                // First, so that the front ends' counters exist when a scraper first looks.
+                metrics = metricsAddress is null ? null : MetricsEndpoint.Start(metricsAddress);
+            }
+            catch (IOException ex)
+            {
+                Console.Error.WriteLine($"blkmq serve: {ex.Message}");
+                return Program.ExitIOError;
+            }
+
+            if (metrics is not null)
+            {
+                // stderr, as the logs: stdout carries only the export URIs.
+                Console.Error.WriteLine($"blkmq serve: metrics in Prometheus format at {metrics.Uri}");
+            }
+
             try
             {
                 if (server is not null)
@@ -393,9 +429,34 @@ internal sealed class ServeCommand : Command
             {
                 nbd?.ReplaceDisk(name, disk);
                 files?.ReplaceDisk(name, disk);
+                lock (served)
+                {
+                    int index = served.FindIndex(e => e.Name == name);
+                    if (index >= 0)
+                    {
+                        served[index] = (name, disk);
+                    }
+                }
             }
 
-            control = controlPath is null ? null : new ControlServer(controlPath, new FilterControl(stacks, new ControlProtocol(controlExports, PoweredOn).ExecuteAsync).ExecuteAsync);
+            // iostat (blkmq stat) is answered here for every export, whatever its driver; the rest is the null driver's.
+            var protocol = new ControlProtocol(controlExports, PoweredOn);
+            ValueTask<string> Execute(string line)
+            {
+                string[] words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+                if (words is ["iostat", ..])
+                {
+                    lock (served)
+                    {
+                        return ValueTask.FromResult(IostatReply.Execute(words, served));
+                    }
+                }
+
+                return words is ["help"] ? ValueTask.FromResult("ok " + ControlProtocol.Usage + " | " + IostatReply.Usage) : protocol.ExecuteAsync(line);
+            }
+
+            // Filter commands (mark, stats) go to the filters of each stack first.
+            control = controlPath is null ? null : new ControlServer(controlPath, new FilterControl(stacks, Execute).ExecuteAsync);
             try
             {
                 control?.Start();
@@ -440,6 +501,8 @@ internal sealed class ServeCommand : Command
 
                 await server.DisposeAsync().ConfigureAwait(false);
             }
+
+            metrics?.Dispose();
         }
     }
 
