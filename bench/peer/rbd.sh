@@ -9,7 +9,7 @@
 #
 # Environment: CEPH_CONF (an existing cluster; default: start one with scripts/ceph-cluster.sh, memstore), SIZE
 # (image size, default 256M), RUNTIME (seconds per fio run, default 3), ROUNDS (default 3), COPY_SIZE (default
-# 128M), BLKMQ (a built blkmq; default: build it). Every process started here is stopped by its pid.
+# 128M), RBD_PARAMS (more rbd driver parameters for blkmq, e.g. poll=20), BLKMQ (a built blkmq; default: build it). Every process started here is stopped by its pid.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -59,7 +59,7 @@ stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/de
 start_server() { # blkmq|qemu-nbd -> sets URI
   local p; p=$(port)
   if [ "$1" = blkmq ]; then
-    "$BLKMQ" serve --listen "127.0.0.1:$p" --export "vm=rbd:image=$IMAGE,conf=$CEPH_CONF" >"$WORK/server.log" 2>&1 &
+    "$BLKMQ" serve --listen "127.0.0.1:$p" --export "vm=rbd:image=$IMAGE,conf=$CEPH_CONF${RBD_PARAMS:+,$RBD_PARAMS}" >"$WORK/server.log" 2>&1 &
   else
     qemu-nbd -f raw -b 127.0.0.1 -p "$p" -x vm -t --shared=8 --cache=writeback "rbd:rbd/$IMAGE:conf=$CEPH_CONF" >"$WORK/server.log" 2>&1 &
   fi
@@ -77,7 +77,7 @@ fio_iops() { # engine-args... ; prints IOPS
   python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; print(round(j["read"]["iops"]+j["write"]["iops"]))' "$WORK/f.json"
 }
 blkmq_iops() { # rw depth
-  "$BLKMQ" bench --driver "rbd:image=$IMAGE,conf=$CEPH_CONF" --rw "$1" --bs 4k --iodepth "$2" --runtime "$RUNTIME" --size "$SIZE" --output-format json >"$WORK/b.json"
+  "$BLKMQ" bench --driver "rbd:image=$IMAGE,conf=$CEPH_CONF${RBD_PARAMS:+,$RBD_PARAMS}" --rw "$1" --bs 4k --iodepth "$2" --runtime "$RUNTIME" --size "$SIZE" --output-format json >"$WORK/b.json"
   python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["iops"]))' "$WORK/b.json"
 }
 copy_mibs() { # in|out
