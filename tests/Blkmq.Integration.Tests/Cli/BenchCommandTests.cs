@@ -169,7 +169,7 @@ public sealed partial class BenchCommandTests
     [InlineData("--ios (4) must be at least jobs x iodepth (8)", "--ios", "4", "--jobs", "2", "--iodepth", "4")]
     [InlineData("Give either --runtime or --ios, not both", "--runtime", "1", "--ios", "1000")]
     [InlineData("completion_nsec must be 0 to 10 s", "--irqmode", "2", "--completion-nsec", "-1", "--ios", "1000")]
-    [InlineData("unknown driver 'floppy' (known: file, memory, null; see 'blkmq drivers')", "--driver", "floppy", "--ios", "1000")]
+    [InlineData("unknown driver 'floppy' (known: file, memory, null, rbd; see 'blkmq drivers')", "--driver", "floppy", "--ios", "1000")]
     [InlineData("Unknown null_blk parameter 'frobnicate'", "--driver", "memory:frobnicate=1", "--ios", "1000")]
     [InlineData("--size (134217728) is larger than the disk (67108864 bytes)", "--driver", "memory:size=64M", "--size", "128M", "--ios", "1000")]
     [InlineData("--size: '16777217T' is too large", "--size", "16777217T")]

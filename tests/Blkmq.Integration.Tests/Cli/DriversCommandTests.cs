@@ -47,7 +47,7 @@ public sealed class DriversCommandTests
     {
         ToolResult result = await RunAsync(["drivers", "floppy"], TestContext.Current.CancellationToken);
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("blkmq drivers: unknown driver 'floppy' (known: file, memory, null).", result.StandardError.Trim());
+        Assert.Equal("blkmq drivers: unknown driver 'floppy' (known: file, memory, null, rbd).", result.StandardError.Trim());
         Assert.Equal(string.Empty, result.StandardOutput);
         BlkmqCli.AssertNoStackTrace(result);
     }

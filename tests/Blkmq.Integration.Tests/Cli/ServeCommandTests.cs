@@ -203,7 +203,7 @@ public sealed partial class ServeCommandTests
     [Theory(Timeout = TestTimeoutMilliseconds)]
     [InlineData("disk", "--export 'disk': expected NAME=DRIVER[:key=value,...].")]
     [InlineData("=memory", "--export '=memory': expected NAME=DRIVER[:key=value,...].")]
-    [InlineData("disk=floppy", "--export 'disk=floppy': unknown driver 'floppy' (known: file, memory, null; see 'blkmq drivers').")]
+    [InlineData("disk=floppy", "--export 'disk=floppy': unknown driver 'floppy' (known: file, memory, null, rbd; see 'blkmq drivers').")]
     [InlineData("disk=memory:size=lots", "'lots' is not a size")]
     [InlineData("disk=memory:frobnicate=1", "Unknown null_blk parameter 'frobnicate'")]
     [InlineData("disk=memory:size=16777217T", "size: '16777217T' is too large.")]
