@@ -3,8 +3,10 @@
 # nbdkit (peer server for bench/peer/nbd.sh), nbdinfo / nbdcopy (libnbd-bin), nbdsh (python3-libnbd),
 # qemu-img / qemu-io (qemu-utils), fio (with its nbd engine), certtool (gnutls-bin) and openssl (TLS tests make
 # certificates with both, as users do, and in-process), nbdfuse + fusermount3 (fuse3), losetup / mount (mount) and
-# mkfs.ext4 / e2fsck (e2fsprogs) for ext4 on a loop device over nbdfuse, afl-fuzz (afl++) and the dotnet tool sharpfuzz
-# (SharpFuzz.CommandLine) for scripts/fuzz.sh. Debian/Ubuntu only; needs root or sudo.
+# mkfs.ext4 / e2fsck (e2fsprogs) for ext4 on a loop device over nbdfuse; afl-fuzz (afl++) and the dotnet tool sharpfuzz
+# (SharpFuzz.CommandLine) for scripts/fuzz.sh; Ceph (ceph-mon, ceph-osd, ceph-mgr, ceph-common: rbd, librbd1,
+# librados2) for the RBD driver's tests and qemu-block-extra (qemu's rbd driver) for bench/peer/rbd.sh.
+# Debian/Ubuntu only; needs root or sudo.
 set -euo pipefail
 
 declare -A tool_package=(
@@ -24,6 +26,13 @@ declare -A tool_package=(
   [mkfs.ext4]=e2fsprogs
   [e2fsck]=e2fsprogs
   [afl-fuzz]=afl++
+  # The RBD driver's tests (scripts/ceph-cluster.sh): a one-node cluster, the rbd tool, librbd1/librados2.
+  [ceph-mon]=ceph-mon
+  [ceph-osd]=ceph-osd
+  [ceph-mgr]=ceph-mgr
+  [ceph]=ceph-common
+  [rbd]=ceph-common
+  [qemu-nbd]=qemu-utils
 )
 
 # sharpfuzz instruments assemblies for afl-fuzz (scripts/fuzz.sh); a dotnet tool, not a Debian package.
@@ -43,6 +52,11 @@ done
 # nbdsh exists but the Python module may not (python3-libnbd is what provides it).
 if PATH="/usr/bin:/bin:$PATH" command -v nbdsh >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import nbd' >/dev/null 2>&1; then
   missing+=(python3-libnbd)
+fi
+
+# qemu's rbd block driver (bench/peer/rbd.sh runs qemu-nbd on an RBD image).
+if ! ls /usr/lib/*/qemu/block-rbd.so >/dev/null 2>&1; then
+  missing+=(qemu-block-extra)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -28,6 +28,7 @@ public static class RbdDriverProvider
             new("exclusive", "Take and keep the image's exclusive lock, refusing other writers (0: librbd passes the lock to whoever writes).", "1"),
             new("connect_timeout", "Seconds to wait for the cluster at start.", "20"),
             new("op_timeout", "Seconds before librados fails an OSD operation with ETIMEDOUT (0: wait while the cluster is away).", "0"),
+            new("poll", "Microseconds a completion thread spins for the next completion before sleeping (0: sleep at once).", "0"),
             new("queues", "Hardware queues, each with its own completion thread, 1 to 64.", "1"),
             new("depth", "Tags per hardware queue, 1 to 4096.", "64"),
             new("name", "The disk's name (a server uses the export name).", s_defaults.Name),

@@ -38,6 +38,7 @@ public sealed unsafe class RbdHwQueue : IDisposable
     private readonly GCHandle _self;
     private readonly AutoResetEvent _wake = new(false);
     private readonly Thread _thread;
+    private readonly long _pollTicks;
 
     // Written by librbd's threads (push) and the completion thread (take all): its own cache line.
     private PaddedInt _completed;
@@ -49,6 +50,7 @@ public sealed unsafe class RbdHwQueue : IDisposable
         _image = image;
         _imageHandle = image.Handle;
         _maxSegments = maxSegments;
+        _pollTicks = image.Options.Poll.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
         _completed.Value = Empty;
         _self = GCHandle.Alloc(this, GCHandleType.Normal);
         _records = (CompletionRecord*)NativeMemory.AllocZeroed((nuint)depth, (nuint)sizeof(CompletionRecord));
@@ -206,6 +208,11 @@ public sealed unsafe class RbdHwQueue : IDisposable
                 break;
             }
 
+            if (_pollTicks > 0 && Poll())
+            {
+                continue;
+            }
+
             Interlocked.Exchange(ref _sleeping.Value, 1);
             if (Volatile.Read(ref _completed.Value) != Empty || _stopping)
             {
@@ -215,6 +222,24 @@ public sealed unsafe class RbdHwQueue : IDisposable
 
             _wake.WaitOne();
         }
+    }
+
+    /// <summary>Spins up to the poll time for a completion, as a NIC's busy poll: saves a sleep and wake-up per IO at low depth.</summary>
+    /// <returns>Whether a completion arrived.</returns>
+    private bool Poll()
+    {
+        long deadline = Stopwatch.GetTimestamp() + _pollTicks;
+        do
+        {
+            Thread.SpinWait(16);
+            if (Volatile.Read(ref _completed.Value) != Empty)
+            {
+                return true;
+            }
+        }
+        while (Stopwatch.GetTimestamp() < deadline);
+
+        return false;
     }
 
     private void Drain(int tag)
