@@ -101,6 +101,7 @@ print("| --- | ---: | ---: | ---: | ---: | ---: |")
 for name in order:
     b = statistics.median(rows[name]["blkmq"]); i = statistics.median(rows[name]["blkmq-inline"]); f = statistics.median(rows[name]["fio"])
     print(f"| {name} | {b:,.0f} | {i:,.0f} | {f:,.0f} | {b / f:.2f}x | {i / f:.2f}x |")
+print()
 for who, values in alloc.items():
     print(f"{who}: at most {max(values):.3f} bytes allocated per IO (blkmq bench's own figure, whole run)")
 PY

@@ -15,6 +15,7 @@ public sealed unsafe class FileDisk : IDisposable
 {
     private int _fd;
     private volatile bool _mayHaveHoles;
+    private volatile bool _noWaitUnsupported;
     private int _directFd;
 
     private FileDisk(string name, string path, ILogger logger)
@@ -133,6 +134,18 @@ public sealed unsafe class FileDisk : IDisposable
 
         return _directFd;
     }
+
+    /// <summary>Gets whether reads try the page cache inside <c>QueueRq</c> first (<see cref="FileIo.TryReadCached"/>).</summary>
+    internal bool TriesCachedReads => !_noWaitUnsupported && !IsBlockDevice;
+
+    /// <summary>
+    /// Gets the <c>preadv2</c> flags of a cached read: <c>RWF_NOWAIT</c>, or none on tmpfs, whose pages are memory
+    /// (a read there never waits for a device) and which refuses <c>RWF_NOWAIT</c> with EOPNOTSUPP.
+    /// </summary>
+    internal int CachedReadFlags { get; private set; } = Libc.RwfNowait;
+
+    /// <summary>Stops cached reads inside <c>QueueRq</c>: <c>RWF_NOWAIT</c> is not supported here.</summary>
+    internal void NoteNoWaitUnsupported() => _noWaitUnsupported = true;
 
     /// <summary>Notes that a discard or write zeroes may punch a hole; called before the operation starts.</summary>
     internal void NoteHoles()
@@ -276,6 +289,11 @@ public sealed unsafe class FileDisk : IDisposable
 
         ReadOnly = readOnly;
         _mayHaveHoles = !IsBlockDevice && (long)stat.Blocks * 512 < (long)stat.Size;
+        byte* statfs = stackalloc byte[256];
+        if (!IsBlockDevice && Libc.Fstatfs(_fd, statfs) == 0 && *(long*)statfs == Libc.TmpfsMagic)
+        {
+            CachedReadFlags = 0;
+        }
         if (Size % LogicalBlockSize != 0)
         {
             FileLog.TailIgnored(Logger, Name, path, Size, LogicalBlockSize, Size % LogicalBlockSize);

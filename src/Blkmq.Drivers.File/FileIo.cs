@@ -70,6 +70,54 @@ internal static unsafe class FileIo
         return first;
     }
 
+    /// <summary>
+    /// Serves a one-segment read from the page cache on the submitter's thread, inside <c>QueueRq</c>:
+    /// <c>preadv2(RWF_NOWAIT)</c> on the buffered descriptor, which copies what is cached and fails with EAGAIN rather
+    /// than wait for the device. When the whole segment was cached the request is ended here (the block layer
+    /// completes the submitter inline, with no thread hop: nbdkit's <c>pread</c> on its connection thread costs the
+    /// same); otherwise nothing happened and the engine reads it as usual. Reads that <c>O_DIRECT</c> would serve
+    /// are left to the engine: they go to the device, not the cache. On tmpfs, whose pages are memory and which has
+    /// no <c>RWF_NOWAIT</c>, the read is a plain <c>preadv2</c>.
+    /// </summary>
+    /// <returns>Whether the request was ended.</returns>
+    public static bool TryReadCached(FileDisk disk, Request<FileRequest> request)
+    {
+        if (request.Segments.Count != 1)
+        {
+            return false;
+        }
+
+        Memory<byte> segment = request.Segments[0];
+        long offset = request.Sector << 9;
+        nint done;
+        fixed (byte* buffer = segment.Span)
+        {
+            // A stack iovec and a fixed pin: nothing allocated, nothing left pinned after the call.
+            IoVec iov = new() { Base = (nint)buffer, Length = (nuint)segment.Length };
+            if (disk.SelectFd(&iov, 1, offset) != disk.Fd)
+            {
+                return false;
+            }
+
+            done = Libc.Preadv2(disk.Fd, &iov, 1, offset, disk.CachedReadFlags);
+        }
+
+        if (done != segment.Length)
+        {
+            // EAGAIN (not cached), a partial copy (the engine reads it all again), or a kernel or file system without
+            // RWF_NOWAIT (EOPNOTSUPP): stop trying on this disk.
+            if (done < 0 && Marshal.GetLastPInvokeError() == Errno.EOPNOTSUPP)
+            {
+                disk.NoteNoWaitUnsupported();
+            }
+
+            return false;
+        }
+
+        _ = request.TryEnd(BlockStatus.Ok);
+        return true;
+    }
+
     /// <summary>Runs one request to its end synchronously.</summary>
     /// <returns>The request's status.</returns>
     public static BlockStatus Execute(FileDisk disk, Request<FileRequest> request, IoVec* iov, MemoryHandle[] pins)

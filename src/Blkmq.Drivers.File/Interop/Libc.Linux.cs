@@ -27,6 +27,9 @@ internal static unsafe partial class Libc
     /// <summary><c>RWF_DSYNC</c>: this write is durable when it returns (per-IO <c>O_DSYNC</c>).</summary>
     public const int RwfDsync = 0x2;
 
+    /// <summary><c>RWF_NOWAIT</c>: fail with EAGAIN instead of waiting for the device (a read not in the page cache).</summary>
+    public const int RwfNowait = 0x8;
+
     public const int AtEmptyPath = 0x1000;
     public const uint StatxBasicStats = 0x7ff;
     public const uint StatxDioAlign = 0x2000;
@@ -78,6 +81,16 @@ internal static unsafe partial class Libc
     /// <summary><c>int ftruncate(int fd, off_t length)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
     public static partial int Ftruncate(int fd, long length);
+
+    /// <summary><c>TMPFS_MAGIC</c>, <c>statfs.f_type</c> of tmpfs (<c>linux/magic.h</c>).</summary>
+    public const long TmpfsMagic = 0x01021994;
+
+    /// <summary>
+    /// <c>int fstatfs(int fd, struct statfs *buf)</c>; the buffer must hold a <c>struct statfs</c> (120 bytes on
+    /// 64-bit Linux), whose first field is <c>__fsword_t f_type</c>.
+    /// </summary>
+    [LibraryImport("libc", EntryPoint = "fstatfs", SetLastError = true)]
+    public static partial int Fstatfs(int fd, byte* buffer);
 
     /// <summary><c>ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "preadv2", SetLastError = true)]
