@@ -22,6 +22,8 @@ declare -A tool_package=(
   [mount]=mount
   [mkfs.ext4]=e2fsprogs
   [e2fsck]=e2fsprogs
+  [debugfs]=e2fsprogs
+  [sqlite3]=sqlite3
 )
 
 missing=()
