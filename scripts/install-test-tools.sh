@@ -33,6 +33,9 @@ declare -A tool_package=(
   [ceph]=ceph-common
   [rbd]=ceph-common
   [qemu-nbd]=qemu-utils
+  # scripts/crashtest.sh: debugfs reads files out of replayed images, sqlite3 runs the database workload.
+  [debugfs]=e2fsprogs
+  [sqlite3]=sqlite3
 )
 
 # sharpfuzz instruments assemblies for afl-fuzz (scripts/fuzz.sh); a dotnet tool, not a Debian package.

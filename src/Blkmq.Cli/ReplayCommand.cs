@@ -21,7 +21,7 @@ internal sealed class ReplayCommand : Command
 
     private readonly Option<bool> _list = new("--list") { Description = "List the log's entries, flush points and marks instead of replaying." };
 
-    private readonly Option<bool> _broken = new("--broken") { Description = "Deliberately wrong: drop every other write of the last interval before the target (what a device that lies about flushes does); a checker must catch it." };
+    private readonly Option<bool> _broken = new("--broken") { Description = "Deliberately wrong: drop every other write of the last 8 runs of writes that flushes before the target made durable, keeping the later ones (a device that loses acknowledged writes); a checker must catch it." };
 
     public ReplayCommand()
         : base("replay", "Rebuild a disk from a log-writes log as it was at a mark or flush point.")

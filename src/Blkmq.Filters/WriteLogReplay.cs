@@ -3,11 +3,15 @@ namespace Blkmq.Filters;
 /// <summary>
 /// Rebuilds a disk from a write log as it was at a point (<c>blkmq replay</c>, dm-log-writes' replay-log): every entry
 /// up to and including the target is applied, in log order, to a zeroed image of the logged disk's size. The broken
-/// mode drops every other write of the last interval (the writes between the flush point before the target and the
-/// target), as a device that acknowledged a flush it did not honour would: a checker must catch that.
+/// mode drops every other write of the last eight runs of writes that flush points before the target made durable,
+/// and keeps the writes after the last flush point: a device whose cache loses acknowledged writes. A
+/// crash-consistency checker must catch that.
 /// </summary>
 internal static class WriteLogReplay
 {
+    /// <summary>How many runs of acknowledged writes the broken mode loses half of.</summary>
+    public const int BrokenIntervals = 8;
+
     /// <summary>Finds the index of the entry a target names.</summary>
     /// <param name="entries">The log's entries.</param>
     /// <param name="mark">A mark's name, or <see langword="null"/>.</param>
@@ -48,13 +52,50 @@ internal static class WriteLogReplay
     /// <returns>How many writes were applied and how many dropped.</returns>
     public static (int Applied, int Dropped) Replay(WriteLogReader reader, List<WriteLogEntry> entries, int target, string output, bool broken)
     {
-        int intervalStart = 0;
+        // The broken mode's range: the last BrokenIntervals runs of writes that flush points before the target made
+        // durable (flush points with no write between them do not count: jbd2 issues several in a row). Every other
+        // write of them is dropped and the writes after the last flush point kept, so later writes overtake earlier,
+        // acknowledged ones. One run is not enough for a journaling file system: its journal still holds what a lost
+        // checkpoint write would have written, until a later flush marks the journal empty.
+        int lastFlush = -1;
         for (int i = target - 1; i >= 0; i--)
         {
             if (entries[i].IsFlushPoint)
             {
-                intervalStart = i + 1;
+                lastFlush = i;
                 break;
+            }
+        }
+
+        int intervalEnd = -1;
+        for (int i = lastFlush - 1; i >= 0; i--)
+        {
+            if (entries[i].Kind == WriteLogKind.Write && !entries[i].IsFlushPoint)
+            {
+                intervalEnd = i;
+                break;
+            }
+        }
+
+        // Back over BrokenIntervals runs of writes, each closed by a flush point.
+        int intervalStart = 0;
+        int runs = 0;
+        bool inRun = false;
+        for (int i = intervalEnd; i >= 0; i--)
+        {
+            if (entries[i].IsFlushPoint)
+            {
+                if (inRun && ++runs == BrokenIntervals)
+                {
+                    intervalStart = i + 1;
+                    break;
+                }
+
+                inRun = false;
+            }
+            else if (entries[i].Kind == WriteLogKind.Write)
+            {
+                inRun = true;
             }
         }
 
@@ -67,7 +108,7 @@ internal static class WriteLogReplay
         for (int i = 0; i <= target; i++)
         {
             WriteLogEntry entry = entries[i];
-            if (broken && i >= intervalStart && entry.Kind == WriteLogKind.Write && (intervalWrites++ & 1) == 0)
+            if (broken && i >= intervalStart && i <= intervalEnd && entry.Kind == WriteLogKind.Write && (intervalWrites++ & 1) == 0)
             {
                 dropped++;
                 continue;

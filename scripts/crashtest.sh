@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Crash-consistency test of ext4 (and a SQLite database in WAL mode on it) over Blkmq, with the log-writes filter
+# (docs/crash-testing.md). Needs root (FUSE mount, losetup, mount), e2fsprogs, and sqlite3 for --sqlite.
+#
+#   scripts/crashtest.sh [--size 64M] [--workload FILE] [--sqlite N] [--max-points N] [--last N] [--broken] [--keep]
+#
+# 1. serve a memory disk through log-writes as a FUSE file (--run captive mode), losetup it, mkfs.ext4 (then a mark
+#    'mkfs'), mount, run the workload (FILE runs with sh in the mounted directory; default: a built-in fsstress-like
+#    script), then N SQLite transactions in WAL mode with synchronous=FULL, each followed by a mark 'commit-I', unmount;
+# 2. for every flush point after the mkfs mark (only the last N with --last; N of them, evenly spread, with
+#    --max-points), and the end of the log:
+#    blkmq replay to that point, let e2fsck replay the ext4 journal (-E journal_only), then e2fsck -fn must be clean;
+#    with --sqlite, the database dumped from the image (debugfs) must hold every transaction committed before that point.
+# --broken replays wrongly (blkmq replay --broken: half the writes the previous flush made durable are lost while later
+# ones landed): a correct checker reports unclean points then (at the unmount's checkpoint at least). Prints one line per unclean point and a summary; exits 0 when every point is clean, 1 when
+# some are not, 2 on a usage or setup error.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+size=64M workload="" sqlite=0 max_points=0 last=0 broken="" keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) size=$2; shift 2 ;;
+    --workload) workload=$(realpath "$2"); shift 2 ;;
+    --sqlite) sqlite=$2; shift 2 ;;
+    --max-points) max_points=$2; shift 2 ;;
+    --last) last=$2; shift 2 ;;
+    --broken) broken=--broken; shift ;;
+    --keep) keep=1; shift ;;
+    *) echo "crashtest: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+for tool in losetup mkfs.ext4 e2fsck debugfs mount; do
+  command -v "$tool" >/dev/null || { echo "crashtest: $tool is missing (scripts/install-test-tools.sh)" >&2; exit 2; }
+done
+[ "$sqlite" = 0 ] || command -v sqlite3 >/dev/null || { echo "crashtest: sqlite3 is missing" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "crashtest: needs root (FUSE mount, losetup, mount)" >&2; exit 2; }
+
+# The blkmq command: BLKMQ (a built Blkmq.Cli.dll or an executable), else scripts/blkmq.
+if [ -n "${BLKMQ:-}" ]; then
+  case "$BLKMQ" in *.dll) blkmq() { dotnet "$BLKMQ" "$@"; } ;; *) blkmq() { "$BLKMQ" "$@"; } ;; esac
+else
+  blkmq() { "$root/scripts/blkmq" "$@"; }
+fi
+
+tmp=$(mktemp -d /tmp/blkmq-crashtest.XXXXXX)
+cleanup() { [ "$keep" = 1 ] && echo "kept $tmp" >&2 || rm -rf "$tmp"; }
+trap cleanup EXIT
+mkdir "$tmp/fuse" "$tmp/mnt"
+
+# What runs inside the server's lifetime ($file is the FUSE file of the export, set by serve --run).
+cat >"$tmp/inside.sh" <<INSIDE
+set -e
+loop=\$(losetup --find --show "\$file")
+trap 'umount "$tmp/mnt" 2>/dev/null; losetup -d "\$loop"' EXIT
+mkfs.ext4 -q -F "\$loop"
+\$MARK mkfs
+mount "\$loop" "$tmp/mnt"
+cd "$tmp/mnt"
+if [ -n "$workload" ]; then sh "$workload"; else
+  mkdir -p a/b c
+  i=1; while [ \$i -le 40 ]; do head -c \$((i * 3001)) /dev/urandom >a/f\$i; i=\$((i + 1)); done
+  sync
+  mv a/f1 c/; rm a/f2 a/f3; ln a/f4 c/h4; ln -s f5 a/s5; truncate -s 1M a/f6; mkdir a/b/d; mv a/f7 a/b/d/
+  dd if=/dev/urandom of=a/f8 bs=4k count=16 conv=notrunc,fsync 2>/dev/null
+  sync
+  i=1; while [ \$i -le 20 ]; do echo \$i >>c/append; sync c/append; i=\$((i + 1)); done
+  rm -r a/b; mkdir a/e; i=41; while [ \$i -le 60 ]; do head -c 4096 /dev/urandom >a/e/f\$i; i=\$((i + 1)); done
+  sync
+fi
+n=1; while [ \$n -le $sqlite ]; do
+  sqlite3 db "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE IF NOT EXISTS t(i INTEGER, pad BLOB); INSERT INTO t VALUES (\$n, randomblob(3000));" >/dev/null
+  \$MARK commit-\$n
+  n=\$((n + 1))
+done
+cd /
+INSIDE
+
+export MARK="blkmq_mark"
+blkmq_bin() { :; }
+# serve --run runs inside.sh with sh; marks go through blkmq ctl on the control socket.
+if [ -n "${BLKMQ:-}" ]; then
+  case "$BLKMQ" in *.dll) mark_cmd="dotnet $BLKMQ" ;; *) mark_cmd="$BLKMQ" ;; esac
+else
+  mark_cmd="$root/scripts/blkmq"
+fi
+export MARK="$mark_cmd ctl --control $tmp/ctl mark"
+if ! blkmq serve --export "disk=memory:size=$size|log-writes:file=$tmp/log" --listen none --fuse "$tmp/fuse" \
+    --control "$tmp/ctl" --run "sh -e $tmp/inside.sh" >"$tmp/serve.out" 2>"$tmp/serve.err"; then
+  echo "crashtest: the workload failed:" >&2; tail -20 "$tmp/serve.err" >&2; exit 2
+fi
+
+blkmq replay "$tmp/log" --list >"$tmp/list" || exit 2
+total=$(sed -n 's/.*flush-points=\([0-9]*\) .*/\1/p' "$tmp/list" | tail -1)
+first=$(sed -n 's/^mark mkfs .*after-flush-points=\([0-9]*\)$/\1/p' "$tmp/list")
+first=$((first + 1))
+points=()
+if [ "$last" -gt 0 ] && [ $((total - last + 1)) -gt "$first" ]; then first=$((total - last + 1)); fi
+for ((p = first; p <= total; p++)); do points+=("$p"); done
+if [ "$max_points" -gt 0 ] && [ "${#points[@]}" -gt "$max_points" ]; then
+  picked=()
+  for ((k = 0; k < max_points; k++)); do picked+=("${points[$((k * (${#points[@]} - 1) / (max_points - 1)))]}"); done
+  points=("${picked[@]}")
+fi
+points+=(end)
+
+checked=0 unclean=0
+for p in "${points[@]}"; do
+  if [ "$p" = end ]; then target=(); else target=(--to-flush "$p"); fi
+  blkmq replay "$tmp/log" "${target[@]}" $broken --output "$tmp/img" >/dev/null || exit 2
+  e2fsck -y -E journal_only "$tmp/img" >/dev/null 2>&1
+  checked=$((checked + 1))
+  if ! e2fsck -fn "$tmp/img" >"$tmp/fsck.out" 2>&1; then
+    unclean=$((unclean + 1))
+    echo "unclean: flush point $p: $(grep -v '^e2fsck\|^Pass\|^$' "$tmp/fsck.out" | head -2 | tr '\n' ' ')"
+    continue
+  fi
+  if [ "$sqlite" -gt 0 ]; then
+    # Transactions committed before this point: commit marks logged before flush point p.
+    if [ "$p" = end ]; then limit=$((total + 1)); else limit=$p; fi
+    want=$(awk -v p="$limit" '/^mark commit-/ { split($4, a, "="); if (a[2] < p) n++ } END { print n + 0 }' "$tmp/list")
+    rm -f "$tmp/db" "$tmp/db-wal" "$tmp/db-shm"
+    debugfs -R "dump /db $tmp/db" "$tmp/img" >/dev/null 2>&1
+    debugfs -R "dump /db-wal $tmp/db-wal" "$tmp/img" >/dev/null 2>&1
+    have=0
+    [ -s "$tmp/db" ] && have=$(sqlite3 "$tmp/db" "SELECT count(*) FROM t" 2>/dev/null || echo 0)
+    if [ "${have:-0}" -lt "$want" ]; then
+      unclean=$((unclean + 1))
+      echo "unclean: flush point $p: sqlite has $have of $want committed transactions"
+    fi
+  fi
+done
+echo "crashtest: ext4 $size, ${total} flush points, checked $checked (from flush point $first and the end)${broken:+ with --broken replay}, $unclean unclean"
+[ "$unclean" = 0 ]
