@@ -44,6 +44,12 @@ public sealed class FuseExport : IAsyncDisposable
     /// <summary>Gets the mount point.</summary>
     public string MountPoint => _mountPoint;
 
+    /// <summary>Gets whether the kernel sends this export's requests over io_uring (known when <see cref="Mount"/> returns).</summary>
+    public bool UsesIoUring => _session.Ready is { IsCompletedSuccessfully: true, Result: true };
+
+    /// <summary>Gets how many requests the io_uring queues have served: the proof that they do.</summary>
+    internal long RingRequests => _session.RingRequests;
+
     /// <summary>Gets a task that completes when the file system is gone: unmounted by this export or by anyone else.</summary>
     public Task Completion => _session.Completion;
 
@@ -89,6 +95,22 @@ public sealed class FuseExport : IAsyncDisposable
             throw new ArgumentException($"Threads must be 1 to 64, not {options.Threads}.", nameof(options));
         }
 
+        if (options.RingDepth is < 1 or > 256)
+        {
+            throw new ArgumentException($"RingDepth must be 1 to 256, not {options.RingDepth}.", nameof(options));
+        }
+
+        FuseIoUringMode ioUring = options.IoUring;
+        if (ioUring != FuseIoUringMode.Off && !FuseUring.IsEnabledInKernel())
+        {
+            if (ioUring == FuseIoUringMode.On)
+            {
+                throw new IOException($"FUSE over io_uring is off in this kernel ({FuseUring.EnableParameter} is not Y; as root: echo Y > {FuseUring.EnableParameter}), or the kernel is older than 6.14.");
+            }
+
+            ioUring = FuseIoUringMode.Off;
+        }
+
         string mountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.MountPoint));
         ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Fuse.FuseExport") ?? NullLogger.Instance;
 
@@ -117,9 +139,19 @@ public sealed class FuseExport : IAsyncDisposable
             throw new IOException($"Cannot mount FUSE on {mountPoint}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).{hint}");
         }
 
-        var session = new FuseSession(fd, options.Files, options.DirectIO, logger);
+        var session = new FuseSession(fd, options.Files, options.DirectIO, logger, ioUring, options.RingDepth);
         session.Start(options.Threads);
         var export = new FuseExport(session, mountPoint, options.Files, logger, options.UnmountTimeout);
+
+        // INIT comes at once (the kernel sent it while mounting); so does the ring registration after it. Waiting here
+        // makes the transport known when Mount returns, and an io_uring that was required but failed an error.
+        bool ready = session.Ready.Wait(TimeSpan.FromSeconds(10));
+        if (ioUring == FuseIoUringMode.On && !(ready && session.Ready.Result))
+        {
+            export.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw new IOException($"FUSE over io_uring was required but the kernel did not take it on {mountPoint} (see the log); nothing stays mounted.");
+        }
+
         for (int i = 0; i < options.Files.Count; i++)
         {
             FuseLog.Mounted(logger, options.Files[i].Disk.Name, export.FilePaths[i]);

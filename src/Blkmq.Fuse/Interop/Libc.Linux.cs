@@ -7,6 +7,7 @@ internal static partial class Libc
 {
     public const int OpenReadWrite = 0x2;
     public const int OpenCloseOnExec = 0x80000;
+    public const int EventFdCloseOnExec = 0x80000;
     public const ulong MountNoSuid = 0x2;
     public const ulong MountNoDev = 0x4;
     public const int UnmountForce = 0x1;
@@ -38,6 +39,8 @@ internal static partial class Libc
     public const int ECONNABORTED = 103;
     public const int ENOTCONN = 107;
     public const int EISDIR = 21;
+    public const int ECANCELED = 125;
+    public const int EBADF = 9;
 
     /// <summary><c>int open(const char *path, int flags)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -69,6 +72,10 @@ internal static partial class Libc
     /// </summary>
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static unsafe partial int Statx(int directoryFd, string path, int flags, uint mask, byte* buffer);
+
+    /// <summary><c>int eventfd(unsigned int initval, int flags)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initialValue, int flags);
 
     /// <summary><c>uid_t geteuid(void)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "geteuid")]
