@@ -13,7 +13,8 @@ namespace Blkmq.Fuse;
 /// or zeroes ranges. <c>losetup</c> turns such a file into a real <c>/dev/loopN</c>.
 /// </summary>
 /// <remarks>
-/// Mounting needs root (<c>CAP_SYS_ADMIN</c>). A file's size is its disk's: truncating it to N (<c>ftruncate</c>, an
+/// As root the export mounts with <c>mount(2)</c>; otherwise through <c>fusermount3</c> (with <c>auto_unmount</c>, so a
+/// killed server leaves no mount). A file's size is its disk's: truncating it to N (<c>ftruncate</c>, an
 /// <c>O_TRUNC</c> open) zeroes everything from N on and keeps the size; it cannot grow; nothing can be created in
 /// the mount. Dispose unmounts (a
 /// loop device that still has a file open keeps being served for up to <see cref="FuseExportOptions.UnmountTimeout"/>,
@@ -26,11 +27,13 @@ public sealed class FuseExport : IAsyncDisposable
     private readonly string _mountPoint;
     private readonly TimeSpan _unmountTimeout;
     private readonly string? _connection; // found while mounted: an unmount takes the mount out of the table
+    private readonly Fusermount? _helper; // mounted by fusermount3 (not root): it unmounts
     private int _disposed;
 
-    private FuseExport(FuseSession session, string mountPoint, IReadOnlyList<FuseFile> files, ILogger logger, TimeSpan unmountTimeout)
+    private FuseExport(FuseSession session, string mountPoint, IReadOnlyList<FuseFile> files, ILogger logger, TimeSpan unmountTimeout, Fusermount? helper)
     {
         _session = session;
+        _helper = helper;
         _connection = FuseConnections.Find(mountPoint);
         _mountPoint = mountPoint;
         _logger = logger;
@@ -121,27 +124,30 @@ public sealed class FuseExport : IAsyncDisposable
             throw new ArgumentException($"The mount point {mountPoint} is not an existing directory.", nameof(options));
         }
 
-        int fd = Libc.Open("/dev/fuse", Libc.OpenReadWrite | Libc.OpenCloseOnExec);
-        if (fd < 0)
+        int fd;
+        Fusermount? helper = null;
+        if (Fusermount.IsNeeded)
         {
-            int errno = Marshal.GetLastPInvokeError();
-            throw new IOException($"Cannot open /dev/fuse: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
-        }
+            // Not root: fusermount3 mounts and hands the descriptor over, and unmounts should this process die.
+            bool allowOther = options.AllowOther && Fusermount.UsersMayAllowOther;
+            if (options.AllowOther && !allowOther)
+            {
+                FuseLog.AllowOtherDropped(logger, mountPoint);
+            }
 
-        string data = string.Create(
-            CultureInfo.InvariantCulture,
-            $"fd={fd},rootmode=40000,user_id={Libc.GetEffectiveUserId()},group_id={Libc.GetEffectiveGroupId()},default_permissions,max_read={FuseSession.MaxTransfer}{(options.AllowOther ? ",allow_other" : "")}");
-        if (Libc.Mount(FuseMountPoint.Source, mountPoint, FuseMountEntry.BlkmqType, Libc.MountNoSuid | Libc.MountNoDev, data) != 0)
+            string helperOptions = string.Create(
+                CultureInfo.InvariantCulture,
+                $"rw,nosuid,nodev,fsname={FuseMountPoint.Source},subtype={FuseMountEntry.BlkmqSource},auto_unmount,default_permissions,max_read={FuseSession.MaxTransfer}{(allowOther ? ",allow_other" : "")}");
+            helper = Fusermount.Mount(mountPoint, helperOptions, out fd);
+        }
+        else
         {
-            int errno = Marshal.GetLastPInvokeError();
-            _ = Libc.Close(fd);
-            string hint = errno == Libc.EPERM ? " Mounting a FUSE file system needs root (CAP_SYS_ADMIN)." : "";
-            throw new IOException($"Cannot mount FUSE on {mountPoint}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).{hint}");
+            fd = MountAsRoot(mountPoint, options.AllowOther);
         }
 
         var session = new FuseSession(fd, options.Files, options.DirectIO, logger, ioUring, options.RingDepth);
         session.Start(options.Threads);
-        var export = new FuseExport(session, mountPoint, options.Files, logger, options.UnmountTimeout);
+        var export = new FuseExport(session, mountPoint, options.Files, logger, options.UnmountTimeout, helper);
 
         // INIT comes at once (the kernel sent it while mounting); so does the ring registration after it. Waiting here
         // makes the transport known when Mount returns, and an io_uring that was required but failed an error.
@@ -158,6 +164,30 @@ public sealed class FuseExport : IAsyncDisposable
         }
 
         return export;
+    }
+
+    /// <summary>Opens <c>/dev/fuse</c> and mounts it with <c>mount(2)</c> (root); returns the descriptor.</summary>
+    private static int MountAsRoot(string mountPoint, bool allowOther)
+    {
+        int fd = Libc.Open("/dev/fuse", Libc.OpenReadWrite | Libc.OpenCloseOnExec);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"Cannot open /dev/fuse: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
+        }
+
+        string data = string.Create(
+            CultureInfo.InvariantCulture,
+            $"fd={fd},rootmode=40000,user_id={Libc.GetEffectiveUserId()},group_id={Libc.GetEffectiveGroupId()},default_permissions,max_read={FuseSession.MaxTransfer}{(allowOther ? ",allow_other" : "")}");
+        if (Libc.Mount(FuseMountPoint.Source, mountPoint, FuseMountEntry.BlkmqType, Libc.MountNoSuid | Libc.MountNoDev, data) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            _ = Libc.Close(fd);
+            string hint = errno == Libc.EPERM ? " Mounting a FUSE file system needs root (CAP_SYS_ADMIN)." : "";
+            throw new IOException($"Cannot mount FUSE on {mountPoint}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).{hint}");
+        }
+
+        return fd;
     }
 
     /// <summary>
@@ -202,20 +232,30 @@ public sealed class FuseExport : IAsyncDisposable
         if (!unmounted && !Completion.IsCompleted)
         {
             FuseLog.Aborted(_logger, _mountPoint, _unmountTimeout);
-            if (!TryUnmount(Libc.UnmountForce | Libc.UnmountDetach, out _))
+            if (!TryUnmount(Libc.UnmountForce | Libc.UnmountDetach, out _) || _helper is not null)
             {
+                // fusermount3 can only detach: the connection stays while the file is open, so end it too.
                 // Detached by someone else already: only the connection's control file can end it.
                 FuseConnections.Abort(_connection);
             }
         }
 
         await Completion.ConfigureAwait(false);
+        _helper?.Dispose();
         _session.Close();
         FuseLog.Unmounted(_logger, _mountPoint);
     }
 
     private bool TryUnmount(int flags, out int errno)
     {
+        if (_helper is not null)
+        {
+            // Not root: fusermount3 unmounts; it fails (on an open file, EBUSY) without saying why in a code.
+            bool unmounted = Fusermount.Unmount(_mountPoint, lazy: (flags & Libc.UnmountDetach) != 0);
+            errno = unmounted ? 0 : Libc.EBUSY;
+            return unmounted;
+        }
+
         if (Libc.Unmount(_mountPoint, flags) == 0)
         {
             errno = 0;

@@ -122,7 +122,6 @@ public sealed class FuseIoUringTests
         }
         finally
         {
-            await Task.Delay(0, TestContext.Current.CancellationToken);
             Directory.Delete(directory, recursive: true);
         }
     }

@@ -73,6 +73,25 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static unsafe partial int Statx(int directoryFd, string path, int flags, uint mask, byte* buffer);
 
+    public const int AddressFamilyUnix = 1;
+    public const int SocketStream = 1;
+    public const int SocketCloseOnExec = 0x80000;
+    public const int SetDescriptorFlags = 2; // F_SETFD
+    public const int SocketLevel = 1; // SOL_SOCKET
+    public const int ScmRights = 1;
+
+    /// <summary><c>int socketpair(int domain, int type, int protocol, int sv[2])</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
+    public static unsafe partial int SocketPair(int domain, int type, int protocol, int* fds);
+
+    /// <summary><c>int fcntl(int fd, int cmd, int arg)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int command, int argument);
+
+    /// <summary><c>ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags)</c>: <paramref name="message"/> is a <c>struct msghdr</c> (56 bytes on 64-bit Linux).</summary>
+    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
+    public static unsafe partial nint ReceiveMessage(int socket, byte* message, int flags);
+
     /// <summary><c>int eventfd(unsigned int initval, int flags)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
     public static partial int EventFd(uint initialValue, int flags);
