@@ -16,6 +16,8 @@ internal sealed unsafe class Fusermount : IDisposable
     /// <summary>The helper's name, looked up in <c>PATH</c>.</summary>
     public const string Program = "fusermount3";
 
+    private const int HighDescriptor = 1000;
+
     private readonly Process _process;
     private readonly int _socket;
     private int _disposed;
@@ -64,10 +66,10 @@ internal sealed unsafe class Fusermount : IDisposable
 
         // The helper's end is inherited (no close-on-exec); ours is not, so only this process holds it.
         _ = Libc.Fcntl(fds[0], Libc.SetDescriptorFlags, 0);
+        // Its output is this process' (as with libfuse): with auto_unmount it outlives this process, and a pipe of
+        // ours would break under it (SIGPIPE) just when it has to unmount.
         var start = new ProcessStartInfo(Program)
         {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
             UseShellExecute = false,
         };
         start.ArgumentList.Add("-o");
@@ -91,17 +93,30 @@ internal sealed unsafe class Fusermount : IDisposable
         fd = ReceiveDescriptor(fds[1]);
         if (fd < 0)
         {
-            // The helper failed: it said why on stderr and exited.
+            // The helper failed: it said why on this process' standard error, and exited.
             _ = Libc.Close(fds[1]);
-            string error = process.StandardError.ReadToEnd();
             process.WaitForExit();
+            int exitCode = process.ExitCode;
             process.Dispose();
-            string reason = error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? $"exit code {process.ExitCode}";
-            throw new IOException($"{Program} could not mount {mountPoint}: {reason}");
+            throw new IOException($"{Program} could not mount {mountPoint} (exit code {exitCode}; its reason is on standard error above).");
         }
 
         _ = Libc.Fcntl(fd, Libc.SetDescriptorFlags, 1); // FD_CLOEXEC
-        return new Fusermount(process, fds[1]);
+
+        // A killed process' descriptors close in ascending order. The helper unmounts only if the mount answers
+        // ENOTCONN when the socket closes, so the socket must close after /dev/fuse: move it above the descriptors
+        // this process will likely ever have.
+        int socket = Libc.Fcntl(fds[1], Libc.DuplicateCloseOnExec, HighDescriptor);
+        if (socket >= 0)
+        {
+            _ = Libc.Close(fds[1]);
+        }
+        else
+        {
+            socket = fds[1];
+        }
+
+        return new Fusermount(process, socket);
     }
 
     /// <summary>Runs <c>fusermount3 -u</c> (<c>-z</c> for a lazy unmount) on <paramref name="mountPoint"/>.</summary>

@@ -77,6 +77,7 @@ internal static partial class Libc
     public const int SocketStream = 1;
     public const int SocketCloseOnExec = 0x80000;
     public const int SetDescriptorFlags = 2; // F_SETFD
+    public const int DuplicateCloseOnExec = 1030; // F_DUPFD_CLOEXEC
     public const int SocketLevel = 1; // SOL_SOCKET
     public const int ScmRights = 1;
 
