@@ -21,6 +21,7 @@ internal sealed class FuseRequestTarget : IFuzzTarget, IDisposable
     private readonly ErrorLogger _logger = new(9); // FuseLog.HandlerThrew: an operation threw instead of answering.
     private readonly NullBlock[] _instances;
     private readonly FrontendCounters _counters = new("fuse");
+    private readonly FuseCall _call = new();
     private readonly FuseSession _session;
     private readonly byte[] _request = new byte[FuseSession.MaxTransfer + 4096];
     private readonly byte[] _reply = new byte[FuseProtocol.OutHeaderLength + FuseSession.MaxTransfer];
@@ -78,7 +79,7 @@ internal sealed class FuseRequestTarget : IFuzzTarget, IDisposable
     {
         var opcode = (FuseOpcode)BinaryPrimitives.ReadUInt32LittleEndian(_request.AsSpan(4));
         ulong unique = BinaryPrimitives.ReadUInt64LittleEndian(_request.AsSpan(8));
-        int replyLength = _session.Serve(_request, length, _reply);
+        int replyLength = _session.Serve(_call, _request, length, _reply);
         _logger.ThrowIfLogged();
         if (replyLength == 0)
         {

@@ -106,6 +106,14 @@ internal sealed class ServeCommand : Command
 
     private string? _privateSocketDirectory;
 
+    private readonly Option<string> _fuseUring = new("--fuse-uring")
+    {
+        Description = "With --fuse: how the kernel hands requests over. auto: FUSE over io_uring when the kernel offers it "
+            + "(/sys/module/fuse/parameters/enable_uring is Y, Linux 6.14+), else /dev/fuse; on: io_uring or fail; off: /dev/fuse. The log says which runs.",
+        DefaultValueFactory = _ => "auto",
+        HelpName = "auto|on|off",
+    };
+
     private readonly Option<string?> _control = new("--control")
     {
         Description = "A Unix socket on which to accept control commands (see 'blkmq ctl' and 'blkmq stat'): power, bad blocks, power cut, stats, iostat. A socket file left by a killed server is replaced. Default: none.",
@@ -122,6 +130,7 @@ internal sealed class ServeCommand : Command
         : base("serve", "Serve disks over NBD (nbdinfo, nbdcopy, qemu-img, fio --ioengine=nbd, nbd-client) until SIGINT/SIGTERM.")
     {
         _tls.AcceptOnlyFromAmong("off", "on", "require");
+        _fuseUring.AcceptOnlyFromAmong("auto", "on", "off");
         Arguments.Add(_images);
         Options.Add(_exports);
         Options.Add(_listen);
@@ -132,6 +141,7 @@ internal sealed class ServeCommand : Command
         Options.Add(_maxConnections);
         Options.Add(_busyPoll);
         Options.Add(_fuse);
+        Options.Add(_fuseUring);
         Options.Add(_control);
         Options.Add(_run);
         Options.Add(_metrics);
@@ -257,6 +267,7 @@ internal sealed class ServeCommand : Command
                 {
                     MountPoint = directory,
                     Files = [.. exports.Select(static e => new FuseFile { Name = e.Name, Disk = e.Disk, ReadOnly = e.ReadOnly })],
+                    IoUring = parseResult.GetValue(_fuseUring) switch { "on" => FuseIoUringMode.On, "off" => FuseIoUringMode.Off, _ => FuseIoUringMode.Auto },
                     LoggerFactory = loggerFactory,
                 }
                 : null;

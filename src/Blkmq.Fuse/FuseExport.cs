@@ -14,7 +14,8 @@ namespace Blkmq.Fuse;
 /// or zeroes ranges. <c>losetup</c> turns such a file into a real <c>/dev/loopN</c>.
 /// </summary>
 /// <remarks>
-/// Mounting needs root (<c>CAP_SYS_ADMIN</c>). A file's size is its disk's: truncating it to N (<c>ftruncate</c>, an
+/// As root the export mounts with <c>mount(2)</c>; otherwise through <c>fusermount3</c> (with <c>auto_unmount</c>, so a
+/// killed server leaves no mount). A file's size is its disk's: truncating it to N (<c>ftruncate</c>, an
 /// <c>O_TRUNC</c> open) zeroes everything from N on and keeps the size; it cannot grow; nothing can be created in
 /// the mount. Dispose unmounts (a
 /// loop device that still has a file open keeps being served for up to <see cref="FuseExportOptions.UnmountTimeout"/>,
@@ -27,12 +28,14 @@ public sealed class FuseExport : IAsyncDisposable
     private readonly string _mountPoint;
     private readonly TimeSpan _unmountTimeout;
     private readonly string? _connection; // found while mounted: an unmount takes the mount out of the table
+    private readonly Fusermount? _helper; // mounted by fusermount3 (not root): it unmounts
     private int _disposed;
 
-    private FuseExport(FuseSession session, string mountPoint, IReadOnlyList<FuseFile> files, ILogger logger, TimeSpan unmountTimeout, FrontendCounters counters)
+    private FuseExport(FuseSession session, string mountPoint, IReadOnlyList<FuseFile> files, ILogger logger, TimeSpan unmountTimeout, FrontendCounters counters, Fusermount? helper)
     {
         _session = session;
         Counters = counters;
+        _helper = helper;
         _connection = FuseConnections.Find(mountPoint);
         _mountPoint = mountPoint;
         _logger = logger;
@@ -45,6 +48,12 @@ public sealed class FuseExport : IAsyncDisposable
 
     /// <summary>Gets the mount point.</summary>
     public string MountPoint => _mountPoint;
+
+    /// <summary>Gets whether the kernel sends this export's requests over io_uring (known when <see cref="Mount"/> returns).</summary>
+    public bool UsesIoUring => _session.Ready is { IsCompletedSuccessfully: true, Result: true };
+
+    /// <summary>Gets how many requests the io_uring queues have served: the proof that they do.</summary>
+    internal long RingRequests => _session.RingRequests;
 
     /// <summary>Gets a task that completes when the file system is gone: unmounted by this export or by anyone else.</summary>
     public Task Completion => _session.Completion;
@@ -94,6 +103,22 @@ public sealed class FuseExport : IAsyncDisposable
             throw new ArgumentException($"Threads must be 1 to 64, not {options.Threads}.", nameof(options));
         }
 
+        if (options.RingDepth is < 1 or > 256)
+        {
+            throw new ArgumentException($"RingDepth must be 1 to 256, not {options.RingDepth}.", nameof(options));
+        }
+
+        FuseIoUringMode ioUring = options.IoUring;
+        if (ioUring != FuseIoUringMode.Off && !FuseUring.IsEnabledInKernel())
+        {
+            if (ioUring == FuseIoUringMode.On)
+            {
+                throw new IOException($"FUSE over io_uring is off in this kernel ({FuseUring.EnableParameter} is not Y; as root: echo Y > {FuseUring.EnableParameter}), or the kernel is older than 6.14.");
+            }
+
+            ioUring = FuseIoUringMode.Off;
+        }
+
         string mountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.MountPoint));
         ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Fuse.FuseExport") ?? NullLogger.Instance;
 
@@ -104,6 +129,52 @@ public sealed class FuseExport : IAsyncDisposable
             throw new ArgumentException($"The mount point {mountPoint} is not an existing directory.", nameof(options));
         }
 
+        int fd;
+        Fusermount? helper = null;
+        if (Fusermount.IsNeeded)
+        {
+            // Not root: fusermount3 mounts and hands the descriptor over, and unmounts should this process die.
+            bool allowOther = options.AllowOther && Fusermount.UsersMayAllowOther;
+            if (options.AllowOther && !allowOther)
+            {
+                FuseLog.AllowOtherDropped(logger, mountPoint);
+            }
+
+            string helperOptions = string.Create(
+                CultureInfo.InvariantCulture,
+                $"rw,nosuid,nodev,fsname={FuseMountPoint.Source},subtype={FuseMountEntry.BlkmqSource},auto_unmount,default_permissions,max_read={FuseSession.MaxTransfer}{(allowOther ? ",allow_other" : "")}");
+            helper = Fusermount.Mount(mountPoint, helperOptions, out fd);
+        }
+        else
+        {
+            fd = MountAsRoot(mountPoint, options.AllowOther);
+        }
+
+        var counters = new FrontendCounters("fuse");
+        var session = new FuseSession(fd, options.Files, options.DirectIO, logger, counters, ioUring, options.RingDepth);
+        session.Start(options.Threads);
+        var export = new FuseExport(session, mountPoint, options.Files, logger, options.UnmountTimeout, counters, helper);
+
+        // INIT comes at once (the kernel sent it while mounting); so does the ring registration after it. Waiting here
+        // makes the transport known when Mount returns, and an io_uring that was required but failed an error.
+        bool ready = session.Ready.Wait(TimeSpan.FromSeconds(10));
+        if (ioUring == FuseIoUringMode.On && !(ready && session.Ready.Result))
+        {
+            export.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw new IOException($"FUSE over io_uring was required but the kernel did not take it on {mountPoint} (see the log); nothing stays mounted.");
+        }
+
+        for (int i = 0; i < options.Files.Count; i++)
+        {
+            FuseLog.Mounted(logger, options.Files[i].Disk.Name, export.FilePaths[i]);
+        }
+
+        return export;
+    }
+
+    /// <summary>Opens <c>/dev/fuse</c> and mounts it with <c>mount(2)</c> (root); returns the descriptor.</summary>
+    private static int MountAsRoot(string mountPoint, bool allowOther)
+    {
         int fd = Libc.Open("/dev/fuse", Libc.OpenReadWrite | Libc.OpenCloseOnExec);
         if (fd < 0)
         {
@@ -113,7 +184,7 @@ public sealed class FuseExport : IAsyncDisposable
 
         string data = string.Create(
             CultureInfo.InvariantCulture,
-            $"fd={fd},rootmode=40000,user_id={Libc.GetEffectiveUserId()},group_id={Libc.GetEffectiveGroupId()},default_permissions,max_read={FuseSession.MaxTransfer}{(options.AllowOther ? ",allow_other" : "")}");
+            $"fd={fd},rootmode=40000,user_id={Libc.GetEffectiveUserId()},group_id={Libc.GetEffectiveGroupId()},default_permissions,max_read={FuseSession.MaxTransfer}{(allowOther ? ",allow_other" : "")}");
         if (Libc.Mount(FuseMountPoint.Source, mountPoint, FuseMountEntry.BlkmqType, Libc.MountNoSuid | Libc.MountNoDev, data) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -122,16 +193,7 @@ public sealed class FuseExport : IAsyncDisposable
             throw new IOException($"Cannot mount FUSE on {mountPoint}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).{hint}");
         }
 
-        var counters = new FrontendCounters("fuse");
-        var session = new FuseSession(fd, options.Files, options.DirectIO, logger, counters);
-        session.Start(options.Threads);
-        var export = new FuseExport(session, mountPoint, options.Files, logger, options.UnmountTimeout, counters);
-        for (int i = 0; i < options.Files.Count; i++)
-        {
-            FuseLog.Mounted(logger, options.Files[i].Disk.Name, export.FilePaths[i]);
-        }
-
-        return export;
+        return fd;
     }
 
     /// <summary>
@@ -176,14 +238,16 @@ public sealed class FuseExport : IAsyncDisposable
         if (!unmounted && !Completion.IsCompleted)
         {
             FuseLog.Aborted(_logger, _mountPoint, _unmountTimeout);
-            if (!TryUnmount(Libc.UnmountForce | Libc.UnmountDetach, out _))
+            if (!TryUnmount(Libc.UnmountForce | Libc.UnmountDetach, out _) || _helper is not null)
             {
+                // fusermount3 can only detach: the connection stays while the file is open, so end it too.
                 // Detached by someone else already: only the connection's control file can end it.
                 FuseConnections.Abort(_connection);
             }
         }
 
         await Completion.ConfigureAwait(false);
+        _helper?.Dispose();
         _session.Close();
         Counters.Dispose();
         FuseLog.Unmounted(_logger, _mountPoint);
@@ -191,6 +255,14 @@ public sealed class FuseExport : IAsyncDisposable
 
     private bool TryUnmount(int flags, out int errno)
     {
+        if (_helper is not null)
+        {
+            // Not root: fusermount3 unmounts; it fails (on an open file, EBUSY) without saying why in a code.
+            bool unmounted = Fusermount.Unmount(_mountPoint, lazy: (flags & Libc.UnmountDetach) != 0);
+            errno = unmounted ? 0 : Libc.EBUSY;
+            return unmounted;
+        }
+
         if (Libc.Unmount(_mountPoint, flags) == 0)
         {
             errno = 0;

@@ -32,6 +32,21 @@ public sealed record FuseExportOptions
     /// </summary>
     public TimeSpan UnmountTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Gets whether requests come over io_uring (FUSE over io_uring, Linux 6.14+: one ring per CPU, replies committed
+    /// with <c>COMMIT_AND_FETCH</c>, disk IO that completes later does not hold a thread) or through <c>/dev/fuse</c>
+    /// reads and writes by <see cref="Threads"/> workers. Default <see cref="FuseIoUringMode.Auto"/>: io_uring when
+    /// the kernel's <c>enable_uring</c> parameter is on. The <c>/dev/fuse</c> workers run either way (the kernel sends
+    /// forgets and interrupts there).
+    /// </summary>
+    public FuseIoUringMode IoUring { get; init; } = FuseIoUringMode.Auto;
+
+    /// <summary>
+    /// Gets how many requests each io_uring queue holds at once (its ring entries, each with a payload buffer of
+    /// 1 MiB). Default 16; 1 to 256.
+    /// </summary>
+    public int RingDepth { get; init; } = 16;
+
     /// <summary>Gets the logger factory for mount, unmount and protocol events; none by default.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

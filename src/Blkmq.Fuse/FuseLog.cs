@@ -31,4 +31,19 @@ internal static partial class FuseLog
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "FUSE mount {Path} was left behind by a Blkmq server that is gone ({Server}); detached it, mounting afresh")]
     public static partial void DeadMountDetached(ILogger logger, string path, string server);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "FUSE transport: /dev/fuse, {Workers} worker threads ({Reason})")]
+    public static partial void TransportDevFuse(ILogger logger, int workers, string reason);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Information, Message = "FUSE transport: io_uring, {Queues} queues of {Depth} entries (/dev/fuse for forgets and interrupts)")]
+    public static partial void TransportIoUring(ILogger logger, int queues, int depth);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Error, Message = "FUSE io_uring queue {Queue} failed (errno {Errno})")]
+    public static partial void RingFailed(ILogger logger, int queue, int errno);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Error, Message = "FUSE io_uring queue {Queue}: {Command} failed (errno {Errno})")]
+    public static partial void RingCommandFailed(ILogger logger, int queue, string command, int errno);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "FUSE mount {Path} is only for this user: allow_other needs user_allow_other in /etc/fuse.conf when not root")]
+    public static partial void AllowOtherDropped(ILogger logger, string path);
 }

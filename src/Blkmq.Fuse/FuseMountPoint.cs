@@ -72,7 +72,14 @@ internal static class FuseMountPoint
             }
 
             // Lazily: a process that still has a file of the dead mount open keeps it, everyone else sees the directory.
-            if (Libc.Unmount(mountPoint, Libc.UnmountDetach) != 0)
+            if (Fusermount.IsNeeded)
+            {
+                if (!Fusermount.Unmount(mountPoint, lazy: true))
+                {
+                    throw new IOException($"Cannot detach the dead Blkmq mount at {mountPoint} with {Fusermount.Program} -u -z.");
+                }
+            }
+            else if (Libc.Unmount(mountPoint, Libc.UnmountDetach) != 0)
             {
                 int failure = Marshal.GetLastPInvokeError();
                 if (failure != Libc.EINVAL)

@@ -27,6 +27,11 @@ internal sealed partial class FuseSession
             return -Libc.EPROTO;
         }
 
+        // FUSE over io_uring: offered in flags2 (FUSE_INIT_EXT) when the kernel's enable_uring is on.
+        bool offered = (init.Flags & FuseUring.InitExt) != 0 && args.Length >= FuseUring.InitInFlags2Offset + 4
+            && (MemoryMarshal.Read<uint>(args[FuseUring.InitInFlags2Offset..]) & FuseUring.OverIoUringFlags2) != 0;
+        _ringNegotiated = offered && _ioUring != FuseIoUringMode.Off;
+
         const uint Wanted = FuseProtocol.AsyncRead | FuseProtocol.AtomicOTrunc | FuseProtocol.BigWrites
             | FuseProtocol.AsyncDio | FuseProtocol.ParallelDirops | FuseProtocol.MaxPages;
         var reply = new FuseInitOut
@@ -41,6 +46,12 @@ internal sealed partial class FuseSession
             TimeGranularity = 1,
             MaxPages = MaxPages,
         };
+        if (_ringNegotiated)
+        {
+            reply.Flags |= FuseUring.InitExt;
+            reply.Flags2 = FuseUring.OverIoUringFlags2;
+        }
+
         MemoryMarshal.Write(body, in reply);
         FuseLog.Initialized(_logger, reply.Major, reply.Minor, init.Major, init.Minor, MaxTransfer);
         return Marshal.SizeOf<FuseInitOut>();
@@ -91,7 +102,7 @@ internal sealed partial class FuseSession
         return AttrReply(node, body);
     }
 
-    private int SetAttr(ulong node, ReadOnlySpan<byte> args, Span<byte> body)
+    private int SetAttr(FuseCall call, ulong node, ReadOnlySpan<byte> args, Span<byte> body)
     {
         FuseSetAttrIn change = MemoryMarshal.Read<FuseSetAttrIn>(args);
         if (FileNode(node) is not { } file)
@@ -104,10 +115,10 @@ internal sealed partial class FuseSession
         // convert, cp, dd seek=N, .NET's FileMode.Create) find zeroes where they expect a fresh file's.
         if ((change.Valid & FuseProtocol.AttrSize) != 0)
         {
-            int truncated = Truncate(file, change.Size);
-            if (truncated != 0)
+            int truncation = CheckTruncate(file, change.Size);
+            if (truncation < 0)
             {
-                return truncated;
+                return truncation;
             }
 
             // Answered with the size asked for and attributes valid for no time: the kernel drops its cached pages
@@ -117,14 +128,14 @@ internal sealed partial class FuseSession
             truncatedReply.Attr.Size = change.Size;
             truncatedReply.Attr.Blocks = change.Size / 512;
             MemoryMarshal.Write(body, in truncatedReply);
-            return Marshal.SizeOf<FuseAttrOut>();
+            return truncation == 0 ? Marshal.SizeOf<FuseAttrOut>() : call.Wait(Truncate(file, change.Size), Marshal.SizeOf<FuseAttrOut>());
         }
 
         file.Change(change);
         return AttrReply(node, body);
     }
 
-    private int Open(ulong node, ReadOnlySpan<byte> args, Span<byte> body)
+    private int Open(FuseCall call, ulong node, ReadOnlySpan<byte> args, Span<byte> body)
     {
         if (FileNode(node) is not { } file)
         {
@@ -139,20 +150,21 @@ internal sealed partial class FuseSession
         }
 
         // O_TRUNC comes with the open (FUSE_ATOMIC_O_TRUNC): a truncation to 0, as SETATTR would be.
-        if (writes && (open.Flags & OpenTruncate) != 0)
+        int truncation = writes && (open.Flags & OpenTruncate) != 0 ? CheckTruncate(file, 0) : 0;
+        if (truncation < 0)
         {
-            int truncated = Truncate(file, 0);
-            if (truncated != 0)
-            {
-                return truncated;
-            }
+            return truncation;
         }
 
-        return OpenReply(body, _directIO ? FuseProtocol.OpenDirectIO : 0);
+        int length = OpenReply(body, _directIO ? FuseProtocol.OpenDirectIO : 0);
+        return truncation == 0 ? length : call.Wait(Truncate(file, 0), length);
     }
 
-    /// <summary>Truncates a fixed-size file to <paramref name="size"/>: zeroes the rest; growing is impossible.</summary>
-    private static int Truncate(FuseNode file, ulong size)
+    /// <summary>
+    /// Whether a fixed-size file can be truncated to <paramref name="size"/>: 1 when the rest must be zeroed
+    /// (<see cref="Truncate"/>), 0 when nothing is to do, or a negative errno (growing is impossible).
+    /// </summary>
+    private static int CheckTruncate(FuseNode file, ulong size)
     {
         long capacity = file.Device.Size;
         if (size > (ulong)capacity)
@@ -165,12 +177,14 @@ internal sealed partial class FuseSession
             return 0;
         }
 
-        if (file.ReadOnly)
-        {
-            return -Libc.EROFS;
-        }
+        return file.ReadOnly ? -Libc.EROFS : 1;
+    }
 
-        return Wait(file.Device.ZeroBytesStatusAsync((long)size, capacity - (long)size, mayUnmap: true), 0);
+    /// <summary>Truncates a fixed-size file to <paramref name="size"/>: zeroes the rest, after <see cref="CheckTruncate"/> said 1.</summary>
+    private static ValueTask<BlockStatus> Truncate(FuseNode file, ulong size)
+    {
+        long capacity = file.Device.Size;
+        return file.Device.ZeroBytesStatusAsync((long)size, capacity - (long)size, mayUnmap: true);
     }
 
     private static int OpenReply(Span<byte> body, uint flags)
@@ -180,7 +194,7 @@ internal sealed partial class FuseSession
         return Marshal.SizeOf<FuseOpenOut>();
     }
 
-    private int Read(ulong node, ReadOnlySpan<byte> args, byte[] reply)
+    private int Read(FuseCall call, ulong node, ReadOnlySpan<byte> args, Memory<byte> body)
     {
         if (FileNode(node) is not { } file)
         {
@@ -196,14 +210,15 @@ internal sealed partial class FuseSession
         }
 
         int count = (int)Math.Min(Math.Min(read.Size, MaxTransfer), size - (long)read.Offset);
-        Memory<byte> data = reply.AsMemory(FuseProtocol.OutHeaderLength, count);
+        Memory<byte> data = body[..count];
 
-        // The reply buffer is this worker's for every file: it holds the last reply's data, maybe another file's.
+        // The reply buffer is this worker's (or ring entry's) for every file: it holds the last reply's data, maybe
+        // another file's.
         target.PrepareReadBuffer(data.Span);
-        return Wait(target.Device.ReadBytesStatusAsync((long)read.Offset, data), count);
+        return call.Wait(target.Device.ReadBytesStatusAsync((long)read.Offset, data), count);
     }
 
-    private int Write(ulong node, ReadOnlySpan<byte> args, byte[] request, Span<byte> body)
+    private int Write(FuseCall call, ulong node, ReadOnlySpan<byte> args, ReadOnlyMemory<byte> data, Span<byte> body)
     {
         if (FileNode(node) is not { } file)
         {
@@ -217,7 +232,7 @@ internal sealed partial class FuseSession
         }
 
         FuseIoIn write = MemoryMarshal.Read<FuseIoIn>(args);
-        if (write.Size > args.Length - WriteInLength)
+        if (write.Size > data.Length)
         {
             return -Libc.EINVAL;
         }
@@ -226,27 +241,20 @@ internal sealed partial class FuseSession
         long size = target.Device.Size;
         if (write.Offset >= (ulong)size)
         {
-            return write.Size == 0 ? WriteReply(body, 0) : -Libc.ENOSPC;
+            return write.Size == 0 ? FuseCall.WriteReply(body, 0) : -Libc.ENOSPC;
         }
 
+        // The data may lie where the reply goes (an io_uring entry's payload): the reply is written after the IO.
         int count = (int)Math.Min(write.Size, size - (long)write.Offset);
-        int result = Wait(target.Device.WriteBytesStatusAsync((long)write.Offset, request.AsMemory(FuseProtocol.InHeaderLength + WriteInLength, count)), 0);
-        return result < 0 ? result : WriteReply(body, count);
+        return call.WaitWrite(target.Device.WriteBytesStatusAsync((long)write.Offset, data[..count]), body, count);
     }
 
-    private static int WriteReply(Span<byte> body, int count)
+    private int Fsync(FuseCall call, ulong node)
     {
-        var reply = new FuseWriteOut { Size = (uint)count };
-        MemoryMarshal.Write(body, in reply);
-        return Marshal.SizeOf<FuseWriteOut>();
+        return FileNode(node) is { } file ? call.Wait(file.Device.FlushStatusAsync(), 0) : 0;
     }
 
-    private int Fsync(ulong node)
-    {
-        return FileNode(node) is { } file ? Wait(file.Device.FlushStatusAsync(), 0) : 0;
-    }
-
-    private int Fallocate(ulong node, ReadOnlySpan<byte> args)
+    private int Fallocate(FuseCall call, ulong node, ReadOnlySpan<byte> args)
     {
         if (FileNode(node) is not { } file)
         {
@@ -275,7 +283,7 @@ internal sealed partial class FuseSession
                     return -Libc.EROFS;
                 }
 
-                return Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: true), 0);
+                return call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: true), 0);
 
             case FuseProtocol.FallocZeroRange:
                 if (file.ReadOnly)
@@ -283,7 +291,7 @@ internal sealed partial class FuseSession
                     return -Libc.EROFS;
                 }
 
-                return Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: false), 0);
+                return call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: false), 0);
 
             default:
                 // Collapse, insert, unshare, or a hole punched without KEEP_SIZE (which fallocate(2) refuses too).

@@ -32,7 +32,8 @@ internal sealed unsafe partial class FuseSession
     // Dentries and attributes may be cached this long: only this process changes them.
     private const ulong AttributeValidSeconds = 1;
 
-    private const int NoReply = int.MinValue;
+    /// <summary>A handler's result for a request the kernel expects no reply to.</summary>
+    public const int NoReply = int.MinValue;
 
     private readonly int _fd;
     private readonly FuseNode[] _nodes;
@@ -44,10 +45,18 @@ internal sealed unsafe partial class FuseSession
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly FrontendCounters _counters;
     private readonly FrontendCounterShard _connectionCounters;
+    private readonly TaskCompletionSource<bool> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly FuseIoUringMode _ioUring;
+    private readonly int _ringDepth;
+    private FuseUringQueue[] _queues = [];
+    private bool _ringNegotiated;
+    private int _queuesToRegister;
+    private int _queuesFailed;
+    private int _workers;
     private int _running;
     private int _closed;
 
-    public FuseSession(int fd, IReadOnlyList<FuseFile> files, bool directIO, ILogger logger, FrontendCounters counters)
+    public FuseSession(int fd, IReadOnlyList<FuseFile> files, bool directIO, ILogger logger, FrontendCounters counters, FuseIoUringMode ioUring = FuseIoUringMode.Off, int ringDepth = 16)
     {
         _fd = fd;
         _counters = counters;
@@ -56,6 +65,8 @@ internal sealed unsafe partial class FuseSession
         _connectionCounters = counters.OpenConnection();
         _directIO = directIO;
         _logger = logger;
+        _ioUring = ioUring;
+        _ringDepth = ringDepth;
         _nodes = new FuseNode[files.Count];
         for (int i = 0; i < files.Count; i++)
         {
@@ -65,10 +76,38 @@ internal sealed unsafe partial class FuseSession
 
     public Task Completion => _completion.Task;
 
+    /// <summary>
+    /// Gets a task that completes once INIT is answered and the transport chosen: true when the kernel sends requests
+    /// over io_uring (every queue's entries registered), false when over <c>/dev/fuse</c>.
+    /// </summary>
+    public Task<bool> Ready => _ready.Task;
+
+    /// <summary>Gets the logger of the session's events.</summary>
+    public ILogger Logger => _logger;
+
+    /// <summary>Gets the mount's front-end counters: each serving thread, worker or io_uring queue, counts in a shard of its own.</summary>
+    public FrontendCounters Counters => _counters;
+
+    /// <summary>Gets how many requests the io_uring queues have served so far.</summary>
+    public long RingRequests
+    {
+        get
+        {
+            long served = 0;
+            foreach (FuseUringQueue queue in Volatile.Read(ref _queues))
+            {
+                served += queue.Served;
+            }
+
+            return served;
+        }
+    }
+
     /// <summary>Starts <paramref name="threads"/> workers; the first request they read is the kernel's INIT.</summary>
     public void Start(int threads)
     {
         _running = threads;
+        _workers = threads;
         for (int i = 0; i < threads; i++)
         {
             var thread = new Thread(static state => ((FuseSession)state!).Run())
@@ -95,6 +134,7 @@ internal sealed unsafe partial class FuseSession
         byte[] request = GC.AllocateUninitializedArray<byte>(RequestBufferSize, pinned: true);
         byte[] reply = GC.AllocateUninitializedArray<byte>(FuseProtocol.OutHeaderLength + MaxTransfer, pinned: true);
         FrontendCounterShard counters = _counters.AddWorker();
+        var call = new FuseCall();
         try
         {
             while (true)
@@ -125,57 +165,69 @@ internal sealed unsafe partial class FuseSession
 
                 if (read >= FuseProtocol.InHeaderLength)
                 {
-                    Handle(request, (int)read, reply, counters);
+                    Handle(call, request, (int)read, reply, counters);
                 }
             }
         }
         finally
         {
             counters.Dispose();
-            if (Interlocked.Decrement(ref _running) == 0)
+            if (Interlocked.Decrement(ref _workers) == 0)
             {
-                _completion.TrySetResult();
+                // The connection is gone: the rings end too, once their pending IO is done.
+                foreach (FuseUringQueue queue in Volatile.Read(ref _queues))
+                {
+                    queue.Stop();
+                }
+
+                _ready.TrySetResult(false);
             }
+
+            Ended();
         }
     }
 
-    private void Handle(byte[] request, int length, byte[] reply, FrontendCounterShard counters)
+    private void Ended()
     {
-        int replyLength = Serve(request, length, reply, counters);
+        if (Interlocked.Decrement(ref _running) == 0)
+        {
+            _completion.TrySetResult();
+        }
+    }
+
+    private void Handle(FuseCall call, byte[] request, int length, byte[] reply, FrontendCounterShard counters)
+    {
+        int replyLength = Serve(call, request, length, reply, counters);
+        FuseInHeader header = MemoryMarshal.Read<FuseInHeader>(request);
         if (replyLength != 0)
         {
-            Send(MemoryMarshal.Read<FuseInHeader>(request), reply, replyLength);
+            Send(header, reply, replyLength);
+        }
+
+        if (header.Opcode == FuseOpcode.Init)
+        {
+            Initialized();
         }
     }
 
     /// <summary>
     /// Serves one request as read from the device (<paramref name="length"/> bytes of <paramref name="request"/>, at
-    /// least the in-header) and formats its reply, header included, into <paramref name="reply"/>.
+    /// least the in-header), waiting for its IO, and formats its reply, header included, into <paramref name="reply"/>.
     /// </summary>
     /// <returns>The reply's length, or 0 when the request takes no reply.</returns>
-    internal int Serve(byte[] request, int length, byte[] reply, FrontendCounterShard? counters = null)
+    internal int Serve(FuseCall call, byte[] request, int length, byte[] reply, FrontendCounterShard? counters = null)
     {
         FuseInHeader header = MemoryMarshal.Read<FuseInHeader>(request);
         ReadOnlySpan<byte> args = request.AsSpan(FuseProtocol.InHeaderLength, length - FuseProtocol.InHeaderLength);
-        if (counters is not null)
-        {
-            Count(header.Opcode, args, counters);
-        }
 
-        Span<byte> body = reply.AsSpan(FuseProtocol.OutHeaderLength);
-        int result;
-        try
+        // What follows the opcode's header: a WRITE's data after its fuse_write_in, a LOOKUP's name (no header).
+        int trailing = FuseProtocol.InHeaderLength + (header.Opcode == FuseOpcode.Write ? WriteInLength : 0);
+        ReadOnlyMemory<byte> data = length >= trailing ? request.AsMemory(trailing, length - trailing) : default;
+        Memory<byte> body = reply.AsMemory(FuseProtocol.OutHeaderLength);
+        int result = Serve(call, header, args, data, body, counters);
+        if (result == FuseCall.Pending)
         {
-            // The kernel sends every opcode's fixed arguments whole; a request too short for them is refused before
-            // an operation reads past its end.
-            result = args.Length < FixedArgumentLength(header.Opcode) ? -Libc.EINVAL : Dispatch(header, args, request, body, reply);
-        }
-#pragma warning disable CA1031 // A worker lets no request's failure escape: the kernel still gets a reply, the mount keeps serving.
-        catch (Exception e) when (e is not OutOfMemoryException)
-#pragma warning restore CA1031
-        {
-            FuseLog.HandlerThrew(_logger, e, header.Opcode.ToString());
-            result = -Libc.EIO;
+            result = Finish(call, body, block: true);
         }
 
         if (result == NoReply)
@@ -193,21 +245,72 @@ internal sealed unsafe partial class FuseSession
         return (int)outHeader.Length;
     }
 
-    /// <summary>Serves one request: returns the reply body's length, a negative errno, or <see cref="NoReply"/>.</summary>
-    private int Dispatch(in FuseInHeader header, ReadOnlySpan<byte> args, byte[] request, Span<byte> body, byte[] reply) => header.Opcode switch
+    /// <summary>
+    /// Serves one request, from either transport: returns the reply body's length (the body written into
+    /// <paramref name="body"/>), a negative errno, <see cref="NoReply"/>, or <see cref="FuseCall.Pending"/> (then
+    /// <see cref="Finish(FuseCall, Memory{byte}, bool)"/> gives the result once the IO is done).
+    /// </summary>
+    /// <param name="call">Where a pending IO is kept.</param>
+    /// <param name="header">The request's header.</param>
+    /// <param name="args">The opcode's header (<c>fuse_read_in</c>, ...).</param>
+    /// <param name="data">What follows it: a WRITE's data, a LOOKUP's name.</param>
+    /// <param name="body">Where the reply's body goes; a READ's data goes there straight from the disk.</param>
+    /// <param name="counters">The serving thread's front-end counters, or null not to count.</param>
+    public int Serve(FuseCall call, in FuseInHeader header, ReadOnlySpan<byte> args, ReadOnlyMemory<byte> data, Memory<byte> body, FrontendCounterShard? counters)
     {
-        FuseOpcode.Init => Init(args, body),
-        FuseOpcode.Lookup => Lookup(header.NodeId, args, body),
-        FuseOpcode.GetAttr => GetAttr(header.NodeId, body),
-        FuseOpcode.SetAttr => SetAttr(header.NodeId, args, body),
-        FuseOpcode.Open => Open(header.NodeId, args, body),
-        FuseOpcode.Read => Read(header.NodeId, args, reply),
-        FuseOpcode.Write => Write(header.NodeId, args, request, body),
-        FuseOpcode.Fsync => Fsync(header.NodeId),
-        FuseOpcode.Fallocate => Fallocate(header.NodeId, args),
-        FuseOpcode.StatFs => StatFs(body),
-        FuseOpcode.OpenDir => header.NodeId == FuseProtocol.RootNodeId ? OpenReply(body, 0) : -Libc.ENOTDIR,
-        FuseOpcode.ReadDir => ReadDir(header.NodeId, args, body),
+        if (counters is not null)
+        {
+            Count(header.Opcode, args, counters);
+        }
+
+        try
+        {
+            // The kernel sends every opcode's fixed arguments whole; a request too short for them is refused before
+            // an operation reads past its end.
+            return args.Length < FixedArgumentLength(header.Opcode) ? -Libc.EINVAL : Dispatch(call, header, args, data, body);
+        }
+#pragma warning disable CA1031 // A worker lets no request's failure escape: the kernel still gets a reply, the mount keeps serving.
+        catch (Exception e) when (e is not OutOfMemoryException)
+#pragma warning restore CA1031
+        {
+            FuseLog.HandlerThrew(_logger, e, header.Opcode.ToString());
+            return -Libc.EIO;
+        }
+    }
+
+    /// <summary>The result of a request <see cref="Serve"/> left pending, once its IO completed (io_uring queues).</summary>
+    public int Finish(FuseCall call, Memory<byte> body) => Finish(call, body, block: false);
+
+    private int Finish(FuseCall call, Memory<byte> body, bool block)
+    {
+        try
+        {
+            return block ? call.Block(body.Span) : call.Finish(body.Span);
+        }
+#pragma warning disable CA1031 // As in Serve: the kernel still gets a reply.
+        catch (Exception e) when (e is not OutOfMemoryException)
+#pragma warning restore CA1031
+        {
+            FuseLog.HandlerThrew(_logger, e, "IO");
+            return -Libc.EIO;
+        }
+    }
+
+    /// <summary>Serves one request: returns the reply body's length, a negative errno, <see cref="NoReply"/> or <see cref="FuseCall.Pending"/>.</summary>
+    private int Dispatch(FuseCall call, in FuseInHeader header, ReadOnlySpan<byte> args, ReadOnlyMemory<byte> data, Memory<byte> body) => header.Opcode switch
+    {
+        FuseOpcode.Init => Init(args, body.Span),
+        FuseOpcode.Lookup => Lookup(header.NodeId, data.Span, body.Span),
+        FuseOpcode.GetAttr => GetAttr(header.NodeId, body.Span),
+        FuseOpcode.SetAttr => SetAttr(call, header.NodeId, args, body.Span),
+        FuseOpcode.Open => Open(call, header.NodeId, args, body.Span),
+        FuseOpcode.Read => Read(call, header.NodeId, args, body),
+        FuseOpcode.Write => Write(call, header.NodeId, args, data, body.Span),
+        FuseOpcode.Fsync => Fsync(call, header.NodeId),
+        FuseOpcode.Fallocate => Fallocate(call, header.NodeId, args),
+        FuseOpcode.StatFs => StatFs(body.Span),
+        FuseOpcode.OpenDir => header.NodeId == FuseProtocol.RootNodeId ? OpenReply(body.Span, 0) : -Libc.ENOTDIR,
+        FuseOpcode.ReadDir => ReadDir(header.NodeId, args, body.Span),
         FuseOpcode.Flush or FuseOpcode.Release or FuseOpcode.ReleaseDir or FuseOpcode.FsyncDir or FuseOpcode.Access => 0,
         FuseOpcode.Destroy => 0,
 
@@ -279,16 +382,6 @@ internal sealed unsafe partial class FuseSession
         {
             FuseLog.ReplyFailed(_logger, request.Unique, request.Opcode.ToString(), errno);
         }
-    }
-
-    /// <summary>
-    /// Waits for a device IO started on this worker (the disks answer most inline, without a task) and turns its status
-    /// into the reply's result: <paramref name="success"/>, or the negative errno of the shared map.
-    /// </summary>
-    private static int Wait(ValueTask<BlockStatus> io, int success)
-    {
-        BlockStatus status = io.IsCompletedSuccessfully ? io.Result : io.AsTask().GetAwaiter().GetResult();
-        return status == BlockStatus.Ok ? success : -BlockStatusMapping.ToErrno(status);
     }
 
     /// <summary>Finds the file named <paramref name="name"/>.</summary>

@@ -12,6 +12,9 @@ internal static class IoUringOpcode
     public const byte Read = 22;
     public const byte Write = 23;
 
+    /// <summary><c>IORING_OP_URING_CMD</c>: a command the file's driver defines (<c>cmd_op</c>, <c>cmd</c>), e.g. FUSE's.</summary>
+    public const byte UringCommand = 46;
+
     /// <summary><c>IOSQE_FIXED_FILE</c>: the SQE's fd is an index into the registered files.</summary>
     public const byte SqeFixedFile = 1;
 

@@ -32,6 +32,7 @@ internal sealed unsafe class IoUringRing : IDisposable
     private readonly uint* _sqTail;
     private readonly uint _sqMask;
     private readonly IoUringSqe* _sqes;
+    private readonly int _sqeShift; // log2 of the SQE size: 6, or 7 with IORING_SETUP_SQE128
     private readonly uint* _cqHead;
     private readonly uint* _cqTail;
     private readonly uint _cqMask;
@@ -43,6 +44,7 @@ internal sealed unsafe class IoUringRing : IDisposable
     private IoUringRing(int fd, in IoUringParams p, nint sqRing, nuint sqRingSize, nint cqRing, nuint cqRingSize, nint sqes, nuint sqesSize)
     {
         _fd = fd;
+        _sqeShift = (p.Flags & IoUringSetup.Sqe128) != 0 ? 7 : 6;
         _sqRing = sqRing;
         _sqRingSize = sqRingSize;
         _cqRing = cqRing;
@@ -82,14 +84,31 @@ internal sealed unsafe class IoUringRing : IDisposable
     /// <summary>Gets the number of SQEs prepared or published that the kernel has not consumed yet.</summary>
     public uint Unsubmitted => _sqeTail - Volatile.Read(ref *_sqHead);
 
+    /// <summary>Gets whether SQEs are 128 bytes (<see cref="IoUringSetup.Sqe128"/>): <c>URING_CMD</c> carries 80 bytes of command in place.</summary>
+    public bool HasBigSqes => _sqeShift == 7;
+
     /// <summary>Creates a ring with at least <paramref name="entries"/> submission entries.</summary>
     /// <param name="entries">SQ entries, 1 to 32768 (the kernel rounds up to a power of two).</param>
     /// <param name="ring">The ring, or <see langword="null"/> on failure.</param>
     /// <returns>0, or the errno of the step that failed (ENOSYS or EPERM when io_uring is refused).</returns>
-    public static int TryCreate(uint entries, out IoUringRing? ring)
+    public static int TryCreate(uint entries, out IoUringRing? ring) => TryCreate(entries, 0, 0, out ring);
+
+    /// <summary>
+    /// Creates a ring with at least <paramref name="entries"/> submission entries and the setup flags of
+    /// <see cref="IoUringSetup"/>: <see cref="IoUringSetup.Sqe128"/> for 128-byte SQEs (<c>URING_CMD</c> of FUSE and
+    /// ublk), <see cref="IoUringSetup.CqSize"/> with <paramref name="completionEntries"/>.
+    /// </summary>
+    /// <param name="entries">SQ entries, 1 to 32768 (the kernel rounds up to a power of two).</param>
+    /// <param name="flags">The <c>IORING_SETUP_*</c> flags.</param>
+    /// <param name="completionEntries">CQ entries with <see cref="IoUringSetup.CqSize"/>; otherwise ignored.</param>
+    /// <param name="ring">The ring, or <see langword="null"/> on failure.</param>
+    /// <returns>0, or the errno of the step that failed (EINVAL for flags this kernel does not know).</returns>
+    public static int TryCreate(uint entries, uint flags, uint completionEntries, out IoUringRing? ring)
     {
         ring = null;
         IoUringParams p = default;
+        p.Flags = flags;
+        p.CqEntries = (flags & IoUringSetup.CqSize) != 0 ? completionEntries : 0;
         int fd = IoUringNative.Setup(entries, &p);
         if (fd < 0)
         {
@@ -120,7 +139,7 @@ internal sealed unsafe class IoUringRing : IDisposable
             }
         }
 
-        nuint sqesSize = p.SqEntries * (uint)sizeof(IoUringSqe);
+        nuint sqesSize = p.SqEntries * (uint)sizeof(IoUringSqe) * ((p.Flags & IoUringSetup.Sqe128) != 0 ? 2u : 1u);
         nint sqes = IoUringNative.Mmap(0, sqesSize, IoUringNative.ProtReadWrite, IoUringNative.MapShared | IoUringNative.MapPopulate, fd, IoUringNative.OffSqes);
         if (sqes == -1)
         {
@@ -133,7 +152,9 @@ internal sealed unsafe class IoUringRing : IDisposable
 
     /// <summary>
     /// Gets the next free SQE, cleared, at the private tail; it is published by the next <see cref="Submit"/>.
-    /// Returns <see langword="null"/> when the submission queue is full (submit first).
+    /// Returns <see langword="null"/> when the submission queue is full (submit first). With
+    /// <see cref="HasBigSqes"/> the SQE is 128 bytes, all cleared: its command area is
+    /// <see cref="IoUringSqe.Command"/>.
     /// </summary>
     /// <returns>The SQE to fill, valid until the next <see cref="Submit"/>.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -146,8 +167,13 @@ internal sealed unsafe class IoUringRing : IDisposable
             return null;
         }
 
-        IoUringSqe* sqe = &_sqes[_sqeTail & _sqMask];
+        IoUringSqe* sqe = (IoUringSqe*)((byte*)_sqes + ((nuint)(_sqeTail & _sqMask) << _sqeShift));
         *sqe = default;
+        if (_sqeShift == 7)
+        {
+            sqe[1] = default; // the second half: the rest of a URING_CMD's command
+        }
+
         _sqeTail++;
         return sqe;
     }

@@ -6,23 +6,32 @@ namespace Blkmq.Integration.Tests;
 
 /// <summary>
 /// What the FUSE export allocates per request in steady state: fio in another process drives 4 KiB O_DIRECT reads and
-/// writes on the file while this process' allocated bytes are counted, as <see cref="AllocationTests"/> does for NBD.
+/// writes on the file while this process' allocated bytes are counted, as <see cref="AllocationTests"/> does for NBD;
+/// through <c>/dev/fuse</c> workers and through the io_uring queues.
 /// </summary>
 [Collection("alone")]
 public sealed class FuseAllocationTests
 {
     [Theory]
-    [InlineData("randread", 2)]
-    [InlineData("randwrite", 2)]
-    public async Task SteadyState_AllocatesAlmostNothingPerRequest(string rw, double limit)
+    [InlineData("randread", 2, false)]
+    [InlineData("randwrite", 2, false)]
+    [InlineData("randread", 2, true)]
+    [InlineData("randwrite", 2, true)]
+    public async Task SteadyState_AllocatesAlmostNothingPerRequest(string rw, double limit, bool ioUring)
     {
         ExternalTool.Require("fio");
         FuseRequirements.RequireRootWithFuse();
+        using IDisposable? parameter = ioUring ? FuseUringParameter.Enable() : null;
         await using NullBlock nullb = NullBlock.Create("memory_backed=1,size=64M,irqmode=0");
         string directory = Directory.CreateTempSubdirectory("blkmq-fuse-alloc-").FullName;
         try
         {
-            await using (FuseExport export = FuseExport.Mount(new FuseExportOptions { MountPoint = directory, Files = [new FuseFile { Name = "disk", Disk = nullb.Disk }] }))
+            await using (FuseExport export = FuseExport.Mount(new FuseExportOptions
+            {
+                MountPoint = directory,
+                Files = [new FuseFile { Name = "disk", Disk = nullb.Disk }],
+                IoUring = ioUring ? FuseIoUringMode.On : FuseIoUringMode.Off,
+            }))
             {
                 string[] Arguments(int count) =>
                 [
@@ -41,6 +50,7 @@ public sealed class FuseAllocationTests
                 double perIo = (double)(longRun - shortRun) / (Ios - (Ios / 4));
                 TestContext.Current.TestOutputHelper?.WriteLine($"{rw}: {perIo:F3} bytes per extra IO ({shortRun} B for {Ios / 4} IOs, {longRun} B for {Ios})");
                 Assert.True(perIo < limit, $"{perIo} bytes allocated per {rw} through the FUSE export (limit {limit})");
+                Assert.True(!ioUring || export.RingRequests >= Ios, $"the io_uring queues served {export.RingRequests} requests");
             }
         }
         finally

@@ -6,7 +6,8 @@ namespace Blkmq.Integration.Tests;
 
 /// <summary>
 /// The FUSE export against the real kernel: the disk as a file that ordinary file IO, <c>fallocate</c>,
-/// <c>losetup</c> and ext4 use, and an unmount that leaves nothing behind.
+/// <c>losetup</c> and ext4 use, and an unmount that leaves nothing behind; on both transports (<c>ioUring</c>:
+/// FUSE over io_uring, the kernel parameter turned on for the test, or <c>/dev/fuse</c>).
 /// </summary>
 [Collection("heavy")]
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -15,24 +16,27 @@ public sealed class FuseExportTests
     private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(2);
 
     [Theory]
-    [InlineData(512)]
-    [InlineData(4096)]
-    public async Task Ext4OnLoopOverTheExport_SurvivesRemountAndFsck(int blockSize)
+    [InlineData(512, false)]
+    [InlineData(4096, false)]
+    [InlineData(4096, true)]
+    public async Task Ext4OnLoopOverTheExport_SurvivesRemountAndFsck(int blockSize, bool ioUring)
     {
         Ext4OnLoop.RequireTools();
         FuseRequirements.RequireRootWithFuse();
-        await using var rig = await FuseRig.MountAsync($"memory_backed=1,discard=1,size=256M,bs={blockSize},irqmode=1");
+        await using var rig = await FuseRig.MountAsync($"memory_backed=1,discard=1,size=256M,bs={blockSize},irqmode=1", ioUring: ioUring);
         Assert.Equal(256L << 20, new FileInfo(rig.Path).Length);
 
         // Unlike nbdfuse over NBD, the export takes any alignment, so the loop device may use 512-byte sectors.
         await Ext4OnLoop.RunAsync(rig.Path, rig.Disk, 512, rig.Directory);
     }
 
-    [Fact]
-    public async Task UnalignedFileIO_ReachesTheDisk_AndTheDiskIsSeenThroughTheFile()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task UnalignedFileIO_ReachesTheDisk_AndTheDiskIsSeenThroughTheFile(bool ioUring)
     {
         FuseRequirements.RequireRootWithFuse();
-        await using var rig = await FuseRig.MountAsync("memory_backed=1,size=16M,bs=4096,irqmode=0", directIO: true);
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,size=16M,bs=4096,irqmode=0", directIO: true, ioUring: ioUring);
         byte[] pattern = new byte[10_000];
         new Random(5).NextBytes(pattern);
 
@@ -63,12 +67,14 @@ public sealed class FuseExportTests
         Assert.True(read.AsSpan().SequenceEqual(block.AsSpan(33, 100)));
     }
 
-    [Fact]
-    public async Task WritePastTheEnd_FailsWithNoSpace_TruncationZeroesTheRest_AndGrowingFails()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task WritePastTheEnd_FailsWithNoSpace_TruncationZeroesTheRest_AndGrowingFails(bool ioUring)
     {
         ExternalTool.Require("truncate");
         FuseRequirements.RequireRootWithFuse();
-        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=1M,irqmode=0");
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=1M,irqmode=0", ioUring: ioUring);
         await using (var file = new FileStream(rig.Path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0))
         {
             file.Position = 1 << 20;
@@ -114,12 +120,14 @@ public sealed class FuseExportTests
         Assert.ThrowsAny<UnauthorizedAccessException>(() => File.WriteAllText(Path.Combine(rig.Directory, "mnt", "other"), "x"));
     }
 
-    [Fact]
-    public async Task QemuImgConvert_IntoTheFile_ThenCompareIsIdentical()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task QemuImgConvert_IntoTheFile_ThenCompareIsIdentical(bool ioUring)
     {
         ExternalTool.Require("qemu-img", "qemu-io");
         FuseRequirements.RequireRootWithFuse();
-        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=64M,irqmode=1");
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=64M,irqmode=1", ioUring: ioUring);
 
         // Dirty the disk first: convert truncates the target and skips what the image leaves unallocated.
         await rig.Disk.OpenDevice().WriteAsync(20L << 20, Enumerable.Repeat((byte)0xff, 1 << 20).ToArray());
@@ -131,12 +139,14 @@ public sealed class FuseExportTests
         Assert.Contains("Images are identical", compare.StandardOutput, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Fallocate_PunchesAndZeroesRanges_OfTheDisk()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Fallocate_PunchesAndZeroesRanges_OfTheDisk(bool ioUring)
     {
         ExternalTool.Require("fallocate");
         FuseRequirements.RequireRootWithFuse();
-        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=4M,irqmode=0");
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=4M,irqmode=0", ioUring: ioUring);
         byte[] ones = Enumerable.Repeat((byte)1, 1 << 20).ToArray();
         await rig.Disk.OpenDevice().WriteAsync(0, ones);
 
@@ -152,10 +162,13 @@ public sealed class FuseExportTests
         Assert.True(read.AsSpan(101000).IndexOfAnyExcept((byte)1) < 0);
     }
 
-    [Fact]
-    public async Task ReadOnlyFile_RefusesWrites_AndSeveralDisksAreSeveralFiles()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ReadOnlyFile_RefusesWrites_AndSeveralDisksAreSeveralFiles(bool ioUring)
     {
         FuseRequirements.RequireRootWithFuse();
+        using IDisposable? parameter = ioUring ? FuseUringParameter.Enable() : null;
         await using NullBlock a = NullBlock.Create("memory_backed=1,size=1M,irqmode=0");
         await using NullBlock b = NullBlock.Create("memory_backed=1,size=2M,irqmode=0");
         string directory = Directory.CreateTempSubdirectory("blkmq-fuse-").FullName;
@@ -165,8 +178,10 @@ public sealed class FuseExportTests
             {
                 MountPoint = directory,
                 Files = [new FuseFile { Name = "a", Disk = a.Disk }, new FuseFile { Name = "b.img", Disk = b.Disk, ReadOnly = true }],
+                IoUring = ioUring ? FuseIoUringMode.On : FuseIoUringMode.Off,
             }))
             {
+                Assert.Equal(ioUring, export.UsesIoUring);
                 Assert.Equal(["a", "b.img"], Directory.GetFiles(directory).Select(Path.GetFileName).Order(StringComparer.Ordinal));
                 Assert.Equal(2L << 20, new FileInfo(Path.Combine(directory, "b.img")).Length);
                 Assert.Equal(UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(Path.Combine(directory, "b.img")));
@@ -184,11 +199,14 @@ public sealed class FuseExportTests
         }
     }
 
-    [Fact]
-    public async Task Dispose_WhileALoopDeviceHoldsTheFile_AbortsAfterTheTimeout_AndTheExportEnds()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Dispose_WhileALoopDeviceHoldsTheFile_AbortsAfterTheTimeout_AndTheExportEnds(bool ioUring)
     {
         ExternalTool.Require("losetup");
         FuseRequirements.RequireRootWithFuse();
+        using IDisposable? parameter = ioUring ? FuseUringParameter.Enable() : null;
         await using NullBlock nullb = NullBlock.Create("memory_backed=1,size=8M,irqmode=0");
         string directory = Directory.CreateTempSubdirectory("blkmq-fuse-").FullName;
         string? loop = null;
@@ -199,6 +217,7 @@ public sealed class FuseExportTests
                 MountPoint = directory,
                 Files = [new FuseFile { Name = "disk", Disk = nullb.Disk }],
                 UnmountTimeout = TimeSpan.FromSeconds(1),
+                IoUring = ioUring ? FuseIoUringMode.On : FuseIoUringMode.Off,
             });
             loop = (await ExternalTool.RunCheckedAsync("losetup", ["--find", "--show", export.FilePaths[0]], s_timeout)).StandardOutput.Trim();
             await export.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
@@ -216,12 +235,14 @@ public sealed class FuseExportTests
         }
     }
 
-    [Fact]
-    public async Task UnmountedByAnotherProcess_CompletesTheExport()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task UnmountedByAnotherProcess_CompletesTheExport(bool ioUring)
     {
         ExternalTool.Require("umount");
         FuseRequirements.RequireRootWithFuse();
-        await using var rig = await FuseRig.MountAsync("memory_backed=1,size=1M,irqmode=0");
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,size=1M,irqmode=0", ioUring: ioUring);
         await ExternalTool.RunCheckedAsync("umount", [rig.Export.MountPoint], s_timeout);
         await rig.Export.Completion.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
     }
@@ -230,10 +251,12 @@ public sealed class FuseExportTests
     private sealed class FuseRig : IAsyncDisposable
     {
         private readonly NullBlock _nullb;
+        private readonly IDisposable? _parameter;
 
-        private FuseRig(NullBlock nullb, FuseExport export, string directory)
+        private FuseRig(NullBlock nullb, FuseExport export, string directory, IDisposable? parameter)
         {
             _nullb = nullb;
+            _parameter = parameter;
             Export = export;
             Directory = directory;
         }
@@ -246,8 +269,9 @@ public sealed class FuseExportTests
 
         public string Path => Export.FilePaths[0];
 
-        public static async Task<FuseRig> MountAsync(string spec, bool directIO = false)
+        public static async Task<FuseRig> MountAsync(string spec, bool directIO = false, bool ioUring = false)
         {
+            IDisposable? parameter = ioUring ? FuseUringParameter.Enable() : null;
             string directory = System.IO.Directory.CreateTempSubdirectory("blkmq-fuse-").FullName;
             string mountPoint = System.IO.Path.Combine(directory, "mnt");
             System.IO.Directory.CreateDirectory(mountPoint);
@@ -259,12 +283,15 @@ public sealed class FuseExportTests
                     MountPoint = mountPoint,
                     Files = [new FuseFile { Name = "disk", Disk = nullb.Disk }],
                     DirectIO = directIO,
+                    IoUring = ioUring ? FuseIoUringMode.On : FuseIoUringMode.Off,
                 });
-                return new FuseRig(nullb, export, directory);
+                Assert.Equal(ioUring, export.UsesIoUring);
+                return new FuseRig(nullb, export, directory, parameter);
             }
             catch
             {
                 await nullb.DisposeAsync();
+                parameter?.Dispose();
                 throw;
             }
         }
@@ -272,6 +299,12 @@ public sealed class FuseExportTests
         public async ValueTask DisposeAsync()
         {
             await Export.DisposeAsync();
+            if (_parameter is not null)
+            {
+                Assert.True(Export.RingRequests > 0, "the io_uring queues served nothing");
+                _parameter.Dispose();
+            }
+
             await _nullb.DisposeAsync();
             System.IO.Directory.Delete(Directory, recursive: true);
         }

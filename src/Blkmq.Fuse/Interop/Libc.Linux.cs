@@ -7,6 +7,7 @@ internal static partial class Libc
 {
     public const int OpenReadWrite = 0x2;
     public const int OpenCloseOnExec = 0x80000;
+    public const int EventFdCloseOnExec = 0x80000;
     public const ulong MountNoSuid = 0x2;
     public const ulong MountNoDev = 0x4;
     public const int UnmountForce = 0x1;
@@ -38,6 +39,8 @@ internal static partial class Libc
     public const int ECONNABORTED = 103;
     public const int ENOTCONN = 107;
     public const int EISDIR = 21;
+    public const int ECANCELED = 125;
+    public const int EBADF = 9;
 
     /// <summary><c>int open(const char *path, int flags)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -69,6 +72,30 @@ internal static partial class Libc
     /// </summary>
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static unsafe partial int Statx(int directoryFd, string path, int flags, uint mask, byte* buffer);
+
+    public const int AddressFamilyUnix = 1;
+    public const int SocketStream = 1;
+    public const int SocketCloseOnExec = 0x80000;
+    public const int SetDescriptorFlags = 2; // F_SETFD
+    public const int DuplicateCloseOnExec = 1030; // F_DUPFD_CLOEXEC
+    public const int SocketLevel = 1; // SOL_SOCKET
+    public const int ScmRights = 1;
+
+    /// <summary><c>int socketpair(int domain, int type, int protocol, int sv[2])</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "socketpair", SetLastError = true)]
+    public static unsafe partial int SocketPair(int domain, int type, int protocol, int* fds);
+
+    /// <summary><c>int fcntl(int fd, int cmd, int arg)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int command, int argument);
+
+    /// <summary><c>ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags)</c>: <paramref name="message"/> is a <c>struct msghdr</c> (56 bytes on 64-bit Linux).</summary>
+    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
+    public static unsafe partial nint ReceiveMessage(int socket, byte* message, int flags);
+
+    /// <summary><c>int eventfd(unsigned int initval, int flags)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initialValue, int flags);
 
     /// <summary><c>uid_t geteuid(void)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "geteuid")]

@@ -17,6 +17,9 @@ internal static partial class BlkmqCli
     /// <summary>Gets the path of Blkmq.Cli.dll; fails the test when the build did not produce it.</summary>
     public static string AssemblyPath => s_assemblyPath.Value;
 
+    /// <summary>Gets the dotnet host that runs the CLI.</summary>
+    public static string DotnetPath => s_dotnetPath.Value;
+
     /// <summary>
     /// Runs <c>blkmq</c> with <paramref name="arguments"/> to its end and returns its exit code and output; fails the test
     /// if it still runs after <paramref name="timeout"/>. The process is killed by its id if it runs on (timeout, cancellation).
