@@ -6,6 +6,7 @@ using Blkmq.Drivers;
 using Blkmq.Drivers.Null.Control;
 using Blkmq.Fuse;
 using Blkmq.Nbd;
+using Blkmq.Ublk;
 using Microsoft.Extensions.Logging;
 
 namespace Blkmq.Cli;
@@ -102,6 +103,30 @@ internal sealed class ServeCommand : Command
         HelpName = "path",
     };
 
+    private readonly Option<bool> _ublk = new("--ublk")
+    {
+        Description = "Also serve every export as a Linux block device /dev/ublkbN (needs root and the ublk_drv module, Linux 6.0+); "
+            + "the paths are printed at start. Stopped and deleted on SIGINT/SIGTERM.",
+    };
+
+    private readonly Option<int> _ublkId = new("--ublk-id")
+    {
+        Description = "With --ublk: the first export's device number N (/dev/ublkbN), the next exports N+1, ...; default: the kernel picks.",
+        DefaultValueFactory = _ => -1,
+        HelpName = "N",
+    };
+
+    private readonly Option<bool> _ublkRecoverable = new("--ublk-recoverable")
+    {
+        Description = "With --ublk: devices outlive a killed server (USER_RECOVERY_REISSUE): their IO waits for 'blkmq serve --ublk --recover N', which reissues it.",
+    };
+
+    private readonly Option<int?> _recover = new("--recover")
+    {
+        Description = "With --ublk and one export: take over recoverable device N whose server died, instead of creating a device.",
+        HelpName = "N",
+    };
+
     public ServeCommand()
         : base("serve", "Serve disks over NBD (nbdinfo, nbdcopy, qemu-img, fio --ioengine=nbd, nbd-client) until SIGINT/SIGTERM.")
     {
@@ -117,6 +142,10 @@ internal sealed class ServeCommand : Command
         Options.Add(_busyPoll);
         Options.Add(_fuse);
         Options.Add(_control);
+        Options.Add(_ublk);
+        Options.Add(_ublkId);
+        Options.Add(_ublkRecoverable);
+        Options.Add(_recover);
         SetAction(Run);
     }
 
@@ -240,7 +269,16 @@ internal sealed class ServeCommand : Command
                     LoggerFactory = loggerFactory,
                 }
                 : null;
-            return ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports).GetAwaiter().GetResult();
+            UblkServeOptions? ublk = parseResult.GetValue(_ublk)
+                ? new UblkServeOptions
+                {
+                    FirstId = parseResult.GetValue(_ublkId),
+                    Recoverable = parseResult.GetValue(_ublkRecoverable),
+                    RecoverId = parseResult.GetValue(_recover),
+                    LoggerFactory = loggerFactory,
+                }
+                : null;
+            return ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, ublk, exports).GetAwaiter().GetResult();
         }
         finally
         {
@@ -261,6 +299,17 @@ internal sealed class ServeCommand : Command
             exportTexts = [s_defaultExport];
         }
 
+        bool ublk = parseResult.GetValue(_ublk);
+        if (!ublk && (parseResult.GetValue(_ublkId) != -1 || parseResult.GetValue(_ublkRecoverable) || parseResult.GetValue(_recover) is not null))
+        {
+            throw new FormatException("--ublk-id, --ublk-recoverable and --recover need --ublk.");
+        }
+
+        if (parseResult.GetValue(_recover) is int recoverId && (recoverId < 0 || exportTexts.Length != 1))
+        {
+            throw new FormatException("--recover N: N must not be negative, and the server must have exactly one export.");
+        }
+
         bool readOnly = parseResult.GetValue(_readOnly);
         var exports = new List<NbdExport>();
         foreach (string text in exportTexts)
@@ -279,8 +328,8 @@ internal sealed class ServeCommand : Command
         string[] listenTexts = parseResult.GetValue(_listen) is { Length: > 0 } listen ? listen : ["127.0.0.1:" + NbdServerOptions.DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
         if (listenTexts is ["none"])
         {
-            return parseResult.GetValue(_fuse) is null
-                ? throw new FormatException("--listen none: nothing would serve the exports; add --fuse DIR.")
+            return parseResult.GetValue(_fuse) is null && !ublk
+                ? throw new FormatException("--listen none: nothing would serve the exports; add --fuse DIR or --ublk.")
                 : (null, exports);
         }
 
@@ -305,7 +354,7 @@ internal sealed class ServeCommand : Command
         return (serverOptions, exports);
     }
 
-    private static async Task<int> ServeAsync(NbdServerOptions? options, FuseExportOptions? fuseOptions, string? controlPath, IReadOnlyList<ControlExport> controlExports)
+    private static async Task<int> ServeAsync(NbdServerOptions? options, FuseExportOptions? fuseOptions, string? controlPath, IReadOnlyList<ControlExport> controlExports, UblkServeOptions? ublkOptions, IReadOnlyList<NbdExport> exports)
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
@@ -320,6 +369,7 @@ internal sealed class ServeCommand : Command
         NbdServer? server = options is null ? null : new NbdServer(options);
         FuseExport? fuse = null;
         ControlServer? control = null;
+        List<(Blkmq.Frontend.BlockExport Export, UblkDevice Device)> ublk = [];
         try
         {
             try
@@ -352,13 +402,31 @@ internal sealed class ServeCommand : Command
                 return Program.ExitIOError;
             }
 
+            try
+            {
+                ublk = ublkOptions?.StartAll(exports) ?? [];
+            }
+            catch (Exception ex) when (ex is UblkException or NotSupportedException or ArgumentException)
+            {
+                Console.Error.WriteLine($"blkmq serve: --ublk: {ex.Message.Split('\n')[0]}");
+                return ex is ArgumentException ? Program.ExitBadArguments : Program.ExitIOError;
+            }
+
             // A power-cycled device comes back as a new disk: every front end serves it from then on.
             NbdServer? nbd = server;
             FuseExport? files = fuse;
+            List<(Blkmq.Frontend.BlockExport Export, UblkDevice Device)> blockDevices = ublk;
             void PoweredOn(string name, Disk disk)
             {
                 nbd?.ReplaceDisk(name, disk);
                 files?.ReplaceDisk(name, disk);
+                foreach ((Blkmq.Frontend.BlockExport export, UblkDevice _) in blockDevices)
+                {
+                    if (string.Equals(export.Name, name, StringComparison.Ordinal))
+                    {
+                        export.ReplaceDisk(disk);
+                    }
+                }
             }
 
             control = controlPath is null ? null : new ControlServer(controlPath, new ControlProtocol(controlExports, PoweredOn).ExecuteAsync);
@@ -374,6 +442,12 @@ internal sealed class ServeCommand : Command
             }
 
             PrintEndpoints(server, options, fuse);
+            foreach ((Blkmq.Frontend.BlockExport _, UblkDevice device) in ublk)
+            {
+                Console.Out.WriteLine(device.BlockDevicePath);
+            }
+
+            Console.Out.Flush();
 
             // Serving only files, the server has nothing left to do once someone else unmounts them.
             await (server is null ? Task.WhenAny(stop.Task, fuse!.Completion) : stop.Task).ConfigureAwait(false);
@@ -386,6 +460,12 @@ internal sealed class ServeCommand : Command
             if (control is not null)
             {
                 await control.StopAsync().ConfigureAwait(false);
+            }
+
+            // Block devices go first: STOP_DEV waits for their in-flight IO, which the disks still serve.
+            foreach ((Blkmq.Frontend.BlockExport _, UblkDevice device) in ublk)
+            {
+                device.Dispose();
             }
 
             if (fuse is not null)
