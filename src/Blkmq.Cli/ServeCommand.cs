@@ -449,8 +449,9 @@ internal sealed class ServeCommand : Command
 
             Console.Out.Flush();
 
-            // Serving only files, the server has nothing left to do once someone else unmounts them.
-            await (server is null ? Task.WhenAny(stop.Task, fuse!.Completion) : stop.Task).ConfigureAwait(false);
+            // Serving only files, the server has nothing left to do once someone else unmounts them (with --ublk and
+            // --listen none there may be no FUSE mount either).
+            await (server is null && fuse is not null ? Task.WhenAny(stop.Task, fuse.Completion) : stop.Task).ConfigureAwait(false);
             return 0;
         }
         finally
