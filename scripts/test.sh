@@ -63,6 +63,24 @@ else
   esac
 fi
 
+# The ublk front end (a real /dev/ublkbN with ext4, fio verify, discard, SIGKILL) in the same guest
+# (scripts/ublk-check.sh, a few minutes). Skipped without the kvm-guest folder or with BLKMQ_SKIP_UBLK=1.
+echo "== ublk front end (scripts/ublk-check.sh)"
+ublk_result() {
+  printf '<assemblies><assembly name="ublk-check" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/ublk.xml"
+}
+if [ "${BLKMQ_SKIP_UBLK:-}" = 1 ]; then
+  echo "skipped (BLKMQ_SKIP_UBLK=1)"
+  ublk_result 0 0 1
+else
+  scripts/ublk-check.sh
+  case $? in
+    0) ublk_result 1 0 0 ;;
+    2) echo "skipped: no kvm-guest folder"; ublk_result 0 0 1 ;;
+    *) ublk_result 0 1 0 ;;
+  esac
+fi
+
 # Fuzzing (scripts/fuzz.sh, docs/fuzzing.md): every parser's harness under afl-fuzz from its seed corpus, two at a
 # time, BLKMQ_FUZZ_SECONDS each (default 40; 0 skips the step). A crash or a hang counts as a failed test.
 echo "== fuzz (scripts/fuzz.sh)"

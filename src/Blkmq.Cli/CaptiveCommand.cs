@@ -9,13 +9,13 @@ namespace Blkmq.Cli;
 /// <summary>
 /// <c>blkmq serve --run CMD</c> (nbdkit's captive mode): once everything serves, runs CMD with <c>/bin/sh -c</c> and
 /// the shell variables <c>$uri</c>, <c>$nbd</c>, <c>$port</c>, <c>$unixsocket</c>, <c>$export</c>, <c>$file</c> (the FUSE
-/// file) and <c>$dev</c> (a ublk device; empty until Blkmq has one) describing the first export; the server stops when
+/// file) and <c>$dev</c> (the ublk device with <c>--ublk</c>, else empty) describing the first export; the server stops when
 /// CMD exits and exits with its status.
 /// </summary>
 internal static class CaptiveCommand
 {
     /// <summary>The variables CMD sees, from the first export, its first listener and its FUSE file.</summary>
-    public static Dictionary<string, string> Variables(string exportName, EndPoint? endPoint, string? fuseFile)
+    public static Dictionary<string, string> Variables(string exportName, EndPoint? endPoint, string? fuseFile, string? device = null)
     {
         string uri = endPoint is null ? string.Empty : NbdServer.FormatUri(endPoint, exportName);
         string port = endPoint is IPEndPoint ip ? ip.Port.ToString(CultureInfo.InvariantCulture) : string.Empty;
@@ -36,7 +36,7 @@ internal static class CaptiveCommand
             ["export"] = exportName,
             ["exportname"] = exportName,
             ["file"] = fuseFile ?? string.Empty,
-            ["dev"] = string.Empty,
+            ["dev"] = device ?? string.Empty,
         };
     }
 

@@ -30,6 +30,7 @@ internal static class Program
         root.Subcommands.Add(new StatCommand());
         root.Subcommands.Add(new DriversCommand());
         root.Subcommands.Add(new ReplayCommand());
+        root.Subcommands.Add(new UblkCommand());
 
         ParseResult parseResult = root.Parse(args.Length == 0 ? ["--help"] : args);
         if (parseResult.Errors.Count > 0 && parseResult.Action is ParseErrorAction)

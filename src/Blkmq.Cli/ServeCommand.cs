@@ -6,6 +6,7 @@ using Blkmq.Drivers;
 using Blkmq.Drivers.Null.Control;
 using Blkmq.Fuse;
 using Blkmq.Nbd;
+using Blkmq.Ublk;
 using Microsoft.Extensions.Logging;
 
 namespace Blkmq.Cli;
@@ -126,6 +127,30 @@ internal sealed class ServeCommand : Command
         HelpName = "address",
     };
 
+    private readonly Option<bool> _ublk = new("--ublk")
+    {
+        Description = "Also serve every export as a Linux block device /dev/ublkbN (needs root and the ublk_drv module, Linux 6.0+); "
+            + "the paths are printed at start. Stopped and deleted on SIGINT/SIGTERM.",
+    };
+
+    private readonly Option<int> _ublkId = new("--ublk-id")
+    {
+        Description = "With --ublk: the first export's device number N (/dev/ublkbN), the next exports N+1, ...; default: the kernel picks.",
+        DefaultValueFactory = _ => -1,
+        HelpName = "N",
+    };
+
+    private readonly Option<bool> _ublkRecoverable = new("--ublk-recoverable")
+    {
+        Description = "With --ublk: devices outlive a killed server (USER_RECOVERY_REISSUE): their IO waits for 'blkmq serve --ublk --recover N', which reissues it.",
+    };
+
+    private readonly Option<int?> _recover = new("--recover")
+    {
+        Description = "With --ublk and one export: take over recoverable device N whose server died, instead of creating a device.",
+        HelpName = "N",
+    };
+
     public ServeCommand()
         : base("serve", "Serve disks over NBD (nbdinfo, nbdcopy, qemu-img, fio --ioengine=nbd, nbd-client) until SIGINT/SIGTERM.")
     {
@@ -145,6 +170,10 @@ internal sealed class ServeCommand : Command
         Options.Add(_control);
         Options.Add(_run);
         Options.Add(_metrics);
+        Options.Add(_ublk);
+        Options.Add(_ublkId);
+        Options.Add(_ublkRecoverable);
+        Options.Add(_recover);
         SetAction(Run);
     }
 
@@ -271,6 +300,15 @@ internal sealed class ServeCommand : Command
                     LoggerFactory = loggerFactory,
                 }
                 : null;
+            UblkServeOptions? ublk = parseResult.GetValue(_ublk)
+                ? new UblkServeOptions
+                {
+                    FirstId = parseResult.GetValue(_ublkId),
+                    Recoverable = parseResult.GetValue(_ublkRecoverable),
+                    RecoverId = parseResult.GetValue(_recover),
+                    LoggerFactory = loggerFactory,
+                }
+                : null;
             var stacks = new List<(string Name, DriverInstance Instance)>();
             for (int i = 0; i < exports.Count; i++)
             {
@@ -278,7 +316,7 @@ internal sealed class ServeCommand : Command
             }
 
             var served = exports.Select(static e => (e.Name, e.Disk)).ToList();
-            int status = ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, stacks, served, parseResult.GetValue(_run), metrics).GetAwaiter().GetResult();
+            int status = ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, ublk, exports, stacks, served, parseResult.GetValue(_run), metrics).GetAwaiter().GetResult();
             PrintFilterReports(stacks);
             return status;
         }
@@ -304,6 +342,17 @@ internal sealed class ServeCommand : Command
         if (exportTexts.Length == 0)
         {
             exportTexts = [s_defaultExport];
+        }
+
+        bool ublk = parseResult.GetValue(_ublk);
+        if (!ublk && (parseResult.GetValue(_ublkId) != -1 || parseResult.GetValue(_ublkRecoverable) || parseResult.GetValue(_recover) is not null))
+        {
+            throw new FormatException("--ublk-id, --ublk-recoverable and --recover need --ublk.");
+        }
+
+        if (parseResult.GetValue(_recover) is int recoverId && (recoverId < 0 || exportTexts.Length != 1))
+        {
+            throw new FormatException("--recover N: N must not be negative, and the server must have exactly one export.");
         }
 
         bool readOnly = parseResult.GetValue(_readOnly);
@@ -334,8 +383,8 @@ internal sealed class ServeCommand : Command
 
         if (listenTexts is ["none"])
         {
-            return parseResult.GetValue(_fuse) is null
-                ? throw new FormatException("--listen none: nothing would serve the exports; add --fuse DIR.")
+            return parseResult.GetValue(_fuse) is null && !ublk
+                ? throw new FormatException("--listen none: nothing would serve the exports; add --fuse DIR or --ublk.")
                 : (null, exports);
         }
 
@@ -365,6 +414,8 @@ internal sealed class ServeCommand : Command
         FuseExportOptions? fuseOptions,
         string? controlPath,
         IReadOnlyList<ControlExport> controlExports,
+        UblkServeOptions? ublkOptions,
+        List<NbdExport> exports,
         IReadOnlyList<(string Name, DriverInstance Instance)> stacks,
         List<(string Name, Disk Disk)> served,
         string? run,
@@ -384,6 +435,7 @@ internal sealed class ServeCommand : Command
         FuseExport? fuse = null;
         ControlServer? control = null;
         MetricsEndpoint? metrics = null;
+        List<(Blkmq.Frontend.BlockExport Export, UblkDevice Device)> ublk = [];
         try
         {
             try
@@ -433,13 +485,32 @@ internal sealed class ServeCommand : Command
                 return Program.ExitIOError;
             }
 
+            try
+            {
+                ublk = ublkOptions?.StartAll(exports) ?? [];
+            }
+            catch (Exception ex) when (ex is UblkException or NotSupportedException or ArgumentException)
+            {
+                Console.Error.WriteLine($"blkmq serve: --ublk: {ex.Message.Split('\n')[0]}");
+                return ex is ArgumentException ? Program.ExitBadArguments : Program.ExitIOError;
+            }
+
             // A power-cycled device comes back as a new disk: every front end serves it from then on.
             NbdServer? nbd = server;
             FuseExport? files = fuse;
+            List<(Blkmq.Frontend.BlockExport Export, UblkDevice Device)> blockDevices = ublk;
             void PoweredOn(string name, Disk disk)
             {
                 nbd?.ReplaceDisk(name, disk);
                 files?.ReplaceDisk(name, disk);
+                foreach ((Blkmq.Frontend.BlockExport export, UblkDevice _) in blockDevices)
+                {
+                    if (string.Equals(export.Name, name, StringComparison.Ordinal))
+                    {
+                        export.ReplaceDisk(disk);
+                    }
+                }
+
                 lock (served)
                 {
                     int index = served.FindIndex(e => e.Name == name);
@@ -480,13 +551,22 @@ internal sealed class ServeCommand : Command
             }
 
             PrintEndpoints(server, options, fuse);
-            if (run is not null)
+            foreach ((Blkmq.Frontend.BlockExport _, UblkDevice device) in ublk)
             {
-                return await RunCaptiveAsync(run, server, options, fuse, stop.Task).ConfigureAwait(false);
+                Console.Out.WriteLine(device.BlockDevicePath);
             }
 
-            // Serving only files, the server has nothing left to do once someone else unmounts them.
-            await (server is null ? Task.WhenAny(stop.Task, fuse!.Completion) : stop.Task).ConfigureAwait(false);
+            if (run is not null)
+            {
+                Console.Out.Flush();
+                return await RunCaptiveAsync(run, exports[0].Name, server, fuse, ublk.Count > 0 ? ublk[0].Device.BlockDevicePath : null, stop.Task).ConfigureAwait(false);
+            }
+
+            Console.Out.Flush();
+
+            // Serving only files, the server has nothing left to do once someone else unmounts them (with --ublk and
+            // --listen none there may be no FUSE mount either).
+            await (server is null && fuse is not null ? Task.WhenAny(stop.Task, fuse.Completion) : stop.Task).ConfigureAwait(false);
             return 0;
         }
         finally
@@ -496,6 +576,12 @@ internal sealed class ServeCommand : Command
             if (control is not null)
             {
                 await control.StopAsync().ConfigureAwait(false);
+            }
+
+            // Block devices go first: STOP_DEV waits for their in-flight IO, which the disks still serve.
+            foreach ((Blkmq.Frontend.BlockExport _, UblkDevice device) in ublk)
+            {
+                device.Dispose();
             }
 
             if (fuse is not null)
@@ -517,10 +603,9 @@ internal sealed class ServeCommand : Command
         }
     }
 
-    private static async Task<int> RunCaptiveAsync(string run, NbdServer? server, NbdServerOptions? options, FuseExport? fuse, Task stopped)
+    private static async Task<int> RunCaptiveAsync(string run, string export, NbdServer? server, FuseExport? fuse, string? device, Task stopped)
     {
-        string export = options?.Exports[0].Name ?? Path.GetFileName(fuse!.FilePaths[0]);
-        Dictionary<string, string> variables = CaptiveCommand.Variables(export, server is { EndPoints.Count: > 0 } ? server.EndPoints[0] : null, fuse?.FilePaths[0]);
+        Dictionary<string, string> variables = CaptiveCommand.Variables(export, server is { EndPoints.Count: > 0 } ? server.EndPoints[0] : null, fuse?.FilePaths[0], device);
         System.Diagnostics.Process process;
         try
         {

@@ -278,7 +278,7 @@ internal sealed unsafe partial class FuseSession
         }
     }
 
-    /// <summary>The result of a request <see cref="Serve"/> left pending, once its IO completed (io_uring queues).</summary>
+    /// <summary>The result of a request <see cref="Serve(FuseCall, in FuseInHeader, ReadOnlySpan{byte}, ReadOnlyMemory{byte}, Memory{byte}, FrontendCounterShard)"/> left pending, once its IO completed (io_uring queues).</summary>
     public int Finish(FuseCall call, Memory<byte> body) => Finish(call, body, block: false);
 
     private int Finish(FuseCall call, Memory<byte> body, bool block)

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# Checks the ublk front end: `blkmq serve --ublk` makes every export a real Linux block device /dev/ublkbN that
+# the kernel's own blk-mq queues requests to. The development machine's kernel has no ublk_drv, so the check runs
+# inside the throwaway QEMU guest of ../shared/kvm-guest (Debian's 6.12 kernel, which has it), like
+# scripts/kernel-nbd-check.sh.
+#
+#   scripts/ublk-check.sh
+#
+# Steps (each prints PASS/FAIL; the script exits non-zero on the first failure):
+#   on the host:  install missing packages, fetch the guest kernel when there is none, publish src/Blkmq.Cli;
+#   in the guest: modprobe ublk_drv; blkmq serve --ublk --ublk-id 0 with two exports (256 MiB, 512-byte blocks;
+#                 64 MiB, 4096-byte blocks) -> /dev/ublkb0 and /dev/ublkb1 with the right size and block sizes
+#                 (blockdev --getss --getpbsz --getsize64); 8 MiB O_DIRECT write + read back + cmp; mkfs.ext4, mount,
+#                 4 MiB random file + sha256, umount, e2fsck -fn clean, mount again and verify; fio io_uring direct
+#                 randwrite with crc32c verify, depth 32, 2 jobs; blkdiscard of a written range reads back zeroes;
+#                 SIGTERM -> exit 0 and no /dev/ublk[bc]N left. First of all (so that its result stands whatever
+#                 follows), a server killed with SIGKILL during IO: IO on its device fails within seconds (never
+#                 hangs), and `blkmq ublk delete 0` leaves no device.
+#
+# Exit status: 0 all passed, 1 a step failed, 2 no kvm-guest folder (skipped by scripts/test.sh).
+# Environment: KVM_GUEST_DIR, KVM_GUEST_CACHE (as run-in-guest.sh), UBLK_CHECK_TIMEOUT (default 900 s),
+# UBLK_CHECK_KEEP=1 (keep the temporary folder: published CLI, server logs, dmesg).
+set -euo pipefail
+
+if [ "${1:-}" = --in-guest ]; then
+  set +e
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+  export HOME=/run/home DOTNET_CLI_HOME=/run/home
+  mkdir -p "$HOME"
+  out=$BLKMQ_OUT
+  blkmq=$BLKMQ_PUB/blkmq
+  mnt=/mnt/blkmq-ublk
+  spid= mounted= ok=
+  t0=$(date +%s.%N)
+  elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%6.1fs", b - a }'; }
+  pass() { echo "[$(elapsed)] PASS: $*"; }
+  fail() { echo "[$(elapsed)] FAIL: $*"; exit 1; }
+  step() {
+    local name=$1 output
+    shift
+    if output=$("$@" 2>&1); then pass "$name"; else
+      [ -z "$output" ] || printf '%s\n' "$output" | tail -20 | sed 's/^/    /'
+      fail "$name"
+    fi
+  }
+  stop_server() { # pid: SIGTERM, wait up to 60 s, else SIGKILL
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$1" 2>/dev/null; then echo "server (pid $1) still running 60 s after SIGTERM: SIGKILL"; kill -KILL "$1"; fi
+    wait "$1" 2>/dev/null
+  }
+  cleanup() {
+    local rc=$?
+    [ -z "$mounted" ] || umount "$mnt" 2>/dev/null
+    [ -z "$spid" ] || stop_server "$spid"
+    for c in /dev/ublkc*; do [ -e "$c" ] && "$blkmq" ublk delete "${c#/dev/ublkc}" >/dev/null 2>&1; done
+    dmesg > "$out/dmesg.txt" 2>&1
+    local lines
+    lines=$(grep -E 'ublk|EXT4-fs|I/O error|blk_update|timed out|WARNING|BUG:|Oops|Call Trace' "$out/dmesg.txt")
+    [ -z "$lines" ] || { echo "---- guest dmesg (ublk/ext4/block lines)"; printf '%s\n' "$lines" | tail -40; }
+    [ -n "$ok" ] || [ "$rc" -ne 0 ] || rc=1
+    exit "$rc"
+  }
+  trap cleanup EXIT
+  # start_server LOG ARGS...: starts blkmq serve, waits (up to 240 s: .NET starts slowly under TCG) for as many
+  # /dev/ublkbN lines as there are --export options; sets spid.
+  start_server() {
+    local log=$1 want
+    shift
+    want=$(printf '%s\n' "$@" | grep -c '^--export$')
+    "$blkmq" serve --ublk --listen none "$@" > "$out/$log.out" 2> "$out/$log.log" &
+    spid=$!
+    for _ in $(seq 1200); do
+      [ "$(grep -c '^/dev/ublkb' "$out/$log.out" 2>/dev/null)" -ge "$want" ] && return 0
+      kill -0 "$spid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -0 "$spid" 2>/dev/null || { wait "$spid"; echo "    server exited with status $? before printing its devices"; }
+    tail -5 "$out/$log.log" | sed 's/^/    /'
+    return 1
+  }
+  geometry() { # dev size logical physical
+    local got
+    got=$(blockdev --getsize64 --getss --getpbsz "$1" 2>&1 | tr '\n' ' ')
+    [ "$got" = "$2 $3 $4 " ] && pass "$1: size $2, logical $3, physical $4" || fail "$1: blockdev --getsize64 --getss --getpbsz = '$got', expected '$2 $3 $4'"
+  }
+
+  echo "guest: kernel $(uname -r), $(nproc) CPU(s), fio $(fio --version)"
+  step "modprobe ublk_drv" modprobe ublk_drv
+  [ -c /dev/ublk-control ] || fail "modprobe ublk_drv (/dev/ublk-control missing)"
+  [ ! -e /dev/ublkc0 ] || fail "/dev/ublkc0 exists already; not touching it"
+
+  # A server killed with SIGKILL (no recovery): the kernel stops the device; IO fails within seconds.
+  start_server killed --ublk-id 0 --export disk=memory:size=64M || fail "server start (to be killed)"
+  pass "server to be killed: pid $spid"
+  dd if=/dev/ublkb0 of=/dev/null bs=4k iflag=direct status=none count=1000000 &
+  ddpid=$!
+  sleep 1
+  kill -KILL "$spid"
+  wait "$spid" 2>/dev/null
+  spid=
+  killed=$(date +%s)
+  for _ in $(seq 150); do kill -0 "$ddpid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$ddpid" 2>/dev/null; then kill -KILL "$ddpid"; fail "IO still running 30 s after the server's SIGKILL (hang)"; fi
+  wait "$ddpid"
+  ddrc=$?
+  [ "$ddrc" -ne 0 ] && pass "IO in flight failed after SIGKILL (dd exit $ddrc, within $(( $(date +%s) - killed )) s)" \
+    || fail "dd exited 0 although its server was killed"
+  if dd if=/dev/ublkb0 of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null; then
+    fail "new IO on /dev/ublkb0 succeeded after its server was killed"
+  fi
+  pass "new IO after SIGKILL fails"
+  step "blkmq ublk list" "$blkmq" ublk list
+  step "blkmq ublk delete 0" "$blkmq" ublk delete 0
+  left=$(ls /dev/ublkb* /dev/ublkc* 2>/dev/null | tr '\n' ' ')
+  [ -z "$left" ] && pass "no ublk device left after cleanup" || fail "devices left: $left"
+
+  start_server server --ublk-id 0 --export disk=memory:size=256M --export small=memory:size=64M,bs=4096 \
+    || fail "server start (two exports)"
+  pass "server start: pid $spid, $(tr '\n' ' ' < "$out/server.out")"
+  [ "$(sed -n 1p "$out/server.out")" = /dev/ublkb0 ] && [ "$(sed -n 2p "$out/server.out")" = /dev/ublkb1 ] \
+    && pass "two exports -> /dev/ublkb0 and /dev/ublkb1" || fail "devices printed: $(tr '\n' ' ' < "$out/server.out")"
+  geometry /dev/ublkb0 268435456 512 512
+  geometry /dev/ublkb1 67108864 4096 4096
+
+  step "dd 8 MiB from /dev/urandom" dd if=/dev/urandom of=/run/x bs=1M count=8 iflag=fullblock status=none
+  step "dd oflag=direct -> /dev/ublkb0" dd if=/run/x of=/dev/ublkb0 bs=1M oflag=direct status=none
+  step "dd iflag=direct <- /dev/ublkb0" dd if=/dev/ublkb0 of=/run/y bs=1M count=8 iflag=direct status=none
+  step "cmp direct-IO data (8 MiB)" cmp /run/x /run/y
+
+  step "mkfs.ext4 -q /dev/ublkb0" mkfs.ext4 -q /dev/ublkb0
+  mkdir -p "$mnt"
+  step "mount /dev/ublkb0" mount /dev/ublkb0 "$mnt"
+  mounted=1
+  step "write 4 MiB random file" dd if=/dev/urandom of="$mnt/random.bin" bs=1M count=4 iflag=fullblock status=none
+  sum=$(cd "$mnt" && sha256sum random.bin)
+  step "sync" sync
+  step "umount" umount "$mnt"
+  mounted=
+  fsck_out=$(e2fsck -fn /dev/ublkb0 2>&1)
+  fsck_rc=$?
+  printf '%s\n' "$fsck_out" | sed 's/^/    /'
+  [ "$fsck_rc" -eq 0 ] && pass "e2fsck -fn /dev/ublkb0: clean" || fail "e2fsck -fn /dev/ublkb0: exit $fsck_rc"
+  step "mount again" mount /dev/ublkb0 "$mnt"
+  mounted=1
+  again=$(cd "$mnt" && sha256sum random.bin)
+  [ "$again" = "$sum" ] && pass "sha256 matches after remount ($sum)" || fail "sha256 differs after remount: '$again' vs '$sum'"
+  step "umount" umount "$mnt"
+  mounted=
+
+  # fio: 2 jobs, each on its own 16 MiB half of /dev/ublkb1, writing 4 KiB blocks with crc32c headers at depth 32
+  # through io_uring with O_DIRECT, then reading every block back and checking it.
+  step "fio io_uring direct randwrite+verify crc32c, iodepth 32, 2 jobs" \
+    fio --name=v --filename=/dev/ublkb1 --ioengine=io_uring --direct=1 --rw=randwrite --bs=4k --iodepth=32 \
+      --numjobs=2 --size=16M --offset_increment=16M --verify=crc32c --do_verify=1 --verify_fatal=1 \
+      --group_reporting --output="$out/fio.txt"
+  grep -E 'IOPS|err=' "$out/fio.txt" | head -4 | sed 's/^/    /'
+
+  step "dd 1 MiB random -> /dev/ublkb1 at 32 MiB" dd if=/dev/urandom of=/dev/ublkb1 bs=1M count=1 seek=32 oflag=direct status=none
+  step "blkdiscard -o 32M -l 1M /dev/ublkb1" blkdiscard -o 33554432 -l 1048576 /dev/ublkb1
+  step "discarded range reads as zeroes" cmp -n 1048576 <(dd if=/dev/ublkb1 bs=1M count=1 skip=32 iflag=direct status=none) /dev/zero
+
+  stop_server "$spid"
+  src=$?
+  spid=
+  [ "$src" -eq 0 ] && pass "server stop: SIGTERM -> exit 0" || fail "server stop: SIGTERM -> exit $src"
+  left=$(ls /dev/ublkb* /dev/ublkc* 2>/dev/null | tr '\n' ' ')
+  [ -z "$left" ] && pass "no ublk device left after SIGTERM" || fail "devices left after SIGTERM: $left"
+
+  ok=1
+  echo "[$(elapsed)] guest: all steps passed"
+  exit 0
+fi
+
+# ------------------------------------------------------------------------------------------------------------
+# Host side.
+# ------------------------------------------------------------------------------------------------------------
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+self="$root/scripts/$(basename "${BASH_SOURCE[0]}")"
+if [ -z "${KVM_GUEST_DIR:-}" ]; then
+  KVM_GUEST_DIR=$root/../shared/kvm-guest
+  [ -x "$KVM_GUEST_DIR/run-in-guest.sh" ] || KVM_GUEST_DIR=/work/shared/kvm-guest
+fi
+if [ ! -x "$KVM_GUEST_DIR/run-in-guest.sh" ]; then
+  echo "ublk-check: no kvm-guest folder at '$KVM_GUEST_DIR' (run-in-guest.sh missing); set KVM_GUEST_DIR" >&2
+  exit 2
+fi
+KVM_GUEST_DIR=$(cd "$KVM_GUEST_DIR" && pwd)
+cache=${KVM_GUEST_CACHE:-/tmp/kvm-guest-cache}
+start=$(date +%s)
+say() { echo "ublk-check: $*"; }
+
+syspath="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
+has() { PATH=$syspath command -v "$1" >/dev/null 2>&1; }
+missing=()
+has qemu-system-x86_64 || missing+=(qemu-system-x86)
+{ has busybox && ! ldd "$(PATH=$syspath command -v busybox)" >/dev/null 2>&1; } || missing+=(busybox-static)
+{ has mkfs.ext4 && has e2fsck; } || missing+=(e2fsprogs)
+{ has modprobe && has depmod; } || missing+=(kmod)
+has cpio || missing+=(cpio)
+has fio || missing+=(fio)
+{ has blkdiscard && has blockdev; } || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  sudo=
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+export PATH=$syspath
+
+# The guest kernel must have ublk: fetch-kernel.sh unpacks Debian's 6.12 (bookworm's own 6.1 has none).
+has_ublk=
+for cfg in "$cache"/kroot/boot/config-* /boot/config-*; do
+  grep -qE '^CONFIG_BLK_DEV_UBLK=(m|y)' "$cfg" 2>/dev/null && has_ublk=1 && break
+done
+if [ -z "$has_ublk" ]; then
+  say "no guest kernel with ublk yet: $KVM_GUEST_DIR/fetch-kernel.sh"
+  KVM_GUEST_CACHE=$cache "$KVM_GUEST_DIR/fetch-kernel.sh"
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ublk-check.XXXXXX")
+cleanup_host() {
+  if [ "${UBLK_CHECK_KEEP:-}" = 1 ]; then say "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup_host EXIT
+mkdir -p "$tmp/pub" "$tmp/out"
+say "publishing src/Blkmq.Cli (Release) to $tmp/pub"
+if ! dotnet publish "$root/src/Blkmq.Cli/Blkmq.Cli.csproj" -c Release -o "$tmp/pub" -nologo -v quiet > "$tmp/publish.log" 2>&1; then
+  tail -30 "$tmp/publish.log"
+  echo "FAIL: dotnet publish"
+  exit 1
+fi
+echo "PASS: dotnet publish"
+
+timeout=${UBLK_CHECK_TIMEOUT:-900}
+say "booting the guest (timeout ${timeout}s; under TCG this takes minutes)"
+export BLKMQ_PUB="$tmp/pub" BLKMQ_OUT="$tmp/out"
+set +e
+KVM_GUEST_CACHE=$cache nice -n 10 "$KVM_GUEST_DIR/run-in-guest.sh" -t "$timeout" -w "$tmp/out" -C "$root" \
+  "bash $(printf %q "$self") --in-guest"
+rc=$?
+set -e
+total=$(( $(date +%s) - start ))
+if [ $rc -eq 0 ]; then
+  echo "PASS: ublk front end in the guest (${total}s)"
+  exit 0
+fi
+case $rc in
+  124) echo "FAIL: the guest timed out after ${timeout}s" ;;
+  125) echo "FAIL: the guest died before reporting a status" ;;
+esac
+for log in "$tmp"/out/*.log; do
+  [ -s "$log" ] || continue
+  echo "---- $(basename "$log") (last 30 lines)"
+  tail -30 "$log"
+done
+echo "FAIL: ublk front end in the guest (exit $rc, ${total}s)"
+exit 1

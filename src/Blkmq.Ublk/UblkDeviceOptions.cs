@@ -1,0 +1,43 @@
+namespace Blkmq.Ublk;
+
+/// <summary>How <see cref="UblkDevice.Start"/> creates a ublk device.</summary>
+public sealed record UblkDeviceOptions
+{
+    /// <summary>Gets the device number N of <c>/dev/ublkbN</c>; -1 lets the kernel pick the lowest free one.</summary>
+    public int DeviceId { get; init; } = -1;
+
+    /// <summary>Gets the number of hardware queues, each served by its own thread and ring (1 to 4096).</summary>
+    public int QueueCount { get; init; } = 1;
+
+    /// <summary>Gets the tags per queue (1 to 4096): the kernel queues at most this many requests per queue.</summary>
+    public int QueueDepth { get; init; } = 64;
+
+    /// <summary>Gets the largest IO in bytes (a multiple of 4096, at most 1 MiB): each tag has a buffer of this size.</summary>
+    public int MaxIoBytes { get; init; } = 512 * 1024;
+
+    /// <summary>
+    /// Gets whether the device survives its server's death (<c>UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE</c>):
+    /// IO then waits for a new server (<see cref="UblkDevice.Recover"/>) instead of failing, and is reissued to it.
+    /// </summary>
+    public bool Recoverable { get; init; }
+
+    /// <summary>Checks the values.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the message names the property.</exception>
+    public void Validate()
+    {
+        Check(DeviceId >= -1 && DeviceId < (1 << 20), nameof(DeviceId), "The device number must be -1 (any) or 0 to 1048575.");
+        Check(QueueCount >= 1 && QueueCount <= UblkConstants.MaxQueues, nameof(QueueCount), "The queue count must be 1 to 4096.");
+        Check(QueueDepth >= 1 && QueueDepth <= UblkConstants.MaxQueueDepth, nameof(QueueDepth), "The queue depth must be 1 to 4096.");
+        Check(MaxIoBytes >= 4096 && MaxIoBytes <= (1 << 20) && (MaxIoBytes & 4095) == 0, nameof(MaxIoBytes), "The max IO size must be a multiple of 4096 from 4096 to 1 MiB.");
+    }
+
+#pragma warning disable MA0015 // The parameter named is the property of these options that is wrong.
+    private static void Check(bool condition, string property, string message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException(message, property);
+        }
+    }
+#pragma warning restore MA0015
+}

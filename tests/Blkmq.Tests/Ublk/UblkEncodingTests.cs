@@ -1,0 +1,125 @@
+using System.Runtime.CompilerServices;
+using Blkmq.Drivers.Null;
+using Blkmq.Ublk;
+using Blkmq.Ublk.Interop;
+
+namespace Blkmq.Tests.Ublk;
+
+/// <summary>
+/// The ublk structs and command numbers against <c>linux/ublk_cmd.h</c> (Linux 6.12): sizes and offsets of the C
+/// structs, the ioctl encoding of the commands, and SET_PARAMS built from a disk's limits.
+/// </summary>
+public sealed class UblkEncodingTests
+{
+    [Fact]
+    public void Structs_HaveTheKernelSizes()
+    {
+        Assert.Equal(32, Unsafe.SizeOf<UblkCtrlCmd>());
+        Assert.Equal(64, Unsafe.SizeOf<UblkCtrlDevInfo>());
+        Assert.Equal(24, Unsafe.SizeOf<UblkIoDesc>());
+        Assert.Equal(32, Unsafe.SizeOf<UblkParamBasic>());
+        Assert.Equal(20, Unsafe.SizeOf<UblkParamDiscard>());
+        Assert.Equal(16, Unsafe.SizeOf<UblkParamDevt>());
+        Assert.Equal(32, Unsafe.SizeOf<UblkParamZoned>());
+        Assert.Equal(112, Unsafe.SizeOf<UblkParams>());
+    }
+
+    [Fact]
+    public void Structs_FieldsSitAtTheKernelOffsets()
+    {
+        UblkParams p = default;
+        Assert.Equal(8, Offset(ref p, ref p.Basic));
+        Assert.Equal(40, Offset(ref p, ref p.Discard));
+        Assert.Equal(60, Offset(ref p, ref p.Devt));
+        Assert.Equal(76, Offset(ref p, ref p.Zoned));
+        Assert.Equal(16, Offset(ref p.Basic, ref p.Basic.DevSectors));
+        UblkCtrlDevInfo info = default;
+        Assert.Equal(8, Offset(ref info, ref info.MaxIoBufBytes));
+        Assert.Equal(12, Offset(ref info, ref info.DevId));
+        Assert.Equal(16, Offset(ref info, ref info.UblksrvPid));
+        Assert.Equal(24, Offset(ref info, ref info.Flags));
+        UblkCtrlCmd cmd = default;
+        Assert.Equal(8, Offset(ref cmd, ref cmd.Address));
+        Assert.Equal(16, Offset(ref cmd, ref cmd.Data0));
+        UblkIoDesc desc = default;
+        Assert.Equal(8, Offset(ref desc, ref desc.StartSector));
+        Assert.Equal(16, Offset(ref desc, ref desc.Address));
+    }
+
+    [Theory]
+    [InlineData(UblkConstants.CmdGetDevInfo, 0x80207502u)]
+    [InlineData(UblkConstants.CmdAddDev, 0xC0207504u)]
+    [InlineData(UblkConstants.CmdDelDev, 0xC0207505u)]
+    [InlineData(UblkConstants.CmdStartDev, 0xC0207506u)]
+    [InlineData(UblkConstants.CmdStopDev, 0xC0207507u)]
+    [InlineData(UblkConstants.CmdSetParams, 0xC0207508u)]
+    [InlineData(UblkConstants.CmdGetParams, 0x80207509u)]
+    [InlineData(UblkConstants.CmdStartUserRecovery, 0xC0207510u)]
+    [InlineData(UblkConstants.CmdEndUserRecovery, 0xC0207511u)]
+    [InlineData(UblkConstants.CmdGetFeatures, 0x80207513u)]
+    [InlineData(UblkConstants.IoFetchReq, 0xC0107520u)]
+    [InlineData(UblkConstants.IoCommitAndFetchReq, 0xC0107521u)]
+    public void Commands_AreIoctlEncoded(uint command, uint expected) =>
+        // _IOWR('u', nr, struct) = 3 << 30 | sizeof << 16 | 'u' << 8 | nr; _IOR has direction 2.
+        Assert.Equal(expected, command);
+
+    [Fact]
+    public void DescriptorOffset_IsQueueTimesTheMaxDepthArrayRoundedToPages()
+    {
+        Assert.Equal(0, UblkConstants.DescriptorOffset(0, 4096));
+        Assert.Equal(4096L * 24, UblkConstants.DescriptorOffset(1, 4096)); // 4096 descriptors of 24 bytes = 24 pages
+        Assert.Equal(4096, UblkConstants.DescriptorMapSize(64, 4096));
+        Assert.Equal(8192, UblkConstants.DescriptorMapSize(200, 4096));
+    }
+
+    [Fact]
+    public async Task BuildParams_MemoryDisk_CarriesGeometryAndDiscard()
+    {
+        await using NullBlock nullb = NullBlock.Create("memory_backed=1,discard=1,size=64M,bs=4096");
+        UblkParams p = UblkDevice.BuildParams(nullb.Disk, readOnly: false, maxIoBytes: 512 * 1024);
+        Assert.Equal(112u, p.Length);
+        Assert.Equal(UblkConstants.ParamTypeBasic | UblkConstants.ParamTypeDiscard, p.Types);
+        Assert.Equal(12, p.Basic.LogicalBlockShift);
+        Assert.Equal(12, p.Basic.PhysicalBlockShift);
+        Assert.Equal(1024u, p.Basic.MaxSectors);
+        Assert.Equal((ulong)(64 << 20) >> 9, p.Basic.DevSectors);
+        Assert.Equal(0u, p.Basic.Attributes & UblkConstants.AttrReadOnly);
+        Assert.Equal(1, p.Discard.MaxDiscardSegments);
+        Assert.True(p.Discard.MaxDiscardSectors > 0);
+        Assert.Equal(4096u, p.Discard.DiscardGranularity);
+    }
+
+    [Fact]
+    public async Task BuildParams_ReadOnlyWithoutDiscard_SetsReadOnlyAndOmitsDiscard()
+    {
+        await using NullBlock nullb = NullBlock.Create("size=1M");
+        UblkParams p = UblkDevice.BuildParams(nullb.Disk, readOnly: true, maxIoBytes: 128 * 1024);
+        Assert.Equal(UblkConstants.AttrReadOnly, p.Basic.Attributes & UblkConstants.AttrReadOnly);
+        Assert.Equal(9, p.Basic.LogicalBlockShift);
+        Assert.Equal(256u, p.Basic.MaxSectors);
+        if (!nullb.Disk.SupportsWriteZeroes)
+        {
+            Assert.Equal(0u, p.Types & UblkConstants.ParamTypeDiscard);
+        }
+    }
+
+    [Theory]
+    [InlineData(-2, 1, 64, 524288)]
+    [InlineData(0, 0, 64, 524288)]
+    [InlineData(0, 1, 0, 524288)]
+    [InlineData(0, 1, 5000, 524288)]
+    [InlineData(0, 1, 64, 1000)]
+    [InlineData(0, 1, 64, 4 << 20)]
+    public void Options_OutOfRange_AreRefused(int id, int queues, int depth, int maxIo)
+    {
+        var options = new UblkDeviceOptions { DeviceId = id, QueueCount = queues, QueueDepth = depth, MaxIoBytes = maxIo };
+        Assert.Throws<ArgumentException>(options.Validate);
+    }
+
+    [Fact]
+    public void DescribeFlags_NamesEachBit() =>
+        Assert.Equal("user_recovery,user_recovery_reissue,ioctl_encode", UblkConstants.DescribeFlags(UblkConstants.FlagUserRecovery | UblkConstants.FlagUserRecoveryReissue | UblkConstants.FlagCmdIoctlEncode));
+
+    private static long Offset<TStruct, TField>(ref TStruct owner, ref TField field) =>
+        Unsafe.ByteOffset(ref Unsafe.As<TStruct, byte>(ref owner), ref Unsafe.As<TField, byte>(ref field));
+}
