@@ -91,6 +91,10 @@ osd data = $dir/osd
 osd class load list = *
 osd class default list = *
 osd fast shutdown = false
+# The OSD is placed in the CRUSH map by this script (osd crush add): at start it sends no crush or device-class
+# commands of its own, which a monitor refuses ("wrong fsid") when they leave before the OSD has the monitor map.
+osd crush update on start = false
+osd class update on start = false
 memstore device bytes = 4294967296
 memstore page set = true
 memstore page size = 4096
