@@ -56,7 +56,14 @@ internal sealed class NullTimerQueue : IDisposable
 
     public void Dispose()
     {
-        _stopping = true;
+        // Under the lock that the loop checks the flag under before it resets the wake-up: so either the loop sees
+        // the flag, or its reset came first and this Set ends its wait. Set outside the lock alone could fall
+        // between the loop's check and its reset and be lost, leaving the join below waiting for ever.
+        lock (_lock)
+        {
+            _stopping = true;
+        }
+
         _wake.Set();
 
         // A submitter's continuation runs on this thread when the timer ends its IO; if that continuation tears
@@ -78,6 +85,11 @@ internal sealed class NullTimerQueue : IDisposable
             {
                 if (_count == 0)
                 {
+                    if (_stopping)
+                    {
+                        break;
+                    }
+
                     _idle = true;
                     _wake.Reset();
                     next = -1;

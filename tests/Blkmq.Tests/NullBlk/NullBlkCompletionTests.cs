@@ -38,4 +38,25 @@ public sealed class NullBlkCompletionTests
         await nullb.Disk.OpenDevice().ReadAsync(0, new byte[512]).AsTask().Guard();
         Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(50), $"completed after {clock.Elapsed.TotalMilliseconds} ms");
     }
+
+    [Theory]
+    [InlineData("irqmode=0")]
+    [InlineData("irqmode=1")]
+    [InlineData("irqmode=2,completion_nsec=100000")]
+    public async Task CreateThenRemoveAtOnce_NeverHangs(string mode)
+    {
+        // Removal right after creation races the timer thread's start (irqmode=2): a stop signalled between the
+        // thread's look at the stop flag and its reset of the idle wake-up was lost, and removal joined the thread
+        // for ever (the fuzz harness's export-spec hang). One queue, so that nothing lies between the thread's
+        // start and its removal. Removal blocks its caller while it joins the thread, so each create and remove
+        // runs on the pool, where the guard can turn a hang into a failure.
+        for (int i = 0; i < 200; i++)
+        {
+            await Task.Run(async () =>
+            {
+                NullBlock nullb = NullBlock.Create(mode + ",size=1M");
+                await nullb.DisposeAsync();
+            }).Guard(() => $"removal {i} of '{mode}' never finished");
+        }
+    }
 }
