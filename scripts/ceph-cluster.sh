@@ -10,7 +10,8 @@
 #
 # memstore (the default) starts in about 2 s and keeps data in the OSD's memory (lost when it stops); bluestore
 # on a sparse file takes ~5 s and survives an OSD kill and restart. The monitor's port is chosen at run time.
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "ceph-cluster: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
 cmd=${1:-}
 dir=${2:-}
