@@ -55,6 +55,23 @@ internal static class UnprivilegedUser
         return new Restore("/dev/fuse", original);
     }
 
+    /// <summary>
+    /// Lets users mount with <c>allow_other</c> (<c>user_allow_other</c> in <c>/etc/fuse.conf</c>) for the scope; the
+    /// file is restored (or removed, when there was none) on disposal.
+    /// </summary>
+    public static IDisposable AllowOtherInFuseConf()
+    {
+        const string path = "/etc/fuse.conf";
+        string? original = File.Exists(path) ? File.ReadAllText(path) : null;
+        if (original is not null && original.Split('\n').Any(static line => line.Trim() == "user_allow_other"))
+        {
+            return new RestoreText(path, original, restore: false);
+        }
+
+        File.WriteAllText(path, (original is null or "" || original.EndsWith('\n') ? original : original + "\n") + "user_allow_other\n");
+        return new RestoreText(path, original, restore: true);
+    }
+
     /// <summary>The <c>setpriv</c> arguments that run what follows them as the user, with no supplementary groups.</summary>
     public static string[] SetprivPrefix(int uid, int gid) =>
         [$"--reuid={uid}", $"--regid={gid}", "--clear-groups", "--reset-env", "--"];
@@ -67,6 +84,26 @@ internal static class UnprivilegedUser
             if (path is not null)
             {
                 File.SetUnixFileMode(path, mode);
+            }
+        }
+    }
+
+    private sealed class RestoreText(string path, string? text, bool restore) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (!restore)
+            {
+                return;
+            }
+
+            if (text is null)
+            {
+                File.Delete(path);
+            }
+            else
+            {
+                File.WriteAllText(path, text);
             }
         }
     }
