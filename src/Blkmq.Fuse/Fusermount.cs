@@ -8,8 +8,12 @@ namespace Blkmq.Fuse;
 /// <summary>
 /// Mounting and unmounting without root, as libfuse does: <c>fusermount3</c> (setuid root, from Debian's <c>fuse3</c>)
 /// opens <c>/dev/fuse</c>, mounts it and passes the descriptor back over a Unix socket named by <c>_FUSE_COMMFD</c>.
-/// With <c>auto_unmount</c> it stays, waiting for that socket to close, and then unmounts: a server that is killed
-/// leaves no mount behind.
+/// With <c>auto_unmount</c> it stays, waiting for that socket to close, and then unmounts, but only where it can tell
+/// the mount is dead (fusermount3 3.14 checks as root: a mount without <c>allow_other</c> refuses it, and over io_uring
+/// the connection outlives the process a while). So a watchdog (<c>/bin/sh</c>) stays too: its standard input is a
+/// pipe only this process writes; end of input without the word this process sends when it unmounts itself means the
+/// server died, and the watchdog lazily unmounts (<c>fusermount3 -u -z</c>) the mount if it is still this server's.
+/// A server that is killed leaves no mount behind.
 /// </summary>
 internal sealed unsafe class Fusermount : IDisposable
 {
@@ -18,14 +22,29 @@ internal sealed unsafe class Fusermount : IDisposable
 
     private const int HighDescriptor = 1000;
 
+    // The watchdog: reads a line; at end of input (the server died: nobody holds the pipe's other end) it unmounts
+    // the directory ($1) while its top mount is still this server's ($2 = blkmq:PID), retrying for 5 s.
+    private const string WatchdogScript = """
+        trap '' HUP INT TERM
+        read -r line && exit 0
+        i=0
+        while findmnt -n -o SOURCE --mountpoint "$1" 2>/dev/null | tail -n 1 | grep -qx "$2"; do
+          fusermount3 -u -q -z -- "$1" 2>/dev/null && exit 0
+          i=$((i + 1)); [ "$i" -ge 50 ] && exit 1
+          sleep 0.1
+        done
+        """;
+
     private readonly Process _process;
+    private readonly Process? _watchdog;
     private readonly int _socket;
     private int _disposed;
 
-    private Fusermount(Process process, int socket)
+    private Fusermount(Process process, int socket, Process? watchdog)
     {
         _process = process;
         _socket = socket;
+        _watchdog = watchdog;
     }
 
     /// <summary>Gets whether this process mounts through <c>fusermount3</c>: it is not root.</summary>
@@ -116,7 +135,30 @@ internal sealed unsafe class Fusermount : IDisposable
             socket = fds[1];
         }
 
-        return new Fusermount(process, socket);
+        return new Fusermount(process, socket, StartWatchdog(mountPoint, FuseMountPoint.Source));
+    }
+
+    /// <summary>Starts the watchdog that unmounts <paramref name="mountPoint"/> should this process die; null if it cannot start.</summary>
+    private static Process? StartWatchdog(string mountPoint, string source)
+    {
+        var start = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(WatchdogScript);
+        start.ArgumentList.Add("blkmq-fuse-watchdog");
+        start.ArgumentList.Add(mountPoint);
+        start.ArgumentList.Add(source);
+        try
+        {
+            return Process.Start(start);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
     }
 
     /// <summary>Runs <c>fusermount3 -u</c> (<c>-z</c> for a lazy unmount) on <paramref name="mountPoint"/>.</summary>
@@ -157,6 +199,27 @@ internal sealed unsafe class Fusermount : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
+        }
+
+        if (_watchdog is not null)
+        {
+            // A line: this server unmounted (or tried to) itself; the watchdog leaves the directory alone.
+            try
+            {
+                _watchdog.StandardInput.WriteLine("exit");
+                _watchdog.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // Already gone.
+            }
+
+            if (!_watchdog.WaitForExit(TimeSpan.FromSeconds(10)))
+            {
+                _watchdog.Kill();
+            }
+
+            _watchdog.Dispose();
         }
 
         _ = Libc.Close(_socket);
