@@ -11,9 +11,10 @@
 #    --max-points), and the end of the log:
 #    blkmq replay to that point, let e2fsck replay the ext4 journal (-E journal_only), then e2fsck -fn must be clean;
 #    with --sqlite, the database dumped from the image (debugfs) must hold every transaction committed before that point.
-# --broken replays wrongly (blkmq replay --broken: half the writes the previous flush made durable are lost while later
-# ones landed): a correct checker reports unclean points then (at the unmount's checkpoint at least). Prints one line per unclean point and a summary; exits 0 when every point is clean, 1 when
-# some are not, 2 on a usage or setup error.
+# --broken replays wrongly (blkmq replay --broken: every other write of the last 8 runs of writes that flushes before
+# the point made durable is lost, while later ones landed): a correct checker reports unclean points then (at the
+# unmount's checkpoint at least). Prints one line per unclean point and a summary; exits 0 when every point is clean,
+# 1 when some are not, 2 on a usage or setup error (or a log without the N commit marks).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 size=64M workload="" sqlite=0 max_points=0 last=0 broken="" keep=0
@@ -93,6 +94,11 @@ blkmq replay "$tmp/log" --list >"$tmp/list" || exit 2
 total=$(sed -n 's/.*flush-points=\([0-9]*\) .*/\1/p' "$tmp/list" | tail -1)
 first=$(sed -n 's/^mark mkfs .*after-flush-points=\([0-9]*\)$/\1/p' "$tmp/list")
 first=$((first + 1))
+commits=$(grep -c '^mark commit-' "$tmp/list")
+if [ "$commits" != "$sqlite" ]; then
+  # Without its marks every point would expect 0 transactions and pass the database check unseen.
+  echo "crashtest: the log holds $commits of $sqlite commit marks (blkmq ctl mark failed?)" >&2; exit 2
+fi
 points=()
 if [ "$last" -gt 0 ] && [ $((total - last + 1)) -gt "$first" ]; then first=$((total - last + 1)); fi
 for ((p = first; p <= total; p++)); do points+=("$p"); done
@@ -129,5 +135,6 @@ for p in "${points[@]}"; do
     fi
   fi
 done
-echo "crashtest: ext4 $size, ${total} flush points, checked $checked (from flush point $first and the end)${broken:+ with --broken replay}, $unclean unclean"
+db=""; [ "$sqlite" -gt 0 ] && db=", $sqlite SQLite transactions committed"
+echo "crashtest: ext4 $size, ${total} flush points$db, checked $checked (from flush point $first and the end)${broken:+ with --broken replay}, $unclean unclean"
 [ "$unclean" = 0 ]
