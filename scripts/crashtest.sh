@@ -52,7 +52,8 @@ mkdir "$tmp/fuse" "$tmp/mnt"
 cat >"$tmp/inside.sh" <<INSIDE
 set -e
 loop=\$(losetup --find --show "\$file")
-trap 'umount "$tmp/mnt" 2>/dev/null; losetup -d "\$loop"' EXIT
+# Leave the mount first (the workload's cwd is in it), and go on past a failure (set -e holds in the trap too).
+trap 'cd /; umount "$tmp/mnt" 2>/dev/null || true; losetup -d "\$loop" || true' EXIT
 mkfs.ext4 -q -F "\$loop"
 \$MARK mkfs
 mount "\$loop" "$tmp/mnt"
