@@ -44,16 +44,27 @@ else
 fi
 
 tmp=$(mktemp -d /tmp/blkmq-crashtest.XXXXXX)
-cleanup() { [ "$keep" = 1 ] && echo "kept $tmp" >&2 || rm -rf "$tmp"; }
+cleanup() {
+  # Killed from outside (timeout, Ctrl-C), the server SIGKILLs the workload, whose own trap cannot run: its mount and
+  # loop device (named in $tmp/loop until the workload detached it) are left to undo here.
+  if [ -f "$tmp/loop" ]; then
+    mountpoint -q "$tmp/mnt" && umount "$tmp/mnt"
+    losetup -d "$(cat "$tmp/loop")" 2>/dev/null
+  fi
+  [ "$keep" = 1 ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
+}
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 mkdir "$tmp/fuse" "$tmp/mnt"
 
 # What runs inside the server's lifetime ($file is the FUSE file of the export, set by serve --run).
 cat >"$tmp/inside.sh" <<INSIDE
 set -e
 loop=\$(losetup --find --show "\$file")
+echo "\$loop" >"$tmp/loop"
 # Leave the mount first (the workload's cwd is in it), and go on past a failure (set -e holds in the trap too).
-trap 'cd /; umount "$tmp/mnt" 2>/dev/null || true; losetup -d "\$loop" || true' EXIT
+trap 'cd /; umount "$tmp/mnt" 2>/dev/null || true; losetup -d "\$loop" && rm -f "$tmp/loop" || true' EXIT
 mkfs.ext4 -q -F "\$loop"
 \$MARK mkfs
 mount "\$loop" "$tmp/mnt"
