@@ -11,9 +11,10 @@
 #    --max-points), and the end of the log:
 #    blkmq replay to that point, let e2fsck replay the ext4 journal (-E journal_only), then e2fsck -fn must be clean;
 #    with --sqlite, the database dumped from the image (debugfs) must hold every transaction committed before that point.
-# --broken replays wrongly (blkmq replay --broken: half the writes the previous flush made durable are lost while later
-# ones landed): a correct checker reports unclean points then (at the unmount's checkpoint at least). Prints one line per unclean point and a summary; exits 0 when every point is clean, 1 when
-# some are not, 2 on a usage or setup error.
+# --broken replays wrongly (blkmq replay --broken: every other write of the last 8 runs of writes that flushes before
+# the point made durable is lost, while later ones landed): a correct checker reports unclean points then (at the
+# unmount's checkpoint at least). Prints one line per unclean point and a summary; exits 0 when every point is clean,
+# 1 when some are not, 2 on a usage or setup error (or a log without the N commit marks).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 size=64M workload="" sqlite=0 max_points=0 last=0 broken="" keep=0
@@ -43,15 +44,27 @@ else
 fi
 
 tmp=$(mktemp -d /tmp/blkmq-crashtest.XXXXXX)
-cleanup() { [ "$keep" = 1 ] && echo "kept $tmp" >&2 || rm -rf "$tmp"; }
+cleanup() {
+  # Killed from outside (timeout, Ctrl-C), the server SIGKILLs the workload, whose own trap cannot run: its mount and
+  # loop device (named in $tmp/loop until the workload detached it) are left to undo here.
+  if [ -f "$tmp/loop" ]; then
+    mountpoint -q "$tmp/mnt" && umount "$tmp/mnt"
+    losetup -d "$(cat "$tmp/loop")" 2>/dev/null
+  fi
+  [ "$keep" = 1 ] && echo "kept $tmp" >&2 || rm -rf "$tmp"
+}
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 mkdir "$tmp/fuse" "$tmp/mnt"
 
 # What runs inside the server's lifetime ($file is the FUSE file of the export, set by serve --run).
 cat >"$tmp/inside.sh" <<INSIDE
 set -e
 loop=\$(losetup --find --show "\$file")
-trap 'umount "$tmp/mnt" 2>/dev/null; losetup -d "\$loop"' EXIT
+echo "\$loop" >"$tmp/loop"
+# Leave the mount first (the workload's cwd is in it), and go on past a failure (set -e holds in the trap too).
+trap 'cd /; umount "$tmp/mnt" 2>/dev/null || true; losetup -d "\$loop" && rm -f "$tmp/loop" || true' EXIT
 mkfs.ext4 -q -F "\$loop"
 \$MARK mkfs
 mount "\$loop" "$tmp/mnt"
@@ -93,6 +106,11 @@ blkmq replay "$tmp/log" --list >"$tmp/list" || exit 2
 total=$(sed -n 's/.*flush-points=\([0-9]*\) .*/\1/p' "$tmp/list" | tail -1)
 first=$(sed -n 's/^mark mkfs .*after-flush-points=\([0-9]*\)$/\1/p' "$tmp/list")
 first=$((first + 1))
+commits=$(grep -c '^mark commit-' "$tmp/list")
+if [ "$commits" != "$sqlite" ]; then
+  # Without its marks every point would expect 0 transactions and pass the database check unseen.
+  echo "crashtest: the log holds $commits of $sqlite commit marks (blkmq ctl mark failed?)" >&2; exit 2
+fi
 points=()
 if [ "$last" -gt 0 ] && [ $((total - last + 1)) -gt "$first" ]; then first=$((total - last + 1)); fi
 for ((p = first; p <= total; p++)); do points+=("$p"); done
@@ -129,5 +147,6 @@ for p in "${points[@]}"; do
     fi
   fi
 done
-echo "crashtest: ext4 $size, ${total} flush points, checked $checked (from flush point $first and the end)${broken:+ with --broken replay}, $unclean unclean"
+db=""; [ "$sqlite" -gt 0 ] && db=", $sqlite SQLite transactions committed"
+echo "crashtest: ext4 $size, ${total} flush points$db, checked $checked (from flush point $first and the end)${broken:+ with --broken replay}, $unclean unclean"
 [ "$unclean" = 0 ]

@@ -92,6 +92,40 @@ else
   [ -f "$results/fuzz.xml" ] || status=1
 fi
 
+# Crash consistency (scripts/crashtest.sh, docs/crash-testing.md): ext4 and SQLite in WAL mode over memory|log-writes,
+# through FUSE + loop, replayed at 24 flush points and the end: every point clean and every committed transaction
+# present; then replay --broken must report an unclean point. Two results, about 20 s. Needs root, /dev/fuse, loop
+# devices and e2fsprogs + sqlite3: skipped without them (failed with CI=true), or with BLKMQ_SKIP_CRASHTEST=1.
+echo "== crash consistency (scripts/crashtest.sh)"
+crash_result() {
+  printf '<assemblies><assembly name="crashtest" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/crashtest.xml"
+}
+crash_missing=""
+[ "$(id -u)" = 0 ] || crash_missing="root"
+for need in /dev/fuse /dev/loop-control; do [ -e "$need" ] || crash_missing="$crash_missing $need"; done
+for tool in losetup mount mkfs.ext4 e2fsck debugfs sqlite3; do command -v "$tool" >/dev/null || crash_missing="$crash_missing $tool"; done
+if [ "${BLKMQ_SKIP_CRASHTEST:-}" = 1 ]; then
+  echo "skipped (BLKMQ_SKIP_CRASHTEST=1)"
+  crash_result 0 0 2
+elif [ -n "$crash_missing" ]; then
+  if [ "${CI:-}" = "true" ]; then echo "failed: needs${crash_missing}"; crash_result 0 2 0
+  else echo "skipped: needs${crash_missing}"; crash_result 0 0 2; fi
+else
+  crash_cli="$PWD/src/Blkmq.Cli/bin/$configuration/net10.0/Blkmq.Cli.dll"
+  crash_passed=0 crash_failed=0
+  # (a) a correct replay: exit 0, every checked point clean.
+  BLKMQ="$crash_cli" timeout 300 scripts/crashtest.sh --sqlite 10 --max-points 24
+  if [ $? = 0 ]; then echo "correct replay: passed"; crash_passed=$((crash_passed + 1))
+  else echo "correct replay: FAILED"; crash_failed=$((crash_failed + 1)); fi
+  # (b) the checker can fail: with replay --broken it must exit 1 and name unclean points.
+  crash_out=$(BLKMQ="$crash_cli" timeout 300 scripts/crashtest.sh --sqlite 10 --max-points 8 --broken 2>&1)
+  crash_rc=$?
+  echo "$crash_out"
+  if [ "$crash_rc" = 1 ] && grep -q '^unclean: ' <<<"$crash_out"; then echo "broken replay caught: passed"; crash_passed=$((crash_passed + 1))
+  else echo "broken replay caught: FAILED (exit $crash_rc)"; crash_failed=$((crash_failed + 1)); fi
+  crash_result "$crash_passed" "$crash_failed" 0
+fi
+
 python3 - "$results" "$status" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
