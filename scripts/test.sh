@@ -23,7 +23,8 @@ for project in tests/*/*.csproj; do
   dll="tests/$name/bin/$configuration/net10.0/$name.dll"
   echo "== $name"
   # xunit v3 test projects are executables with an in-process runner; -result-xml gives the counts to sum.
-  timeout 1500 dotnet "$dll" -result-xml "$results/$name.xml" -noColor || status=1
+  # -longRunning names any test still running after 120 s, so that a hang in CI says where it is.
+  timeout 900 dotnet "$dll" -result-xml "$results/$name.xml" -noColor -longRunning 120 || status=1
 done
 
 # Systematic concurrency testing: Coyote rewrites the core and the concurrency tests, then explores

@@ -68,15 +68,23 @@ public sealed class FrontendCountersTests
     {
         using var counters = new FrontendCounters(UniqueName());
         using FrontendCounterShard shard = counters.OpenConnection();
-        shard.Count(FrontendRequestKind.Read, 1);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10_000; i++)
+        // Three measured rounds after a warm-up, the least counted: a one-off allocation by the runtime on this thread
+        // (tiering, a type load) is not the steady state, but a Count that allocates does so in every round.
+        long least = long.MaxValue;
+        for (int round = 0; round < 4; round++)
         {
-            shard.Count((FrontendRequestKind)(i % 6), i);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+            {
+                shard.Count((FrontendRequestKind)(i % 6), i);
+            }
+
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            least = round == 0 ? least : Math.Min(least, allocated);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(10_001, counters.GetStatistics().Requests.Sum());
+        Assert.Equal(0, least);
+        Assert.Equal(40_000, counters.GetStatistics().Requests.Sum());
     }
 
     private static string UniqueName() => "test" + Guid.NewGuid().ToString("N")[..8];
