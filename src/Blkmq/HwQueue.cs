@@ -77,6 +77,12 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         {
             ArmRestart();
         }
+        else
+        {
+            // Refused (quiesced): an unquiesce that ran its queue before the request was listed must not leave it
+            // there; a run while still quiesced takes nothing.
+            RequestRun();
+        }
 
         return direct ? Submission.Pending(slot, token) : Submission.Callback();
     }
@@ -340,13 +346,24 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         // write gate): our CAS above is a full fence before these reads, theirs a full fence before they scan the
         // slots; one of us sees the other. Only a new submission checks the gates: what was admitted before a
         // freeze or an exclusive hold must still be dispatched.
-        if (Disk.IsQuiesced || (checkGate && (Disk.IsGateClosed() || (slot._unrecordedWrite && Disk.StreamLock.IsExclusiveWanted))))
+        //
+        // Each flag is read once: the outcome must name the gate that was seen. Read again, a gate that opened in
+        // between made the outcome Refused, and a new submission that is Refused goes to the dispatch list with no
+        // run to take it from there (a write that met a short exclusive hold then waited for ever).
+        if (Disk.IsQuiesced)
         {
             slot.TryUndoDispatch(generation);
-            return !checkGate ? DispatchOutcome.Refused
-                : Disk.IsGateClosed() ? DispatchOutcome.GateClosed
-                : slot._unrecordedWrite && Disk.StreamLock.IsExclusiveWanted ? DispatchOutcome.WriteGated
-                : DispatchOutcome.Refused;
+            return DispatchOutcome.Refused;
+        }
+
+        if (checkGate)
+        {
+            bool gateClosed = Disk.IsGateClosed();
+            if (gateClosed || (slot._unrecordedWrite && Disk.StreamLock.IsExclusiveWanted))
+            {
+                slot.TryUndoDispatch(generation);
+                return gateClosed ? DispatchOutcome.GateClosed : DispatchOutcome.WriteGated;
+            }
         }
 
         BlockStatus status;
