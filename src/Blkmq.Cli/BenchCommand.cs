@@ -169,9 +169,11 @@ internal sealed class BenchCommand : Command
         HelpName = "file.svg",
     };
 
+    private readonly Option<string> _metricsLatency = MetricsEndpoint.CreateLatencyOption();
+
     private readonly Option<string?> _metrics = new("--metrics")
     {
-        Description = "Serve the Blkmq meter in Prometheus format at http://ADDRESS/metrics during the run (as 'serve --metrics'), so the latency histogram is recorded per IO: what metrics cost.",
+        Description = "Serve the Blkmq meter in Prometheus format at http://ADDRESS/metrics during the run (as 'serve --metrics'), so the latency histogram is recorded (see --metrics-latency): what metrics cost.",
         HelpName = "address",
     };
 
@@ -204,6 +206,7 @@ internal sealed class BenchCommand : Command
         Options.Add(_json);
         Options.Add(_plot);
         Options.Add(_metrics);
+        Options.Add(_metricsLatency);
         SetAction(Run);
     }
 
@@ -215,6 +218,7 @@ internal sealed class BenchCommand : Command
         try
         {
             metricsAddress = parseResult.GetValue(_metrics) is { } metricsText ? MetricsEndpoint.ParseAddress(metricsText) : null;
+            MetricsEndpoint.ApplyLatencyOption(parseResult, _metricsLatency);
             (invocation, instance) = CreateSettings(parseResult);
         }
         catch (Exception ex) when (ex is BenchUsageException or ArgumentException or FormatException or OverflowException)

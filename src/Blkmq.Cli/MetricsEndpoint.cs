@@ -10,7 +10,8 @@ namespace Blkmq.Cli;
 /// <summary>
 /// The Blkmq meter (<see cref="BlkmqMeter"/>) in Prometheus' text format at <c>http://ADDRESS/metrics</c>, through
 /// OpenTelemetry's Prometheus exporter on an <see cref="HttpListener"/> (<c>serve --metrics</c>, <c>bench --metrics</c>).
-/// Counters are cumulative; the latency histogram is recorded per IO while this endpoint exists.
+/// Counters are cumulative; the latency histogram is recorded while this endpoint exists, for a sample of IOs or for
+/// every one (<see cref="CreateLatencyOption"/>).
 /// </summary>
 internal sealed class MetricsEndpoint : IDisposable
 {
@@ -24,6 +25,24 @@ internal sealed class MetricsEndpoint : IDisposable
 
     /// <summary>Gets the scrape address, <c>http://HOST:PORT/metrics</c>.</summary>
     public Uri Uri { get; }
+
+    /// <summary>Makes the <c>--metrics-latency sampled|every</c> option of <c>serve</c> and <c>bench</c>.</summary>
+    public static System.CommandLine.Option<string> CreateLatencyOption()
+    {
+        var option = new System.CommandLine.Option<string>("--metrics-latency")
+        {
+            Description = "Which IOs the latency histogram (blkmq.request.duration) records with --metrics: 'sampled', per disk the first IO of each "
+                + "tick of the coarse clock (1-4 ms), nothing measurable per IO; or 'every' IO, about 1-2 us of CPU each. Counters count every IO either way.",
+            HelpName = "sampled|every",
+            DefaultValueFactory = static _ => "sampled",
+        };
+        option.AcceptOnlyFromAmong("sampled", "every");
+        return option;
+    }
+
+    /// <summary>Sets <see cref="BlkmqMeter.LatencySampling"/> from the option; call before any disk is made.</summary>
+    public static void ApplyLatencyOption(System.CommandLine.ParseResult parseResult, System.CommandLine.Option<string> option) =>
+        BlkmqMeter.LatencySampling = parseResult.GetValue(option) == "every" ? LatencySampling.Every : LatencySampling.Sampled;
 
     /// <summary>Parses <c>HOST:PORT</c> (an IPv4 address, <c>[IPv6]</c> or <c>localhost</c>; port 0 picks a free one).</summary>
     /// <exception cref="FormatException">The text is not such an address.</exception>

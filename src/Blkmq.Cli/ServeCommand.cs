@@ -121,6 +121,8 @@ internal sealed class ServeCommand : Command
         HelpName = "path",
     };
 
+    private readonly Option<string> _metricsLatency = MetricsEndpoint.CreateLatencyOption();
+
     private readonly Option<string?> _metrics = new("--metrics")
     {
         Description = "Serve the Blkmq meter (disks: IOs, bytes, errors, in flight, latency histograms; front ends: connections, requests, bytes) in Prometheus format at http://ADDRESS/metrics, e.g. 127.0.0.1:9464. Default: none.",
@@ -170,6 +172,7 @@ internal sealed class ServeCommand : Command
         Options.Add(_control);
         Options.Add(_run);
         Options.Add(_metrics);
+        Options.Add(_metricsLatency);
         Options.Add(_ublk);
         Options.Add(_ublkId);
         Options.Add(_ublkRecoverable);
@@ -259,6 +262,7 @@ internal sealed class ServeCommand : Command
         {
             try
             {
+                MetricsEndpoint.ApplyLatencyOption(parseResult, _metricsLatency);
                 (options, exports) = CreateOptions(parseResult, instances, loggerFactory);
                 metrics = parseResult.GetValue(_metrics) is { } metricsText ? MetricsEndpoint.ParseAddress(metricsText) : null;
             }

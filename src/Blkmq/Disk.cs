@@ -33,7 +33,7 @@ public abstract partial class Disk
         HasWriteCache = options.WriteCache;
         SupportsFua = options.WriteCache && options.Fua;
         ReadsFillBuffers = options.ReadsFillBuffers;
-        Statistics = new DiskStatistics(tagSet.AllSlots.Length, tagSet.Clock.Frequency, options.IoStatistics, tagSet.Time, options.Name);
+        Statistics = new DiskStatistics(tagSet.AllSlots.Length, tagSet.Clock.Frequency, options.IoStatistics, tagSet.Time, options.Name, Metrics.BlkmqMeter.LatencySampling);
         StreamLock = new RangeLock(WaitForUnrecordedWritesAsync);
         LogicalBlockShift = System.Numerics.BitOperations.Log2((uint)Limits.LogicalBlockSize);
     }

@@ -11,7 +11,8 @@ namespace Blkmq;
 /// <para>
 /// Metrics (<see cref="DiskMetrics"/>) read these counters when a listener collects, so they add nothing per IO. The
 /// one exception is the latency histogram <c>blkmq.request.duration</c>: only while a listener has it enabled does an
-/// IO take a precise start stamp and record its duration; otherwise the cost is one flag read at start.
+/// IO take a precise start stamp and record its duration, and by default only a sample of IOs (the first to start in
+/// each tick of the coarse clock: one compare-and-swap per tick, like busy time); otherwise the cost is one flag read.
 /// </para>
 /// </summary>
 internal sealed class DiskStatistics
@@ -32,11 +33,13 @@ internal sealed class DiskStatistics
     private readonly bool _enabled;
     private readonly TimeProvider _time;
     private readonly KeyValuePair<string, object?> _diskTag;
+    private readonly bool _recordEveryIo;
     private long _stampMs;
+    private long _sampledMs;
     private long _ioTicksMs;
 
     public DiskStatistics(int slotCount, long timestampFrequency, bool enabled)
-        : this(slotCount, timestampFrequency, enabled, TimeProvider.System, string.Empty)
+        : this(slotCount, timestampFrequency, enabled, TimeProvider.System, string.Empty, LatencySampling.Sampled)
     {
     }
 
@@ -45,8 +48,10 @@ internal sealed class DiskStatistics
     /// <param name="enabled">Whether IOs are counted at all (<see cref="DiskOptions.IoStatistics"/>).</param>
     /// <param name="time">The precise clock of the latency histogram.</param>
     /// <param name="diskName">The disk's name, the histogram's <c>disk</c> tag.</param>
-    public DiskStatistics(int slotCount, long timestampFrequency, bool enabled, TimeProvider time, string diskName)
+    /// <param name="sampling">Which IOs the latency histogram records.</param>
+    public DiskStatistics(int slotCount, long timestampFrequency, bool enabled, TimeProvider time, string diskName, LatencySampling sampling)
     {
+        _recordEveryIo = sampling == LatencySampling.Every;
         _shards = new long[slotCount * ShardLongs];
         _ticksPerMillisecond = Math.Max(1, timestampFrequency / 1000);
         _enabled = enabled;
@@ -58,13 +63,26 @@ internal sealed class DiskStatistics
 
     /// <summary>
     /// Called when an IO starts: advances the busy-time stamp without counting an idle gap, and gives the slot a
-    /// precise start stamp while the latency histogram has a listener (zero otherwise: the slot is reused).
+    /// precise start stamp when the latency histogram has a listener and records this IO (zero otherwise: the slot is
+    /// reused).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void OnStart(RequestSlot slot, long timestamp)
     {
-        slot._durationStart = _enabled && DiskMetrics.RequestDuration.Enabled ? _time.GetTimestamp() : 0;
+        slot._durationStart = _enabled && DiskMetrics.RequestDuration.Enabled && (_recordEveryIo || IsSampled(timestamp))
+            ? _time.GetTimestamp()
+            : 0;
         OnStart(timestamp);
+    }
+
+    // The first IO to start in a new tick of the coarse clock is the sample: the others of that tick see the stamp
+    // already moved and pay one read of a line that changes once per tick.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsSampled(long timestamp)
+    {
+        long nowMs = timestamp / _ticksPerMillisecond;
+        long sampled = Volatile.Read(ref _sampledMs);
+        return nowMs != sampled && Interlocked.CompareExchange(ref _sampledMs, nowMs, sampled) == sampled;
     }
 
     /// <summary>Advances the busy-time stamp without counting an idle gap.</summary>

@@ -1,14 +1,32 @@
 using Blkmq.Drivers.Null;
+using Blkmq.Metrics;
 
 namespace Blkmq.Tests.Metrics;
 
 /// <summary>
 /// The disks' instruments (<c>blkmq.disk.*</c>, <c>blkmq.request.duration</c>) as a <see cref="System.Diagnostics.Metrics.MeterListener"/>
-/// sees them: the observable ones read the statistics the disk keeps anyway, the histogram records only while enabled,
-/// and neither allocates per IO.
+/// sees them: the observable ones read the statistics the disk keeps anyway, the histogram records only while enabled
+/// (a sample of IOs by default, every one when asked), and neither allocates per IO.
 /// </summary>
 public sealed class DiskMetricsTests
 {
+    // BlkmqMeter.LatencySampling is process-wide and read when a disk is made: the tests that set it run in this one
+    // class (one after another); a disk another class makes meanwhile records more or fewer durations, none asserts
+    // on that.
+    private static NullBlock CreateDisk(string parameters, LatencySampling sampling)
+    {
+        LatencySampling before = BlkmqMeter.LatencySampling;
+        BlkmqMeter.LatencySampling = sampling;
+        try
+        {
+            return NullBlock.Create(parameters);
+        }
+        finally
+        {
+            BlkmqMeter.LatencySampling = before;
+        }
+    }
+
     [Fact]
     public async Task Observables_AfterReadsWritesAndABadBlock_ReportCountsBytesAndErrorsPerOp()
     {
@@ -65,10 +83,10 @@ public sealed class DiskMetricsTests
     }
 
     [Fact]
-    public async Task Histogram_WithoutListener_RecordsNothing_WithListener_OnePerIo()
+    public async Task Histogram_WithoutListener_RecordsNothing_WithListenerAndEvery_OnePerIo()
     {
         string name = UniqueName();
-        await using NullBlock nullb = NullBlock.Create($"name={name},memory_backed=1,cache_size=1,size=1M,irqmode=1");
+        await using NullBlock nullb = CreateDisk($"name={name},memory_backed=1,cache_size=1,size=1M,irqmode=1", LatencySampling.Every);
         Disk disk = nullb.Disk;
         BlockDevice device = disk.OpenDevice();
         byte[] buffer = new byte[4096];
@@ -113,20 +131,44 @@ public sealed class DiskMetricsTests
         Assert.Empty(collector.Collect());
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void SteadyState_WithOrWithoutHistogramListener_AllocatesNothingPerIo(bool histogram)
+    [Fact]
+    public void Histogram_Sampled_RecordsAtMostOneIoPerClockTick()
     {
         string name = UniqueName();
-        using NullBlock nullb = NullBlock.Create($"name={name},size=1M,irqmode=0");
+        using NullBlock nullb = CreateDisk($"name={name},size=1M,irqmode=0", LatencySampling.Sampled);
+        using var collector = new MetricsCollector("disk", nullb.Disk.Name, enableHistogram: true);
+        BlockDevice device = nullb.Disk.OpenDevice();
+        byte[] buffer = new byte[4096];
+        long start = Environment.TickCount64;
+        int reads = 0;
+        while (Environment.TickCount64 - start < 100)
+        {
+            ReadMany(device, buffer, 100);
+            reads += 100;
+        }
+
+        long ticks = Environment.TickCount64 - start + 1;
+        long recorded = collector.DurationCount("read");
+        Assert.True(recorded >= 5, $"{recorded} of {reads} reads recorded over {ticks} ms: the sample must follow the clock");
+        Assert.True(recorded <= ticks, $"{recorded} of {reads} reads recorded over {ticks} ms: at most one per millisecond");
+        Assert.Equal((long)reads, nullb.Disk.GetStatistics().ReadIos);
+    }
+
+    [Theory]
+    [InlineData(false, LatencySampling.Sampled)]
+    [InlineData(true, LatencySampling.Sampled)]
+    [InlineData(true, LatencySampling.Every)]
+    public void SteadyState_WithOrWithoutHistogramListener_AllocatesNothingPerIo(bool histogram, LatencySampling sampling)
+    {
+        string name = UniqueName();
+        using NullBlock nullb = CreateDisk($"name={name},size=1M,irqmode=0", sampling);
         using var collector = new MetricsCollector("disk", nullb.Disk.Name, enableHistogram: histogram);
         BlockDevice device = nullb.Disk.OpenDevice();
         byte[] buffer = new byte[4096];
         ReadMany(device, buffer, 2000);
 
         Assert.Equal(0, BestGcFreeRound(() => ReadMany(device, buffer, 2000)));
-        if (histogram)
+        if (histogram && sampling == LatencySampling.Every)
         {
             Assert.True(collector.DurationCount("read") >= 4000, "every read was recorded");
         }
