@@ -1,4 +1,5 @@
 using System.Globalization;
+using Blkmq.Emulation;
 
 namespace Blkmq.Drivers.Null;
 
@@ -310,22 +311,14 @@ public sealed record NullBlockOptions
     // ',' or ';', the '+' optional, a lone number meaning one sector.
     private static BadBlockRange[] ParseBadBlocks(string key, string value)
     {
-        var ranges = new List<BadBlockRange>();
-        foreach (string item in value.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        try
         {
-            string text = item.TrimStart('+');
-            int dash = text.IndexOf('-', StringComparison.Ordinal);
-            long first = ParseLong(key, dash < 0 ? text : text[..dash]);
-            long last = dash < 0 ? first : ParseLong(key, text[(dash + 1)..]);
-            if (first < 0 || last < first)
-            {
-                throw new FormatException($"{key}: '{item}' is not a sector range start-end with start <= end.");
-            }
-
-            ranges.Add(new BadBlockRange(first, last - first + 1));
+            return BadBlockList.ParseRanges(value, ',', ';');
         }
-
-        return [.. ranges];
+        catch (FormatException ex)
+        {
+            throw new FormatException($"{key}: {ex.Message}", ex);
+        }
     }
 
     // null_blk sizes its cache and zones in MiB: a plain number is MiB, a suffixed one is what it says.

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Blkmq.Emulation;
 
 namespace Blkmq.Drivers.Null;
 
@@ -38,7 +39,8 @@ public sealed class NullDevice : IAllocationSource, IZonedDevice
         _fuaWrites = Cache is not null;
         MaxSectors = options.MaxSectors == 0 ? new QueueLimits().MaxSectors : options.MaxSectors;
         Zones = options.Zoned ? new NullZones(this, options, MaxSectors) : null;
-        Throttle = options.Mbps > 0 ? new NullThrottle(options.Mbps, options.TimeProvider) : null;
+        // null_blk's mbps: a bandwidth budget refilled every 20 ms timer tick, here the shared token bucket with that burst.
+        Throttle = options.Mbps > 0 ? new TokenBucket((long)options.Mbps << 20, 0, TimeSpan.FromMilliseconds(20), options.TimeProvider) : null;
         TimeoutFault = FaultInjector.Create(options.TimeoutFault);
         RequeueFault = FaultInjector.Create(options.RequeueFault);
         InitHctxFault = FaultInjector.Create(options.InitHctxFault);
@@ -93,7 +95,7 @@ public sealed class NullDevice : IAllocationSource, IZonedDevice
 
     internal NullZones? Zones { get; }
 
-    internal NullThrottle? Throttle { get; }
+    internal TokenBucket? Throttle { get; }
 
     internal FaultInjector? TimeoutFault { get; }
 
@@ -305,7 +307,7 @@ public sealed class NullDevice : IAllocationSource, IZonedDevice
             return Dropped;
         }
 
-        if (Throttle is not null && !Throttle.TryAdmit(request.Length))
+        if (Throttle is not null && !Throttle.TryTake(request.Length))
         {
             return BlockStatus.Busy;
         }

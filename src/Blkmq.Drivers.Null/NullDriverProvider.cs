@@ -1,5 +1,6 @@
 using System.Globalization;
 using Blkmq.Drivers;
+using Blkmq.Emulation;
 
 namespace Blkmq.Drivers.Null;
 

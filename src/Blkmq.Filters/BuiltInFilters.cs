@@ -31,11 +31,14 @@ internal static class BuiltInFilters
             static (a, _) => new DelayFilter(a)),
         new(
             "error",
-            "Fails IO on purpose: an errno, a rate, a byte range, some operations, only while a trigger file exists.",
+            "Fails IO on purpose: an errno, a rate, a byte range or bad sectors, some operations, so many times, only while a trigger file exists.",
             [
                 new("error", "The error: " + ErrnoNames.Known + ".", "EIO"),
                 new("rate", "Share of matching IO that fails (1%, 0.5%, 0.01).", "100%"),
                 new("range", "Only IO touching START-END (bytes, END excluded, K/M/G suffixes).", "whole disk"),
+                new("sectors", "Only IO touching these bad sectors: START-END;START-END (512-byte, inclusive, as null's badblocks).", "none"),
+                new("interval", "Only every N-th matching IO may fail (the kernel's fault_attr interval).", "1"),
+                new("times", "Fail at most N IOs in all; -1 no limit.", "-1"),
                 new("ops", "Only these operations: all, read, write (and trim, zero), flush.", "all"),
                 new("file", "Fail only while this file exists.", string.Empty),
             ],

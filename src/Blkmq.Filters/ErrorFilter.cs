@@ -1,10 +1,13 @@
 using System.Globalization;
+using Blkmq.Emulation;
 
 namespace Blkmq.Filters;
 
 /// <summary>
-/// Fails IO on purpose (nbdkit's error filter, dm-error/dm-dust): with an errno, at a rate, only in a byte range,
-/// only for some operations, and only while a trigger file exists. IO it does not fail passes through.
+/// Fails IO on purpose (nbdkit's error filter, dm-error/dm-dust): with an errno, at a rate, only in a byte range or on
+/// bad sectors, only for some operations, only so many times, and only while a trigger file exists. IO it does not
+/// fail passes through. The bad sectors are the null driver's <see cref="BadBlockList"/> and the rate, interval and
+/// times its <see cref="FaultInjector"/> (null_blk's <c>badblocks</c> and fault attributes): one copy of each.
 /// </summary>
 internal sealed class ErrorFilter : BlockFilter
 {
@@ -14,6 +17,8 @@ internal sealed class ErrorFilter : BlockFilter
     private readonly long _end;
     private readonly string _ops;
     private readonly string? _file;
+    private readonly BadBlockList? _sectors;
+    private readonly FaultInjector? _injector;
     private readonly string _parameters;
 
     public ErrorFilter(FilterArguments arguments)
@@ -34,8 +39,39 @@ internal sealed class ErrorFilter : BlockFilter
             }
         }
 
+        if (arguments.GetString("sectors") is { } sectors)
+        {
+            try
+            {
+                _sectors = new BadBlockList();
+                foreach (BadBlockRange bad in BadBlockList.ParseRanges(sectors, ';', '+'))
+                {
+                    _sectors.Add(bad.Sector, bad.Count);
+                }
+            }
+            catch (FormatException ex)
+            {
+                throw new FormatException($"filter 'error': sectors={sectors}: {ex.Message} (512-byte sectors, ranges separated by ';').", ex);
+            }
+        }
+
+        long interval = arguments.GetInt64("interval", 1, 1, long.MaxValue);
+        int times = (int)arguments.GetInt64("times", -1, -1, int.MaxValue);
+        if (times == 0 || _rate == 0)
+        {
+            _injector = null;
+            _rate = 0;
+        }
+        else if (_rate < 1 || interval > 1 || times != -1)
+        {
+            _injector = new FaultInjector(interval, _rate, space: 0, times);
+        }
+
         _parameters = string.Create(CultureInfo.InvariantCulture, $"error={error.ToUpperInvariant()},rate={_rate * 100}%,ops={_ops}")
             + (_end == long.MaxValue ? string.Empty : string.Create(CultureInfo.InvariantCulture, $",range={_start}-{_end}"))
+            + (_sectors is null ? string.Empty : ",sectors=" + string.Join(';', _sectors.Ranges.Select(static r => string.Create(CultureInfo.InvariantCulture, $"{r.Sector}-{r.End - 1}"))))
+            + (interval == 1 ? string.Empty : string.Create(CultureInfo.InvariantCulture, $",interval={interval}"))
+            + (times == -1 ? string.Empty : string.Create(CultureInfo.InvariantCulture, $",times={times}"))
             + (_file is null ? string.Empty : ",file=" + _file);
     }
 
@@ -76,11 +112,18 @@ internal sealed class ErrorFilter : BlockFilter
             return false;
         }
 
-        if (_rate < 1.0 && Random.Shared.NextDouble() >= _rate)
+        if (_sectors is not null
+            && (io.Op == RequestOp.Flush || !_sectors.Check(io.Offset >> 9, ((io.Offset + io.Length + 511) >> 9) - (io.Offset >> 9), out _, out _)))
         {
             return false;
         }
 
-        return _file is null || File.Exists(_file);
+        if (_rate == 0 || (_file is not null && !File.Exists(_file)))
+        {
+            return false;
+        }
+
+        // Last: interval and times count only the IOs that could fail.
+        return _injector is null || _injector.ShouldFail();
     }
 }

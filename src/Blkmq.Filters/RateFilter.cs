@@ -1,22 +1,20 @@
 using System.Diagnostics;
 using System.Globalization;
+using Blkmq.Emulation;
 
 namespace Blkmq.Filters;
 
 /// <summary>
-/// Limits bandwidth and IOPS (nbdkit's rate filter) with a token bucket kept as a virtual clock: each IO takes the
-/// time its bytes and its one operation cost at the configured rates from the moment the bucket is next free, and
-/// waits on the filter's timer when that moment is in the future. A burst of up to <c>burst</c> of accumulated idle
-/// time passes at once. One compare-and-swap per IO, no lock.
+/// Limits bandwidth and IOPS (nbdkit's rate filter) with the token bucket the null driver's <c>mbps</c> uses
+/// (<see cref="TokenBucket"/>): each IO takes what its bytes and its one operation cost at the configured rates, and
+/// waits on the filter's timer when the bucket says it may start later. A burst of up to <c>burst</c> of accumulated
+/// idle time passes at once. One compare-and-swap per IO, no lock.
 /// </summary>
 internal sealed class RateFilter : BlockFilter
 {
-    private readonly double _ticksPerByte;
-    private readonly long _ticksPerIo;
-    private readonly long _burstTicks;
+    private readonly TokenBucket _bucket;
     private readonly FilterTimer _timer;
     private readonly string _parameters;
-    private long _next;
 
     public RateFilter(FilterArguments arguments)
     {
@@ -28,10 +26,8 @@ internal sealed class RateFilter : BlockFilter
             throw new FormatException("filter 'rate': give rate=BYTES (per second, K/M/G suffixes) or iops=N, or both.");
         }
 
-        _ticksPerByte = rate == 0 ? 0 : (double)Stopwatch.Frequency / rate;
-        _ticksPerIo = iops == 0 ? 0 : Stopwatch.Frequency / iops;
-        _burstTicks = (long)(burst.TotalSeconds * Stopwatch.Frequency);
-        _next = Stopwatch.GetTimestamp();
+        // The system clock's timestamps are Stopwatch's, the filter timer's.
+        _bucket = new TokenBucket(rate, iops, burst, TimeProvider.System);
         _parameters = string.Create(CultureInfo.InvariantCulture, $"rate={rate},iops={iops},burst={burst.TotalMilliseconds}ms");
         _timer = new FilterTimer("blkmq rate");
     }
@@ -54,20 +50,8 @@ internal sealed class RateFilter : BlockFilter
             return;
         }
 
-        long cost = _ticksPerIo + (long)(io.Length * _ticksPerByte);
-        long now = Stopwatch.GetTimestamp();
-        long start;
-        while (true)
-        {
-            long next = Volatile.Read(ref _next);
-            start = Math.Max(next, now - _burstTicks);
-            if (Interlocked.CompareExchange(ref _next, start + cost, next) == next)
-            {
-                break;
-            }
-        }
-
-        if (start <= now)
+        long start = _bucket.Reserve(io.Length);
+        if (start <= Stopwatch.GetTimestamp())
         {
             io.Forward();
             return;

@@ -1,4 +1,5 @@
 using Blkmq.Drivers.Null;
+using Blkmq.Emulation;
 using Blkmq.Tests.Infrastructure;
 
 namespace Blkmq.Tests.NullBlk;

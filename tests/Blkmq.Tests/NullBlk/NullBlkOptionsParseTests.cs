@@ -1,4 +1,5 @@
 using Blkmq.Drivers.Null;
+using Blkmq.Emulation;
 
 namespace Blkmq.Tests.NullBlk;
 

@@ -1,4 +1,5 @@
 using Blkmq.Drivers.Null;
+using Blkmq.Emulation;
 using Blkmq.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
@@ -35,13 +36,13 @@ public sealed class NullBlkThrottleTests
         // On a fake clock, a greedy submitter that retries every millisecond for ten simulated seconds gets
         // exactly rate x time, plus at most the 20 ms burst and one request of debt: no more, and nothing starves.
         var time = new FakeTimeProvider();
-        var throttle = new NullThrottle(20, time);
+        var throttle = new TokenBucket(20L << 20, 0, TimeSpan.FromMilliseconds(20), time);
         const int RequestBytes = 65536;
         const long Rate = 20L << 20;
         long admitted = 0;
         for (int millisecond = 0; millisecond < 10_000; millisecond++)
         {
-            while (throttle.TryAdmit(RequestBytes))
+            while (throttle.TryTake(RequestBytes))
             {
                 admitted += RequestBytes;
             }
@@ -57,14 +58,14 @@ public sealed class NullBlkThrottleTests
     public void Mbps_RequestLargerThanTheBurstIsAdmittedWhenTheBudgetIsClear()
     {
         var time = new FakeTimeProvider();
-        var throttle = new NullThrottle(1, time);
+        var throttle = new TokenBucket(1L << 20, 0, TimeSpan.FromMilliseconds(20), time);
 
         // 4 MiB at 1 MiB/s is four seconds of budget: admitted at once (never starved), then nothing for ~4 s.
-        Assert.True(throttle.TryAdmit(4 << 20));
-        Assert.False(throttle.TryAdmit(512));
+        Assert.True(throttle.TryTake(4 << 20));
+        Assert.False(throttle.TryTake(512));
         time.Advance(TimeSpan.FromSeconds(3.9));
-        Assert.False(throttle.TryAdmit(512));
+        Assert.False(throttle.TryTake(512));
         time.Advance(TimeSpan.FromMilliseconds(100));
-        Assert.True(throttle.TryAdmit(512));
+        Assert.True(throttle.TryTake(512));
     }
 }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Blkmq.Drivers.Null;
+namespace Blkmq.Emulation;
 
 /// <summary>A run of bad sectors (512-byte units, as null_blk's <c>badblocks</c> attribute counts them).</summary>
 /// <param name="Sector">The first bad sector.</param>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Blkmq.Drivers.Null;
+namespace Blkmq.Emulation;
 
 /// <summary>
 /// A fault injection setting in the kernel's <c>fault_attr</c> format, <c>interval,probability,space,times</c>
