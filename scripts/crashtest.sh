@@ -2,7 +2,8 @@
 # Crash-consistency test of ext4 (and a SQLite database in WAL mode on it) over Blkmq, with the log-writes filter
 # (docs/crash-testing.md). Needs root (FUSE mount, losetup, mount), e2fsprogs, and sqlite3 for --sqlite.
 #
-#   scripts/crashtest.sh [--size 64M] [--workload FILE] [--sqlite N] [--max-points N] [--last N] [--broken] [--keep]
+#   scripts/crashtest.sh [--size 64M] [--workload FILE] [--sqlite N] [--max-points N] [--last N] [--explore K]
+#                        [--broken] [--keep]
 #
 # 1. serve a memory disk through log-writes as a FUSE file (--run captive mode), losetup it, mkfs.ext4 (then a mark
 #    'mkfs'), mount, run the workload (FILE runs with sh in the mounted directory; default: a built-in fsstress-like
@@ -10,14 +11,16 @@
 # 2. for every flush point after the mkfs mark (only the last N with --last; N of them, evenly spread, with
 #    --max-points), and the end of the log:
 #    blkmq replay to that point, let e2fsck replay the ext4 journal (-E journal_only), then e2fsck -fn must be clean;
-#    with --sqlite, the database dumped from the image (debugfs) must hold every transaction committed before that point.
+#    with --sqlite, the database dumped from the image (debugfs) must hold every transaction committed before that point;
+#    with --explore K, also K crash states right after each such point (blkmq replay --crash SEED: a random subset of
+#    the writes completed after it and before the next flush point landed, seed = point x 1000 + k), checked the same way.
 # --broken replays wrongly (blkmq replay --broken: every other write of the last 8 runs of writes that flushes before
 # the point made durable is lost, while later ones landed): a correct checker reports unclean points then (at the
 # unmount's checkpoint at least). Prints one line per unclean point and a summary; exits 0 when every point is clean,
 # 1 when some are not, 2 on a usage or setup error (or a log without the N commit marks).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-size=64M workload="" sqlite=0 max_points=0 last=0 broken="" keep=0
+size=64M workload="" sqlite=0 max_points=0 last=0 explore=0 broken="" keep=0 mount_options=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
@@ -25,6 +28,8 @@ while [ $# -gt 0 ]; do
     --sqlite) sqlite=$2; shift 2 ;;
     --max-points) max_points=$2; shift 2 ;;
     --last) last=$2; shift 2 ;;
+    --explore) explore=$2; shift 2 ;;
+    --mount-options) mount_options=$2; shift 2 ;;
     --broken) broken=--broken; shift ;;
     --keep) keep=1; shift ;;
     *) echo "crashtest: unknown argument '$1'" >&2; exit 2 ;;
@@ -67,7 +72,7 @@ echo "\$loop" >"$tmp/loop"
 trap 'cd /; umount "$tmp/mnt" 2>/dev/null || true; losetup -d "\$loop" && rm -f "$tmp/loop" || true' EXIT
 mkfs.ext4 -q -F "\$loop"
 \$MARK mkfs
-mount "\$loop" "$tmp/mnt"
+mount ${mount_options:+-o "$mount_options"} "\$loop" "$tmp/mnt"
 cd "$tmp/mnt"
 if [ -n "$workload" ]; then sh "$workload"; else
   mkdir -p a/b c
@@ -121,20 +126,20 @@ if [ "$max_points" -gt 0 ] && [ "${#points[@]}" -gt "$max_points" ]; then
 fi
 points+=(end)
 
-checked=0 unclean=0
-for p in "${points[@]}"; do
-  if [ "$p" = end ]; then target=(); else target=(--to-flush "$p"); fi
-  blkmq replay "$tmp/log" "${target[@]}" $broken --output "$tmp/img" >/dev/null || exit 2
+checked=0 unclean=0 crashes=0
+# Checks $tmp/img: ext4's journal replayed, then e2fsck -fn clean and, with --sqlite, every transaction committed
+# before flush point $2 (a number, or total + 1 for the end) in the database. $1 names the state in the report.
+check_image() {
+  local label=$1 limit=$2 want have
   e2fsck -y -E journal_only "$tmp/img" >/dev/null 2>&1
   checked=$((checked + 1))
   if ! e2fsck -fn "$tmp/img" >"$tmp/fsck.out" 2>&1; then
     unclean=$((unclean + 1))
-    echo "unclean: flush point $p: $(grep -v '^e2fsck\|^Pass\|^$' "$tmp/fsck.out" | head -2 | tr '\n' ' ')"
-    continue
+    echo "unclean: $label: $(grep -v '^e2fsck\|^Pass\|^$' "$tmp/fsck.out" | head -2 | tr '\n' ' ')"
+    return
   fi
   if [ "$sqlite" -gt 0 ]; then
-    # Transactions committed before this point: commit marks logged before flush point p.
-    if [ "$p" = end ]; then limit=$((total + 1)); else limit=$p; fi
+    # Transactions committed before this point: commit marks logged before flush point $limit.
     want=$(awk -v p="$limit" '/^mark commit-/ { split($4, a, "="); if (a[2] < p) n++ } END { print n + 0 }' "$tmp/list")
     rm -f "$tmp/db" "$tmp/db-wal" "$tmp/db-shm"
     debugfs -R "dump /db $tmp/db" "$tmp/img" >/dev/null 2>&1
@@ -143,10 +148,26 @@ for p in "${points[@]}"; do
     [ -s "$tmp/db" ] && have=$(sqlite3 "$tmp/db" "SELECT count(*) FROM t" 2>/dev/null || echo 0)
     if [ "${have:-0}" -lt "$want" ]; then
       unclean=$((unclean + 1))
-      echo "unclean: flush point $p: sqlite has $have of $want committed transactions"
+      echo "unclean: $label: sqlite has $have of $want committed transactions"
     fi
+  fi
+}
+
+for p in "${points[@]}"; do
+  if [ "$p" = end ]; then target=(); limit=$((total + 1)); else target=(--to-flush "$p"); limit=$p; fi
+  blkmq replay "$tmp/log" "${target[@]}" $broken --output "$tmp/img" >/dev/null || exit 2
+  check_image "flush point $p" "$limit"
+  # Crash states right after the point (none after the end: nothing follows it).
+  if [ "$p" != end ] && [ -z "$broken" ]; then
+    for ((k = 1; k <= explore; k++)); do
+      seed=$((p * 1000 + k))
+      blkmq replay "$tmp/log" "${target[@]}" --crash "$seed" --output "$tmp/img" >"$tmp/replay.out" || exit 2
+      crashes=$((crashes + 1))
+      check_image "flush point $p crash $seed ($(sed -n 's/.*crash [0-9]*: \([0-9]* of the [0-9]*\) writes.*/\1/p' "$tmp/replay.out") unflushed writes landed)" "$limit"
+    done
   fi
 done
 db=""; [ "$sqlite" -gt 0 ] && db=", $sqlite SQLite transactions committed"
-echo "crashtest: ext4 $size, ${total} flush points$db, checked $checked (from flush point $first and the end)${broken:+ with --broken replay}, $unclean unclean"
+explored=""; [ "$crashes" -gt 0 ] && explored=" ($crashes of them crash states)"
+echo "crashtest: ext4 $size, ${total} flush points$db, checked $checked$explored (from flush point $first and the end)${broken:+ with --broken replay}, $unclean unclean"
 [ "$unclean" = 0 ]

@@ -6,8 +6,8 @@ namespace Blkmq.Cli;
 
 /// <summary>
 /// <c>blkmq replay LOG --output IMAGE [--to MARK | --to-flush N]</c>: rebuilds the disk a <c>log-writes</c> filter
-/// logged, as it was at a mark or flush point (dm-log-writes' <c>replay-log</c>); <c>--list</c> shows the marks and
-/// flush points.
+/// logged, as it was at a mark or flush point (dm-log-writes' <c>replay-log</c>), or as a crash right after it may have
+/// left it (<c>--crash SEED</c>); <c>--list</c> shows the marks and flush points.
 /// </summary>
 internal sealed class ReplayCommand : Command
 {
@@ -23,6 +23,13 @@ internal sealed class ReplayCommand : Command
 
     private readonly Option<bool> _broken = new("--broken") { Description = "Deliberately wrong: drop every other write of the last 8 runs of writes that flushes before the target made durable, keeping the later ones (a device that loses acknowledged writes); a checker must catch it." };
 
+    private readonly Option<int?> _crash = new("--crash")
+    {
+        Description = "A crash state right after the target: also apply a random subset (from this seed, each write with probability 1/2, in log order) "
+            + "of the writes that completed after it and before the next flush point, as a power cut with a volatile cache may leave them.",
+        HelpName = "seed",
+    };
+
     public ReplayCommand()
         : base("replay", "Rebuild a disk from a log-writes log as it was at a mark or flush point.")
     {
@@ -32,6 +39,7 @@ internal sealed class ReplayCommand : Command
         Options.Add(_toFlush);
         Options.Add(_list);
         Options.Add(_broken);
+        Options.Add(_crash);
         SetAction(Run);
     }
 
@@ -54,6 +62,13 @@ internal sealed class ReplayCommand : Command
             return Program.ExitBadArguments;
         }
 
+        int? crash = parseResult.GetValue(_crash);
+        if (crash is not null && parseResult.GetValue(_broken))
+        {
+            Console.Error.WriteLine("blkmq replay: give --crash or --broken, not both.");
+            return Program.ExitBadArguments;
+        }
+
         if (flush < 0)
         {
             Console.Error.WriteLine("blkmq replay: --to-flush must be 1 or more.");
@@ -71,8 +86,10 @@ internal sealed class ReplayCommand : Command
             }
 
             int target = WriteLogReplay.FindTarget(entries, mark, flush);
-            (int applied, int dropped) = WriteLogReplay.Replay(reader, entries, target, output!, parseResult.GetValue(_broken));
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{output}: {reader.Capacity} bytes, {target + 1} of {entries.Count} entries, {applied} writes applied{(dropped > 0 ? $", {dropped} dropped (--broken)" : string.Empty)}"));
+            ReplayResult result = WriteLogReplay.Replay(reader, entries, target, output!, parseResult.GetValue(_broken), crash);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{output}: {reader.Capacity} bytes, {target + 1} of {entries.Count} entries, {result.Applied} writes applied")
+                + (result.Dropped > 0 ? string.Create(CultureInfo.InvariantCulture, $", {result.Dropped} dropped (--broken)") : string.Empty)
+                + (crash is not null ? string.Create(CultureInfo.InvariantCulture, $", crash {crash}: {result.CrashLanded} of the {result.CrashWindow} writes before the next flush point landed") : string.Empty));
             return 0;
         }
         catch (FormatException ex)

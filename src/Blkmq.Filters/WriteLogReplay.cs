@@ -6,6 +6,13 @@ namespace Blkmq.Filters;
 /// mode drops every other write of the last eight runs of writes that flush points before the target made durable,
 /// and keeps the writes after the last flush point: a device whose cache loses acknowledged writes. A
 /// crash-consistency checker must catch that.
+/// <para>
+/// A crash state (<c>--crash SEED</c>) is one of the disks a power cut right after the target may leave: what the
+/// target made durable, plus any subset of the writes that completed after it but before the next flush point (a
+/// volatile cache keeps or loses each; the next flush point's own FUA write too), chosen from the seed, each with
+/// probability one half, applied in log order. A file system or database that is correct on a disk that honours
+/// flushes must survive every such state (CrashMonkey's and dm-log-writes' exploration, one random sample per seed).
+/// </para>
 /// </summary>
 internal static class WriteLogReplay
 {
@@ -49,8 +56,9 @@ internal static class WriteLogReplay
     /// <param name="target">The last entry to apply.</param>
     /// <param name="output">The image to write (created or truncated).</param>
     /// <param name="broken">Drop every other write of the last interval.</param>
-    /// <returns>How many writes were applied and how many dropped.</returns>
-    public static (int Applied, int Dropped) Replay(WriteLogReader reader, List<WriteLogEntry> entries, int target, string output, bool broken)
+    /// <param name="crashSeed">Also apply a random subset, from this seed, of the writes after the target up to the next flush point.</param>
+    /// <returns>How many writes were applied and dropped, and of the crash window's writes how many landed of how many.</returns>
+    public static ReplayResult Replay(WriteLogReader reader, List<WriteLogEntry> entries, int target, string output, bool broken, int? crashSeed = null)
     {
         // The broken mode's range: the last BrokenIntervals runs of writes that flush points before the target made
         // durable (flush points with no write between them do not count: jbd2 issues several in a row). Every other
@@ -115,9 +123,39 @@ internal static class WriteLogReplay
             }
 
             reader.Apply(entry, image, scratch);
-            applied += entry.Kind is WriteLogKind.Write or WriteLogKind.Discard or WriteLogKind.WriteZeroes ? 1 : 0;
+            applied += IsData(entry) ? 1 : 0;
         }
 
-        return (applied, dropped);
+        int landed = 0;
+        int window = 0;
+        if (crashSeed is int seed)
+        {
+#pragma warning disable CA5394 // A reproducible sample of crash states, not security.
+            var random = new Random(seed);
+            for (int i = target + 1; i < entries.Count; i++)
+            {
+                WriteLogEntry entry = entries[i];
+                if (IsData(entry))
+                {
+                    window++;
+                    if (random.Next(2) == 0)
+                    {
+                        reader.Apply(entry, image, scratch);
+                        landed++;
+                    }
+                }
+
+                // The next flush point closes the window: what it made durable is not at the crash's mercy any more.
+                if (entry.IsFlushPoint)
+                {
+                    break;
+                }
+            }
+#pragma warning restore CA5394
+        }
+
+        return new ReplayResult(applied, dropped, landed, window);
     }
+
+    private static bool IsData(WriteLogEntry entry) => entry.Kind is WriteLogKind.Write or WriteLogKind.Discard or WriteLogKind.WriteZeroes;
 }
