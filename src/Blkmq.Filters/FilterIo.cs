@@ -29,7 +29,7 @@ internal sealed class FilterIo
     }
 
     /// <summary>Gets the upper request's handle (dead once the request ended).</summary>
-    public Request<FilterIo> Request { get; private set; }
+    public Request<FilterRequestData> Request { get; private set; }
 
     /// <summary>Gets the filter disk the IO is for.</summary>
     public FilterDisk Disk { get; private set; } = null!;
@@ -57,7 +57,7 @@ internal sealed class FilterIo
 
     /// <summary>Fills the slot for a new IO; called by the driver, inside <c>QueueRq</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Start(FilterDisk disk, Request<FilterIo> request)
+    public void Start(FilterDisk disk, Request<FilterRequestData> request)
     {
         Disk = disk;
         Request = request;
