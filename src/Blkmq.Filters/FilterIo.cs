@@ -55,6 +55,12 @@ internal sealed class FilterIo
     /// <summary>Gets or sets a value a filter keeps for the IO between its callbacks.</summary>
     public long Scratch { get; set; }
 
+    /// <summary>
+    /// Gets or sets what the filter keeps with this slot from one IO to the next (made on the slot's first IO, never
+    /// cleared): per-slot counters written without atomics, since one slot serves one IO at a time.
+    /// </summary>
+    public object? SlotState { get; set; }
+
     /// <summary>Fills the slot for a new IO; called by the driver, inside <c>QueueRq</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Start(FilterDisk disk, Request<FilterRequestData> request)
