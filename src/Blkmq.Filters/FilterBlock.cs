@@ -9,10 +9,10 @@ namespace Blkmq.Filters;
 /// </summary>
 internal sealed class FilterBlock : IAsyncDisposable
 {
-    private readonly TagSet<FilterDriver, FilterIo, FilterQueue, FilterDisk> _tagSet;
+    private readonly TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData> _tagSet;
     private int _disposed;
 
-    private FilterBlock(BlockFilter filter, DriverInstance lower, TagSet<FilterDriver, FilterIo, FilterQueue, FilterDisk> tagSet, Disk disk)
+    private FilterBlock(BlockFilter filter, DriverInstance lower, TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData> tagSet, Disk disk)
     {
         Filter = filter;
         Lower = lower;
@@ -54,10 +54,10 @@ internal sealed class FilterBlock : IAsyncDisposable
             RequestTimeout = lowerOptions.RequestTimeout,
             LoggerFactory = lowerOptions.LoggerFactory,
         };
-        var tagSet = new TagSet<FilterDriver, FilterIo, FilterQueue, FilterDisk>(default, options);
+        var tagSet = new TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData>(default, options);
         try
         {
-            Disk disk = tagSet.AddDisk(new FilterDisk(filter, below), filter.Shape(below, below.Name));
+            Disk disk = tagSet.AddDisk(new FilterDiskData(new FilterDisk(filter, below)), filter.Shape(below, below.Name));
             return new FilterBlock(filter, lower, tagSet, disk);
         }
         catch

@@ -11,27 +11,27 @@ namespace Blkmq.Filters;
 /// timeout bounds the wait).
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
-internal readonly struct FilterDriver : IBlockDriver<FilterIo, FilterQueue, FilterDisk>
+internal readonly struct FilterDriver : IBlockDriver<FilterRequestData, FilterQueue, FilterDiskData>
 {
     /// <summary>Filters keep no per-queue state: several submitters may be in <c>QueueRq</c> of one queue at once.</summary>
     public static bool ConcurrentQueueRq => true;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public BlockStatus QueueRq(ref FilterQueue hwQueue, FilterDisk disk, Request<FilterIo> request, bool isLast)
+    public BlockStatus QueueRq(ref FilterQueue hwQueue, FilterDiskData disk, Request<FilterRequestData> request, bool isLast)
     {
-        FilterIo io = request.Data;
-        io.Start(disk, request);
-        disk.Filter.Queue(io);
+        FilterIo io = request.Data.Io;
+        io.Start(disk.Disk, request);
+        disk.Disk.Filter.Queue(io);
         return BlockStatus.Ok;
     }
 
     /// <inheritdoc/>
-    public FilterQueue InitHctx(FilterDisk disk, int hwQueueIndex) => FilterQueue.Instance;
+    public FilterQueue InitHctx(FilterDiskData disk, int hwQueueIndex) => default;
 
     /// <inheritdoc/>
-    public FilterIo InitRequest(int hwQueueIndex, int tag) => new();
+    public FilterRequestData InitRequest(int hwQueueIndex, int tag) => new(new FilterIo());
 
     /// <inheritdoc/>
-    public TimeoutAction Timeout(FilterDisk disk, Request<FilterIo> request) => TimeoutAction.WillEnd;
+    public TimeoutAction Timeout(FilterDiskData disk, Request<FilterRequestData> request) => TimeoutAction.WillEnd;
 }

@@ -29,7 +29,7 @@ internal sealed class FilterIo
     }
 
     /// <summary>Gets the upper request's handle (dead once the request ended).</summary>
-    public Request<FilterIo> Request { get; private set; }
+    public Request<FilterRequestData> Request { get; private set; }
 
     /// <summary>Gets the filter disk the IO is for.</summary>
     public FilterDisk Disk { get; private set; } = null!;
@@ -55,9 +55,15 @@ internal sealed class FilterIo
     /// <summary>Gets or sets a value a filter keeps for the IO between its callbacks.</summary>
     public long Scratch { get; set; }
 
+    /// <summary>
+    /// Gets or sets what the filter keeps with this slot from one IO to the next (made on the slot's first IO, never
+    /// cleared): per-slot counters written without atomics, since one slot serves one IO at a time.
+    /// </summary>
+    public object? SlotState { get; set; }
+
     /// <summary>Fills the slot for a new IO; called by the driver, inside <c>QueueRq</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Start(FilterDisk disk, Request<FilterIo> request)
+    public void Start(FilterDisk disk, Request<FilterRequestData> request)
     {
         Disk = disk;
         Request = request;
