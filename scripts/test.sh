@@ -94,8 +94,9 @@ else
 fi
 
 # Crash consistency (scripts/crashtest.sh, docs/crash-testing.md): ext4 and SQLite in WAL mode over memory|log-writes,
-# through FUSE + loop, replayed at 24 flush points and the end: every point clean and every committed transaction
-# present; then replay --broken must report an unclean point. Two results, about 20 s. Needs root, /dev/fuse, loop
+# through FUSE + loop, replayed at 24 flush points and the end, and one random crash state right after each (replay
+# --crash): every state clean and every committed transaction present; then replay --broken must report an unclean
+# point. Two results, about 35 s. Needs root, /dev/fuse, loop
 # devices and e2fsprogs + sqlite3: skipped without them (failed with CI=true), or with BLKMQ_SKIP_CRASHTEST=1.
 echo "== crash consistency (scripts/crashtest.sh)"
 crash_result() {
@@ -114,8 +115,8 @@ elif [ -n "$crash_missing" ]; then
 else
   crash_cli="$PWD/src/Blkmq.Cli/bin/$configuration/net10.0/Blkmq.Cli.dll"
   crash_passed=0 crash_failed=0
-  # (a) a correct replay: exit 0, every checked point clean.
-  BLKMQ="$crash_cli" timeout 300 scripts/crashtest.sh --sqlite 10 --max-points 24
+  # (a) a correct replay: exit 0, every checked point and crash state clean.
+  BLKMQ="$crash_cli" timeout 300 scripts/crashtest.sh --sqlite 10 --max-points 24 --explore 1
   if [ $? = 0 ]; then echo "correct replay: passed"; crash_passed=$((crash_passed + 1))
   else echo "correct replay: FAILED"; crash_failed=$((crash_failed + 1)); fi
   # (b) the checker can fail: with replay --broken it must exit 1 and name unclean points.
