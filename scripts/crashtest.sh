@@ -157,13 +157,17 @@ for p in "${points[@]}"; do
   if [ "$p" = end ]; then target=(); limit=$((total + 1)); else target=(--to-flush "$p"); limit=$p; fi
   blkmq replay "$tmp/log" "${target[@]}" $broken --output "$tmp/img" >/dev/null || exit 2
   check_image "flush point $p" "$limit"
-  # Crash states right after the point (none after the end: nothing follows it).
-  if [ "$p" != end ] && [ -z "$broken" ]; then
+  # Crash states right after the point; at the end, right after the last flush point (a power cut when the run
+  # ended: what that flush made durable, and some of the writes after it).
+  crash_from=$p
+  [ "$p" = end ] && crash_from=$total
+  if [ -z "$broken" ] && [ "$crash_from" -gt 0 ] && [ "$crash_from" != "${explored_last:-}" ]; then
+    explored_last=$crash_from
     for ((k = 1; k <= explore; k++)); do
-      seed=$((p * 1000 + k))
-      blkmq replay "$tmp/log" "${target[@]}" --crash "$seed" --output "$tmp/img" >"$tmp/replay.out" || exit 2
+      seed=$((crash_from * 1000 + k))
+      blkmq replay "$tmp/log" --to-flush "$crash_from" --crash "$seed" --output "$tmp/img" >"$tmp/replay.out" || exit 2
       crashes=$((crashes + 1))
-      check_image "flush point $p crash $seed ($(sed -n 's/.*crash [0-9]*: \([0-9]* of the [0-9]*\) writes.*/\1/p' "$tmp/replay.out") unflushed writes landed)" "$limit"
+      check_image "flush point $crash_from crash $seed ($(sed -n 's/.*crash [0-9]*: \([0-9]* of the [0-9]*\) writes.*/\1/p' "$tmp/replay.out") unflushed writes landed)" "$crash_from"
     done
   fi
 done
