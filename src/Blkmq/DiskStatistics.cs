@@ -69,27 +69,29 @@ internal sealed class DiskStatistics
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void OnStart(RequestSlot slot, long timestamp)
     {
-        slot._durationStart = _enabled && DiskMetrics.RequestDuration.Enabled && (_recordEveryIo || IsSampled(timestamp))
+        long nowMs = timestamp / _ticksPerMillisecond;
+        slot._durationStart = _enabled && DiskMetrics.RequestDuration.Enabled && (_recordEveryIo || IsSampled(nowMs))
             ? _time.GetTimestamp()
             : 0;
-        OnStart(timestamp);
-    }
-
-    // The first IO to start in a new tick of the coarse clock is the sample: the others of that tick see the stamp
-    // already moved and pay one read of a line that changes once per tick.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool IsSampled(long timestamp)
-    {
-        long nowMs = timestamp / _ticksPerMillisecond;
-        long sampled = Volatile.Read(ref _sampledMs);
-        return nowMs != sampled && Interlocked.CompareExchange(ref _sampledMs, nowMs, sampled) == sampled;
+        AdvanceStamp(nowMs);
     }
 
     /// <summary>Advances the busy-time stamp without counting an idle gap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void OnStart(long timestamp)
+    public void OnStart(long timestamp) => AdvanceStamp(timestamp / _ticksPerMillisecond);
+
+    // The first IO to start in a new tick of the coarse clock is the sample: the others of that tick see the stamp
+    // already moved and pay one read of a line that changes once per tick.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsSampled(long nowMs)
     {
-        long nowMs = timestamp / _ticksPerMillisecond;
+        long sampled = Volatile.Read(ref _sampledMs);
+        return nowMs != sampled && Interlocked.CompareExchange(ref _sampledMs, nowMs, sampled) == sampled;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AdvanceStamp(long nowMs)
+    {
         long stamp = Volatile.Read(ref _stampMs);
         if (nowMs != stamp)
         {
