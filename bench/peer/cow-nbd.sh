@@ -24,7 +24,7 @@ set -euo pipefail
 usage() {
   cat <<EOF
 usage: bench/peer/cow-nbd.sh [--runtime S] [--reps N] [--size SIZE] [--dir DIR] [--transports "tcp unix"]
-                             [--servers "blkmq blkmq-file nbdkit"] [--tests "..."] [--raw FILE] [--help]
+                             [--servers "blkmq blkmq-file nbdkit"] [--tests "..."] [--raw FILE] [--prime] [--help]
 
   --runtime S     seconds per fio run, after 1 s of ramp (default 5)
   --reps N        repetitions; values are medians over them (default 3)
@@ -34,6 +34,10 @@ usage: bench/peer/cow-nbd.sh [--runtime S] [--reps N] [--size SIZE] [--dir DIR] 
   --servers S     of blkmq, blkmq-file, nbdkit (default all three; nbdkit is the reference)
   --tests T       of randread-qd1 randread-qd32 randwrite-qd1 randwrite-qd32 write1m-qd32 randrw-qd32 (default all)
   --raw FILE      also keep every single measurement in FILE (TSV)
+  --prime         before each server starts, touch and free 2 x SIZE + 512 MiB in a short-lived process (as
+                  bench/peer/nbd.sh does): on a VM whose host backs guest memory lazily, memory never used before
+                  costs several times more to fault in, which hits the memory overlay (fresh anonymous pages) more
+                  than page-cache overlays (default: off)
   BLKMQ=PATH      a built blkmq (default: build one with dotnet publish)
 
 A run with the defaults takes about 2 x 6 x 3 x 3 x (RUNTIME + 3) s: 14 minutes with --runtime 5.
@@ -48,6 +52,7 @@ TRANSPORTS="tcp unix"
 SERVERS="blkmq blkmq-file nbdkit"
 TESTS="randread-qd1 randread-qd32 randwrite-qd1 randwrite-qd32 write1m-qd32 randrw-qd32"
 RAW=""
+PRIME=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --runtime) RUNTIME="$2"; shift 2 ;;
@@ -58,6 +63,7 @@ while [ $# -gt 0 ]; do
     --servers) SERVERS="$2"; shift 2 ;;
     --tests) TESTS="$2"; shift 2 ;;
     --raw) RAW="$2"; shift 2 ;;
+    --prime) PRIME=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "cow-nbd.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -94,9 +100,14 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
+prime_memory() {
+  python3 -c 'import sys; b = bytearray(int(sys.argv[1]))' "$(( 2 * $(numfmt --from=iec "$SIZE") + (512 << 20) ))"
+}
+
 # start_server SERVER TRANSPORT: starts one server on $BASE with an empty overlay; sets SERVER_PID and URI.
 start_server() {
   local server="$1" transport="$2" port sock listen
+  [ "$PRIME" = 0 ] || prime_memory
   port="$(free_port)"
   sock="$WORK/$server.sock"
   rm -f "$sock" "$WORK/overlay.img"
