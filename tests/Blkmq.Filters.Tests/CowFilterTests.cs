@@ -1,0 +1,121 @@
+using Blkmq.Drivers;
+
+namespace Blkmq.Filters.Tests;
+
+/// <summary>
+/// cow over a file of random bytes: every read equals a model (the base with the writes and zeroes laid over it) for
+/// reads the overlay covers wholly, partly or not at all, across chunk boundaries, with the memory and the file
+/// overlay; the base file never changes; a new memory chunk costs no managed memory.
+/// </summary>
+public sealed class CowFilterTests : IDisposable
+{
+    private const int BaseSize = 4 << 20;
+    private readonly string _directory = Directory.CreateTempSubdirectory("blkmq-cow-test").FullName;
+    private readonly string _base;
+    private readonly byte[] _baseData = Stacks.Pattern(BaseSize, 7);
+
+    public CowFilterTests()
+    {
+        _base = Path.Combine(_directory, "base.img");
+        File.WriteAllBytes(_base, _baseData);
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Theory]
+    [InlineData("cow:cow-block-size=4K")]
+    [InlineData("cow")]
+    [InlineData("cow:cow-block-size=1M")]
+    [InlineData("cow:file=OVERLAY")]
+    public async Task RandomWritesZeroesAndReads_MatchTheModel_BaseUnchanged(string filter)
+    {
+        byte[] model = (byte[])_baseData.Clone();
+        var random = new Random(filter.Length);
+        await using (DriverInstance stack = Stacks.Create($"file:path={_base}|{filter.Replace("OVERLAY", Path.Combine(_directory, "overlay.img"), StringComparison.Ordinal)}"))
+        {
+            BlockDevice device = stack.Disk.OpenDevice();
+            int block = stack.Disk.Limits.LogicalBlockSize;
+
+            // Fixed cases first: a write across a 4K and a 64K chunk boundary, a zeroed run inside it, and reads
+            // that start before, end after, and lie inside the overlay's blocks.
+            await WriteAsync(device, model, (64 << 10) - 3 * block, Stacks.Pattern(8 * block, 1));
+            await ZeroAsync(device, model, (64 << 10) - block, 2 * block, discard: true);
+            await CheckAsync(device, model, (64 << 10) - 8 * block, 16 * block);
+            await CheckAsync(device, model, (64 << 10) - 3 * block, 8 * block);
+            await CheckAsync(device, model, (64 << 10) - 2 * block, 2 * block);
+
+            for (int i = 0; i < 400; i++)
+            {
+                int blocks = random.Next(1, 40);
+                long offset = (long)random.Next(0, (BaseSize / block) - blocks) * block;
+                switch (random.Next(4))
+                {
+                    case 0:
+                        await WriteAsync(device, model, offset, Stacks.Pattern(blocks * block, i));
+                        break;
+                    case 1:
+                        await ZeroAsync(device, model, offset, blocks * block, discard: (i & 1) == 0);
+                        break;
+                    default:
+                        await CheckAsync(device, model, offset, blocks * block);
+                        break;
+                }
+            }
+
+            for (long offset = 0; offset < BaseSize; offset += 1 << 20)
+            {
+                await CheckAsync(device, model, offset, 1 << 20);
+            }
+        }
+
+        Assert.Equal(_baseData, File.ReadAllBytes(_base));
+    }
+
+    [Fact]
+    public async Task MemoryOverlay_NewChunks_AllocateNoManagedChunks()
+    {
+        await using DriverInstance stack = Stacks.Create($"file:path={_base}|cow:cow-block-size=64K");
+        BlockDevice device = stack.Disk.OpenDevice();
+        byte[] data = Stacks.Pattern(4096, 3);
+        await device.WriteAsync(0, data);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (long offset = 64 << 10; offset < BaseSize; offset += 64 << 10)
+        {
+            // Every write lands in a chunk of its own; a managed 64 KiB chunk each would be 4 MiB in all.
+            await device.WriteAsync(offset, data);
+        }
+
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.True(allocated < (1 << 20), $"{allocated} bytes allocated for 63 new chunks");
+        byte[] back = new byte[4096];
+        await device.ReadAsync(BaseSize - (64 << 10), back);
+        Assert.Equal(data, back);
+    }
+
+    private static async Task WriteAsync(BlockDevice device, byte[] model, long offset, byte[] data)
+    {
+        await device.WriteAsync(offset, data);
+        data.CopyTo(model.AsSpan((int)offset));
+    }
+
+    private static async Task ZeroAsync(BlockDevice device, byte[] model, long offset, int length, bool discard)
+    {
+        if (discard)
+        {
+            await device.DiscardAsync(offset, length);
+        }
+        else
+        {
+            Assert.Equal(BlockStatus.Ok, await device.WriteZeroesStatusAsync(offset, length, mayUnmap: true));
+        }
+
+        model.AsSpan((int)offset, length).Clear();
+    }
+
+    private static async Task CheckAsync(BlockDevice device, byte[] model, long offset, int length)
+    {
+        byte[] back = new byte[length];
+        await device.ReadAsync(offset, back);
+        Assert.True(model.AsSpan((int)offset, length).SequenceEqual(back), $"read of {length} bytes at {offset} differs from the model");
+    }
+}
