@@ -14,7 +14,7 @@ internal static class BuiltInFilters
             "Copy-on-write: writes go to a sparse overlay (memory or file), reads fall through; the disk below is opened read-only.",
             [
                 new("file", "Overlay file (created, sparse, deleted contents at start); default: memory.", string.Empty),
-                new("cow_block_size", "Bytes per overlay chunk in memory (cow-block-size), a power of two.", "64K"),
+                new("cow_block_size", "Bytes per overlay chunk in memory (cow-block-size), a power of two; 4K or the disk's block size if larger.", "4K"),
             ],
             static (a, lower) => new CowFilter(a, lower)),
         new(

@@ -43,7 +43,9 @@ internal sealed unsafe partial class CowFilter : BlockFilter
         _block = lower.Limits.LogicalBlockSize;
         _blockShift = BitOperations.Log2((uint)_block);
         _capacity = lower.Capacity;
-        _chunkSize = (int)arguments.GetSize("cow_block_size", 65536);
+        // 4 KiB by default, not nbdkit's 64K: a chunk is fresh memory the kernel zeroes on first touch, so a 4 KiB random
+        // write into an empty overlay paid for 64K of it (NBD randwrite QD32 0.34x nbdkit's cow at 64K, 1.47x at 4K).
+        _chunkSize = (int)arguments.GetSize("cow_block_size", Math.Max(4096, _block));
         if (!BitOperations.IsPow2(_chunkSize) || _chunkSize < _block || _chunkSize > (16 << 20))
         {
             throw new FormatException($"filter 'cow': cow-block-size={_chunkSize} must be a power of two from the disk's block size ({_block}) to 16M.");
