@@ -14,6 +14,12 @@ internal abstract class BlockFilter : IDisposable
     /// <summary>Gets the filter's effective parameters, as <c>key=value,...</c>.</summary>
     public virtual string Parameters => string.Empty;
 
+    /// <summary>
+    /// Gets whether <see cref="Queue"/> may sleep (file IO, <c>fsync</c>): the filter disk is then <c>Blocking</c>
+    /// (BLK_MQ_F_BLOCKING), whatever the disk below is, so the block layer never runs it where it must not sleep.
+    /// </summary>
+    public virtual bool Blocking => false;
+
     /// <summary>Gets how long the filter may hold an IO on purpose (a delay, a rate limit).</summary>
     public virtual TimeSpan CompletionDelay => TimeSpan.Zero;
 

@@ -75,6 +75,10 @@ internal sealed unsafe partial class CowFilter : BlockFilter
     public override string Name => "cow";
 
     /// <inheritdoc/>
+    /// <remarks>An overlay file is written (and flushed on FUA) inside <see cref="Queue"/>.</remarks>
+    public override bool Blocking => _file is not null;
+
+    /// <inheritdoc/>
     public override string Parameters => string.Create(CultureInfo.InvariantCulture, $"cow-block-size={_chunkSize}") + (_path is null ? string.Empty : ",file=" + _path);
 
     /// <inheritdoc/>

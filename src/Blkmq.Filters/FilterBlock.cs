@@ -46,11 +46,12 @@ internal sealed class FilterBlock : IAsyncDisposable
         var options = new TagSetOptions
         {
             // The stack is as concurrent as its strictest member: the same queues and depth as below, and blocking
-            // when the disk below may sleep in QueueRq (a forwarded IO may run it on this submitter's thread).
+            // when the disk below may sleep in QueueRq (a forwarded IO may run it on this submitter's thread) or the
+            // filter itself may (a file overlay, a log file).
             HardwareQueueCount = lowerOptions.HardwareQueueCount,
             QueueDepth = lowerOptions.QueueDepth,
             MaxSegments = 1,
-            Blocking = lowerOptions.Blocking,
+            Blocking = lowerOptions.Blocking || filter.Blocking,
             RequestTimeout = lowerOptions.RequestTimeout,
             LoggerFactory = lowerOptions.LoggerFactory,
         };

@@ -92,6 +92,21 @@ public sealed class CowFilterTests : IDisposable
         Assert.Equal(data, back);
     }
 
+    [Fact]
+    public async Task OverlayFile_MakesTheFilterDiskBlocking_MemoryOverlayDoesNot()
+    {
+        // The file overlay is written inside Queue: the block layer must treat that disk as one that may sleep.
+        string overlay = _base + ".overlay";
+        await using (DriverInstance onFile = Stacks.Create($"file:path={_base}|cow:file={overlay}"))
+        {
+            Assert.True(onFile.Disk.TagSet.Options.Blocking);
+        }
+
+        await using DriverInstance inMemory = Stacks.Create($"file:path={_base}|cow");
+        Assert.False(inMemory.Disk.TagSet.Options.Blocking);
+        File.Delete(overlay);
+    }
+
     private static async Task WriteAsync(BlockDevice device, byte[] model, long offset, byte[] data)
     {
         await device.WriteAsync(offset, data);
