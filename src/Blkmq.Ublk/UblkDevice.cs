@@ -18,7 +18,9 @@ namespace Blkmq.Ublk;
 /// waits until every tag is fetched, then START_DEV, after which <c>/dev/ublkbN</c> exists. <see cref="Dispose"/>
 /// runs STOP_DEV (the block device goes away once its in-flight IO completed), ends the queue threads, unmaps and
 /// closes <c>/dev/ublkcN</c> (DEL_DEV waits for that), then DEL_DEV.</para>
-/// <para>Data moves through a per-tag buffer the kernel copies into (writes) and out of (reads). A server that dies
+/// <para>Data moves through a per-tag buffer: the kernel copies into it (writes) and out of it (reads), or, with
+/// USER_COPY (<see cref="UblkDeviceOptions.UserCopy"/>), the queue thread does with <c>pread</c> / <c>pwrite</c> on
+/// <c>/dev/ublkcN</c>. A server that dies
 /// without STOP_DEV leaves a dead device that fails its IO (or, <see cref="UblkDeviceOptions.Recoverable"/>, one that
 /// waits for <see cref="Recover"/>); <c>blkmq ublk delete N</c> removes what is left.</para>
 /// <para>The server must not share a mount namespace with users of its own devices: a file system mounted on
@@ -32,6 +34,7 @@ public sealed unsafe class UblkDevice : IDisposable
     private readonly List<(nint Address, nuint Size)> _maps = [];
     private readonly List<nint> _buffers = [];
     private int _cdevFd = -1;
+    private bool _owned;
     private bool _started;
     private bool _disposed;
     private volatile bool _failed;
@@ -53,6 +56,9 @@ public sealed unsafe class UblkDevice : IDisposable
 
     /// <summary>Gets the <c>UBLK_F_*</c> flags the device was created with.</summary>
     public ulong Flags { get; private set; }
+
+    /// <summary>Gets whether request data moves with <c>pread</c> / <c>pwrite</c> on <c>/dev/ublkcN</c> (<c>UBLK_F_USER_COPY</c>).</summary>
+    public bool IsUserCopy => (Flags & UblkConstants.FlagUserCopy) != 0;
 
     /// <summary>Gets the <c>UBLK_F_*</c> flags the kernel supports (GET_FEATURES; 0 before Linux 6.5).</summary>
     public ulong KernelFeatures { get; private set; }
@@ -122,7 +128,9 @@ public sealed unsafe class UblkDevice : IDisposable
     /// <param name="deviceId">The device number.</param>
     /// <param name="loggerFactory">Where device events are logged.</param>
     /// <returns>The device, served by this process.</returns>
-    /// <exception cref="UblkException">The device does not exist, is not recoverable, or its old server is still alive.</exception>
+    /// <exception cref="UblkException">The device does not exist, is not recoverable, its old server is still alive, or
+    /// the export's size or block size differs from the device's. A failed recovery leaves the device as it was (not
+    /// deleted), for another attempt.</exception>
     public static UblkDevice Recover(BlockExport export, int deviceId, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(export);
@@ -148,6 +156,8 @@ public sealed unsafe class UblkDevice : IDisposable
                 throw new UblkException($"ublk device {deviceId}: max IO size {info.MaxIoBufBytes} is out of range.");
             }
 
+            CheckSameGeometry(control, (uint)deviceId, export.Target.Disk);
+
             // START_USER_RECOVERY fails with EBUSY until the kernel has noticed the old server's death.
             DateTime deadline = DateTime.UtcNow.AddSeconds(30);
             while ((result = control.StartUserRecovery((uint)deviceId)) == -16 && DateTime.UtcNow < deadline)
@@ -168,6 +178,8 @@ public sealed unsafe class UblkDevice : IDisposable
                 throw new UblkException(UblkControl.Describe("END_USER_RECOVERY", (uint)deviceId, result), -result);
             }
 
+            // From here on the device is this server's: SIGTERM stops and deletes it as if it had created it.
+            device._owned = true;
             device._started = true;
             UblkLog.Recovered(logger, (uint)deviceId, Environment.ProcessId);
             return device;
@@ -268,7 +280,8 @@ public sealed unsafe class UblkDevice : IDisposable
             NativeMemory.AlignedFree((void*)buffer);
         }
 
-        if (DeviceId != uint.MaxValue)
+        // A recovery that failed leaves the device to the next attempt (or `blkmq ublk delete N`).
+        if (_owned)
         {
             int result = _control.DeleteDevice(DeviceId);
             if (result < 0)
@@ -297,6 +310,17 @@ public sealed unsafe class UblkDevice : IDisposable
 
         KernelFeatures = features;
         ulong flags = features & UblkConstants.FlagCmdIoctlEncode;
+        bool kernelHasUserCopy = (features & UblkConstants.FlagUserCopy) != 0;
+        if (options.UserCopy == UblkUserCopyMode.On && !kernelHasUserCopy)
+        {
+            throw new UblkException("this kernel's ublk driver has no USER_COPY (Linux 6.5+); use user copy auto or off.");
+        }
+
+        if (options.UserCopy == UblkUserCopyMode.On || (options.UserCopy == UblkUserCopyMode.Auto && kernelHasUserCopy))
+        {
+            flags |= UblkConstants.FlagUserCopy;
+        }
+
         if (options.Recoverable)
         {
             if (features != 0 && (features & UblkConstants.FlagUserRecoveryReissue) == 0)
@@ -322,11 +346,30 @@ public sealed unsafe class UblkDevice : IDisposable
 
         DeviceId = info.DevId;
         Flags = info.Flags;
+        _owned = true;
         UblkParams parameters = BuildParams(target.Disk, target.IsReadOnly, options.MaxIoBytes);
         result = _control.SetParams(DeviceId, parameters);
         if (result < 0)
         {
             throw new UblkException(UblkControl.Describe("SET_PARAMS", DeviceId, result), -result);
+        }
+    }
+
+    /// <summary>Refuses to recover a device with a disk of another size or logical block size than it had.</summary>
+    private static void CheckSameGeometry(UblkControl control, uint deviceId, Disk disk)
+    {
+        int result = control.GetParams(deviceId, out UblkParams parameters);
+        if (result < 0)
+        {
+            throw new UblkException(UblkControl.Describe("GET_PARAMS", deviceId, result), -result);
+        }
+
+        int logicalBlockSize = 1 << parameters.Basic.LogicalBlockShift;
+        if (parameters.Basic.DevSectors != (ulong)disk.CapacitySectors || logicalBlockSize != disk.Limits.LogicalBlockSize)
+        {
+            throw new UblkException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"ublk device {deviceId} has {parameters.Basic.DevSectors} sectors of {logicalBlockSize} bytes; the export has {disk.CapacitySectors} of {disk.Limits.LogicalBlockSize}: not the same disk."));
         }
     }
 
@@ -365,7 +408,7 @@ public sealed unsafe class UblkDevice : IDisposable
             _maps.Add((map, mapSize));
             nint buffers = (nint)NativeMemory.AlignedAlloc((nuint)depth * (nuint)maxIoBytes, 4096);
             _buffers.Add(buffers);
-            var queue = new UblkQueue(this, q, depth, maxIoBytes, _cdevFd, (UblkIoDesc*)map, (byte*)buffers, target, _logger);
+            var queue = new UblkQueue(this, q, depth, maxIoBytes, _cdevFd, (UblkIoDesc*)map, (byte*)buffers, IsUserCopy, target, _logger);
             _queues.Add(queue);
             int error = queue.Start();
             if (error != 0)

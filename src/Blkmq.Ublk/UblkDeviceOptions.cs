@@ -21,6 +21,12 @@ public sealed record UblkDeviceOptions
     /// </summary>
     public bool Recoverable { get; init; }
 
+    /// <summary>
+    /// Gets how request data moves: <see cref="UblkUserCopyMode.Auto"/> (the default) uses USER_COPY when the kernel
+    /// offers it; either way each tag keeps one buffer of <see cref="MaxIoBytes"/>, allocated at start.
+    /// </summary>
+    public UblkUserCopyMode UserCopy { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range; the message names the property.</exception>
     public void Validate()
@@ -28,6 +34,7 @@ public sealed record UblkDeviceOptions
         Check(DeviceId >= -1 && DeviceId < (1 << 20), nameof(DeviceId), "The device number must be -1 (any) or 0 to 1048575.");
         Check(QueueCount >= 1 && QueueCount <= UblkConstants.MaxQueues, nameof(QueueCount), "The queue count must be 1 to 4096.");
         Check(QueueDepth >= 1 && QueueDepth <= UblkConstants.MaxQueueDepth, nameof(QueueDepth), "The queue depth must be 1 to 4096.");
+        Check(Enum.IsDefined(UserCopy), nameof(UserCopy), "The user copy mode must be Auto, On or Off.");
         Check(MaxIoBytes >= 4096 && MaxIoBytes <= (1 << 20) && (MaxIoBytes & 4095) == 0, nameof(MaxIoBytes), "The max IO size must be a multiple of 4096 from 4096 to 1 MiB.");
     }
 

@@ -44,6 +44,14 @@ internal static unsafe partial class UblkNative
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buffer, nuint count);
 
+    /// <summary><c>ssize_t pread(int fd, void *buf, size_t count, off_t offset)</c> (64-bit offset).</summary>
+    [LibraryImport("libc", EntryPoint = "pread64", SetLastError = true)]
+    public static partial nint Pread(int fd, void* buffer, nuint count, long offset);
+
+    /// <summary><c>ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)</c> (64-bit offset).</summary>
+    [LibraryImport("libc", EntryPoint = "pwrite64", SetLastError = true)]
+    public static partial nint Pwrite(int fd, void* buffer, nuint count, long offset);
+
     /// <summary><c>int prctl(int option, unsigned long arg2, ...)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
     public static partial int Prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);

@@ -72,6 +72,38 @@ public sealed class UblkEncodingTests
         Assert.Equal(8192, UblkConstants.DescriptorMapSize(200, 4096));
     }
 
+    [Theory]
+    [InlineData(0, 0, 0, 0x80000000L)]
+    [InlineData(0, 0, 4096, 0x80001000L)]
+    [InlineData(0, 1, 0, 0x80000000L + (1L << 25))]
+    [InlineData(1, 0, 0, 0x80000000L + (1L << 41))]
+    [InlineData(3, 63, 512, 0x80000000L + (3L << 41) + (63L << 25) + 512)]
+    public void UserCopyOffset_IsBufOffsetPlusQueueTagAndByte(int queueId, int tag, int byteOffset, long expected) =>
+        // UBLKSRV_IO_BUF_OFFSET 0x80000000, UBLK_TAG_OFF = UBLK_IO_BUF_BITS = 25, UBLK_QID_OFF = 25 + 16 = 41.
+        Assert.Equal(expected, UblkConstants.UserCopyOffset(queueId, tag, byteOffset));
+
+    [Theory]
+    [InlineData(0, 0, 0)]
+    [InlineData(4095, 4095, (1 << 20) - 1)]
+    [InlineData(17, 4095, 0)]
+    [InlineData(4095, 0, 4096)]
+    public void UserCopyOffset_DecodesAsTheKernelDoes(int queueId, int tag, int byteOffset)
+    {
+        // ublk_pos_to_hwq / ublk_pos_to_tag / ublk_pos_to_buf_off of drivers/block/ublk_drv.c.
+        long pos = UblkConstants.UserCopyOffset(queueId, tag, byteOffset) - 0x80000000L;
+        Assert.Equal(queueId, (int)((pos >> 41) & 0xFFF));
+        Assert.Equal(tag, (int)((pos >> 25) & 0xFFFF));
+        Assert.Equal(byteOffset, (int)(pos & ((1 << 25) - 1)));
+    }
+
+    [Fact]
+    public void Options_UserCopy_DefaultsToAutoAndRefusesUnknownModes()
+    {
+        Assert.Equal(UblkUserCopyMode.Auto, new UblkDeviceOptions().UserCopy);
+        var options = new UblkDeviceOptions { UserCopy = (UblkUserCopyMode)7 };
+        Assert.Throws<ArgumentException>(options.Validate);
+    }
+
     [Fact]
     public async Task BuildParams_MemoryDisk_CarriesGeometryAndDiscard()
     {
@@ -115,6 +147,10 @@ public sealed class UblkEncodingTests
         var options = new UblkDeviceOptions { DeviceId = id, QueueCount = queues, QueueDepth = depth, MaxIoBytes = maxIo };
         Assert.Throws<ArgumentException>(options.Validate);
     }
+
+    [Fact]
+    public void DescribeFlags_NamesUserCopy() =>
+        Assert.Equal("comp_in_task,ioctl_encode,user_copy", UblkConstants.DescribeFlags(UblkConstants.FlagUringCmdCompInTask | UblkConstants.FlagCmdIoctlEncode | UblkConstants.FlagUserCopy));
 
     [Fact]
     public void DescribeFlags_NamesEachBit() =>
