@@ -8,8 +8,11 @@
 #
 # Steps (each prints PASS/FAIL; the script exits non-zero on the first failure):
 #   on the host:  install missing packages, fetch the guest kernel when there is none, publish src/Blkmq.Cli;
-#   in the guest: modprobe ublk_drv; blkmq serve --ublk --ublk-id 0 with two exports (256 MiB, 512-byte blocks;
-#                 64 MiB, 4096-byte blocks) -> /dev/ublkb0 and /dev/ublkb1 with the right size and block sizes
+#   in the guest: modprobe ublk_drv; once with --ublk-user-copy on and once with off (the device's flags checked):
+#                 a --ublk-recoverable server over a file SIGKILLed during a 16 MiB O_DIRECT write: /dev/ublkb0 stays,
+#                 the write and a new read wait; blkmq serve --recover 0 takes over; both complete, the data reads
+#                 back intact, SIGTERM leaves nothing; and blkmq serve --ublk --ublk-id 0 with two exports
+#                 (256 MiB, 512-byte blocks; 64 MiB, 4096-byte blocks) -> /dev/ublkb0 and /dev/ublkb1 with the right size and block sizes
 #                 (blockdev --getss --getpbsz --getsize64); 8 MiB O_DIRECT write + read back + cmp; mkfs.ext4, mount,
 #                 4 MiB random file + sha256, umount, e2fsck -fn clean, mount again and verify; fio io_uring direct
 #                 randwrite with crc32c verify, depth 32, 2 jobs; blkdiscard of a written range reads back zeroes;
@@ -19,7 +22,8 @@
 #
 # Exit status: 0 all passed, 1 a step failed, 2 no kvm-guest folder (skipped by scripts/test.sh).
 # Environment: KVM_GUEST_DIR, KVM_GUEST_CACHE (as run-in-guest.sh), UBLK_CHECK_TIMEOUT (default 900 s),
-# UBLK_CHECK_KEEP=1 (keep the temporary folder: published CLI, server logs, dmesg).
+# UBLK_CHECK_KEEP=1 (keep the temporary folder: published CLI, server logs, dmesg), UBLK_CHECK_ONLY="kill recovery-on
+# main-on recovery-off main-off" (run only these sections; default all).
 set -euo pipefail
 
 if [ "${1:-}" = --in-guest ]; then
@@ -90,7 +94,15 @@ if [ "${1:-}" = --in-guest ]; then
   [ -c /dev/ublk-control ] || fail "modprobe ublk_drv (/dev/ublk-control missing)"
   [ ! -e /dev/ublkc0 ] || fail "/dev/ublkc0 exists already; not touching it"
 
+  want() { [ -z "${UBLK_CHECK_ONLY:-}" ] || [[ " $UBLK_CHECK_ONLY " == *" $1 "* ]]; }
+  no_device_left() { # what
+    local left
+    left=$(ls /dev/ublkb* /dev/ublkc* 2>/dev/null | tr '\n' ' ')
+    [ -z "$left" ] && pass "no ublk device left $1" || fail "devices left $1: $left"
+  }
+
   # A server killed with SIGKILL (no recovery): the kernel stops the device; IO fails within seconds.
+  check_killed() {
   start_server killed --ublk-id 0 --export disk=memory:size=64M || fail "server start (to be killed)"
   pass "server to be killed: pid $spid"
   dd if=/dev/ublkb0 of=/dev/null bs=4k iflag=direct status=none count=1000000 &
@@ -112,14 +124,79 @@ if [ "${1:-}" = --in-guest ]; then
   pass "new IO after SIGKILL fails"
   step "blkmq ublk list" "$blkmq" ublk list
   step "blkmq ublk delete 0" "$blkmq" ublk delete 0
-  left=$(ls /dev/ublkb* /dev/ublkc* 2>/dev/null | tr '\n' ' ')
-  [ -z "$left" ] && pass "no ublk device left after cleanup" || fail "devices left: $left"
+  no_device_left "after cleanup"
+  }
 
-  start_server server --ublk-id 0 --export disk=memory:size=256M --export small=memory:size=64M,bs=4096 \
+  # A recoverable server (--ublk-recoverable) over a file killed with SIGKILL in the middle of a 16 MiB O_DIRECT
+  # write: /dev/ublkb0 stays, the write and a new read wait (do not fail); `blkmq serve --recover 0` takes over,
+  # the kernel reissues what the dead server held, both complete and the data reads back intact. The delay filter
+  # (20 ms per write) keeps writes in the server when it is killed.
+  check_recovery() {
+  local mode=$1 img=/run/blkmq-recover.img pat=/run/recover-pattern stack
+  echo "---- recovery, --ublk-user-copy $mode"
+  stack="disk=file:path=$img|delay:write=20ms"
+  rm -f "$img"
+  step "recovery: 64 MiB image file $img" truncate -s 64M "$img"
+  step "recovery: 16 MiB random pattern" dd if=/dev/urandom of="$pat" bs=1M count=16 iflag=fullblock status=none
+  start_server "recoverable-$mode" --ublk-id 0 --ublk-recoverable --ublk-user-copy "$mode" --export "$stack" || fail "recovery: server start"
+  grep -q 'user_recovery,user_recovery_reissue' "$out/recoverable-$mode.log" && pass "recovery: server pid $spid, device is USER_RECOVERY | REISSUE" \
+    || fail "recovery: the device is not USER_RECOVERY | REISSUE: $(grep -o 'flags .*' "$out/recoverable-$mode.log" | head -1)"
+  copy_mode "recoverable-$mode" "$mode"
+  dd if="$pat" of=/dev/ublkb0 bs=64k oflag=direct status=none &
+  local wpid=$! rpid
+  sleep 2
+  kill -0 "$wpid" 2>/dev/null || fail "recovery: the 16 MiB write ended before the kill (too fast for this check)"
+  kill -KILL "$spid"
+  wait "$spid" 2>/dev/null
+  spid=
+  pass "recovery: server SIGKILLed during the write"
+  sleep 3
+  [ -b /dev/ublkb0 ] && pass "recovery: /dev/ublkb0 still exists 3 s after SIGKILL" || fail "recovery: /dev/ublkb0 is gone after SIGKILL"
+  kill -0 "$wpid" 2>/dev/null && pass "recovery: the write waits (has not failed)" \
+    || { wait "$wpid"; fail "recovery: the write ended (exit $?) while no server ran"; }
+  dd if=/dev/ublkb0 of=/run/recover-read bs=1M count=1 iflag=direct status=none &
+  rpid=$!
+  sleep 2
+  kill -0 "$rpid" 2>/dev/null && pass "recovery: a new read waits too" || { wait "$rpid"; fail "recovery: a new read ended (exit $?) while no server ran"; }
+  "$blkmq" ublk list | sed 's/^/    /'
+  local t=$(date +%s)
+  start_server "recovered-$mode" --recover 0 --export "$stack" || fail "recovery: blkmq serve --recover 0"
+  grep -q 'recovered by this server' "$out/recovered-$mode.log" && pass "recovery: serve --recover 0 took over (pid $spid, $(( $(date +%s) - t )) s)" \
+    || fail "recovery: no 'recovered' line in the log"
+  for _ in $(seq 600); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.2; done
+  kill -0 "$wpid" 2>/dev/null && { kill -KILL "$wpid"; fail "recovery: the write still runs 120 s after recovery"; }
+  wait "$wpid" && pass "recovery: the write completed (exit 0)" || fail "recovery: the write failed (exit $?)"
+  wait "$rpid" && pass "recovery: the read completed (exit 0)" || fail "recovery: the read failed (exit $?)"
+  step "recovery: 16 MiB read back through /dev/ublkb0 matches" cmp "$pat" <(dd if=/dev/ublkb0 bs=1M count=16 iflag=direct status=none)
+  stop_server "$spid"
+  local src=$?
+  spid=
+  [ "$src" -eq 0 ] && pass "recovery: recovered server SIGTERM -> exit 0" || fail "recovery: recovered server SIGTERM -> exit $src"
+  no_device_left "after the recovered server's SIGTERM"
+  step "recovery: the file holds the pattern" cmp -n 16777216 "$pat" "$img"
+  rm -f "$img" "$pat" /run/recover-read
+  }
+
+  # copy_mode LOG MODE: the device of server log LOG moves data as --ublk-user-copy MODE says (this kernel has it).
+  copy_mode() {
+    local flags
+    flags=$(grep -o 'flags [a-z_,]*' "$out/$1.log" | head -1)
+    case $2 in
+      on) [[ $flags == *user_copy* ]] ;;
+      off) [[ $flags != *user_copy* ]] ;;
+    esac && pass "--ublk-user-copy $2: device $flags" || fail "--ublk-user-copy $2: device $flags"
+  }
+
+  # check_main MODE: the checks of an ordinary server, with --ublk-user-copy MODE.
+  check_main() {
+  local mode=$1
+  echo "---- two exports, --ublk-user-copy $mode"
+  start_server "server-$mode" --ublk-id 0 --ublk-user-copy "$mode" --export disk=memory:size=256M --export small=memory:size=64M,bs=4096 \
     || fail "server start (two exports)"
-  pass "server start: pid $spid, $(tr '\n' ' ' < "$out/server.out")"
-  [ "$(sed -n 1p "$out/server.out")" = /dev/ublkb0 ] && [ "$(sed -n 2p "$out/server.out")" = /dev/ublkb1 ] \
-    && pass "two exports -> /dev/ublkb0 and /dev/ublkb1" || fail "devices printed: $(tr '\n' ' ' < "$out/server.out")"
+  pass "server start: pid $spid, $(tr '\n' ' ' < "$out/server-$mode.out")"
+  [ "$(sed -n 1p "$out/server-$mode.out")" = /dev/ublkb0 ] && [ "$(sed -n 2p "$out/server-$mode.out")" = /dev/ublkb1 ] \
+    && pass "two exports -> /dev/ublkb0 and /dev/ublkb1" || fail "devices printed: $(tr '\n' ' ' < "$out/server-$mode.out")"
+  copy_mode "server-$mode" "$mode"
   geometry /dev/ublkb0 268435456 512 512
   geometry /dev/ublkb1 67108864 4096 4096
 
@@ -153,8 +230,8 @@ if [ "${1:-}" = --in-guest ]; then
   step "fio io_uring direct randwrite+verify crc32c, iodepth 32, 2 jobs" \
     fio --name=v --filename=/dev/ublkb1 --ioengine=io_uring --direct=1 --rw=randwrite --bs=4k --iodepth=32 \
       --numjobs=2 --size=16M --offset_increment=16M --verify=crc32c --do_verify=1 --verify_fatal=1 \
-      --group_reporting --output="$out/fio.txt"
-  grep -E 'IOPS|err=' "$out/fio.txt" | head -4 | sed 's/^/    /'
+      --group_reporting --output="$out/fio-$mode.txt"
+  grep -E 'IOPS|err=' "$out/fio-$mode.txt" | head -4 | sed 's/^/    /'
 
   step "dd 1 MiB random -> /dev/ublkb1 at 32 MiB" dd if=/dev/urandom of=/dev/ublkb1 bs=1M count=1 seek=32 oflag=direct status=none
   step "blkdiscard -o 32M -l 1M /dev/ublkb1" blkdiscard -o 33554432 -l 1048576 /dev/ublkb1
@@ -164,8 +241,15 @@ if [ "${1:-}" = --in-guest ]; then
   src=$?
   spid=
   [ "$src" -eq 0 ] && pass "server stop: SIGTERM -> exit 0" || fail "server stop: SIGTERM -> exit $src"
-  left=$(ls /dev/ublkb* /dev/ublkc* 2>/dev/null | tr '\n' ' ')
-  [ -z "$left" ] && pass "no ublk device left after SIGTERM" || fail "devices left after SIGTERM: $left"
+  no_device_left "after SIGTERM"
+  }
+
+  want kill && check_killed
+  # Both ways data moves (USER_COPY, and the per-tag buffers the kernel copies) under the same checks.
+  for mode in on off; do
+    want "recovery-$mode" && check_recovery "$mode"
+    want "main-$mode" && check_main "$mode"
+  done
 
   ok=1
   echo "[$(elapsed)] guest: all steps passed"
