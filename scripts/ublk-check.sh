@@ -23,7 +23,7 @@
 # Exit status: 0 all passed, 1 a step failed, 2 no kvm-guest folder (skipped by scripts/test.sh).
 # Environment: KVM_GUEST_DIR, KVM_GUEST_CACHE (as run-in-guest.sh), UBLK_CHECK_TIMEOUT (default 900 s),
 # UBLK_CHECK_KEEP=1 (keep the temporary folder: published CLI, server logs, dmesg), UBLK_CHECK_ONLY="kill recovery-on
-# main-on recovery-off main-off" (run only these sections; default all).
+# main-on recovery-off main-off unprivileged" (run only these sections; default all).
 set -euo pipefail
 
 if [ "${1:-}" = --in-guest ]; then
@@ -34,7 +34,7 @@ if [ "${1:-}" = --in-guest ]; then
   out=$BLKMQ_OUT
   blkmq=$BLKMQ_PUB/blkmq
   mnt=/mnt/blkmq-ublk
-  spid= mounted= ok=
+  spid= mounted= ok= run_as= udevpid=
   t0=$(date +%s.%N)
   elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%6.1fs", b - a }'; }
   pass() { echo "[$(elapsed)] PASS: $*"; }
@@ -57,6 +57,7 @@ if [ "${1:-}" = --in-guest ]; then
     local rc=$?
     [ -z "$mounted" ] || umount "$mnt" 2>/dev/null
     [ -z "$spid" ] || stop_server "$spid"
+    [ -z "$udevpid" ] || kill "$udevpid" 2>/dev/null
     for c in /dev/ublkc*; do [ -e "$c" ] && "$blkmq" ublk delete "${c#/dev/ublkc}" >/dev/null 2>&1; done
     dmesg > "$out/dmesg.txt" 2>&1
     local lines
@@ -72,7 +73,7 @@ if [ "${1:-}" = --in-guest ]; then
     local log=$1 want
     shift
     want=$(printf '%s\n' "$@" | grep -c '^--export$')
-    "$blkmq" serve --ublk --listen none "$@" > "$out/$log.out" 2> "$out/$log.log" &
+    $run_as "$blkmq" serve --ublk --listen none "$@" > "$out/$log.out" 2> "$out/$log.log" &
     spid=$!
     for _ in $(seq 1200); do
       [ "$(grep -c '^/dev/ublkb' "$out/$log.out" 2>/dev/null)" -ge "$want" ] && return 0
@@ -244,12 +245,59 @@ if [ "${1:-}" = --in-guest ]; then
   no_device_left "after SIGTERM"
   }
 
+  # An unprivileged device (UBLK_F_UNPRIVILEGED_DEV, Linux 6.3+): the server runs as user nobody. Root plays udev's
+  # part as ublksrv's rules do: /dev/ublk-control mode 0666, /dev/ublkc0 and /dev/ublkb0 given to their owner.
+  check_unprivileged() {
+  local uid=65534 as
+  echo "---- unprivileged: the server runs as uid $uid"
+  chmod 0666 /dev/ublk-control
+  ( while :; do
+      for d in /dev/ublkc0 /dev/ublkb0; do
+        [ "$(stat -c %u "$d" 2>/dev/null)" = "$uid" ] || chown "$uid:$uid" "$d" 2>/dev/null
+      done
+      sleep 0.1
+    done ) &
+  udevpid=$!
+  mkdir -p /run/nobody && chown "$uid:$uid" /run/nobody
+  chmod a+rx "$(dirname "$BLKMQ_PUB")" "$BLKMQ_PUB"
+  as="setpriv --reuid=$uid --regid=$uid --clear-groups env HOME=/run/nobody DOTNET_CLI_HOME=/run/nobody"
+  run_as=$as
+  start_server unprivileged --ublk-id 0 --export disk=memory:size=64M || fail "unprivileged: server start"
+  run_as=
+  [ "$(stat -c %u "/proc/$spid")" = "$uid" ] && pass "unprivileged: server pid $spid runs as uid $uid" || fail "unprivileged: the server is not uid $uid"
+  grep -q 'flags [a-z_,]*unprivileged' "$out/unprivileged.log" && pass "unprivileged: device $(grep -o 'flags [a-z_,]*' "$out/unprivileged.log" | head -1)" \
+    || fail "unprivileged: device $(grep -o 'flags [a-z_,]*' "$out/unprivileged.log" | head -1)"
+  step "unprivileged: dd 8 MiB from /dev/urandom" dd if=/dev/urandom of=/run/nobody/x bs=1M count=8 iflag=fullblock status=none
+  chown "$uid" /run/nobody/x
+  sleep 0.5
+  step "unprivileged: as uid $uid, dd oflag=direct -> /dev/ublkb0" $as dd if=/run/nobody/x of=/dev/ublkb0 bs=1M oflag=direct status=none
+  step "unprivileged: as uid $uid, dd iflag=direct <- /dev/ublkb0" $as dd if=/dev/ublkb0 of=/run/nobody/y bs=1M count=8 iflag=direct status=none
+  step "unprivileged: cmp (8 MiB)" cmp /run/nobody/x /run/nobody/y
+  step "unprivileged: as uid $uid, fio io_uring direct randwrite+verify crc32c, iodepth 16" \
+    $as fio --name=u --filename=/dev/ublkb0 --ioengine=io_uring --direct=1 --rw=randwrite --bs=4k --iodepth=16 \
+      --size=8M --verify=crc32c --do_verify=1 --verify_fatal=1 --output=/run/nobody/fio.txt
+  step "unprivileged: as uid $uid, blkmq ublk list shows its device" bash -c "$as $blkmq ublk list | grep -E '^0 +live .*unprivileged'"
+  chmod 0666 /dev/ublkb0
+  if setpriv --reuid=65533 --regid=65533 --clear-groups dd if=/dev/ublkb0 of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null; then
+    fail "unprivileged: another user (uid 65533) could read /dev/ublkb0 (mode 0666)"
+  fi
+  pass "unprivileged: another user cannot open /dev/ublkb0 even with mode 0666 (the kernel checks the owner)"
+  stop_server "$spid"
+  local src=$?
+  spid=
+  [ "$src" -eq 0 ] && pass "unprivileged: SIGTERM -> exit 0" || fail "unprivileged: SIGTERM -> exit $src"
+  kill "$udevpid"; wait "$udevpid" 2>/dev/null; udevpid=
+  chmod 0600 /dev/ublk-control
+  no_device_left "after the unprivileged server's SIGTERM"
+  }
+
   want kill && check_killed
   # Both ways data moves (USER_COPY, and the per-tag buffers the kernel copies) under the same checks.
   for mode in on off; do
     want "recovery-$mode" && check_recovery "$mode"
     want "main-$mode" && check_main "$mode"
   done
+  want unprivileged && check_unprivileged
 
   ok=1
   echo "[$(elapsed)] guest: all steps passed"

@@ -131,7 +131,7 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<bool> _ublk = new("--ublk")
     {
-        Description = "Also serve every export as a Linux block device /dev/ublkbN (needs root and the ublk_drv module, Linux 6.0+); "
+        Description = "Also serve every export as a Linux block device /dev/ublkbN (needs the ublk_drv module, Linux 6.0+, and root; or, as another user, Linux 6.3+, /dev/ublk-control open to that user and udev rules that give it /dev/ublk[bc]N: the device is then unprivileged); "
             + "the paths are printed at start. Stopped and deleted on SIGINT/SIGTERM.",
     };
 

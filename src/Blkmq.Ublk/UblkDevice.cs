@@ -60,6 +60,9 @@ public sealed unsafe class UblkDevice : IDisposable
     /// <summary>Gets whether request data moves with <c>pread</c> / <c>pwrite</c> on <c>/dev/ublkcN</c> (<c>UBLK_F_USER_COPY</c>).</summary>
     public bool IsUserCopy => (Flags & UblkConstants.FlagUserCopy) != 0;
 
+    /// <summary>Gets whether the device is owned by its creating user (<c>UBLK_F_UNPRIVILEGED_DEV</c>).</summary>
+    public bool IsUnprivileged => (Flags & UblkConstants.FlagUnprivilegedDev) != 0;
+
     /// <summary>Gets the <c>UBLK_F_*</c> flags the kernel supports (GET_FEATURES; 0 before Linux 6.5).</summary>
     public ulong KernelFeatures { get; private set; }
 
@@ -310,13 +313,29 @@ public sealed unsafe class UblkDevice : IDisposable
 
         KernelFeatures = features;
         ulong flags = features & UblkConstants.FlagCmdIoctlEncode;
+        bool unprivileged = options.Unprivileged ?? !Environment.IsPrivilegedProcess;
+        if (unprivileged)
+        {
+            if (features != 0 && (features & UblkConstants.FlagUnprivilegedDev) == 0)
+            {
+                throw new UblkException("this kernel's ublk driver has no UNPRIVILEGED_DEV (Linux 6.3+); run as root.");
+            }
+
+            if (options.UserCopy == UblkUserCopyMode.On || options.Recoverable)
+            {
+                throw new UblkException("an unprivileged ublk device (not root) can have neither USER_COPY nor recovery.");
+            }
+
+            flags |= UblkConstants.FlagUnprivilegedDev;
+        }
+
         bool kernelHasUserCopy = (features & UblkConstants.FlagUserCopy) != 0;
         if (options.UserCopy == UblkUserCopyMode.On && !kernelHasUserCopy)
         {
             throw new UblkException("this kernel's ublk driver has no USER_COPY (Linux 6.5+); use user copy auto or off.");
         }
 
-        if (options.UserCopy == UblkUserCopyMode.On || (options.UserCopy == UblkUserCopyMode.Auto && kernelHasUserCopy))
+        if (!unprivileged && (options.UserCopy == UblkUserCopyMode.On || (options.UserCopy == UblkUserCopyMode.Auto && kernelHasUserCopy)))
         {
             flags |= UblkConstants.FlagUserCopy;
         }
@@ -347,6 +366,13 @@ public sealed unsafe class UblkDevice : IDisposable
         DeviceId = info.DevId;
         Flags = info.Flags;
         _owned = true;
+        if (IsUnprivileged)
+        {
+            // The kernel checks access to /dev/ublkcN for every command from here on (SET_PARAMS too): wait until
+            // udev has given the node to this user.
+            _control.UseDevicePath();
+            OpenCharDevice(UblkNative.Eacces, 200);
+        }
         UblkParams parameters = BuildParams(target.Disk, target.IsReadOnly, options.MaxIoBytes);
         result = _control.SetParams(DeviceId, parameters);
         if (result < 0)
@@ -373,25 +399,39 @@ public sealed unsafe class UblkDevice : IDisposable
         }
     }
 
-    private void StartQueues(ExportTarget target, int queueCount, int depth, int maxIoBytes)
+    /// <summary>
+    /// Opens <c>/dev/ublkcN</c>, retrying every 50 ms up to <paramref name="attempts"/> times while it is missing
+    /// (devtmpfs adds it with ADD_DEV; a udev may rename or add it late) or, with <paramref name="alsoRetry"/> =
+    /// EACCES, not yet given to this user (an unprivileged device, until udev's rule has run).
+    /// </summary>
+    private void OpenCharDevice(int alsoRetry, int attempts)
     {
-        // devtmpfs adds /dev/ublkcN with ADD_DEV; wait a little for a udev that renames or adds it late.
         string path = CharDevicePath;
         for (int attempt = 0; ; attempt++)
         {
             _cdevFd = UblkNative.Open(path, UblkNative.OpenReadWrite | UblkNative.OpenCloseOnExec);
             if (_cdevFd >= 0)
             {
-                break;
+                return;
             }
 
             int errno = Marshal.GetLastPInvokeError();
-            if (errno != UblkNative.Enoent || attempt >= 100)
+            if ((errno != UblkNative.Enoent && errno != alsoRetry) || attempt >= attempts)
             {
-                throw new UblkException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+                string hint = errno == UblkNative.Eacces ? " (an unprivileged device's nodes must be given to its user, as ublksrv's udev rule does)" : string.Empty;
+                throw new UblkException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}{hint}", errno);
             }
 
             Thread.Sleep(50);
+        }
+    }
+
+    private void StartQueues(ExportTarget target, int queueCount, int depth, int maxIoBytes)
+    {
+        string path = CharDevicePath;
+        if (_cdevFd < 0)
+        {
+            OpenCharDevice(UblkNative.Enoent, 100);
         }
 
         int pageSize = UblkNative.GetPageSize();

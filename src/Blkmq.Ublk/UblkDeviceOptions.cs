@@ -27,6 +27,16 @@ public sealed record UblkDeviceOptions
     /// </summary>
     public UblkUserCopyMode UserCopy { get; init; }
 
+    /// <summary>
+    /// Gets whether the device is created unprivileged (<c>UBLK_F_UNPRIVILEGED_DEV</c>, Linux 6.3+): owned by this
+    /// user, every control command naming <c>/dev/ublkcN</c>, whose access the kernel checks instead of
+    /// CAP_SYS_ADMIN. <see langword="null"/> (the default): unprivileged when this process is not root. Such a device
+    /// can have neither USER_COPY nor recovery (the kernel refuses both), and needs <c>/dev/ublk-control</c> open to
+    /// the user and its nodes <c>/dev/ublk[bc]N</c> given to the user, as udev rules do (ublksrv's
+    /// <c>ublk_dev.rules</c>); <see cref="UblkDevice.Start"/> waits up to 10 s for <c>/dev/ublkcN</c> to become usable.
+    /// </summary>
+    public bool? Unprivileged { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range; the message names the property.</exception>
     public void Validate()

@@ -18,6 +18,7 @@ internal static unsafe partial class UblkNative
     public const int Eintr = 4;
     public const int Eagain = 11;
     public const int Enoent = 2;
+    public const int Eacces = 13;
     public const int Enodev = 19;
 
     /// <summary><c>int open(const char *path, int flags)</c>.</summary>

@@ -149,6 +149,17 @@ public sealed class UblkEncodingTests
     }
 
     [Fact]
+    public void DevicePathPayload_IsThePathWithoutNulThenThePayload()
+    {
+        // An unprivileged device's command: addr = "/dev/ublkcN" + payload, len = both, dev_path_len = the path's bytes.
+        byte[] path = UblkControl.DevicePath(12);
+        Assert.Equal("/dev/ublkc12"u8.ToArray(), path);
+        byte[] buffer = new byte[path.Length + 3];
+        UblkControl.ComposeWithDevicePath(path, [1, 2, 3], buffer);
+        Assert.Equal([.. "/dev/ublkc12"u8, 1, 2, 3], buffer);
+    }
+
+    [Fact]
     public void DescribeFlags_NamesUserCopy() =>
         Assert.Equal("comp_in_task,ioctl_encode,user_copy", UblkConstants.DescribeFlags(UblkConstants.FlagUringCmdCompInTask | UblkConstants.FlagCmdIoctlEncode | UblkConstants.FlagUserCopy));
 
