@@ -75,16 +75,17 @@ public sealed unsafe class UblkDevice : IDisposable
     /// <param name="loggerFactory">Where device events are logged.</param>
     /// <returns>The started device; <see cref="BlockDevicePath"/> exists.</returns>
     /// <exception cref="UblkException">A control command failed (no ublk_drv, not root, the number is taken, ...); nothing is left behind.</exception>
-    /// <exception cref="NotSupportedException">The disk is zoned (not served over ublk yet).</exception>
+    /// <exception cref="NotSupportedException">The disk is zoned without zone append, or zoned where the device cannot have USER_COPY (a kernel before 6.6, user copy off, unprivileged).</exception>
     public static UblkDevice Start(BlockExport export, UblkDeviceOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(export);
         options ??= new UblkDeviceOptions();
         options.Validate();
         ExportTarget target = export.Target;
-        if (target.Disk.IsZoned)
+        if (target.Disk.IsZoned && target.Disk.Limits.MaxZoneAppendSectors == 0)
         {
-            throw new NotSupportedException($"export '{export.Name}': zoned disks are not served over ublk yet.");
+            // The kernel refuses a zoned ublk device whose max_zone_append_sectors is 0.
+            throw new NotSupportedException($"export '{export.Name}': a zoned disk needs zone append to be served over ublk.");
         }
 
         if (!OperatingSystem.IsLinux())
@@ -232,6 +233,15 @@ public sealed unsafe class UblkDevice : IDisposable
         p.Basic.IoOptShift = p.Basic.PhysicalBlockShift;
         p.Basic.MaxSectors = (uint)(maxIoBytes >> 9);
         p.Basic.DevSectors = (ulong)disk.CapacitySectors;
+        if (limits.IsZoned)
+        {
+            p.Types |= UblkConstants.ParamTypeZoned;
+            p.Basic.ChunkSectors = (uint)limits.ZoneSectors;
+            p.Zoned.MaxOpenZones = (uint)limits.MaxOpenZones;
+            p.Zoned.MaxActiveZones = (uint)limits.MaxActiveZones;
+            p.Zoned.MaxZoneAppendSectors = (uint)Math.Min(limits.MaxZoneAppendSectors, maxIoBytes >> 9);
+        }
+
         if (disk.SupportsDiscard || disk.SupportsWriteZeroes)
         {
             p.Types |= UblkConstants.ParamTypeDiscard;
@@ -330,6 +340,22 @@ public sealed unsafe class UblkDevice : IDisposable
         }
 
         bool kernelHasUserCopy = (features & UblkConstants.FlagUserCopy) != 0;
+        if (target.Disk.IsZoned)
+        {
+            // ublk zoned (Linux 6.6) needs USER_COPY: REPORT_ZONES' answer is written into the request.
+            if ((features & UblkConstants.FlagZoned) == 0 || !kernelHasUserCopy)
+            {
+                throw new NotSupportedException("this kernel's ublk driver has no ZONED with USER_COPY (Linux 6.6+).");
+            }
+
+            if (unprivileged || options.UserCopy == UblkUserCopyMode.Off)
+            {
+                throw new NotSupportedException("a zoned disk needs USER_COPY: not with --ublk-user-copy off, not unprivileged.");
+            }
+
+            flags |= UblkConstants.FlagZoned | UblkConstants.FlagUserCopy;
+        }
+
         if (options.UserCopy == UblkUserCopyMode.On && !kernelHasUserCopy)
         {
             throw new UblkException("this kernel's ublk driver has no USER_COPY (Linux 6.5+); use user copy auto or off.");
@@ -448,7 +474,7 @@ public sealed unsafe class UblkDevice : IDisposable
             _maps.Add((map, mapSize));
             nint buffers = (nint)NativeMemory.AlignedAlloc((nuint)depth * (nuint)maxIoBytes, 4096);
             _buffers.Add(buffers);
-            var queue = new UblkQueue(this, q, depth, maxIoBytes, _cdevFd, (UblkIoDesc*)map, (byte*)buffers, IsUserCopy, target, _logger);
+            var queue = new UblkQueue(this, q, depth, maxIoBytes, _cdevFd, (UblkIoDesc*)map, (byte*)buffers, IsUserCopy, (Flags & UblkConstants.FlagZoned) != 0, target, _logger);
             _queues.Add(queue);
             int error = queue.Start();
             if (error != 0)

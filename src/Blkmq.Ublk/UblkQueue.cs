@@ -47,6 +47,8 @@ internal sealed unsafe class UblkQueue : IDisposable
     private readonly UblkIoDesc* _descriptors;
     private readonly byte* _buffers;
     private readonly bool _userCopy;
+    private readonly ulong[]? _appendSectors;
+    private readonly BlockZone[]? _zones;
     private readonly Memory<byte> _memory;
     private readonly ExportTarget _target;
     private readonly BlockDevice _blockDevice;
@@ -78,9 +80,10 @@ internal sealed unsafe class UblkQueue : IDisposable
     /// <param name="descriptors">The queue's mapped descriptor array.</param>
     /// <param name="buffers">Native memory of <paramref name="depth"/> × <paramref name="bufferSize"/> bytes, page aligned.</param>
     /// <param name="userCopy">Whether the device has USER_COPY: this queue moves the data with <c>pread</c> / <c>pwrite</c>.</param>
+    /// <param name="zoned">Whether the device is zoned (with USER_COPY): zone operations, zone append, REPORT_ZONES.</param>
     /// <param name="target">The disk served.</param>
     /// <param name="logger">The logger.</param>
-    public UblkQueue(UblkDevice device, int queueId, int depth, int bufferSize, int cdevFd, UblkIoDesc* descriptors, byte* buffers, bool userCopy, ExportTarget target, ILogger logger)
+    public UblkQueue(UblkDevice device, int queueId, int depth, int bufferSize, int cdevFd, UblkIoDesc* descriptors, byte* buffers, bool userCopy, bool zoned, ExportTarget target, ILogger logger)
     {
         _device = device;
         _queueId = queueId;
@@ -90,6 +93,12 @@ internal sealed unsafe class UblkQueue : IDisposable
         _descriptors = descriptors;
         _buffers = buffers;
         _userCopy = userCopy;
+        if (zoned)
+        {
+            _appendSectors = new ulong[depth];
+            _zones = new BlockZone[bufferSize / sizeof(BlkZone)];
+        }
+
         _memory = new NativeBufferMemoryManager(buffers, checked(depth * bufferSize)).Memory;
         _target = target;
         _blockDevice = target.Device;
@@ -352,6 +361,46 @@ internal sealed unsafe class UblkQueue : IDisposable
                     ? new ValueTask<BlockStatus>(BlockStatus.ReadOnly)
                     : _blockDevice.WriteZeroesStatusAsync(offset, length, (d.OpFlags & UblkConstants.IoFlagNoUnmap) == 0);
                 break;
+            case UblkConstants.OpZoneOpen:
+                io = UblkZoneOperations.ManageStatusAsync(_blockDevice, RequestOp.ZoneOpen, offset);
+                break;
+            case UblkConstants.OpZoneClose:
+                io = UblkZoneOperations.ManageStatusAsync(_blockDevice, RequestOp.ZoneClose, offset);
+                break;
+            case UblkConstants.OpZoneFinish:
+                io = UblkZoneOperations.ManageStatusAsync(_blockDevice, RequestOp.ZoneFinish, offset);
+                break;
+            case UblkConstants.OpZoneReset:
+                io = UblkZoneOperations.ManageStatusAsync(_blockDevice, RequestOp.ZoneReset, offset);
+                break;
+            case UblkConstants.OpZoneResetAll:
+                io = UblkZoneOperations.ManageStatusAsync(_blockDevice, RequestOp.ZoneResetAll, 0);
+                break;
+            case UblkConstants.OpZoneAppend:
+            {
+                if (_appendSectors is null || length > _bufferSize)
+                {
+                    Commit(tag, -Eopnotsupp);
+                    return;
+                }
+
+                int copied = CopyFromRequest(tag, (int)length);
+                if (copied < 0)
+                {
+                    Commit(tag, copied);
+                    return;
+                }
+
+                RequestFlags flags = (d.OpFlags & UblkConstants.IoFlagFua) != 0 ? RequestFlags.Fua : RequestFlags.None;
+                io = UblkZoneOperations.AppendStatusAsync(_blockDevice, _appendSectors, tag, offset, _memory.Slice(tag * _bufferSize, (int)length), flags);
+                okResult = (int)length;
+                break;
+            }
+
+            case UblkConstants.OpReportZones:
+                // NrSectors holds nr_zones here (a union in struct ublksrv_io_desc).
+                Commit(tag, ReportZones(tag, offset, (int)d.NrSectors));
+                return;
             default:
                 Commit(tag, -Eopnotsupp);
                 return;
@@ -390,6 +439,48 @@ internal sealed unsafe class UblkQueue : IDisposable
         {
             WriteEventFd();
         }
+    }
+
+    /// <summary>
+    /// REPORT_ZONES: describes <paramref name="zoneCount"/> zones from the one holding <paramref name="offset"/> as
+    /// <c>struct blk_zone</c>s in the tag's buffer and writes them to the request; entries past the last zone stay
+    /// zero (a zero length ends the report). The request is always answered in full: a partial answer would be
+    /// requeued by the kernel.
+    /// </summary>
+    /// <returns>The bytes written, or -errno.</returns>
+    private int ReportZones(int tag, long offset, int zoneCount)
+    {
+        int bytes = zoneCount * sizeof(BlkZone);
+        if (_zones is null || zoneCount <= 0 || zoneCount > _zones.Length)
+        {
+            return -BlockStatusMapping.ToErrno(BlockStatus.Invalid);
+        }
+
+        int filled;
+        try
+        {
+            filled = _blockDevice.ReportZones(offset, _zones.AsSpan(0, zoneCount));
+        }
+        catch (Exception ex) when (ex is NotSupportedException or ArgumentOutOfRangeException)
+        {
+            return -BlockStatusMapping.ToErrno(BlockStatus.Invalid);
+        }
+
+        byte* buffer = _buffers + ((long)tag * _bufferSize);
+        new Span<byte>(buffer, bytes).Clear();
+        var report = (BlkZone*)buffer;
+        for (int i = 0; i < filled; i++)
+        {
+            BlockZone zone = _zones[i];
+            report[i].Start = (ulong)zone.Start >> 9;
+            report[i].Length = (ulong)zone.Length >> 9;
+            report[i].Capacity = (ulong)zone.Capacity >> 9;
+            report[i].WritePointer = zone.WritePointer < 0 ? ulong.MaxValue : (ulong)zone.WritePointer >> 9;
+            report[i].Type = (byte)zone.Type;
+            report[i].Condition = (byte)zone.Condition;
+        }
+
+        return CopyToRequest(tag, bytes);
     }
 
     /// <summary>The commit result of a finished IO: bytes or -errno; a USER_COPY read first copies its data to the request.</summary>
@@ -507,7 +598,15 @@ internal sealed unsafe class UblkQueue : IDisposable
         // struct ublksrv_io_cmd in the 16-byte command area at offset 48: q_id, tag, result, then addr (the tag's
         // buffer; 0 with USER_COPY, where the kernel refuses any address).
         sqe->Address3 = (ushort)_queueId | ((ulong)(ushort)tag << 16) | ((ulong)(uint)result << 32);
-        sqe->Pad2 = _userCopy ? 0 : (ulong)(_buffers + ((long)tag * _bufferSize));
+        sqe->Pad2 = !_userCopy ? (ulong)(_buffers + ((long)tag * _bufferSize)) : _appendSectors is null ? 0 : TakeAppendSector(tag);
+    }
+
+    /// <summary>A zoned device's commit carries the sector a zone append went to (0 for any other request).</summary>
+    private ulong TakeAppendSector(int tag)
+    {
+        ulong sector = _appendSectors![tag];
+        _appendSectors[tag] = 0;
+        return sector;
     }
 
     private void ArmWake()

@@ -22,6 +22,7 @@ public sealed class UblkEncodingTests
         Assert.Equal(16, Unsafe.SizeOf<UblkParamDevt>());
         Assert.Equal(32, Unsafe.SizeOf<UblkParamZoned>());
         Assert.Equal(112, Unsafe.SizeOf<UblkParams>());
+        Assert.Equal(64, Unsafe.SizeOf<BlkZone>());
     }
 
     [Fact]
@@ -41,6 +42,11 @@ public sealed class UblkEncodingTests
         UblkCtrlCmd cmd = default;
         Assert.Equal(8, Offset(ref cmd, ref cmd.Address));
         Assert.Equal(16, Offset(ref cmd, ref cmd.Data0));
+        BlkZone zone = default;
+        Assert.Equal(16, Offset(ref zone, ref zone.WritePointer));
+        Assert.Equal(24, Offset(ref zone, ref zone.Type));
+        Assert.Equal(25, Offset(ref zone, ref zone.Condition));
+        Assert.Equal(32, Offset(ref zone, ref zone.Capacity));
         UblkIoDesc desc = default;
         Assert.Equal(8, Offset(ref desc, ref desc.StartSector));
         Assert.Equal(16, Offset(ref desc, ref desc.Address));
@@ -119,6 +125,18 @@ public sealed class UblkEncodingTests
         Assert.Equal(1, p.Discard.MaxDiscardSegments);
         Assert.True(p.Discard.MaxDiscardSectors > 0);
         Assert.Equal(4096u, p.Discard.DiscardGranularity);
+    }
+
+    [Fact]
+    public async Task BuildParams_ZonedDisk_CarriesZoneSizeAndLimits()
+    {
+        await using NullBlock nullb = NullBlock.Create("memory_backed=1,size=64M,zoned=1,zone_size=4,zone_nr_conv=1,zone_max_open=3,zone_max_active=5");
+        UblkParams p = UblkDevice.BuildParams(nullb.Disk, readOnly: false, maxIoBytes: 512 * 1024);
+        Assert.Equal(UblkConstants.ParamTypeZoned, p.Types & UblkConstants.ParamTypeZoned);
+        Assert.Equal((4u << 20) >> 9, p.Basic.ChunkSectors);
+        Assert.Equal(3u, p.Zoned.MaxOpenZones);
+        Assert.Equal(5u, p.Zoned.MaxActiveZones);
+        Assert.Equal(1024u, p.Zoned.MaxZoneAppendSectors); // the disk's, capped at the max IO size
     }
 
     [Fact]
