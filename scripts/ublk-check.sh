@@ -164,6 +164,15 @@ if [ "${1:-}" = --in-guest ]; then
   sleep 2
   kill -0 "$rpid" 2>/dev/null && pass "recovery: a new read waits too" || { wait "$rpid"; fail "recovery: a new read ended (exit $?) while no server ran"; }
   "$blkmq" ublk list | sed 's/^/    /'
+  if [ "$mode" = on ]; then
+    # A recovery with another disk (32 MiB, not 64) is refused and leaves the device as it was, still waiting.
+    if "$blkmq" serve --ublk --listen none --recover 0 --export disk=memory:size=32M > "$out/wrong.out" 2> "$out/wrong.log"; then
+      fail "recovery: serve --recover 0 with a 32 MiB disk succeeded"
+    fi
+    grep -q 'not the same disk' "$out/wrong.log" && [ -b /dev/ublkb0 ] && "$blkmq" ublk list | grep -qE '^0 +quiesced' && kill -0 "$wpid" \
+      && pass "recovery: --recover with a disk of another size is refused; the device stays, quiesced, its IO waiting" \
+      || { tail -3 "$out/wrong.log" | sed 's/^/    /'; fail "recovery: --recover with a wrong disk"; }
+  fi
   local t=$(date +%s)
   start_server "recovered-$mode" --recover 0 --export "$stack" || fail "recovery: blkmq serve --recover 0"
   grep -q 'recovered by this server' "$out/recovered-$mode.log" && pass "recovery: serve --recover 0 took over (pid $spid, $(( $(date +%s) - t )) s)" \
