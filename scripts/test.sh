@@ -64,8 +64,8 @@ else
   esac
 fi
 
-# The ublk front end (a real /dev/ublkbN with ext4, fio verify, discard, SIGKILL) in the same guest
-# (scripts/ublk-check.sh, a few minutes). Skipped without the kvm-guest folder or with BLKMQ_SKIP_UBLK=1.
+# The ublk front end (a real /dev/ublkbN with ext4, fio verify, discard, SIGKILL, recovery, both copy modes, zoned,
+# unprivileged) in the same guest (scripts/ublk-check.sh, about 10 minutes under TCG). Skipped without the kvm-guest folder or with BLKMQ_SKIP_UBLK=1.
 echo "== ublk front end (scripts/ublk-check.sh)"
 ublk_result() {
   printf '<assemblies><assembly name="ublk-check" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/ublk.xml"

@@ -131,7 +131,7 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<bool> _ublk = new("--ublk")
     {
-        Description = "Also serve every export as a Linux block device /dev/ublkbN (needs root and the ublk_drv module, Linux 6.0+); "
+        Description = "Also serve every export as a Linux block device /dev/ublkbN (needs the ublk_drv module, Linux 6.0+, and root; or, as another user, Linux 6.3+, /dev/ublk-control open to that user and udev rules that give it /dev/ublk[bc]N: the device is then unprivileged); "
             + "the paths are printed at start. Stopped and deleted on SIGINT/SIGTERM.",
     };
 
@@ -147,6 +147,13 @@ internal sealed class ServeCommand : Command
         Description = "With --ublk: devices outlive a killed server (USER_RECOVERY_REISSUE): their IO waits for 'blkmq serve --ublk --recover N', which reissues it.",
     };
 
+    private readonly Option<string> _ublkUserCopy = new("--ublk-user-copy")
+    {
+        Description = "With --ublk: how request data moves. auto (default): USER_COPY (pread/pwrite on /dev/ublkcN) when the kernel offers it (Linux 6.5+), else per-tag buffers the kernel copies; on: USER_COPY or fail; off: per-tag buffers. --recover keeps the device's own mode.",
+        DefaultValueFactory = _ => "auto",
+        HelpName = "auto|on|off",
+    };
+
     private readonly Option<int?> _recover = new("--recover")
     {
         Description = "With --ublk and one export: take over recoverable device N whose server died, instead of creating a device.",
@@ -158,6 +165,7 @@ internal sealed class ServeCommand : Command
     {
         _tls.AcceptOnlyFromAmong("off", "on", "require");
         _fuseUring.AcceptOnlyFromAmong("auto", "on", "off");
+        _ublkUserCopy.AcceptOnlyFromAmong("auto", "on", "off");
         Arguments.Add(_images);
         Options.Add(_exports);
         Options.Add(_listen);
@@ -176,6 +184,7 @@ internal sealed class ServeCommand : Command
         Options.Add(_ublk);
         Options.Add(_ublkId);
         Options.Add(_ublkRecoverable);
+        Options.Add(_ublkUserCopy);
         Options.Add(_recover);
         SetAction(Run);
     }
@@ -309,6 +318,12 @@ internal sealed class ServeCommand : Command
                 {
                     FirstId = parseResult.GetValue(_ublkId),
                     Recoverable = parseResult.GetValue(_ublkRecoverable),
+                    UserCopy = parseResult.GetValue(_ublkUserCopy) switch
+                    {
+                        "on" => UblkUserCopyMode.On,
+                        "off" => UblkUserCopyMode.Off,
+                        _ => UblkUserCopyMode.Auto,
+                    },
                     RecoverId = parseResult.GetValue(_recover),
                     LoggerFactory = loggerFactory,
                 }
@@ -349,9 +364,15 @@ internal sealed class ServeCommand : Command
         }
 
         bool ublk = parseResult.GetValue(_ublk);
-        if (!ublk && (parseResult.GetValue(_ublkId) != -1 || parseResult.GetValue(_ublkRecoverable) || parseResult.GetValue(_recover) is not null))
+        bool userCopyGiven = parseResult.GetResult(_ublkUserCopy) is { Implicit: false };
+        if (!ublk && (parseResult.GetValue(_ublkId) != -1 || parseResult.GetValue(_ublkRecoverable) || parseResult.GetValue(_recover) is not null || userCopyGiven))
         {
-            throw new FormatException("--ublk-id, --ublk-recoverable and --recover need --ublk.");
+            throw new FormatException("--ublk-id, --ublk-recoverable, --ublk-user-copy and --recover need --ublk.");
+        }
+
+        if (parseResult.GetValue(_recover) is not null && (userCopyGiven || parseResult.GetValue(_ublkRecoverable)))
+        {
+            throw new FormatException("--recover N takes over device N as it was created: no --ublk-user-copy or --ublk-recoverable.");
         }
 
         if (parseResult.GetValue(_recover) is int recoverId && (recoverId < 0 || exportTexts.Length != 1))

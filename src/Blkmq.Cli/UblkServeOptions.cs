@@ -18,6 +18,9 @@ internal sealed record UblkServeOptions
     /// <summary>Gets whether the devices wait for a new server when this one dies (USER_RECOVERY_REISSUE).</summary>
     public bool Recoverable { get; init; }
 
+    /// <summary>Gets how request data moves (USER_COPY or per-tag buffers) in the devices created.</summary>
+    public UblkUserCopyMode UserCopy { get; init; }
+
     /// <summary>Gets the device to recover, or <see langword="null"/> to create new ones.</summary>
     public int? RecoverId { get; init; }
 
@@ -38,7 +41,7 @@ internal sealed record UblkServeOptions
                 var export = new BlockExport(exports[i].Name, exports[i].Disk, exports[i].ReadOnly);
                 UblkDevice device = RecoverId is int id
                     ? UblkDevice.Recover(export, id, LoggerFactory)
-                    : UblkDevice.Start(export, new UblkDeviceOptions { DeviceId = FirstId < 0 ? -1 : FirstId + i, Recoverable = Recoverable }, LoggerFactory);
+                    : UblkDevice.Start(export, new UblkDeviceOptions { DeviceId = FirstId < 0 ? -1 : FirstId + i, Recoverable = Recoverable, UserCopy = UserCopy }, LoggerFactory);
                 devices.Add((export, device));
             }
 

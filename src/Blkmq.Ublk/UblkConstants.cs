@@ -28,6 +28,15 @@ internal static class UblkConstants
     /// <summary><c>UBLKSRV_CMD_BUF_OFFSET</c>: where the IO descriptor arrays are mapped from in <c>/dev/ublkcN</c>.</summary>
     public const long CmdBufOffset = 0;
 
+    /// <summary><c>UBLKSRV_IO_BUF_OFFSET</c>: where the request data of USER_COPY lies in <c>/dev/ublkcN</c>.</summary>
+    public const long IoBufOffset = 0x80000000;
+
+    /// <summary><c>UBLK_TAG_OFF</c> (= <c>UBLK_IO_BUF_BITS</c>, 25: at most 32 MiB per request).</summary>
+    public const int TagShift = 25;
+
+    /// <summary><c>UBLK_QID_OFF</c> (<c>UBLK_TAG_OFF + UBLK_TAG_BITS</c>, 16 tag bits).</summary>
+    public const int QueueIdShift = TagShift + 16;
+
     /// <summary><c>UBLK_MAX_QUEUE_DEPTH</c>.</summary>
     public const int MaxQueueDepth = 4096;
 
@@ -92,6 +101,16 @@ internal static class UblkConstants
     /// </summary>
     public static long DescriptorOffset(int queueId, int pageSize) =>
         CmdBufOffset + ((long)queueId * RoundUp(MaxQueueDepth * 24, pageSize));
+
+    /// <summary>
+    /// Gets the position in <c>/dev/ublkcN</c> at which <c>pread</c> / <c>pwrite</c> reach byte
+    /// <paramref name="byteOffset"/> of the request on tag <paramref name="tag"/> of queue <paramref name="queueId"/>
+    /// (USER_COPY): <c>UBLKSRV_IO_BUF_OFFSET + (q_id &lt;&lt; UBLK_QID_OFF) + (tag &lt;&lt; UBLK_TAG_OFF) + offset</c>.
+    /// </summary>
+    /// <remarks>Valid for a queue id below 4096, a tag below 65536 and an offset below 32 MiB, which
+    /// <see cref="UblkDeviceOptions.Validate"/> guarantees; the kernel decodes each field with its mask.</remarks>
+    public static long UserCopyOffset(int queueId, int tag, int byteOffset) =>
+        IoBufOffset + ((long)queueId << QueueIdShift) + ((long)tag << TagShift) + byteOffset;
 
     /// <summary>Gets the bytes to map for a queue of <paramref name="depth"/> descriptors.</summary>
     public static long DescriptorMapSize(int depth, int pageSize) => RoundUp((long)depth * 24, pageSize);

@@ -17,6 +17,7 @@ internal sealed unsafe class UblkControl : IDisposable
     private readonly Lock _lock = new();
     private readonly int _fd;
     private readonly IoUringCommandRing _ring;
+    private bool _withDevicePath;
 
     private UblkControl(int fd, IoUringCommandRing ring)
     {
@@ -46,6 +47,13 @@ internal sealed unsafe class UblkControl : IDisposable
 
         return new UblkControl(fd, ring!);
     }
+
+    /// <summary>
+    /// From now on every command about a device names its char device <c>/dev/ublkcN</c> in front of its payload, as
+    /// the kernel wants for a device created with <c>UBLK_F_UNPRIVILEGED_DEV</c> (it checks the caller's access to
+    /// that file instead of CAP_SYS_ADMIN).
+    /// </summary>
+    public void UseDevicePath() => _withDevicePath = true;
 
     /// <summary>GET_FEATURES (Linux 6.5): the <c>UBLK_F_*</c> flags the driver knows.</summary>
     /// <param name="features">The flags; 0 on failure.</param>
@@ -153,9 +161,53 @@ internal sealed unsafe class UblkControl : IDisposable
         cmd.Length = length;
         cmd.Address = address;
         cmd.Data0 = data0;
+        if (_withDevicePath && devId != uint.MaxValue)
+        {
+            return ExecuteWithDevicePath(op, cmd);
+        }
+
         lock (_lock)
         {
             return _ring.Execute(_fd, op, new ReadOnlySpan<byte>(&cmd, sizeof(UblkCtrlCmd)));
         }
+    }
+
+    /// <summary>
+    /// An unprivileged device's command: the buffer is the path <c>/dev/ublkcN</c> (<c>dev_path_len</c> bytes, no NUL)
+    /// followed by the payload; the kernel checks the caller's access to that path, then skips it and works on the
+    /// payload, which is copied back afterwards (GET_DEV_INFO, GET_PARAMS fill it in).
+    /// </summary>
+    private int ExecuteWithDevicePath(uint op, UblkCtrlCmd cmd)
+    {
+        byte[] path = DevicePath(cmd.DevId);
+        int total = path.Length + cmd.Length;
+        byte* buffer = stackalloc byte[total];
+        var payload = new Span<byte>((void*)cmd.Address, cmd.Address == 0 ? 0 : cmd.Length);
+        ComposeWithDevicePath(path, payload, new Span<byte>(buffer, total));
+        cmd.Address = (ulong)buffer;
+        cmd.Length = (ushort)total;
+        cmd.DevPathLength = (ushort)path.Length;
+        int result;
+        lock (_lock)
+        {
+            result = _ring.Execute(_fd, op, new ReadOnlySpan<byte>(&cmd, sizeof(UblkCtrlCmd)));
+        }
+
+        new ReadOnlySpan<byte>(buffer + path.Length, payload.Length).CopyTo(payload);
+        return result;
+    }
+
+    /// <summary>Gets <c>/dev/ublkcN</c> in UTF-8, without a NUL (the kernel adds one; <c>dev_path_len</c> counts none).</summary>
+    internal static byte[] DevicePath(uint devId) =>
+        System.Text.Encoding.UTF8.GetBytes("/dev/ublkc" + devId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>Lays out an unprivileged device's command buffer: <paramref name="path"/>, then <paramref name="payload"/>.</summary>
+    /// <param name="path">The char device's path (<see cref="DevicePath"/>).</param>
+    /// <param name="payload">The command's own buffer (device info, parameters), possibly empty.</param>
+    /// <param name="buffer">At least path + payload bytes.</param>
+    internal static void ComposeWithDevicePath(ReadOnlySpan<byte> path, ReadOnlySpan<byte> payload, Span<byte> buffer)
+    {
+        path.CopyTo(buffer);
+        payload.CopyTo(buffer[path.Length..]);
     }
 }

@@ -18,7 +18,9 @@ namespace Blkmq.Ublk;
 /// waits until every tag is fetched, then START_DEV, after which <c>/dev/ublkbN</c> exists. <see cref="Dispose"/>
 /// runs STOP_DEV (the block device goes away once its in-flight IO completed), ends the queue threads, unmaps and
 /// closes <c>/dev/ublkcN</c> (DEL_DEV waits for that), then DEL_DEV.</para>
-/// <para>Data moves through a per-tag buffer the kernel copies into (writes) and out of (reads). A server that dies
+/// <para>Data moves through a per-tag buffer: the kernel copies into it (writes) and out of it (reads), or, with
+/// USER_COPY (<see cref="UblkDeviceOptions.UserCopy"/>), the queue thread does with <c>pread</c> / <c>pwrite</c> on
+/// <c>/dev/ublkcN</c>. A server that dies
 /// without STOP_DEV leaves a dead device that fails its IO (or, <see cref="UblkDeviceOptions.Recoverable"/>, one that
 /// waits for <see cref="Recover"/>); <c>blkmq ublk delete N</c> removes what is left.</para>
 /// <para>The server must not share a mount namespace with users of its own devices: a file system mounted on
@@ -32,6 +34,7 @@ public sealed unsafe class UblkDevice : IDisposable
     private readonly List<(nint Address, nuint Size)> _maps = [];
     private readonly List<nint> _buffers = [];
     private int _cdevFd = -1;
+    private bool _owned;
     private bool _started;
     private bool _disposed;
     private volatile bool _failed;
@@ -54,6 +57,12 @@ public sealed unsafe class UblkDevice : IDisposable
     /// <summary>Gets the <c>UBLK_F_*</c> flags the device was created with.</summary>
     public ulong Flags { get; private set; }
 
+    /// <summary>Gets whether request data moves with <c>pread</c> / <c>pwrite</c> on <c>/dev/ublkcN</c> (<c>UBLK_F_USER_COPY</c>).</summary>
+    public bool IsUserCopy => (Flags & UblkConstants.FlagUserCopy) != 0;
+
+    /// <summary>Gets whether the device is owned by its creating user (<c>UBLK_F_UNPRIVILEGED_DEV</c>).</summary>
+    public bool IsUnprivileged => (Flags & UblkConstants.FlagUnprivilegedDev) != 0;
+
     /// <summary>Gets the <c>UBLK_F_*</c> flags the kernel supports (GET_FEATURES; 0 before Linux 6.5).</summary>
     public ulong KernelFeatures { get; private set; }
 
@@ -66,16 +75,17 @@ public sealed unsafe class UblkDevice : IDisposable
     /// <param name="loggerFactory">Where device events are logged.</param>
     /// <returns>The started device; <see cref="BlockDevicePath"/> exists.</returns>
     /// <exception cref="UblkException">A control command failed (no ublk_drv, not root, the number is taken, ...); nothing is left behind.</exception>
-    /// <exception cref="NotSupportedException">The disk is zoned (not served over ublk yet).</exception>
+    /// <exception cref="NotSupportedException">The disk is zoned without zone append, or zoned where the device cannot have USER_COPY (a kernel before 6.6, user copy off, unprivileged).</exception>
     public static UblkDevice Start(BlockExport export, UblkDeviceOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(export);
         options ??= new UblkDeviceOptions();
         options.Validate();
         ExportTarget target = export.Target;
-        if (target.Disk.IsZoned)
+        if (target.Disk.IsZoned && target.Disk.Limits.MaxZoneAppendSectors == 0)
         {
-            throw new NotSupportedException($"export '{export.Name}': zoned disks are not served over ublk yet.");
+            // The kernel refuses a zoned ublk device whose max_zone_append_sectors is 0.
+            throw new NotSupportedException($"export '{export.Name}': a zoned disk needs zone append to be served over ublk.");
         }
 
         if (!OperatingSystem.IsLinux())
@@ -122,7 +132,9 @@ public sealed unsafe class UblkDevice : IDisposable
     /// <param name="deviceId">The device number.</param>
     /// <param name="loggerFactory">Where device events are logged.</param>
     /// <returns>The device, served by this process.</returns>
-    /// <exception cref="UblkException">The device does not exist, is not recoverable, or its old server is still alive.</exception>
+    /// <exception cref="UblkException">The device does not exist, is not recoverable, its old server is still alive, or
+    /// the export's size or block size differs from the device's. A failed recovery leaves the device as it was (not
+    /// deleted), for another attempt.</exception>
     public static UblkDevice Recover(BlockExport export, int deviceId, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(export);
@@ -148,6 +160,8 @@ public sealed unsafe class UblkDevice : IDisposable
                 throw new UblkException($"ublk device {deviceId}: max IO size {info.MaxIoBufBytes} is out of range.");
             }
 
+            CheckSameGeometry(control, (uint)deviceId, export.Target.Disk);
+
             // START_USER_RECOVERY fails with EBUSY until the kernel has noticed the old server's death.
             DateTime deadline = DateTime.UtcNow.AddSeconds(30);
             while ((result = control.StartUserRecovery((uint)deviceId)) == -16 && DateTime.UtcNow < deadline)
@@ -168,6 +182,8 @@ public sealed unsafe class UblkDevice : IDisposable
                 throw new UblkException(UblkControl.Describe("END_USER_RECOVERY", (uint)deviceId, result), -result);
             }
 
+            // From here on the device is this server's: SIGTERM stops and deletes it as if it had created it.
+            device._owned = true;
             device._started = true;
             UblkLog.Recovered(logger, (uint)deviceId, Environment.ProcessId);
             return device;
@@ -217,6 +233,15 @@ public sealed unsafe class UblkDevice : IDisposable
         p.Basic.IoOptShift = p.Basic.PhysicalBlockShift;
         p.Basic.MaxSectors = (uint)(maxIoBytes >> 9);
         p.Basic.DevSectors = (ulong)disk.CapacitySectors;
+        if (limits.IsZoned)
+        {
+            p.Types |= UblkConstants.ParamTypeZoned;
+            p.Basic.ChunkSectors = (uint)limits.ZoneSectors;
+            p.Zoned.MaxOpenZones = (uint)limits.MaxOpenZones;
+            p.Zoned.MaxActiveZones = (uint)limits.MaxActiveZones;
+            p.Zoned.MaxZoneAppendSectors = (uint)Math.Min(limits.MaxZoneAppendSectors, maxIoBytes >> 9);
+        }
+
         if (disk.SupportsDiscard || disk.SupportsWriteZeroes)
         {
             p.Types |= UblkConstants.ParamTypeDiscard;
@@ -268,7 +293,8 @@ public sealed unsafe class UblkDevice : IDisposable
             NativeMemory.AlignedFree((void*)buffer);
         }
 
-        if (DeviceId != uint.MaxValue)
+        // A recovery that failed leaves the device to the next attempt (or `blkmq ublk delete N`).
+        if (_owned)
         {
             int result = _control.DeleteDevice(DeviceId);
             if (result < 0)
@@ -297,6 +323,49 @@ public sealed unsafe class UblkDevice : IDisposable
 
         KernelFeatures = features;
         ulong flags = features & UblkConstants.FlagCmdIoctlEncode;
+        bool unprivileged = options.Unprivileged ?? !Environment.IsPrivilegedProcess;
+        if (unprivileged)
+        {
+            if (features != 0 && (features & UblkConstants.FlagUnprivilegedDev) == 0)
+            {
+                throw new UblkException("this kernel's ublk driver has no UNPRIVILEGED_DEV (Linux 6.3+); run as root.");
+            }
+
+            if (options.UserCopy == UblkUserCopyMode.On || options.Recoverable)
+            {
+                throw new UblkException("an unprivileged ublk device (not root) can have neither USER_COPY nor recovery.");
+            }
+
+            flags |= UblkConstants.FlagUnprivilegedDev;
+        }
+
+        bool kernelHasUserCopy = (features & UblkConstants.FlagUserCopy) != 0;
+        if (target.Disk.IsZoned)
+        {
+            // ublk zoned (Linux 6.6) needs USER_COPY: REPORT_ZONES' answer is written into the request.
+            if ((features & UblkConstants.FlagZoned) == 0 || !kernelHasUserCopy)
+            {
+                throw new NotSupportedException("this kernel's ublk driver has no ZONED with USER_COPY (Linux 6.6+).");
+            }
+
+            if (unprivileged || options.UserCopy == UblkUserCopyMode.Off)
+            {
+                throw new NotSupportedException("a zoned disk needs USER_COPY: not with --ublk-user-copy off, not unprivileged.");
+            }
+
+            flags |= UblkConstants.FlagZoned | UblkConstants.FlagUserCopy;
+        }
+
+        if (options.UserCopy == UblkUserCopyMode.On && !kernelHasUserCopy)
+        {
+            throw new UblkException("this kernel's ublk driver has no USER_COPY (Linux 6.5+); use user copy auto or off.");
+        }
+
+        if (!unprivileged && (options.UserCopy == UblkUserCopyMode.On || (options.UserCopy == UblkUserCopyMode.Auto && kernelHasUserCopy)))
+        {
+            flags |= UblkConstants.FlagUserCopy;
+        }
+
         if (options.Recoverable)
         {
             if (features != 0 && (features & UblkConstants.FlagUserRecoveryReissue) == 0)
@@ -322,6 +391,14 @@ public sealed unsafe class UblkDevice : IDisposable
 
         DeviceId = info.DevId;
         Flags = info.Flags;
+        _owned = true;
+        if (IsUnprivileged)
+        {
+            // The kernel checks access to /dev/ublkcN for every command from here on (SET_PARAMS too): wait until
+            // udev has given the node to this user.
+            _control.UseDevicePath();
+            OpenCharDevice(UblkNative.Eacces, 200);
+        }
         UblkParams parameters = BuildParams(target.Disk, target.IsReadOnly, options.MaxIoBytes);
         result = _control.SetParams(DeviceId, parameters);
         if (result < 0)
@@ -330,25 +407,57 @@ public sealed unsafe class UblkDevice : IDisposable
         }
     }
 
-    private void StartQueues(ExportTarget target, int queueCount, int depth, int maxIoBytes)
+    /// <summary>Refuses to recover a device with a disk of another size or logical block size than it had.</summary>
+    private static void CheckSameGeometry(UblkControl control, uint deviceId, Disk disk)
     {
-        // devtmpfs adds /dev/ublkcN with ADD_DEV; wait a little for a udev that renames or adds it late.
+        int result = control.GetParams(deviceId, out UblkParams parameters);
+        if (result < 0)
+        {
+            throw new UblkException(UblkControl.Describe("GET_PARAMS", deviceId, result), -result);
+        }
+
+        int logicalBlockSize = 1 << parameters.Basic.LogicalBlockShift;
+        if (parameters.Basic.DevSectors != (ulong)disk.CapacitySectors || logicalBlockSize != disk.Limits.LogicalBlockSize)
+        {
+            throw new UblkException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"ublk device {deviceId} has {parameters.Basic.DevSectors} sectors of {logicalBlockSize} bytes; the export has {disk.CapacitySectors} of {disk.Limits.LogicalBlockSize}: not the same disk."));
+        }
+    }
+
+    /// <summary>
+    /// Opens <c>/dev/ublkcN</c>, retrying every 50 ms up to <paramref name="attempts"/> times while it is missing
+    /// (devtmpfs adds it with ADD_DEV; a udev may rename or add it late) or, with <paramref name="alsoRetry"/> =
+    /// EACCES, not yet given to this user (an unprivileged device, until udev's rule has run).
+    /// </summary>
+    private void OpenCharDevice(int alsoRetry, int attempts)
+    {
         string path = CharDevicePath;
         for (int attempt = 0; ; attempt++)
         {
             _cdevFd = UblkNative.Open(path, UblkNative.OpenReadWrite | UblkNative.OpenCloseOnExec);
             if (_cdevFd >= 0)
             {
-                break;
+                return;
             }
 
             int errno = Marshal.GetLastPInvokeError();
-            if (errno != UblkNative.Enoent || attempt >= 100)
+            if ((errno != UblkNative.Enoent && errno != alsoRetry) || attempt >= attempts)
             {
-                throw new UblkException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+                string hint = errno == UblkNative.Eacces ? " (an unprivileged device's nodes must be given to its user, as ublksrv's udev rule does)" : string.Empty;
+                throw new UblkException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}{hint}", errno);
             }
 
             Thread.Sleep(50);
+        }
+    }
+
+    private void StartQueues(ExportTarget target, int queueCount, int depth, int maxIoBytes)
+    {
+        string path = CharDevicePath;
+        if (_cdevFd < 0)
+        {
+            OpenCharDevice(UblkNative.Enoent, 100);
         }
 
         int pageSize = UblkNative.GetPageSize();
@@ -365,7 +474,7 @@ public sealed unsafe class UblkDevice : IDisposable
             _maps.Add((map, mapSize));
             nint buffers = (nint)NativeMemory.AlignedAlloc((nuint)depth * (nuint)maxIoBytes, 4096);
             _buffers.Add(buffers);
-            var queue = new UblkQueue(this, q, depth, maxIoBytes, _cdevFd, (UblkIoDesc*)map, (byte*)buffers, target, _logger);
+            var queue = new UblkQueue(this, q, depth, maxIoBytes, _cdevFd, (UblkIoDesc*)map, (byte*)buffers, IsUserCopy, (Flags & UblkConstants.FlagZoned) != 0, target, _logger);
             _queues.Add(queue);
             int error = queue.Start();
             if (error != 0)

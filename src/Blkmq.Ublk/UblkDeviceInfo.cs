@@ -49,7 +49,7 @@ public sealed record UblkDeviceInfo
 
         ids.Sort();
         var devices = new List<UblkDeviceInfo>();
-        using UblkControl control = UblkControl.Open();
+        using UblkControl control = OpenControl();
         foreach (uint id in ids)
         {
             if (control.GetDeviceInfo(id, out UblkCtrlDevInfo info) == 0)
@@ -82,7 +82,7 @@ public sealed record UblkDeviceInfo
     public static void Delete(int deviceId)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(deviceId);
-        using UblkControl control = UblkControl.Open();
+        using UblkControl control = OpenControl();
         uint id = (uint)deviceId;
         int result = control.GetDeviceInfo(id, out _);
         if (result < 0)
@@ -97,5 +97,20 @@ public sealed record UblkDeviceInfo
         {
             throw new UblkException(UblkControl.Describe("DEL_DEV", id, result), -result);
         }
+    }
+
+    /// <summary>
+    /// Opens the control device; for a user other than root its commands name <c>/dev/ublkcN</c>, since the only
+    /// devices such a user may touch are unprivileged ones (the kernel refuses it the others).
+    /// </summary>
+    private static UblkControl OpenControl()
+    {
+        UblkControl control = UblkControl.Open();
+        if (!Environment.IsPrivilegedProcess)
+        {
+            control.UseDevicePath();
+        }
+
+        return control;
     }
 }

@@ -21,6 +21,22 @@ public sealed record UblkDeviceOptions
     /// </summary>
     public bool Recoverable { get; init; }
 
+    /// <summary>
+    /// Gets how request data moves: <see cref="UblkUserCopyMode.Auto"/> (the default) uses USER_COPY when the kernel
+    /// offers it; either way each tag keeps one buffer of <see cref="MaxIoBytes"/>, allocated at start.
+    /// </summary>
+    public UblkUserCopyMode UserCopy { get; init; }
+
+    /// <summary>
+    /// Gets whether the device is created unprivileged (<c>UBLK_F_UNPRIVILEGED_DEV</c>, Linux 6.3+): owned by this
+    /// user, every control command naming <c>/dev/ublkcN</c>, whose access the kernel checks instead of
+    /// CAP_SYS_ADMIN. <see langword="null"/> (the default): unprivileged when this process is not root. Such a device
+    /// can have neither USER_COPY nor recovery (the kernel refuses both), and needs <c>/dev/ublk-control</c> open to
+    /// the user and its nodes <c>/dev/ublk[bc]N</c> given to the user, as udev rules do (ublksrv's
+    /// <c>ublk_dev.rules</c>); <see cref="UblkDevice.Start"/> waits up to 10 s for <c>/dev/ublkcN</c> to become usable.
+    /// </summary>
+    public bool? Unprivileged { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range; the message names the property.</exception>
     public void Validate()
@@ -28,6 +44,7 @@ public sealed record UblkDeviceOptions
         Check(DeviceId >= -1 && DeviceId < (1 << 20), nameof(DeviceId), "The device number must be -1 (any) or 0 to 1048575.");
         Check(QueueCount >= 1 && QueueCount <= UblkConstants.MaxQueues, nameof(QueueCount), "The queue count must be 1 to 4096.");
         Check(QueueDepth >= 1 && QueueDepth <= UblkConstants.MaxQueueDepth, nameof(QueueDepth), "The queue depth must be 1 to 4096.");
+        Check(Enum.IsDefined(UserCopy), nameof(UserCopy), "The user copy mode must be Auto, On or Off.");
         Check(MaxIoBytes >= 4096 && MaxIoBytes <= (1 << 20) && (MaxIoBytes & 4095) == 0, nameof(MaxIoBytes), "The max IO size must be a multiple of 4096 from 4096 to 1 MiB.");
     }
 

@@ -17,7 +17,10 @@ namespace Blkmq.Ublk;
 /// <remarks>
 /// <para>Per-tag protocol: the kernel completes tag t's outstanding command when it has a request for t; the request
 /// is described by <c>iod[t]</c> in the mapped descriptor array, and data moves through t's buffer (the kernel copied
-/// a write's data into it before; it copies a read's data out of it after the commit). The server owns t until it
+/// a write's data into it before; it copies a read's data out of it after the commit). With USER_COPY the queue makes
+/// those copies itself: <c>pread</c> of a write's data from <c>/dev/ublkcN</c> at
+/// <see cref="UblkConstants.UserCopyOffset"/> before the IO, <c>pwrite</c> of a read's data there before the commit
+/// (allowed from any thread while the server owns t). The server owns t until it
 /// commits; COMMIT_AND_FETCH_REQ both ends the request and re-arms t. The kernel answers a command with
 /// <c>UBLK_IO_RES_ABORT</c> once the device is stopping: t is then dead.</para>
 /// <para>Completions: an IO that completes inline is committed at once. Otherwise the tag's preallocated continuation
@@ -34,6 +37,7 @@ internal sealed unsafe class UblkQueue : IDisposable
     private const int Eintr = 4;
     private const int Eagain = 11;
     private const int Ebusy = 16;
+    private const int Eio = 5;
 
     private readonly UblkDevice _device;
     private readonly int _queueId;
@@ -42,12 +46,16 @@ internal sealed unsafe class UblkQueue : IDisposable
     private readonly int _cdevFd;
     private readonly UblkIoDesc* _descriptors;
     private readonly byte* _buffers;
+    private readonly bool _userCopy;
+    private readonly ulong[]? _appendSectors;
+    private readonly BlockZone[]? _zones;
     private readonly Memory<byte> _memory;
     private readonly ExportTarget _target;
     private readonly BlockDevice _blockDevice;
     private readonly ILogger _logger;
     private readonly ValueTask<BlockStatus>[] _pending;
     private readonly int[] _okResults;
+    private readonly bool[] _copyOut;
     private readonly int[] _results;
     private readonly int[] _next;
     private readonly Action[] _continuations;
@@ -71,9 +79,11 @@ internal sealed unsafe class UblkQueue : IDisposable
     /// <param name="cdevFd">The open <c>/dev/ublkcN</c>.</param>
     /// <param name="descriptors">The queue's mapped descriptor array.</param>
     /// <param name="buffers">Native memory of <paramref name="depth"/> × <paramref name="bufferSize"/> bytes, page aligned.</param>
+    /// <param name="userCopy">Whether the device has USER_COPY: this queue moves the data with <c>pread</c> / <c>pwrite</c>.</param>
+    /// <param name="zoned">Whether the device is zoned (with USER_COPY): zone operations, zone append, REPORT_ZONES.</param>
     /// <param name="target">The disk served.</param>
     /// <param name="logger">The logger.</param>
-    public UblkQueue(UblkDevice device, int queueId, int depth, int bufferSize, int cdevFd, UblkIoDesc* descriptors, byte* buffers, ExportTarget target, ILogger logger)
+    public UblkQueue(UblkDevice device, int queueId, int depth, int bufferSize, int cdevFd, UblkIoDesc* descriptors, byte* buffers, bool userCopy, bool zoned, ExportTarget target, ILogger logger)
     {
         _device = device;
         _queueId = queueId;
@@ -82,12 +92,20 @@ internal sealed unsafe class UblkQueue : IDisposable
         _cdevFd = cdevFd;
         _descriptors = descriptors;
         _buffers = buffers;
+        _userCopy = userCopy;
+        if (zoned)
+        {
+            _appendSectors = new ulong[depth];
+            _zones = new BlockZone[bufferSize / sizeof(BlkZone)];
+        }
+
         _memory = new NativeBufferMemoryManager(buffers, checked(depth * bufferSize)).Memory;
         _target = target;
         _blockDevice = target.Device;
         _logger = logger;
         _pending = new ValueTask<BlockStatus>[depth];
         _okResults = new int[depth];
+        _copyOut = new bool[depth];
         _results = new int[depth];
         _next = new int[depth];
         _continuations = new Action[depth];
@@ -314,6 +332,16 @@ internal sealed unsafe class UblkQueue : IDisposable
                     return;
                 }
 
+                if (_userCopy && !_target.IsReadOnly)
+                {
+                    int copied = CopyFromRequest(tag, (int)length);
+                    if (copied < 0)
+                    {
+                        Commit(tag, copied);
+                        return;
+                    }
+                }
+
                 RequestFlags flags = (d.OpFlags & UblkConstants.IoFlagFua) != 0 ? RequestFlags.Fua : RequestFlags.None;
                 io = _target.IsReadOnly
                     ? new ValueTask<BlockStatus>(BlockStatus.ReadOnly)
@@ -333,19 +361,60 @@ internal sealed unsafe class UblkQueue : IDisposable
                     ? new ValueTask<BlockStatus>(BlockStatus.ReadOnly)
                     : _blockDevice.WriteZeroesStatusAsync(offset, length, (d.OpFlags & UblkConstants.IoFlagNoUnmap) == 0);
                 break;
+            case UblkConstants.OpZoneOpen:
+                io = UblkZoneOperations.ManageStatusAsync(_blockDevice, RequestOp.ZoneOpen, offset);
+                break;
+            case UblkConstants.OpZoneClose:
+                io = UblkZoneOperations.ManageStatusAsync(_blockDevice, RequestOp.ZoneClose, offset);
+                break;
+            case UblkConstants.OpZoneFinish:
+                io = UblkZoneOperations.ManageStatusAsync(_blockDevice, RequestOp.ZoneFinish, offset);
+                break;
+            case UblkConstants.OpZoneReset:
+                io = UblkZoneOperations.ManageStatusAsync(_blockDevice, RequestOp.ZoneReset, offset);
+                break;
+            case UblkConstants.OpZoneResetAll:
+                io = UblkZoneOperations.ManageStatusAsync(_blockDevice, RequestOp.ZoneResetAll, 0);
+                break;
+            case UblkConstants.OpZoneAppend:
+            {
+                if (_appendSectors is null || length > _bufferSize)
+                {
+                    Commit(tag, -Eopnotsupp);
+                    return;
+                }
+
+                int copied = CopyFromRequest(tag, (int)length);
+                if (copied < 0)
+                {
+                    Commit(tag, copied);
+                    return;
+                }
+
+                RequestFlags flags = (d.OpFlags & UblkConstants.IoFlagFua) != 0 ? RequestFlags.Fua : RequestFlags.None;
+                io = UblkZoneOperations.AppendStatusAsync(_blockDevice, _appendSectors, tag, offset, _memory.Slice(tag * _bufferSize, (int)length), flags);
+                okResult = (int)length;
+                break;
+            }
+
+            case UblkConstants.OpReportZones:
+                // NrSectors holds nr_zones here (a union in struct ublksrv_io_desc).
+                Commit(tag, ReportZones(tag, offset, (int)d.NrSectors));
+                return;
             default:
                 Commit(tag, -Eopnotsupp);
                 return;
         }
 
+        bool copyOut = _userCopy && d.Op == UblkConstants.OpRead;
         if (io.IsCompleted)
         {
-            BlockStatus status = io.Result;
-            Commit(tag, status == BlockStatus.Ok ? okResult : -BlockStatusMapping.ToErrno(status));
+            Commit(tag, Result(tag, io.Result, okResult, copyOut));
             return;
         }
 
         _okResults[tag] = okResult;
+        _copyOut[tag] = copyOut;
         _pending[tag] = io;
         _held++;
         io.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_continuations[tag]);
@@ -356,7 +425,8 @@ internal sealed unsafe class UblkQueue : IDisposable
     {
         BlockStatus status = _pending[tag].Result;
         _pending[tag] = default;
-        _results[tag] = status == BlockStatus.Ok ? _okResults[tag] : -BlockStatusMapping.ToErrno(status);
+        // A read's data goes to the request here, on the completing thread, sparing the ring thread the copy.
+        _results[tag] = Result(tag, status, _okResults[tag], _copyOut[tag]);
         int head;
         do
         {
@@ -369,6 +439,114 @@ internal sealed unsafe class UblkQueue : IDisposable
         {
             WriteEventFd();
         }
+    }
+
+    /// <summary>
+    /// REPORT_ZONES: describes <paramref name="zoneCount"/> zones from the one holding <paramref name="offset"/> as
+    /// <c>struct blk_zone</c>s in the tag's buffer and writes them to the request; entries past the last zone stay
+    /// zero (a zero length ends the report). The request is always answered in full: a partial answer would be
+    /// requeued by the kernel.
+    /// </summary>
+    /// <returns>The bytes written, or -errno.</returns>
+    private int ReportZones(int tag, long offset, int zoneCount)
+    {
+        int bytes = zoneCount * sizeof(BlkZone);
+        if (_zones is null || zoneCount <= 0 || zoneCount > _zones.Length)
+        {
+            return -BlockStatusMapping.ToErrno(BlockStatus.Invalid);
+        }
+
+        int filled;
+        try
+        {
+            filled = _blockDevice.ReportZones(offset, _zones.AsSpan(0, zoneCount));
+        }
+        catch (Exception ex) when (ex is NotSupportedException or ArgumentOutOfRangeException)
+        {
+            return -BlockStatusMapping.ToErrno(BlockStatus.Invalid);
+        }
+
+        byte* buffer = _buffers + ((long)tag * _bufferSize);
+        new Span<byte>(buffer, bytes).Clear();
+        var report = (BlkZone*)buffer;
+        for (int i = 0; i < filled; i++)
+        {
+            BlockZone zone = _zones[i];
+            report[i].Start = (ulong)zone.Start >> 9;
+            report[i].Length = (ulong)zone.Length >> 9;
+            report[i].Capacity = (ulong)zone.Capacity >> 9;
+            report[i].WritePointer = zone.WritePointer < 0 ? ulong.MaxValue : (ulong)zone.WritePointer >> 9;
+            report[i].Type = (byte)zone.Type;
+            report[i].Condition = (byte)zone.Condition;
+        }
+
+        return CopyToRequest(tag, bytes);
+    }
+
+    /// <summary>The commit result of a finished IO: bytes or -errno; a USER_COPY read first copies its data to the request.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Result(int tag, BlockStatus status, int okResult, bool copyOut)
+    {
+        if (status != BlockStatus.Ok)
+        {
+            return -BlockStatusMapping.ToErrno(status);
+        }
+
+        return copyOut ? CopyToRequest(tag, okResult) : okResult;
+    }
+
+    /// <summary>USER_COPY: reads a write request's data from <c>/dev/ublkcN</c> into the tag's buffer.</summary>
+    /// <returns>The bytes copied (all of them), or -errno.</returns>
+    private int CopyFromRequest(int tag, int length)
+    {
+        byte* buffer = _buffers + ((long)tag * _bufferSize);
+        long position = UblkConstants.UserCopyOffset(_queueId, tag, 0);
+        int done = 0;
+        while (done < length)
+        {
+            nint n = UblkNative.Pread(_cdevFd, buffer + done, (nuint)(length - done), position + done);
+            if (n <= 0)
+            {
+                int errno = n == 0 ? Eio : Marshal.GetLastPInvokeError();
+                if (errno == Eintr)
+                {
+                    continue;
+                }
+
+                return -errno;
+            }
+
+            done += (int)n;
+        }
+
+        return done;
+    }
+
+    /// <summary>USER_COPY: writes a read request's data from the tag's buffer to <c>/dev/ublkcN</c>.</summary>
+    /// <returns>The bytes copied (all of them), or -errno.</returns>
+    private int CopyToRequest(int tag, int length)
+    {
+        byte* buffer = _buffers + ((long)tag * _bufferSize);
+        long position = UblkConstants.UserCopyOffset(_queueId, tag, 0);
+        int done = 0;
+        while (done < length)
+        {
+            nint n = UblkNative.Pwrite(_cdevFd, buffer + done, (nuint)(length - done), position + done);
+            if (n <= 0)
+            {
+                int errno = n == 0 ? Eio : Marshal.GetLastPInvokeError();
+                if (errno == Eintr)
+                {
+                    continue;
+                }
+
+                return -errno;
+            }
+
+            done += (int)n;
+        }
+
+        return done;
     }
 
     /// <summary>Commits every tag whose IO completed elsewhere (ring thread only).</summary>
@@ -417,9 +595,18 @@ internal sealed unsafe class UblkQueue : IDisposable
         sqe->Fd = 0; // index 0 of the registered files: /dev/ublkcN
         sqe->Offset = op; // cmd_op
         sqe->UserData = (ulong)tag;
-        // struct ublksrv_io_cmd in the 16-byte command area at offset 48: q_id, tag, result, then addr.
+        // struct ublksrv_io_cmd in the 16-byte command area at offset 48: q_id, tag, result, then addr (the tag's
+        // buffer; 0 with USER_COPY, where the kernel refuses any address).
         sqe->Address3 = (ushort)_queueId | ((ulong)(ushort)tag << 16) | ((ulong)(uint)result << 32);
-        sqe->Pad2 = (ulong)(_buffers + ((long)tag * _bufferSize));
+        sqe->Pad2 = !_userCopy ? (ulong)(_buffers + ((long)tag * _bufferSize)) : _appendSectors is null ? 0 : TakeAppendSector(tag);
+    }
+
+    /// <summary>A zoned device's commit carries the sector a zone append went to (0 for any other request).</summary>
+    private ulong TakeAppendSector(int tag)
+    {
+        ulong sector = _appendSectors![tag];
+        _appendSectors[tag] = 0;
+        return sector;
     }
 
     private void ArmWake()

@@ -18,6 +18,7 @@ internal static unsafe partial class UblkNative
     public const int Eintr = 4;
     public const int Eagain = 11;
     public const int Enoent = 2;
+    public const int Eacces = 13;
     public const int Enodev = 19;
 
     /// <summary><c>int open(const char *path, int flags)</c>.</summary>
@@ -43,6 +44,14 @@ internal static unsafe partial class UblkNative
     /// <summary><c>ssize_t write(int fd, const void *buf, size_t count)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buffer, nuint count);
+
+    /// <summary><c>ssize_t pread(int fd, void *buf, size_t count, off_t offset)</c> (64-bit offset).</summary>
+    [LibraryImport("libc", EntryPoint = "pread64", SetLastError = true)]
+    public static partial nint Pread(int fd, void* buffer, nuint count, long offset);
+
+    /// <summary><c>ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)</c> (64-bit offset).</summary>
+    [LibraryImport("libc", EntryPoint = "pwrite64", SetLastError = true)]
+    public static partial nint Pwrite(int fd, void* buffer, nuint count, long offset);
 
     /// <summary><c>int prctl(int option, unsigned long arg2, ...)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]

@@ -22,6 +22,7 @@ public sealed class UblkEncodingTests
         Assert.Equal(16, Unsafe.SizeOf<UblkParamDevt>());
         Assert.Equal(32, Unsafe.SizeOf<UblkParamZoned>());
         Assert.Equal(112, Unsafe.SizeOf<UblkParams>());
+        Assert.Equal(64, Unsafe.SizeOf<BlkZone>());
     }
 
     [Fact]
@@ -41,6 +42,11 @@ public sealed class UblkEncodingTests
         UblkCtrlCmd cmd = default;
         Assert.Equal(8, Offset(ref cmd, ref cmd.Address));
         Assert.Equal(16, Offset(ref cmd, ref cmd.Data0));
+        BlkZone zone = default;
+        Assert.Equal(16, Offset(ref zone, ref zone.WritePointer));
+        Assert.Equal(24, Offset(ref zone, ref zone.Type));
+        Assert.Equal(25, Offset(ref zone, ref zone.Condition));
+        Assert.Equal(32, Offset(ref zone, ref zone.Capacity));
         UblkIoDesc desc = default;
         Assert.Equal(8, Offset(ref desc, ref desc.StartSector));
         Assert.Equal(16, Offset(ref desc, ref desc.Address));
@@ -72,6 +78,38 @@ public sealed class UblkEncodingTests
         Assert.Equal(8192, UblkConstants.DescriptorMapSize(200, 4096));
     }
 
+    [Theory]
+    [InlineData(0, 0, 0, 0x80000000L)]
+    [InlineData(0, 0, 4096, 0x80001000L)]
+    [InlineData(0, 1, 0, 0x80000000L + (1L << 25))]
+    [InlineData(1, 0, 0, 0x80000000L + (1L << 41))]
+    [InlineData(3, 63, 512, 0x80000000L + (3L << 41) + (63L << 25) + 512)]
+    public void UserCopyOffset_IsBufOffsetPlusQueueTagAndByte(int queueId, int tag, int byteOffset, long expected) =>
+        // UBLKSRV_IO_BUF_OFFSET 0x80000000, UBLK_TAG_OFF = UBLK_IO_BUF_BITS = 25, UBLK_QID_OFF = 25 + 16 = 41.
+        Assert.Equal(expected, UblkConstants.UserCopyOffset(queueId, tag, byteOffset));
+
+    [Theory]
+    [InlineData(0, 0, 0)]
+    [InlineData(4095, 4095, (1 << 20) - 1)]
+    [InlineData(17, 4095, 0)]
+    [InlineData(4095, 0, 4096)]
+    public void UserCopyOffset_DecodesAsTheKernelDoes(int queueId, int tag, int byteOffset)
+    {
+        // ublk_pos_to_hwq / ublk_pos_to_tag / ublk_pos_to_buf_off of drivers/block/ublk_drv.c.
+        long pos = UblkConstants.UserCopyOffset(queueId, tag, byteOffset) - 0x80000000L;
+        Assert.Equal(queueId, (int)((pos >> 41) & 0xFFF));
+        Assert.Equal(tag, (int)((pos >> 25) & 0xFFFF));
+        Assert.Equal(byteOffset, (int)(pos & ((1 << 25) - 1)));
+    }
+
+    [Fact]
+    public void Options_UserCopy_DefaultsToAutoAndRefusesUnknownModes()
+    {
+        Assert.Equal(UblkUserCopyMode.Auto, new UblkDeviceOptions().UserCopy);
+        var options = new UblkDeviceOptions { UserCopy = (UblkUserCopyMode)7 };
+        Assert.Throws<ArgumentException>(options.Validate);
+    }
+
     [Fact]
     public async Task BuildParams_MemoryDisk_CarriesGeometryAndDiscard()
     {
@@ -87,6 +125,18 @@ public sealed class UblkEncodingTests
         Assert.Equal(1, p.Discard.MaxDiscardSegments);
         Assert.True(p.Discard.MaxDiscardSectors > 0);
         Assert.Equal(4096u, p.Discard.DiscardGranularity);
+    }
+
+    [Fact]
+    public async Task BuildParams_ZonedDisk_CarriesZoneSizeAndLimits()
+    {
+        await using NullBlock nullb = NullBlock.Create("memory_backed=1,size=64M,zoned=1,zone_size=4,zone_nr_conv=1,zone_max_open=3,zone_max_active=5");
+        UblkParams p = UblkDevice.BuildParams(nullb.Disk, readOnly: false, maxIoBytes: 512 * 1024);
+        Assert.Equal(UblkConstants.ParamTypeZoned, p.Types & UblkConstants.ParamTypeZoned);
+        Assert.Equal((4u << 20) >> 9, p.Basic.ChunkSectors);
+        Assert.Equal(3u, p.Zoned.MaxOpenZones);
+        Assert.Equal(5u, p.Zoned.MaxActiveZones);
+        Assert.Equal(1024u, p.Zoned.MaxZoneAppendSectors); // the disk's, capped at the max IO size
     }
 
     [Fact]
@@ -115,6 +165,21 @@ public sealed class UblkEncodingTests
         var options = new UblkDeviceOptions { DeviceId = id, QueueCount = queues, QueueDepth = depth, MaxIoBytes = maxIo };
         Assert.Throws<ArgumentException>(options.Validate);
     }
+
+    [Fact]
+    public void DevicePathPayload_IsThePathWithoutNulThenThePayload()
+    {
+        // An unprivileged device's command: addr = "/dev/ublkcN" + payload, len = both, dev_path_len = the path's bytes.
+        byte[] path = UblkControl.DevicePath(12);
+        Assert.Equal("/dev/ublkc12"u8.ToArray(), path);
+        byte[] buffer = new byte[path.Length + 3];
+        UblkControl.ComposeWithDevicePath(path, [1, 2, 3], buffer);
+        Assert.Equal([.. "/dev/ublkc12"u8, 1, 2, 3], buffer);
+    }
+
+    [Fact]
+    public void DescribeFlags_NamesUserCopy() =>
+        Assert.Equal("comp_in_task,ioctl_encode,user_copy", UblkConstants.DescribeFlags(UblkConstants.FlagUringCmdCompInTask | UblkConstants.FlagCmdIoctlEncode | UblkConstants.FlagUserCopy));
 
     [Fact]
     public void DescribeFlags_NamesEachBit() =>
