@@ -65,7 +65,9 @@ else
 fi
 
 # The ublk front end (a real /dev/ublkbN with ext4, fio verify, discard, SIGKILL, recovery, both copy modes, zoned,
-# unprivileged) in the same guest (scripts/ublk-check.sh, about 10 minutes under TCG). Skipped without the kvm-guest folder or with BLKMQ_SKIP_UBLK=1.
+# unprivileged) in the same guest (scripts/ublk-check.sh, 4-10 minutes under TCG). Here the main checks (ext4, fio
+# verify, discard) run with USER_COPY only; recovery runs in both copy modes (UBLK_CHECK_ONLY= runs every section).
+# Skipped without the kvm-guest folder or with BLKMQ_SKIP_UBLK=1.
 echo "== ublk front end (scripts/ublk-check.sh)"
 ublk_result() {
   printf '<assemblies><assembly name="ublk-check" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/ublk.xml"
@@ -74,7 +76,7 @@ if [ "${BLKMQ_SKIP_UBLK:-}" = 1 ]; then
   echo "skipped (BLKMQ_SKIP_UBLK=1)"
   ublk_result 0 0 1
 else
-  scripts/ublk-check.sh
+  UBLK_CHECK_ONLY="${UBLK_CHECK_ONLY-kill recovery-on main-on recovery-off zoned unprivileged}" scripts/ublk-check.sh
   case $? in
     0) ublk_result 1 0 0 ;;
     2) echo "skipped: no kvm-guest folder"; ublk_result 0 0 1 ;;
