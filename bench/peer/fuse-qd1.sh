@@ -9,7 +9,9 @@
 #   base-*   the same two of a second build (BASE=path/to/blkmq), to compare two builds in the same run
 #   tmpfs    the kernel loop device on a tmpfs file, the reference without FUSE
 #
-# Per case: IOPS, fio's median completion latency (p50), and the server's CPU time per IO (on-CPU ns of all its
+# Per case: IOPS, fio's median total latency (p50: submission to completion; not clat, which starts after the submitting
+# io_uring_enter returns and so misses an IO that the server and the loop device finished while fio was preempted in
+# it, common when they run on fio's CPU), and the server's CPU time per IO (on-CPU ns of all its
 # threads from /proc/PID/task/*/schedstat, divided by the IOs fio did; not affected by how busy the rest of the machine
 # is, unlike IOPS). Every case runs on each variant back to back, in an order that reverses every round; the table
 # gives medians of ROUNDS rounds and the ratios against dev of the same build. Needs root. Processes started here are
@@ -65,6 +67,7 @@ serve() {
   "$2" serve --listen none --fuse "$dir" --fuse-uring "$3" --export "disk=memory:size=$SIZE,irqmode=0" >"$WORK/$1.out" 2>"$WORK/$1.err" &
   pid[$1]=$!
   for _ in $(seq 100); do [ "$(stat -c %s "$dir/disk" 2>/dev/null)" = "$bytes" ] && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -q "FUSE transport:" "$WORK/$1.err" && break; sleep 0.1; done
   [ "$3" = off ] || grep -q "FUSE transport: io_uring" "$WORK/$1.err" || { echo "fuse-qd1.sh: $1 does not run over io_uring:" >&2; cat "$WORK/$1.err" >&2; exit 1; }
   fio --name=fill --filename="$dir/disk" --rw=write --bs=1M --size="$SIZE" --ioengine=psync --direct=1 >/dev/null
   loop[$1]="$(losetup --find --show --direct-io=on "$dir/disk")"
@@ -97,7 +100,7 @@ cpu_ns() {
 run() {
   local before after
   before=$(cpu_ns "$1")
-  fio --name=loop --filename="${loop[$1]}" --rw="$2" --bs=4k --iodepth="$3" --ioengine=io_uring --direct=1 \
+  fio --name=loop --filename="${loop[$1]}" --rw="$2" --bs=4k --iodepth="$3" --ioengine=io_uring --direct=1 --lat_percentiles=1 \
     --time_based --runtime="$RUNTIME" --ramp_time=1 --size="$SIZE" \
     --output-format=json --output="$WORK/fio.json" >/dev/null 2>"$WORK/fio.err" || { cat "$WORK/fio.err" >&2; echo "0 0 0"; return; }
   after=$(cpu_ns "$1")
@@ -107,7 +110,7 @@ j = json.load(open(sys.argv[1]))["jobs"][0]
 d = j["read"] if j["read"]["iops"] > 0 else j["write"]
 ios = d["total_ios"] or 1
 ramp = float(sys.argv[4]) / (float(sys.argv[4]) + 1)  # the CPU time covers the ramp second too
-print(round(d["iops"]), d["clat_ns"]["percentile"]["50.000000"], round((int(sys.argv[3]) - int(sys.argv[2])) * ramp / ios))' \
+print(round(d["iops"]), d["lat_ns"]["percentile"]["50.000000"], round((int(sys.argv[3]) - int(sys.argv[2])) * ramp / ios))' \
     "$WORK/fio.json" "$before" "$after" "$RUNTIME"
 }
 
@@ -144,6 +147,6 @@ for test, byv in rows.items():
         di, dp = med(dev, 0), med(dev, 1)
         print(f"{test:<24} {v:<11} {i:>8.0f} {p / 1000:>7.1f} {c / 1000:>10.2f}  {i / di if di else 0:>8.2f} {dp / p if p else 0:>8.2f}")
 print(f"medians of {sys.argv[2]} rounds. dev: /dev/fuse transport; uring: FUSE over io_uring; base-*: the BASE build;")
-print("tmpfs: the kernel loop device on a tmpfs file. p50: fio's median completion latency. CPU us/IO: on-CPU time of")
+print("tmpfs: the kernel loop device on a tmpfs file. p50: fio's median total latency (lat, not clat). CPU us/IO: on-CPU time of")
 print("all the server's threads per IO. IOPS/dev and p50 dev/: against the /dev/fuse transport of the same build.")
 PY
