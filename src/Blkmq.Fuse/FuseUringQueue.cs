@@ -25,6 +25,7 @@ namespace Blkmq.Fuse;
 internal sealed unsafe class FuseUringQueue
 {
     private const ulong EventUserData = ulong.MaxValue;
+
     private const int HeaderStride = 512;
 
     private readonly FuseSession _session;
@@ -142,6 +143,9 @@ internal sealed unsafe class FuseUringQueue
         _counters = _session.Counters.AddWorker();
         try
         {
+            PinToCpu();
+            _ = _ring.RegisterRingFd(); // on failure io_uring_enter names the ring by its descriptor
+
             _live = _entries.Length;
             foreach (FuseUringEntry entry in _entries)
             {
@@ -170,6 +174,26 @@ internal sealed unsafe class FuseUringQueue
             Free();
             _session.QueueEnded();
         }
+    }
+
+    /// <summary>
+    /// Binds the ring's thread to the CPU whose requests the kernel sends to this queue, as libfuse does: the task that
+    /// issues a request (a loop device's worker, a reader) wakes the ring thread on its own CPU, so the wake-up needs no
+    /// interrupt of another CPU, and the reply's completion runs where the request was made. A CPU this process may not
+    /// use (a cpuset) leaves the thread unbound.
+    /// </summary>
+    private void PinToCpu()
+    {
+        ulong* mask = stackalloc ulong[16];
+        new Span<ulong>(mask, 16).Clear();
+        if (Libc.SchedGetAffinity(0, 16 * sizeof(ulong), mask) != 0 || _queueId >= 1024 || (mask[_queueId / 64] & (1UL << (_queueId % 64))) == 0)
+        {
+            return;
+        }
+
+        new Span<ulong>(mask, 16).Clear();
+        mask[_queueId / 64] = 1UL << (_queueId % 64);
+        _ = Libc.SchedSetAffinity(0, 16 * sizeof(ulong), mask);
     }
 
     private void Free()

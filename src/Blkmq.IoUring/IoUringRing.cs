@@ -38,12 +38,15 @@ internal sealed unsafe class IoUringRing : IDisposable
     private readonly uint _cqMask;
     private readonly IoUringCqe* _cqes;
     private uint _sqeTail;
+    private int _enterFd; // the ring's descriptor, or its index among the thread's registered rings
+    private uint _enterFlags; // IORING_ENTER_REGISTERED_RING with a registered index
     private bool _filesRegistered;
     private bool _disposed;
 
     private IoUringRing(int fd, in IoUringParams p, nint sqRing, nuint sqRingSize, nint cqRing, nuint cqRingSize, nint sqes, nuint sqesSize)
     {
         _fd = fd;
+        _enterFd = fd;
         _sqeShift = (p.Flags & IoUringSetup.Sqe128) != 0 ? 7 : 6;
         _sqRing = sqRing;
         _sqRingSize = sqRingSize;
@@ -194,7 +197,7 @@ internal sealed unsafe class IoUringRing : IDisposable
             return 0;
         }
 
-        int result = IoUringNative.Enter(_fd, toSubmit, waitFor, waitFor > 0 ? IoUringNative.EnterGetEvents : 0);
+        int result = IoUringNative.Enter(_enterFd, toSubmit, waitFor, _enterFlags | (waitFor > 0 ? IoUringNative.EnterGetEvents : 0));
         return result < 0 ? -Marshal.GetLastPInvokeError() : result;
     }
 
@@ -243,6 +246,27 @@ internal sealed unsafe class IoUringRing : IDisposable
         }
     }
 
+    /// <summary>
+    /// Registers the ring's descriptor with the calling thread (<c>IORING_REGISTER_RING_FDS</c>, Linux 5.18+): from then
+    /// on every <c>io_uring_enter</c> names it by index (<c>IORING_ENTER_REGISTERED_RING</c>) and the kernel skips the
+    /// descriptor table's lookup and reference count. The registration belongs to the thread: only it may submit after,
+    /// and it must be the one that disposes the ring.
+    /// </summary>
+    /// <returns>0, or the errno (the ring keeps entering by its descriptor then).</returns>
+    public int RegisterRingFd()
+    {
+        var update = new IoUringRsrcUpdate { Offset = uint.MaxValue, Data = (ulong)_fd };
+        int result = IoUringNative.Register(_fd, IoUringNative.RegisterRingFds, &update, 1);
+        if (result != 1)
+        {
+            return result < 0 ? Marshal.GetLastPInvokeError() : 22; // EINVAL
+        }
+
+        _enterFd = (int)update.Offset;
+        _enterFlags = IoUringNative.EnterRegisteredRing;
+        return 0;
+    }
+
     /// <summary>Unmaps the rings and closes the ring; the kernel cancels what is still in flight.</summary>
     public void Dispose()
     {
@@ -252,6 +276,13 @@ internal sealed unsafe class IoUringRing : IDisposable
         }
 
         _disposed = true;
+        if (_enterFlags != 0)
+        {
+            // The thread's reference to the ring: without this the ring would live on until the thread ends.
+            var update = new IoUringRsrcUpdate { Offset = (uint)_enterFd };
+            _ = IoUringNative.Register(_fd, IoUringNative.UnregisterRingFds, &update, 1);
+        }
+
         if (_filesRegistered)
         {
             // Synchronous: the files are no longer the ring's when it returns, whereas closing the ring lets the

@@ -104,4 +104,12 @@ internal static partial class Libc
     /// <summary><c>gid_t getegid(void)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "getegid")]
     public static partial uint GetEffectiveGroupId();
+
+    /// <summary><c>int sched_getaffinity(pid_t pid, size_t cpusetsize, cpu_set_t *mask)</c>; pid 0 is the calling thread.</summary>
+    [LibraryImport("libc", EntryPoint = "sched_getaffinity", SetLastError = true)]
+    public static unsafe partial int SchedGetAffinity(int pid, nuint size, ulong* mask);
+
+    /// <summary><c>int sched_setaffinity(pid_t pid, size_t cpusetsize, const cpu_set_t *mask)</c>; pid 0 is the calling thread.</summary>
+    [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
+    public static unsafe partial int SchedSetAffinity(int pid, nuint size, ulong* mask);
 }

@@ -22,6 +22,10 @@ internal static unsafe partial class IoUringNative
 
     public const uint RegisterFiles = 2;
     public const uint UnregisterFiles = 3;
+    public const uint RegisterRingFds = 20;
+    public const uint UnregisterRingFds = 21;
+
+    public const uint EnterRegisteredRing = 1u << 4;
 
     public const int ProtReadWrite = 0x1 | 0x2;
     public const int MapShared = 0x01;
