@@ -57,12 +57,11 @@ internal sealed class ErrorFilter : BlockFilter
 
         long interval = arguments.GetInt64("interval", 1, 1, long.MaxValue);
         int times = (int)arguments.GetInt64("times", -1, -1, int.MaxValue);
-        if (times == 0 || _rate == 0)
+        if (times == 0)
         {
-            _injector = null;
             _rate = 0;
         }
-        else if (_rate < 1 || interval > 1 || times != -1)
+        else if (_rate > 0 && (_rate < 1 || interval > 1 || times != -1))
         {
             _injector = new FaultInjector(interval, _rate, space: 0, times);
         }

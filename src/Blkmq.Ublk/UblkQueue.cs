@@ -497,41 +497,23 @@ internal sealed unsafe class UblkQueue : IDisposable
 
     /// <summary>USER_COPY: reads a write request's data from <c>/dev/ublkcN</c> into the tag's buffer.</summary>
     /// <returns>The bytes copied (all of them), or -errno.</returns>
-    private int CopyFromRequest(int tag, int length)
-    {
-        byte* buffer = _buffers + ((long)tag * _bufferSize);
-        long position = UblkConstants.UserCopyOffset(_queueId, tag, 0);
-        int done = 0;
-        while (done < length)
-        {
-            nint n = UblkNative.Pread(_cdevFd, buffer + done, (nuint)(length - done), position + done);
-            if (n <= 0)
-            {
-                int errno = n == 0 ? Eio : Marshal.GetLastPInvokeError();
-                if (errno == Eintr)
-                {
-                    continue;
-                }
-
-                return -errno;
-            }
-
-            done += (int)n;
-        }
-
-        return done;
-    }
+    private int CopyFromRequest(int tag, int length) => CopyUser(tag, length, toRequest: false);
 
     /// <summary>USER_COPY: writes a read request's data from the tag's buffer to <c>/dev/ublkcN</c>.</summary>
     /// <returns>The bytes copied (all of them), or -errno.</returns>
-    private int CopyToRequest(int tag, int length)
+    private int CopyToRequest(int tag, int length) => CopyUser(tag, length, toRequest: true);
+
+    // pread or pwrite of the tag's buffer at the request's USER_COPY offset, until all of it moved or an error.
+    private int CopyUser(int tag, int length, bool toRequest)
     {
         byte* buffer = _buffers + ((long)tag * _bufferSize);
         long position = UblkConstants.UserCopyOffset(_queueId, tag, 0);
         int done = 0;
         while (done < length)
         {
-            nint n = UblkNative.Pwrite(_cdevFd, buffer + done, (nuint)(length - done), position + done);
+            nint n = toRequest
+                ? UblkNative.Pwrite(_cdevFd, buffer + done, (nuint)(length - done), position + done)
+                : UblkNative.Pread(_cdevFd, buffer + done, (nuint)(length - done), position + done);
             if (n <= 0)
             {
                 int errno = n == 0 ? Eio : Marshal.GetLastPInvokeError();
