@@ -7,6 +7,7 @@ namespace Blkmq.Ublk;
 internal static class UblkConstants
 {
     // Control commands: _IOR / _IOWR('u', nr, struct ublksrv_ctrl_cmd), 32-byte payload.
+    public const uint CmdGetQueueAffinity = EncodeRead | (32 << 16) | ('u' << 8) | 0x01;
     public const uint CmdGetDevInfo = EncodeRead | (32 << 16) | ('u' << 8) | 0x02;
     public const uint CmdAddDev = EncodeReadWrite | (32 << 16) | ('u' << 8) | 0x04;
     public const uint CmdDelDev = EncodeReadWrite | (32 << 16) | ('u' << 8) | 0x05;

@@ -126,6 +126,23 @@ internal sealed unsafe class UblkControl : IDisposable
         return result < 0 ? result : 0;
     }
 
+    /// <summary>
+    /// GET_QUEUE_AFFINITY: the CPUs whose IO the kernel queues to <paramref name="queueId"/> (the blk-mq map of the
+    /// device's tag set), as a <c>cpu_set_t</c> bit mask.
+    /// </summary>
+    /// <param name="devId">The device.</param>
+    /// <param name="queueId">The hardware queue.</param>
+    /// <param name="mask">The mask: bit c of word c / 64 is CPU c; at least as many bits as the kernel has CPU ids.</param>
+    /// <returns>0, or -errno (-EINVAL: the mask is too short for this kernel's CPU ids).</returns>
+    public int GetQueueAffinity(uint devId, int queueId, Span<ulong> mask)
+    {
+        fixed (ulong* buffer = mask)
+        {
+            int result = Execute(UblkConstants.CmdGetQueueAffinity, devId, (ulong)buffer, (ushort)(mask.Length * sizeof(ulong)), (ulong)queueId);
+            return result < 0 ? result : 0;
+        }
+    }
+
     /// <summary>GET_PARAMS: the device's parameters (with the char and block device numbers).</summary>
     /// <param name="devId">The device.</param>
     /// <param name="parameters">The parameters.</param>

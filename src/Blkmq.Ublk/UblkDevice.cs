@@ -474,7 +474,14 @@ public sealed unsafe class UblkDevice : IDisposable
             _maps.Add((map, mapSize));
             nint buffers = (nint)NativeMemory.AlignedAlloc((nuint)depth * (nuint)maxIoBytes, 4096);
             _buffers.Add(buffers);
-            var queue = new UblkQueue(this, q, depth, maxIoBytes, _cdevFd, (UblkIoDesc*)map, (byte*)buffers, IsUserCopy, (Flags & UblkConstants.FlagZoned) != 0, target, _logger);
+            // The CPUs the kernel maps to queue q (GET_QUEUE_AFFINITY, as ublksrv): its thread runs there. None on failure.
+            var affinity = new ulong[UblkQueue.AffinityWords];
+            if (_control.GetQueueAffinity(DeviceId, q, affinity) != 0)
+            {
+                affinity = null;
+            }
+
+            var queue = new UblkQueue(this, q, depth, maxIoBytes, _cdevFd, (UblkIoDesc*)map, (byte*)buffers, IsUserCopy, (Flags & UblkConstants.FlagZoned) != 0, target, affinity, _logger);
             _queues.Add(queue);
             int error = queue.Start();
             if (error != 0)

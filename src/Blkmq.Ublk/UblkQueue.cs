@@ -32,6 +32,9 @@ namespace Blkmq.Ublk;
 /// </remarks>
 internal sealed unsafe class UblkQueue : IDisposable
 {
+    /// <summary>Words of a CPU mask (<c>cpu_set_t</c>: 1024 CPUs).</summary>
+    public const int AffinityWords = 16;
+
     private const ulong WakeToken = ulong.MaxValue;
     private const int Eopnotsupp = 95;
     private const int Eintr = 4;
@@ -48,6 +51,8 @@ internal sealed unsafe class UblkQueue : IDisposable
     private readonly byte* _buffers;
     private readonly bool _userCopy;
     private readonly ulong[]? _appendSectors;
+    private readonly ValueTask<long>[]? _appends;
+    private readonly ulong[]? _affinity;
     private readonly BlockZone[]? _zones;
     private readonly Memory<byte> _memory;
     private readonly ExportTarget _target;
@@ -82,8 +87,9 @@ internal sealed unsafe class UblkQueue : IDisposable
     /// <param name="userCopy">Whether the device has USER_COPY: this queue moves the data with <c>pread</c> / <c>pwrite</c>.</param>
     /// <param name="zoned">Whether the device is zoned (with USER_COPY): zone operations, zone append, REPORT_ZONES.</param>
     /// <param name="target">The disk served.</param>
+    /// <param name="affinity">The CPUs the kernel queues this queue's requests from (GET_QUEUE_AFFINITY), or null.</param>
     /// <param name="logger">The logger.</param>
-    public UblkQueue(UblkDevice device, int queueId, int depth, int bufferSize, int cdevFd, UblkIoDesc* descriptors, byte* buffers, bool userCopy, bool zoned, ExportTarget target, ILogger logger)
+    public UblkQueue(UblkDevice device, int queueId, int depth, int bufferSize, int cdevFd, UblkIoDesc* descriptors, byte* buffers, bool userCopy, bool zoned, ExportTarget target, ulong[]? affinity, ILogger logger)
     {
         _device = device;
         _queueId = queueId;
@@ -96,11 +102,13 @@ internal sealed unsafe class UblkQueue : IDisposable
         if (zoned)
         {
             _appendSectors = new ulong[depth];
+            _appends = new ValueTask<long>[depth];
             _zones = new BlockZone[bufferSize / sizeof(BlkZone)];
         }
 
         _memory = new NativeBufferMemoryManager(buffers, checked(depth * bufferSize)).Memory;
         _target = target;
+        _affinity = affinity;
         _blockDevice = target.Device;
         _logger = logger;
         _pending = new ValueTask<BlockStatus>[depth];
@@ -168,6 +176,7 @@ internal sealed unsafe class UblkQueue : IDisposable
     {
         // This thread does IO for the block layer: reclaim must not wait on it (libublk does the same).
         _ = UblkNative.Prctl(UblkNative.PrSetIoFlusher, 1, 0, 0, 0);
+        RunOnQueueCpus();
         try
         {
             if (!Setup())
@@ -181,6 +190,38 @@ internal sealed unsafe class UblkQueue : IDisposable
         {
             _ring?.Dispose(); // Cancels the commands still outstanding.
             _fetched.Set();
+        }
+    }
+
+    /// <summary>
+    /// Binds the thread to the CPUs the kernel maps to this queue, as ublksrv does: the task that queues a request
+    /// wakes the ring thread on its own CPU, the commit's completion work runs where the request was made, and the
+    /// Blkmq IO is submitted from those CPUs, so it lands on the Blkmq hardware queue they map to. Only CPUs this
+    /// process may use count (a cpuset); when none is left the thread stays unbound.
+    /// </summary>
+    private void RunOnQueueCpus()
+    {
+        if (_affinity is null)
+        {
+            return;
+        }
+
+        ulong* mask = stackalloc ulong[AffinityWords];
+        if (UblkNative.SchedGetAffinity(0, AffinityWords * sizeof(ulong), mask) != 0)
+        {
+            return;
+        }
+
+        bool any = false;
+        for (int i = 0; i < AffinityWords; i++)
+        {
+            mask[i] &= _affinity[i];
+            any |= mask[i] != 0;
+        }
+
+        if (any)
+        {
+            _ = UblkNative.SchedSetAffinity(0, AffinityWords * sizeof(ulong), mask);
         }
     }
 
@@ -391,10 +432,8 @@ internal sealed unsafe class UblkQueue : IDisposable
                     return;
                 }
 
-                RequestFlags flags = (d.OpFlags & UblkConstants.IoFlagFua) != 0 ? RequestFlags.Fua : RequestFlags.None;
-                io = UblkZoneOperations.AppendStatusAsync(_blockDevice, _appendSectors, tag, offset, _memory.Slice(tag * _bufferSize, (int)length), flags);
-                okResult = (int)length;
-                break;
+                StartAppend(tag, offset, (int)length, (d.OpFlags & UblkConstants.IoFlagFua) != 0 ? RequestFlags.Fua : RequestFlags.None);
+                return;
             }
 
             case UblkConstants.OpReportZones:
@@ -420,13 +459,66 @@ internal sealed unsafe class UblkQueue : IDisposable
         io.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_continuations[tag]);
     }
 
+    /// <summary>
+    /// A zone append: the sector it went to rides on the commit (<c>zone_append_lba</c>). Awaited like every other IO,
+    /// through the tag's preallocated continuation, so an append that completes on another thread allocates nothing.
+    /// </summary>
+    private void StartAppend(int tag, long zoneOffset, int length, RequestFlags flags)
+    {
+        ValueTask<long> append;
+        try
+        {
+            append = _blockDevice.ZoneAppendAsync(zoneOffset, _memory.Slice(tag * _bufferSize, length), flags);
+        }
+        catch (ArgumentException)
+        {
+            Commit(tag, -BlockStatusMapping.ToErrno(BlockStatus.Invalid)); // not a zone start, or too long
+            return;
+        }
+
+        if (append.IsCompleted)
+        {
+            Commit(tag, AppendResult(tag, append, length));
+            return;
+        }
+
+        _okResults[tag] = length;
+        _appends![tag] = append;
+        _held++;
+        append.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_continuations[tag]);
+    }
+
+    /// <summary>The commit result of a completed append: its length with the sector recorded, or -errno.</summary>
+    private int AppendResult(int tag, ValueTask<long> append, int length)
+    {
+        try
+        {
+            _appendSectors![tag] = (ulong)append.Result >> 9;
+            return length;
+        }
+        catch (BlockIOException ex)
+        {
+            return -BlockStatusMapping.ToErrno(ex.Status);
+        }
+    }
+
     /// <summary>A tag's IO completed on some thread: record the result and hand the tag to the ring thread.</summary>
     private void OnIoCompleted(int tag)
     {
-        BlockStatus status = _pending[tag].Result;
-        _pending[tag] = default;
-        // A read's data goes to the request here, on the completing thread, sparing the ring thread the copy.
-        _results[tag] = Result(tag, status, _okResults[tag], _copyOut[tag]);
+        if (_appends is not null && _descriptors[tag].Op == UblkConstants.OpZoneAppend)
+        {
+            ValueTask<long> append = _appends[tag];
+            _appends[tag] = default;
+            _results[tag] = AppendResult(tag, append, _okResults[tag]);
+        }
+        else
+        {
+            BlockStatus status = _pending[tag].Result;
+            _pending[tag] = default;
+            // A read's data goes to the request here, on the completing thread, sparing the ring thread the copy.
+            _results[tag] = Result(tag, status, _okResults[tag], _copyOut[tag]);
+        }
+
         int head;
         do
         {
