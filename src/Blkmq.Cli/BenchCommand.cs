@@ -73,7 +73,7 @@ internal sealed class BenchCommand : Command
 
     private readonly Option<long> _size = new("--size")
     {
-        Description = "Region IO targets, from offset 0, as fio's size; also the disk's size unless the driver's parameters set it (size or gb). Default 1G.",
+        Description = "Region IO targets, from offset 0, as fio's size; also the disk's size unless the driver's parameters set it (size or gb). Default 1G, or the whole disk when it is smaller.",
         CustomParser = ArgumentParsers.ParseSize,
         HelpName = "size",
     };
@@ -395,6 +395,11 @@ internal sealed class BenchCommand : Command
         try
         {
             Disk disk = instance.Disk;
+            if (!Given(_size))
+            {
+                size = Math.Min(size, disk.Capacity); // a disk smaller than the default region is benchmarked whole
+            }
+
             int diskBlockSize = disk.Limits.LogicalBlockSize;
             Check(blockSize % diskBlockSize == 0, $"--bs ({blockSize}) must be a multiple of the disk's block size ({diskBlockSize}).");
             Check(size >= blockSize, $"--size ({size}) must hold at least one IO of --bs ({blockSize}).");

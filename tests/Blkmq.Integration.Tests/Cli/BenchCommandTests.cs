@@ -85,6 +85,18 @@ public sealed partial class BenchCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task DiskSmallerThanTheDefaultRegion_IsBenchmarkedWhole()
+    {
+        // fio's size defaults to the whole file; here to 1 GiB or the whole disk when it is smaller, never an error.
+        ToolResult result = await RunCheckedAsync(["--driver", "memory:size=1M", "--rw", "randwrite", "--ios", "1000", "--output-format", "json"], TestContext.Current.CancellationToken);
+        using JsonDocument document = JsonDocument.Parse(result.StandardOutput);
+        JsonElement root = document.RootElement;
+        Assert.Equal(1L << 20, root.GetProperty("job").GetProperty("size").GetInt64());
+        Assert.True(root.GetProperty("errors").GetInt64() == 0, result.StandardOutput);
+        Assert.Equal(900, root.GetProperty("disk_stats").GetProperty("write_ios").GetInt64());
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task Terse_OneLine_WithTheFieldsHelpDocuments()
     {
         ToolResult help = await RunCheckedAsync(["--help"], TestContext.Current.CancellationToken);
