@@ -154,6 +154,18 @@ internal sealed class ServeCommand : Command
         HelpName = "auto|on|off",
     };
 
+    private readonly Option<int> _ublkQueues = new("--ublk-queues")
+    {
+        Description = "With --ublk: hardware queues per device, each with its own thread on the CPUs the kernel maps to it (1 to 4096); default: as many as the disk's submit queues (null_blk submit_queues), so ublk queue q feeds Blkmq queue q.",
+        HelpName = "N",
+    };
+
+    private readonly Option<int> _ublkDepth = new("--ublk-depth")
+    {
+        Description = "With --ublk: tags per queue, the requests the kernel queues at once (1 to 4096); default: the disk's queue depth (null_blk hw_queue_depth).",
+        HelpName = "N",
+    };
+
     private readonly Option<int?> _recover = new("--recover")
     {
         Description = "With --ublk and one export: take over recoverable device N whose server died, instead of creating a device.",
@@ -185,6 +197,8 @@ internal sealed class ServeCommand : Command
         Options.Add(_ublkId);
         Options.Add(_ublkRecoverable);
         Options.Add(_ublkUserCopy);
+        Options.Add(_ublkQueues);
+        Options.Add(_ublkDepth);
         Options.Add(_recover);
         SetAction(Run);
     }
@@ -324,6 +338,8 @@ internal sealed class ServeCommand : Command
                         "off" => UblkUserCopyMode.Off,
                         _ => UblkUserCopyMode.Auto,
                     },
+                    QueueCount = parseResult.GetValue(_ublkQueues),
+                    QueueDepth = parseResult.GetValue(_ublkDepth),
                     RecoverId = parseResult.GetValue(_recover),
                     LoggerFactory = loggerFactory,
                 }
@@ -365,14 +381,21 @@ internal sealed class ServeCommand : Command
 
         bool ublk = parseResult.GetValue(_ublk);
         bool userCopyGiven = parseResult.GetResult(_ublkUserCopy) is { Implicit: false };
-        if (!ublk && (parseResult.GetValue(_ublkId) != -1 || parseResult.GetValue(_ublkRecoverable) || parseResult.GetValue(_recover) is not null || userCopyGiven))
+        bool queuesGiven = parseResult.GetResult(_ublkQueues) is { Implicit: false };
+        bool depthGiven = parseResult.GetResult(_ublkDepth) is { Implicit: false };
+        if (!ublk && (parseResult.GetValue(_ublkId) != -1 || parseResult.GetValue(_ublkRecoverable) || parseResult.GetValue(_recover) is not null || userCopyGiven || queuesGiven || depthGiven))
         {
-            throw new FormatException("--ublk-id, --ublk-recoverable, --ublk-user-copy and --recover need --ublk.");
+            throw new FormatException("--ublk-id, --ublk-recoverable, --ublk-user-copy, --ublk-queues, --ublk-depth and --recover need --ublk.");
         }
 
-        if (parseResult.GetValue(_recover) is not null && (userCopyGiven || parseResult.GetValue(_ublkRecoverable)))
+        if ((queuesGiven && parseResult.GetValue(_ublkQueues) is < 1 or > 4096) || (depthGiven && parseResult.GetValue(_ublkDepth) is < 1 or > 4096))
         {
-            throw new FormatException("--recover N takes over device N as it was created: no --ublk-user-copy or --ublk-recoverable.");
+            throw new FormatException("--ublk-queues and --ublk-depth must be 1 to 4096.");
+        }
+
+        if (parseResult.GetValue(_recover) is not null && (userCopyGiven || queuesGiven || depthGiven || parseResult.GetValue(_ublkRecoverable)))
+        {
+            throw new FormatException("--recover N takes over device N as it was created: no --ublk-user-copy, --ublk-recoverable, --ublk-queues or --ublk-depth.");
         }
 
         if (parseResult.GetValue(_recover) is int recoverId && (recoverId < 0 || exportTexts.Length != 1))

@@ -21,6 +21,12 @@ internal sealed record UblkServeOptions
     /// <summary>Gets how request data moves (USER_COPY or per-tag buffers) in the devices created.</summary>
     public UblkUserCopyMode UserCopy { get; init; }
 
+    /// <summary>Gets the queues per device; 0: as many as the disk's submit queues.</summary>
+    public int QueueCount { get; init; }
+
+    /// <summary>Gets the tags per queue; 0: the disk's queue depth.</summary>
+    public int QueueDepth { get; init; }
+
     /// <summary>Gets the device to recover, or <see langword="null"/> to create new ones.</summary>
     public int? RecoverId { get; init; }
 
@@ -41,7 +47,7 @@ internal sealed record UblkServeOptions
                 var export = new BlockExport(exports[i].Name, exports[i].Disk, exports[i].ReadOnly);
                 UblkDevice device = RecoverId is int id
                     ? UblkDevice.Recover(export, id, LoggerFactory)
-                    : UblkDevice.Start(export, new UblkDeviceOptions { DeviceId = FirstId < 0 ? -1 : FirstId + i, Recoverable = Recoverable, UserCopy = UserCopy }, LoggerFactory);
+                    : UblkDevice.Start(export, new UblkDeviceOptions { DeviceId = FirstId < 0 ? -1 : FirstId + i, Recoverable = Recoverable, UserCopy = UserCopy, QueueCount = QueueCount, QueueDepth = QueueDepth }, LoggerFactory);
                 devices.Add((export, device));
             }
 

@@ -82,6 +82,7 @@ public sealed unsafe class UblkDevice : IDisposable
         options ??= new UblkDeviceOptions();
         options.Validate();
         ExportTarget target = export.Target;
+        options = options.ResolveFor(target.Disk);
         if (target.Disk.IsZoned && target.Disk.Limits.MaxZoneAppendSectors == 0)
         {
             // The kernel refuses a zoned ublk device whose max_zone_append_sectors is 0.

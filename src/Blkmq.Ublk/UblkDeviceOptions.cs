@@ -6,11 +6,18 @@ public sealed record UblkDeviceOptions
     /// <summary>Gets the device number N of <c>/dev/ublkbN</c>; -1 lets the kernel pick the lowest free one.</summary>
     public int DeviceId { get; init; } = -1;
 
-    /// <summary>Gets the number of hardware queues, each served by its own thread and ring (1 to 4096).</summary>
-    public int QueueCount { get; init; } = 1;
+    /// <summary>
+    /// Gets the number of hardware queues, each served by its own thread and ring (1 to 4096); 0 (the default): as
+    /// many as the disk's tag set has submit queues, so that ublk queue q feeds Blkmq hardware queue q.
+    /// </summary>
+    public int QueueCount { get; init; }
 
-    /// <summary>Gets the tags per queue (1 to 4096): the kernel queues at most this many requests per queue.</summary>
-    public int QueueDepth { get; init; } = 64;
+    /// <summary>
+    /// Gets the tags per queue (1 to 4096): the kernel queues at most this many requests per queue; 0 (the default):
+    /// the disk's tag set's queue depth, so that a ublk request never waits for a Blkmq tag while it has the queue
+    /// to itself.
+    /// </summary>
+    public int QueueDepth { get; init; }
 
     /// <summary>Gets the largest IO in bytes (a multiple of 4096, at most 1 MiB): each tag has a buffer of this size.</summary>
     public int MaxIoBytes { get; init; } = 512 * 1024;
@@ -37,13 +44,27 @@ public sealed record UblkDeviceOptions
     /// </summary>
     public bool? Unprivileged { get; init; }
 
+    /// <summary>Fills the queue count and depth left at 0 from the disk's tag set.</summary>
+    /// <param name="disk">The disk served.</param>
+    /// <returns>Options with both set.</returns>
+    public UblkDeviceOptions ResolveFor(Disk disk)
+    {
+        ArgumentNullException.ThrowIfNull(disk);
+        TagSetCore tags = disk.TagSet;
+        return this with
+        {
+            QueueCount = QueueCount > 0 ? QueueCount : Math.Clamp(tags.HardwareQueueCount, 1, UblkConstants.MaxQueues),
+            QueueDepth = QueueDepth > 0 ? QueueDepth : Math.Clamp(tags.QueueDepth, 1, UblkConstants.MaxQueueDepth),
+        };
+    }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range; the message names the property.</exception>
     public void Validate()
     {
         Check(DeviceId >= -1 && DeviceId < (1 << 20), nameof(DeviceId), "The device number must be -1 (any) or 0 to 1048575.");
-        Check(QueueCount >= 1 && QueueCount <= UblkConstants.MaxQueues, nameof(QueueCount), "The queue count must be 1 to 4096.");
-        Check(QueueDepth >= 1 && QueueDepth <= UblkConstants.MaxQueueDepth, nameof(QueueDepth), "The queue depth must be 1 to 4096.");
+        Check(QueueCount >= 0 && QueueCount <= UblkConstants.MaxQueues, nameof(QueueCount), "The queue count must be 1 to 4096 (0: the disk's).");
+        Check(QueueDepth >= 0 && QueueDepth <= UblkConstants.MaxQueueDepth, nameof(QueueDepth), "The queue depth must be 1 to 4096 (0: the disk's).");
         Check(Enum.IsDefined(UserCopy), nameof(UserCopy), "The user copy mode must be Auto, On or Off.");
         Check(MaxIoBytes >= 4096 && MaxIoBytes <= (1 << 20) && (MaxIoBytes & 4095) == 0, nameof(MaxIoBytes), "The max IO size must be a multiple of 4096 from 4096 to 1 MiB.");
     }

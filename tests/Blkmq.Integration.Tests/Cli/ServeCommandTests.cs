@@ -218,11 +218,21 @@ public sealed partial class ServeCommandTests
     [InlineData("--max-connections", "0", "blkmq serve: --max-connections: At least one connection.")]
     [InlineData("--busy-poll", "20000", "blkmq serve: --busy-poll: Between 0 and 10 ms.")]
     [InlineData("--tls", "on", "blkmq serve: --tls-certificate: TLS needs a certificate file.")]
+    [InlineData("--ublk-queues", "2", "blkmq serve: --ublk-id, --ublk-recoverable, --ublk-user-copy, --ublk-queues, --ublk-depth and --recover need --ublk.")]
     public async Task InvalidServerOption_ExitsTwo_NamingTheOption(string option, string value, string message)
     {
         ToolResult result = await RunRefusedAsync(["serve", "--listen", "127.0.0.1:0", option, value], TestContext.Current.CancellationToken);
         Assert.Contains(message + Environment.NewLine, result.StandardError, StringComparison.Ordinal);
         Assert.DoesNotContain("(Parameter", result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("--ublk-queues", "0")]
+    [InlineData("--ublk-depth", "5000")]
+    public async Task UblkGeometryOutOfRange_ExitsTwo_BeforeAnyDevice(string option, string value)
+    {
+        ToolResult result = await RunRefusedAsync(["serve", "--listen", "none", "--ublk", option, value], TestContext.Current.CancellationToken);
+        Assert.Contains("--ublk-queues and --ublk-depth must be 1 to 4096.", result.StandardError, StringComparison.Ordinal);
     }
 
     /// <summary>Runs blkmq with arguments it must refuse: exit 2, nothing on stdout (no URI), no stack trace.</summary>

@@ -155,8 +155,9 @@ public sealed class UblkEncodingTests
 
     [Theory]
     [InlineData(-2, 1, 64, 524288)]
-    [InlineData(0, 0, 64, 524288)]
-    [InlineData(0, 1, 0, 524288)]
+    [InlineData(0, -1, 64, 524288)]
+    [InlineData(0, 4097, 64, 524288)]
+    [InlineData(0, 1, -1, 524288)]
     [InlineData(0, 1, 5000, 524288)]
     [InlineData(0, 1, 64, 1000)]
     [InlineData(0, 1, 64, 4 << 20)]
@@ -164,6 +165,20 @@ public sealed class UblkEncodingTests
     {
         var options = new UblkDeviceOptions { DeviceId = id, QueueCount = queues, QueueDepth = depth, MaxIoBytes = maxIo };
         Assert.Throws<ArgumentException>(options.Validate);
+    }
+
+    [Fact]
+    public async Task Options_QueuesAndDepthLeftAtZero_FollowTheDisksTagSet()
+    {
+        // ublk queue q feeds Blkmq queue q, with as many tags: the default geometry is the disk's.
+        await using NullBlock nullb = NullBlock.Create("submit_queues=3,poll_queues=1,hw_queue_depth=48,irqmode=0");
+        UblkDeviceOptions resolved = new UblkDeviceOptions().ResolveFor(nullb.Disk);
+        Assert.Equal(3, resolved.QueueCount);
+        Assert.Equal(48, resolved.QueueDepth);
+
+        UblkDeviceOptions given = new UblkDeviceOptions { QueueCount = 2, QueueDepth = 128 }.ResolveFor(nullb.Disk);
+        Assert.Equal(2, given.QueueCount);
+        Assert.Equal(128, given.QueueDepth);
     }
 
     [Fact]
