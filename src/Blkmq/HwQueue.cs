@@ -427,7 +427,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             }
         }
 
-        if (!Enum.IsDefined(status))
+        if ((uint)status > (uint)BlockStatus.ZoneError) // not a status at all (Busy was handled above)
         {
             BlkmqLog.UnknownStatus(_logger, (int)status, Disk.Name);
             status = BlockStatus.IoError;

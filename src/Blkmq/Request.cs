@@ -274,7 +274,7 @@ public readonly struct Request<TData>
 
     private static void ValidateEndStatus(BlockStatus status)
     {
-        if (status is BlockStatus.Busy or BlockStatus.ResourceBusy || !Enum.IsDefined(status))
+        if ((uint)status > (uint)BlockStatus.ZoneError) // Busy and ResourceBusy are QueueRq answers, not end statuses; the rest undefined
         {
             ThrowHelper.ThrowInvalidStatus(status);
         }

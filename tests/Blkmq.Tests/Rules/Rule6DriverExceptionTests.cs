@@ -102,10 +102,13 @@ public sealed class Rule6DriverExceptionTests
         await disk.OpenDevice().ReadAsync(0, new byte[512]);
     }
 
-    [Fact]
-    public async Task Rule6_UnknownStatus_FailsWithIoError()
+    [Theory]
+    [InlineData(99)]
+    [InlineData(9)]
+    [InlineData(255)]
+    public async Task Rule6_UnknownStatus_FailsWithIoError(int unknown)
     {
-        await using TestRig rig = TestRig.Create(configure: d => d.OnQueueRq = (_, _) => (BlockStatus)99);
+        await using TestRig rig = TestRig.Create(configure: d => d.OnQueueRq = (_, _) => (BlockStatus)unknown);
 
         BlockIOException error = await Assert.ThrowsAsync<BlockIOException>(async () => await rig.Device.ReadAsync(0, new byte[512]));
         Assert.Equal(BlockStatus.IoError, error.Status);
@@ -128,6 +131,8 @@ public sealed class Rule6DriverExceptionTests
     {
         Request<TestRequest> none = default;
         Assert.Throws<ArgumentOutOfRangeException>(() => none.End(BlockStatus.Busy));
+        Assert.Throws<ArgumentOutOfRangeException>(() => none.End(BlockStatus.ResourceBusy));
         Assert.Throws<ArgumentOutOfRangeException>(() => none.TryEnd((BlockStatus)200));
+        Assert.Throws<ArgumentOutOfRangeException>(() => none.TryEnd((BlockStatus)9));
     }
 }
