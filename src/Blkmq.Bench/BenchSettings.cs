@@ -39,6 +39,12 @@ public sealed record BenchSettings
     /// <summary>Gets whether IO is submitted to poll queues and completed by polling.</summary>
     public bool Polled { get; init; }
 
+    /// <summary>
+    /// Gets whether a failed IO is counted and the worker goes on (fio's <c>continue_on_error=io</c>), as under a
+    /// fault-injecting filter; by default a worker stops at its first IO error.
+    /// </summary>
+    public bool ContinueOnError { get; init; }
+
     /// <summary>Gets whether the run is bounded by an IO count rather than by time.</summary>
     public bool IsCountBased => TotalIos > 0;
 

@@ -20,6 +20,7 @@ internal sealed class BenchWorker
     private readonly long[]? _offsets;
     private readonly bool _sequentialWrite;
     private readonly RequestFlags _flags;
+    private readonly bool _continueOnError;
     private readonly long _warmupIos;
     private readonly long _measuredIos;
     private int _nextOffset;
@@ -38,6 +39,7 @@ internal sealed class BenchWorker
         _buffer = AllocatePageAligned(settings.BlockSize);
         _buffer.Span.Fill((byte)(seed * 31));
         _flags = settings.Polled ? RequestFlags.Polled : RequestFlags.None;
+        _continueOnError = settings.ContinueOnError;
         _warmupIos = warmupIos;
         _measuredIos = measuredIos;
         _sequentialWrite = settings.Mode == ReadWriteMode.Write;
@@ -58,7 +60,7 @@ internal sealed class BenchWorker
     /// <summary>Gets or sets the state machine's continuation while an IO is pending; set before the IO can complete.</summary>
     public Action? Continuation { get; set; }
 
-    /// <summary>Runs warmup, parks, then runs the measured phase; ends on stop, at its IO count, or at the first IO error.</summary>
+    /// <summary>Runs warmup, parks, then runs the measured phase; ends on stop, at its IO count, or at the first IO error unless told to go on.</summary>
     public async Task RunAsync()
     {
         try
@@ -102,7 +104,13 @@ internal sealed class BenchWorker
                 catch (BlockIOException ex)
                 {
                     _job.OnError(ex);
-                    return;
+                    if (!_continueOnError)
+                    {
+                        return;
+                    }
+
+                    remaining--; // a failed IO counts toward --ios, as fio's; it is not measured
+                    continue;
                 }
 
                 _job.OnCompleted(measuring, Stopwatch.GetTimestamp() - start);

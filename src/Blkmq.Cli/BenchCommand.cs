@@ -145,6 +145,11 @@ internal sealed class BenchCommand : Command
         Description = "Submit polled IO (REQ_POLLED) to the poll_queues and busy-poll each job's queue for completions, as fio's hipri. Needs --poll-queues >= 1.",
     };
 
+    private readonly Option<bool> _continueOnError = new("--continue-on-error")
+    {
+        Description = "Count a failed IO and go on (fio's continue_on_error=io), e.g. under an error or flakey filter; the errors are reported and the exit status is still 1. Default: a job's worker stops at its first IO error.",
+    };
+
     private readonly Option<string> _driverParams = new("--driver-params", "--null-params")
     {
         Description = "The driver's parameters as one string, e.g. \"irqmode=0,submit_queues=2,hw_queue_depth=128\" for null_blk ('blkmq drivers' lists them; see docs/null-driver.md). Applied after those of --driver; individual options given on the command line win over it.",
@@ -201,6 +206,7 @@ internal sealed class BenchCommand : Command
         Options.Add(_memoryBacked);
         Options.Add(_blocking);
         Options.Add(_hipri);
+        Options.Add(_continueOnError);
         Options.Add(_driverParams);
         Options.Add(_outputFormat);
         Options.Add(_json);
@@ -425,6 +431,7 @@ internal sealed class BenchCommand : Command
             Size = size / blockSize * blockSize,
             CompletionDelay = instance.CompletionDelay,
             Polled = polled,
+            ContinueOnError = parseResult.GetValue(_continueOnError),
         };
         var invocation = new BenchInvocation
         {

@@ -97,6 +97,27 @@ public sealed partial class BenchCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task ContinueOnError_CountsFailedIos_AndRunsToTheEnd()
+    {
+        // Every read of the second MiB fails (the error filter); without the option the worker would stop at the first.
+        string[] stack = ["--driver", "memory:size=2M|error:range=1M-2M,error=EIO", "--rw", "randread", "--ios", "2000", "--output-format", "json"];
+        ToolResult result = await BlkmqCli.RunAsync(["bench", .. stack, "--continue-on-error"], s_runTimeout, TestContext.Current.CancellationToken);
+        Assert.True(result.ExitCode == 1, $"{result.CommandLine} exited {result.ExitCode}\n{result.StandardError}");
+        using JsonDocument document = JsonDocument.Parse(result.StandardOutput);
+        JsonElement root = document.RootElement;
+        long errors = root.GetProperty("errors").GetInt64();
+        long ios = root.GetProperty("ios").GetInt64();
+        Assert.True(errors > 100, result.StandardOutput); // about half of 2000 random reads
+        Assert.True(ios > 100, result.StandardOutput);
+        Assert.True(errors + ios > 1500, result.StandardOutput);
+
+        ToolResult stopping = await BlkmqCli.RunAsync(["bench", .. stack], s_runTimeout, TestContext.Current.CancellationToken);
+        Assert.Equal(1, stopping.ExitCode);
+        using JsonDocument first = JsonDocument.Parse(stopping.StandardOutput);
+        Assert.Equal(1, first.RootElement.GetProperty("errors").GetInt64());
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task Terse_OneLine_WithTheFieldsHelpDocuments()
     {
         ToolResult help = await RunCheckedAsync(["--help"], TestContext.Current.CancellationToken);
