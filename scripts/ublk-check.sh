@@ -398,74 +398,97 @@ if [ "${1:-}" = --in-guest ]; then
 fi
 
 # ------------------------------------------------------------------------------------------------------------
-# Host side.
+# Host side. The guest scaffolding is functions that bench/peer/ublk.sh uses too: it sources this file with
+# `--functions`, which defines them and returns before the check itself runs.
 # ------------------------------------------------------------------------------------------------------------
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-self="$root/scripts/$(basename "${BASH_SOURCE[0]}")"
-if [ -z "${KVM_GUEST_DIR:-}" ]; then
-  KVM_GUEST_DIR=$root/../shared/kvm-guest
-  [ -x "$KVM_GUEST_DIR/run-in-guest.sh" ] || KVM_GUEST_DIR=/work/shared/kvm-guest
-fi
-if [ ! -x "$KVM_GUEST_DIR/run-in-guest.sh" ]; then
-  echo "ublk-check: no kvm-guest folder at '$KVM_GUEST_DIR' (run-in-guest.sh missing); set KVM_GUEST_DIR" >&2
-  exit 2
-fi
-KVM_GUEST_DIR=$(cd "$KVM_GUEST_DIR" && pwd)
-cache=${KVM_GUEST_CACHE:-/tmp/kvm-guest-cache}
-start=$(date +%s)
-say() { echo "ublk-check: $*"; }
-
 syspath="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 has() { PATH=$syspath command -v "$1" >/dev/null 2>&1; }
+
+# guest_setup NAME [PACKAGE...]: finds the kvm-guest folder (sets KVM_GUEST_DIR and cache; exits 2 when there is
+# none), installs the packages the guest itself needs plus the PACKAGEs given (the caller's missing tools), fetches a
+# guest kernel with ublk when there is none, and puts the system directories on PATH.
+guest_setup() {
+  local me=$1 missing cfg has_ublk=
+  shift
+  missing=("$@")
+  if [ -z "${KVM_GUEST_DIR:-}" ]; then
+    KVM_GUEST_DIR=$root/../shared/kvm-guest
+    [ -x "$KVM_GUEST_DIR/run-in-guest.sh" ] || KVM_GUEST_DIR=/work/shared/kvm-guest
+  fi
+  if [ ! -x "$KVM_GUEST_DIR/run-in-guest.sh" ]; then
+    echo "$me: no kvm-guest folder at '$KVM_GUEST_DIR' (run-in-guest.sh missing); set KVM_GUEST_DIR" >&2
+    exit 2
+  fi
+  KVM_GUEST_DIR=$(cd "$KVM_GUEST_DIR" && pwd)
+  cache=${KVM_GUEST_CACHE:-/tmp/kvm-guest-cache}
+  has qemu-system-x86_64 || missing+=(qemu-system-x86)
+  { has busybox && ! ldd "$(PATH=$syspath command -v busybox)" >/dev/null 2>&1; } || missing+=(busybox-static)
+  { has modprobe && has depmod; } || missing+=(kmod)
+  has cpio || missing+=(cpio)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "$me: installing ${missing[*]}"
+    local sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  export PATH=$syspath
+  # The guest kernel must have ublk: fetch-kernel.sh unpacks Debian's 6.12 (bookworm's own 6.1 has none).
+  for cfg in "$cache"/kroot/boot/config-* /boot/config-*; do
+    grep -qE '^CONFIG_BLK_DEV_UBLK=(m|y)' "$cfg" 2>/dev/null && has_ublk=1 && break
+  done
+  if [ -z "$has_ublk" ]; then
+    echo "$me: no guest kernel with ublk yet: $KVM_GUEST_DIR/fetch-kernel.sh"
+    KVM_GUEST_CACHE=$cache "$KVM_GUEST_DIR/fetch-kernel.sh"
+  fi
+}
+
+# guest_publish DIR: publishes src/Blkmq.Cli (Release) to DIR/pub (the guest has no network and runs .NET 20-30x
+# slower); prints PASS, or the log's end and FAIL and returns 1.
+guest_publish() {
+  mkdir -p "$1/pub"
+  if ! dotnet publish "$root/src/Blkmq.Cli/Blkmq.Cli.csproj" -c Release -o "$1/pub" -nologo -v quiet > "$1/publish.log" 2>&1; then
+    tail -30 "$1/publish.log"
+    echo "FAIL: dotnet publish"
+    return 1
+  fi
+  echo "PASS: dotnet publish"
+}
+
+# guest_run TIMEOUT OUTDIR COMMAND: runs COMMAND in a guest (the repository as its working directory, OUTDIR shared
+# read-write, 1 vCPU under TCG) under nice, so that the host stays usable; returns run-in-guest.sh's status
+# (124 timeout, 125 the guest died).
+guest_run() {
+  KVM_GUEST_CACHE=$cache nice -n 10 "$KVM_GUEST_DIR/run-in-guest.sh" -t "$1" -w "$2" -C "$root" "$3"
+}
+
+[ "${1:-}" != --functions ] || return 0
+
+self="$root/scripts/$(basename "${BASH_SOURCE[0]}")"
+start=$(date +%s)
+say() { echo "ublk-check: $*"; }
 missing=()
-has qemu-system-x86_64 || missing+=(qemu-system-x86)
-{ has busybox && ! ldd "$(PATH=$syspath command -v busybox)" >/dev/null 2>&1; } || missing+=(busybox-static)
 { has mkfs.ext4 && has e2fsck; } || missing+=(e2fsprogs)
-{ has modprobe && has depmod; } || missing+=(kmod)
-has cpio || missing+=(cpio)
 has fio || missing+=(fio)
 { has blkdiscard && has blockdev && has blkzone; } || missing+=(util-linux)
 has mkfs.btrfs || missing+=(btrfs-progs)
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  sudo=
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-export PATH=$syspath
-
-# The guest kernel must have ublk: fetch-kernel.sh unpacks Debian's 6.12 (bookworm's own 6.1 has none).
-has_ublk=
-for cfg in "$cache"/kroot/boot/config-* /boot/config-*; do
-  grep -qE '^CONFIG_BLK_DEV_UBLK=(m|y)' "$cfg" 2>/dev/null && has_ublk=1 && break
-done
-if [ -z "$has_ublk" ]; then
-  say "no guest kernel with ublk yet: $KVM_GUEST_DIR/fetch-kernel.sh"
-  KVM_GUEST_CACHE=$cache "$KVM_GUEST_DIR/fetch-kernel.sh"
-fi
+guest_setup ublk-check "${missing[@]}"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ublk-check.XXXXXX")
 cleanup_host() {
   if [ "${UBLK_CHECK_KEEP:-}" = 1 ]; then say "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup_host EXIT
-mkdir -p "$tmp/pub" "$tmp/out"
+mkdir -p "$tmp/out"
 say "publishing src/Blkmq.Cli (Release) to $tmp/pub"
-if ! dotnet publish "$root/src/Blkmq.Cli/Blkmq.Cli.csproj" -c Release -o "$tmp/pub" -nologo -v quiet > "$tmp/publish.log" 2>&1; then
-  tail -30 "$tmp/publish.log"
-  echo "FAIL: dotnet publish"
-  exit 1
-fi
-echo "PASS: dotnet publish"
+guest_publish "$tmp" || exit 1
 
 timeout=${UBLK_CHECK_TIMEOUT:-1500}
 say "booting the guest (timeout ${timeout}s; under TCG this takes minutes)"
 export BLKMQ_PUB="$tmp/pub" BLKMQ_OUT="$tmp/out"
 set +e
-KVM_GUEST_CACHE=$cache nice -n 10 "$KVM_GUEST_DIR/run-in-guest.sh" -t "$timeout" -w "$tmp/out" -C "$root" \
-  "bash $(printf %q "$self") --in-guest"
+guest_run "$timeout" "$tmp/out" "bash $(printf %q "$self") --in-guest"
 rc=$?
 set -e
 total=$(( $(date +%s) - start ))
