@@ -20,7 +20,8 @@
 # Environment: RUNTIME (seconds per fio job, default 5), ROUNDS (default 2), WARMUP (seconds of fio QD32 per .NET
 # path before round 1, default 5), RAW (a file to keep every measurement in, as TSV), UBLK_BENCH_TIMEOUT (guest
 # timeout, default 900 s), KVM_GUEST_DIR / KVM_GUEST_CACHE (as scripts/ublk-check.sh). The host side is
-# scripts/ublk-check.sh's (sourced with --functions). About 3-5 minutes on the 2-core sandbox at the defaults.
+# scripts/ublk-check.sh's (sourced with --functions); the guest has run-in-guest.sh's CPUs (1 under TCG, where fio and
+# the server then share it; KVM_GUEST_CPUS=N to change). About 4 minutes on the 2-core sandbox at the defaults.
 set -euo pipefail
 RUNTIME=${RUNTIME:-5}
 ROUNDS=${ROUNDS:-2}
@@ -136,6 +137,7 @@ SELF="$ROOT/bench/peer/$(basename "${BASH_SOURCE[0]}")"
 # shellcheck source=../../scripts/ublk-check.sh
 source "$ROOT/scripts/ublk-check.sh" --functions
 start=$(date +%s)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 need=()
 has fio || need+=(fio)
 has nbd-client || need+=(nbd-client)
@@ -168,26 +170,31 @@ median() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 accel=$(awk '/^accel/ { print $2 }' "$tmp/out/guest.txt")
+if [ -e /dev/kvm ]; then kvm="/dev/kvm present but unusable: no vmx/svm"; else kvm="/dev/kvm absent"; fi
 echo
-echo "4 KiB randread, fio io_uring direct=1, ${RUNTIME}s per run, medians of $ROUNDS rounds (target order rotated), $(date -u +%Y-%m-%d)"
+echo "4 KiB randread, fio io_uring direct=1, ${RUNTIME}s per run, medians of $ROUNDS rounds (target order rotated), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "host: $(nproc) CPUs, load average at start $load0, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$accel" = KVM ]; then
-  echo "guest: KVM, $(nproc) host CPUs"
+  echo "guest: KVM"
 else
-  echo "guest: EMULATED (QEMU TCG, no usable /dev/kvm): every figure is far below real hardware and the ratios are only indicative"
+  echo "guest: EMULATED (QEMU TCG, $kvm): every figure is far below real hardware; the ratios are only indicative"
 fi
-printf '| %-46s | %9s | %12s | %9s |\n' target "QD1 IOPS" "QD1 mean µs" "QD32 IOPS"
-printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..48})" "----------:" "-------------:" "----------:"
+row() { printf '| %-49s | %9s | %11s | %9s |\n' "$@"; }
+row target "QD1 IOPS" "QD1 mean µs" "QD32 IOPS"
+dashes() { printf -- "-%.0s" $(seq "$1"); }
+row "$(dashes 49)" "$(dashes 8):" "$(dashes 10):" "$(dashes 8):"
 for t in ublk null_blk nbd; do
   case $t in
     ublk) label="/dev/ublkb0 (blkmq serve --ublk, null irqmode=0)" ;;
     null_blk) label="/dev/nullb0 (kernel null_blk, irqmode=0)" ;;
     nbd) label="/dev/nbd0 (kernel nbd-client -> blkmq serve)" ;;
   esac
-  if grep -q '^no_null_blk' "$tmp/out/guest.txt" && [ $t = null_blk ]; then
-    printf '| %-46s | %9s | %12s | %9s |\n' "$label" "n/a" "n/a" "n/a"
+  if [ "$t" = null_blk ] && grep -q '^no_null_blk' "$tmp/out/guest.txt"; then
+    row "$label" "n/a" "n/a" "n/a"
     continue
   fi
-  printf '| %-46s | %9s | %12s | %9s |\n' "$label" "$(median $t 1 4)" "$(median $t 1 5)" "$(median $t 32 4)"
+  row "$label" "$(median $t 1 4 | awk '{ printf "%.0f", $1 }')" "$(median $t 1 5 | awk '{ printf "%.0f", $1 }')" \
+    "$(median $t 32 4 | awk '{ printf "%.0f", $1 }')"
 done
 echo
 echo "ublk / null_blk at QD32: $(ratio "$(median ublk 32 4)" "$(median null_blk 32 4)")  (target >= 0.8 on a KVM machine)"
