@@ -14,6 +14,8 @@
 #   - recovery-on / recovery-off (--ublk-user-copy on / off, the device's flags checked): a --ublk-recoverable
 #     server over a file SIGKILLed during a 16 MiB O_DIRECT write: /dev/ublkb0 stays, the write and a new read
 #     wait; blkmq serve --recover 0 takes over; both complete, the data reads back intact, SIGTERM leaves nothing;
+#   - recovery-mq: the same with a 2-queue device (--ublk-queues 2, USER_COPY) and two 16 MiB writers pinned to
+#     CPUs 0 and 1 (modulo the guest's CPUs); skipped when blkmq serve has no --ublk-queues option;
 #   - main-on / main-off: blkmq serve --ublk --ublk-id 0 with two exports (256 MiB, 512-byte blocks; 64 MiB,
 #     4096-byte blocks) -> /dev/ublkb0 and /dev/ublkb1 with the right size and block sizes (blockdev --getss
 #     --getpbsz --getsize64); 8 MiB O_DIRECT write + read back + cmp; mkfs.ext4, mount, 4 MiB random file +
@@ -27,7 +29,7 @@
 # Exit status: 0 all passed, 1 a step failed, 2 no kvm-guest folder (skipped by scripts/test.sh).
 # Environment: KVM_GUEST_DIR, KVM_GUEST_CACHE (as run-in-guest.sh), UBLK_CHECK_TIMEOUT (default 1500 s),
 # UBLK_CHECK_KEEP=1 (keep the temporary folder: published CLI, server logs, dmesg), UBLK_CHECK_ONLY="kill recovery-on
-# main-on recovery-off main-off zoned unprivileged" (run only these sections; default all).
+# main-on recovery-off main-off recovery-mq zoned unprivileged" (run only these sections; default all).
 set -euo pipefail
 
 if [ "${1:-}" = --in-guest ]; then
@@ -136,59 +138,96 @@ if [ "${1:-}" = --in-guest ]; then
   # write: /dev/ublkb0 stays, the write and a new read wait (do not fail); `blkmq serve --recover 0` takes over,
   # the kernel reissues what the dead server held, both complete and the data reads back intact. The delay filter
   # (20 ms per write) keeps writes in the server when it is killed.
+  # check_recovery MODE [QUEUES]: with QUEUES > 1 (section recovery-mq) the device has that many queues and as many
+  # writers run, writer i writing the pattern at i * 16 MiB, pinned to CPU i (modulo the guest's CPUs: with one vCPU
+  # every request goes through queue 0 and the others only have to be fetched again by the recovering server).
   check_recovery() {
-  local mode=$1 img=/run/blkmq-recover.img pat=/run/recover-pattern stack
-  echo "---- recovery, --ublk-user-copy $mode"
+  local mode=$1 queues=${2:-1} img=/run/blkmq-recover.img pat=/run/recover-pattern stack tag=$1 qopt=() i p
+  local wpids=() ncpu
+  ncpu=$(nproc)
+  if [ "$queues" -gt 1 ]; then
+    tag=mq
+    if ! "$blkmq" serve --help 2>/dev/null | grep -q -- '--ublk-queues'; then
+      echo "[$(elapsed)] SKIP: recovery-mq: blkmq serve has no --ublk-queues option (the CLI makes one queue per device)"
+      return 0
+    fi
+    qopt=(--ublk-queues "$queues")
+  fi
+  echo "---- recovery, --ublk-user-copy $mode, $queues queue(s), $ncpu CPU(s)"
   stack="disk=file:path=$img|delay:write=20ms"
   rm -f "$img"
   step "recovery: 64 MiB image file $img" truncate -s 64M "$img"
   step "recovery: 16 MiB random pattern" dd if=/dev/urandom of="$pat" bs=1M count=16 iflag=fullblock status=none
-  start_server "recoverable-$mode" --ublk-id 0 --ublk-recoverable --ublk-user-copy "$mode" --export "$stack" || fail "recovery: server start"
-  grep -q 'user_recovery,user_recovery_reissue' "$out/recoverable-$mode.log" && pass "recovery: server pid $spid, device is USER_RECOVERY | REISSUE" \
-    || fail "recovery: the device is not USER_RECOVERY | REISSUE: $(grep -o 'flags .*' "$out/recoverable-$mode.log" | head -1)"
-  copy_mode "recoverable-$mode" "$mode"
-  dd if="$pat" of=/dev/ublkb0 bs=64k oflag=direct status=none &
-  local wpid=$! rpid
+  start_server "recoverable-$tag" --ublk-id 0 --ublk-recoverable --ublk-user-copy "$mode" "${qopt[@]}" --export "$stack" \
+    || fail "recovery: server start"
+  grep -q 'user_recovery,user_recovery_reissue' "$out/recoverable-$tag.log" && pass "recovery: server pid $spid, device is USER_RECOVERY | REISSUE" \
+    || fail "recovery: the device is not USER_RECOVERY | REISSUE: $(grep -o 'flags .*' "$out/recoverable-$tag.log" | head -1)"
+  copy_mode "recoverable-$tag" "$mode"
+  # ADD_DEV gives at most one queue per possible CPU: with one vCPU the device has one queue.
+  [ "$queues" -eq 1 ] || queue_count $((queues < ncpu ? queues : ncpu))
+  for ((i = 0; i < queues; i++)); do
+    taskset -c $((i % ncpu)) dd if="$pat" of=/dev/ublkb0 bs=64k seek=$((i * 256)) oflag=direct status=none &
+    wpids+=($!)
+  done
+  local rpid
   sleep 2
-  kill -0 "$wpid" 2>/dev/null || fail "recovery: the 16 MiB write ended before the kill (too fast for this check)"
+  for p in "${wpids[@]}"; do kill -0 "$p" 2>/dev/null || fail "recovery: a 16 MiB write ended before the kill (too fast for this check)"; done
   kill -KILL "$spid"
   wait "$spid" 2>/dev/null
   spid=
-  pass "recovery: server SIGKILLed during the write"
+  pass "recovery: server SIGKILLed during the write$( [ "$queues" -gt 1 ] && echo "s ($queues writers)")"
   sleep 3
   [ -b /dev/ublkb0 ] && pass "recovery: /dev/ublkb0 still exists 3 s after SIGKILL" || fail "recovery: /dev/ublkb0 is gone after SIGKILL"
-  kill -0 "$wpid" 2>/dev/null && pass "recovery: the write waits (has not failed)" \
-    || { wait "$wpid"; fail "recovery: the write ended (exit $?) while no server ran"; }
+  for p in "${wpids[@]}"; do
+    kill -0 "$p" 2>/dev/null || { wait "$p"; fail "recovery: a write ended (exit $?) while no server ran"; }
+  done
+  pass "recovery: the write$( [ "$queues" -gt 1 ] && echo "s") wait$( [ "$queues" -gt 1 ] || echo "s") (no failure)"
   dd if=/dev/ublkb0 of=/run/recover-read bs=1M count=1 iflag=direct status=none &
   rpid=$!
   sleep 2
   kill -0 "$rpid" 2>/dev/null && pass "recovery: a new read waits too" || { wait "$rpid"; fail "recovery: a new read ended (exit $?) while no server ran"; }
   "$blkmq" ublk list | sed 's/^/    /'
-  if [ "$mode" = on ]; then
+  if [ "$mode" = on ] && [ "$queues" -eq 1 ]; then
     # A recovery with another disk (32 MiB, not 64) is refused and leaves the device as it was, still waiting.
     if "$blkmq" serve --ublk --listen none --recover 0 --export disk=memory:size=32M > "$out/wrong.out" 2> "$out/wrong.log"; then
       fail "recovery: serve --recover 0 with a 32 MiB disk succeeded"
     fi
-    grep -q 'not the same disk' "$out/wrong.log" && [ -b /dev/ublkb0 ] && "$blkmq" ublk list | grep -qE '^0 +quiesced' && kill -0 "$wpid" \
+    grep -q 'not the same disk' "$out/wrong.log" && [ -b /dev/ublkb0 ] && "$blkmq" ublk list | grep -qE '^0 +quiesced' && kill -0 "${wpids[0]}" \
       && pass "recovery: --recover with a disk of another size is refused; the device stays, quiesced, its IO waiting" \
       || { tail -3 "$out/wrong.log" | sed 's/^/    /'; fail "recovery: --recover with a wrong disk"; }
   fi
   local t=$(date +%s)
-  start_server "recovered-$mode" --recover 0 --export "$stack" || fail "recovery: blkmq serve --recover 0"
-  grep -q 'recovered by this server' "$out/recovered-$mode.log" && pass "recovery: serve --recover 0 took over (pid $spid, $(( $(date +%s) - t )) s)" \
+  start_server "recovered-$tag" --recover 0 --export "$stack" || fail "recovery: blkmq serve --recover 0"
+  grep -q 'recovered by this server' "$out/recovered-$tag.log" && pass "recovery: serve --recover 0 took over (pid $spid, $(( $(date +%s) - t )) s)" \
     || fail "recovery: no 'recovered' line in the log"
-  for _ in $(seq 600); do kill -0 "$wpid" 2>/dev/null || break; sleep 0.2; done
-  kill -0 "$wpid" 2>/dev/null && { kill -KILL "$wpid"; fail "recovery: the write still runs 120 s after recovery"; }
-  wait "$wpid" && pass "recovery: the write completed (exit 0)" || fail "recovery: the write failed (exit $?)"
+  [ "$queues" -eq 1 ] || queue_count $((queues < ncpu ? queues : ncpu))
+  for p in "${wpids[@]}"; do
+    for _ in $(seq 600); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$p" 2>/dev/null && { kill -KILL "${wpids[@]}"; fail "recovery: a write still runs 120 s after recovery"; }
+    wait "$p" || fail "recovery: a write failed (exit $?)"
+  done
+  pass "recovery: the write$( [ "$queues" -gt 1 ] && echo "s") completed (exit 0)"
   wait "$rpid" && pass "recovery: the read completed (exit 0)" || fail "recovery: the read failed (exit $?)"
-  step "recovery: 16 MiB read back through /dev/ublkb0 matches" cmp "$pat" <(dd if=/dev/ublkb0 bs=1M count=16 iflag=direct status=none)
+  for ((i = 0; i < queues; i++)); do
+    step "recovery: 16 MiB at $((i * 16)) MiB read back through /dev/ublkb0 matches" \
+      cmp "$pat" <(dd if=/dev/ublkb0 bs=1M skip=$((i * 16)) count=16 iflag=direct status=none)
+  done
   stop_server "$spid"
   local src=$?
   spid=
   [ "$src" -eq 0 ] && pass "recovery: recovered server SIGTERM -> exit 0" || fail "recovery: recovered server SIGTERM -> exit $src"
   no_device_left "after the recovered server's SIGTERM"
-  step "recovery: the file holds the pattern" cmp -n 16777216 "$pat" "$img"
+  for ((i = 0; i < queues; i++)); do
+    step "recovery: the file holds the pattern at $((i * 16)) MiB" cmp -n 16777216 "$pat" "$img" 0 $((i * 16777216))
+  done
   rm -f "$img" "$pat" /run/recover-read
+  }
+
+  # queue_count N: device 0 has N queues (blkmq ublk list, its third column).
+  queue_count() {
+    local got
+    got=$("$blkmq" ublk list | awk '$1 == 0 { print $3 }')
+    [ "$got" = "$1" ] && pass "recovery: device 0 has $1 queue(s)" || fail "recovery: device 0 has '$got' queues, expected $1"
   }
 
   # copy_mode LOG MODE: the device of server log LOG moves data as --ublk-user-copy MODE says (this kernel has it).
@@ -389,6 +428,7 @@ if [ "${1:-}" = --in-guest ]; then
     want "recovery-$mode" && check_recovery "$mode"
     want "main-$mode" && check_main "$mode"
   done
+  want recovery-mq && check_recovery on 2
   want zoned && check_zoned
   want unprivileged && check_unprivileged
 
@@ -398,74 +438,97 @@ if [ "${1:-}" = --in-guest ]; then
 fi
 
 # ------------------------------------------------------------------------------------------------------------
-# Host side.
+# Host side. The guest scaffolding is functions that bench/peer/ublk.sh uses too: it sources this file with
+# `--functions`, which defines them and returns before the check itself runs.
 # ------------------------------------------------------------------------------------------------------------
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-self="$root/scripts/$(basename "${BASH_SOURCE[0]}")"
-if [ -z "${KVM_GUEST_DIR:-}" ]; then
-  KVM_GUEST_DIR=$root/../shared/kvm-guest
-  [ -x "$KVM_GUEST_DIR/run-in-guest.sh" ] || KVM_GUEST_DIR=/work/shared/kvm-guest
-fi
-if [ ! -x "$KVM_GUEST_DIR/run-in-guest.sh" ]; then
-  echo "ublk-check: no kvm-guest folder at '$KVM_GUEST_DIR' (run-in-guest.sh missing); set KVM_GUEST_DIR" >&2
-  exit 2
-fi
-KVM_GUEST_DIR=$(cd "$KVM_GUEST_DIR" && pwd)
-cache=${KVM_GUEST_CACHE:-/tmp/kvm-guest-cache}
-start=$(date +%s)
-say() { echo "ublk-check: $*"; }
-
 syspath="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 has() { PATH=$syspath command -v "$1" >/dev/null 2>&1; }
+
+# guest_setup NAME [PACKAGE...]: finds the kvm-guest folder (sets KVM_GUEST_DIR and cache; exits 2 when there is
+# none), installs the packages the guest itself needs plus the PACKAGEs given (the caller's missing tools), fetches a
+# guest kernel with ublk when there is none, and puts the system directories on PATH.
+guest_setup() {
+  local me=$1 missing cfg has_ublk=
+  shift
+  missing=("$@")
+  if [ -z "${KVM_GUEST_DIR:-}" ]; then
+    KVM_GUEST_DIR=$root/../shared/kvm-guest
+    [ -x "$KVM_GUEST_DIR/run-in-guest.sh" ] || KVM_GUEST_DIR=/work/shared/kvm-guest
+  fi
+  if [ ! -x "$KVM_GUEST_DIR/run-in-guest.sh" ]; then
+    echo "$me: no kvm-guest folder at '$KVM_GUEST_DIR' (run-in-guest.sh missing); set KVM_GUEST_DIR" >&2
+    exit 2
+  fi
+  KVM_GUEST_DIR=$(cd "$KVM_GUEST_DIR" && pwd)
+  cache=${KVM_GUEST_CACHE:-/tmp/kvm-guest-cache}
+  has qemu-system-x86_64 || missing+=(qemu-system-x86)
+  { has busybox && ! ldd "$(PATH=$syspath command -v busybox)" >/dev/null 2>&1; } || missing+=(busybox-static)
+  { has modprobe && has depmod; } || missing+=(kmod)
+  has cpio || missing+=(cpio)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "$me: installing ${missing[*]}"
+    local sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  export PATH=$syspath
+  # The guest kernel must have ublk: fetch-kernel.sh unpacks Debian's 6.12 (bookworm's own 6.1 has none).
+  for cfg in "$cache"/kroot/boot/config-* /boot/config-*; do
+    grep -qE '^CONFIG_BLK_DEV_UBLK=(m|y)' "$cfg" 2>/dev/null && has_ublk=1 && break
+  done
+  if [ -z "$has_ublk" ]; then
+    echo "$me: no guest kernel with ublk yet: $KVM_GUEST_DIR/fetch-kernel.sh"
+    KVM_GUEST_CACHE=$cache "$KVM_GUEST_DIR/fetch-kernel.sh"
+  fi
+}
+
+# guest_publish DIR: publishes src/Blkmq.Cli (Release) to DIR/pub (the guest has no network and runs .NET 20-30x
+# slower); prints PASS, or the log's end and FAIL and returns 1.
+guest_publish() {
+  mkdir -p "$1/pub"
+  if ! dotnet publish "$root/src/Blkmq.Cli/Blkmq.Cli.csproj" -c Release -o "$1/pub" -nologo -v quiet > "$1/publish.log" 2>&1; then
+    tail -30 "$1/publish.log"
+    echo "FAIL: dotnet publish"
+    return 1
+  fi
+  echo "PASS: dotnet publish"
+}
+
+# guest_run TIMEOUT OUTDIR COMMAND: runs COMMAND in a guest (the repository as its working directory, OUTDIR shared
+# read-write, 1 vCPU under TCG) under nice, so that the host stays usable; returns run-in-guest.sh's status
+# (124 timeout, 125 the guest died).
+guest_run() {
+  KVM_GUEST_CACHE=$cache nice -n 10 "$KVM_GUEST_DIR/run-in-guest.sh" -t "$1" -w "$2" -C "$root" "$3"
+}
+
+[ "${1:-}" != --functions ] || return 0
+
+self="$root/scripts/$(basename "${BASH_SOURCE[0]}")"
+start=$(date +%s)
+say() { echo "ublk-check: $*"; }
 missing=()
-has qemu-system-x86_64 || missing+=(qemu-system-x86)
-{ has busybox && ! ldd "$(PATH=$syspath command -v busybox)" >/dev/null 2>&1; } || missing+=(busybox-static)
 { has mkfs.ext4 && has e2fsck; } || missing+=(e2fsprogs)
-{ has modprobe && has depmod; } || missing+=(kmod)
-has cpio || missing+=(cpio)
 has fio || missing+=(fio)
 { has blkdiscard && has blockdev && has blkzone; } || missing+=(util-linux)
 has mkfs.btrfs || missing+=(btrfs-progs)
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  sudo=
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-export PATH=$syspath
-
-# The guest kernel must have ublk: fetch-kernel.sh unpacks Debian's 6.12 (bookworm's own 6.1 has none).
-has_ublk=
-for cfg in "$cache"/kroot/boot/config-* /boot/config-*; do
-  grep -qE '^CONFIG_BLK_DEV_UBLK=(m|y)' "$cfg" 2>/dev/null && has_ublk=1 && break
-done
-if [ -z "$has_ublk" ]; then
-  say "no guest kernel with ublk yet: $KVM_GUEST_DIR/fetch-kernel.sh"
-  KVM_GUEST_CACHE=$cache "$KVM_GUEST_DIR/fetch-kernel.sh"
-fi
+guest_setup ublk-check "${missing[@]}"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ublk-check.XXXXXX")
 cleanup_host() {
   if [ "${UBLK_CHECK_KEEP:-}" = 1 ]; then say "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup_host EXIT
-mkdir -p "$tmp/pub" "$tmp/out"
+mkdir -p "$tmp/out"
 say "publishing src/Blkmq.Cli (Release) to $tmp/pub"
-if ! dotnet publish "$root/src/Blkmq.Cli/Blkmq.Cli.csproj" -c Release -o "$tmp/pub" -nologo -v quiet > "$tmp/publish.log" 2>&1; then
-  tail -30 "$tmp/publish.log"
-  echo "FAIL: dotnet publish"
-  exit 1
-fi
-echo "PASS: dotnet publish"
+guest_publish "$tmp" || exit 1
 
 timeout=${UBLK_CHECK_TIMEOUT:-1500}
 say "booting the guest (timeout ${timeout}s; under TCG this takes minutes)"
 export BLKMQ_PUB="$tmp/pub" BLKMQ_OUT="$tmp/out"
 set +e
-KVM_GUEST_CACHE=$cache nice -n 10 "$KVM_GUEST_DIR/run-in-guest.sh" -t "$timeout" -w "$tmp/out" -C "$root" \
-  "bash $(printf %q "$self") --in-guest"
+guest_run "$timeout" "$tmp/out" "bash $(printf %q "$self") --in-guest"
 rc=$?
 set -e
 total=$(( $(date +%s) - start ))

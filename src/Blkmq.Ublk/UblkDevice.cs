@@ -57,6 +57,12 @@ public sealed unsafe class UblkDevice : IDisposable
     /// <summary>Gets the <c>UBLK_F_*</c> flags the device was created with.</summary>
     public ulong Flags { get; private set; }
 
+    /// <summary>
+    /// Gets the device's hardware queues as the kernel created them: ADD_DEV lowers the count asked for to the number
+    /// of possible CPUs (<c>nr_cpu_ids</c>), and only that many queues may be mapped and fetched.
+    /// </summary>
+    public int QueueCount { get; private set; }
+
     /// <summary>Gets whether request data moves with <c>pread</c> / <c>pwrite</c> on <c>/dev/ublkcN</c> (<c>UBLK_F_USER_COPY</c>).</summary>
     public bool IsUserCopy => (Flags & UblkConstants.FlagUserCopy) != 0;
 
@@ -100,7 +106,7 @@ public sealed unsafe class UblkDevice : IDisposable
         try
         {
             device.Create(target, options);
-            device.StartQueues(target, options.QueueCount, options.QueueDepth, options.MaxIoBytes);
+            device.StartQueues(target, device.QueueCount, options.QueueDepth, options.MaxIoBytes);
             int result = control.StartDevice(device.DeviceId);
             if (result < 0)
             {
@@ -112,7 +118,7 @@ public sealed unsafe class UblkDevice : IDisposable
             {
                 string flags = UblkConstants.DescribeFlags(device.Flags);
                 string path = device.BlockDevicePath;
-                UblkLog.Started(logger, device.DeviceId, export.Name, path, options.QueueCount, options.QueueDepth, options.MaxIoBytes, flags);
+                UblkLog.Started(logger, device.DeviceId, export.Name, path, device.QueueCount, options.QueueDepth, options.MaxIoBytes, flags);
             }
 
             return device;
@@ -176,6 +182,7 @@ public sealed unsafe class UblkDevice : IDisposable
             }
 
             device.Flags = info.Flags;
+            device.QueueCount = info.NrHwQueues;
             device.StartQueues(export.Target, info.NrHwQueues, info.QueueDepth, (int)info.MaxIoBufBytes);
             result = control.EndUserRecovery((uint)deviceId);
             if (result < 0)
@@ -392,6 +399,7 @@ public sealed unsafe class UblkDevice : IDisposable
 
         DeviceId = info.DevId;
         Flags = info.Flags;
+        QueueCount = info.NrHwQueues; // the kernel's count: at most nr_cpu_ids
         _owned = true;
         if (IsUnprivileged)
         {
