@@ -165,6 +165,7 @@ if [ "${1:-}" = --in-guest ]; then
   copy_mode "recoverable-$tag" "$mode"
   # ADD_DEV gives at most one queue per possible CPU: with one vCPU the device has one queue.
   [ "$queues" -eq 1 ] || queue_count $((queues < ncpu ? queues : ncpu))
+  [ "$queues" -eq 1 ] || [ "$ncpu" -lt "$queues" ] || queue_cpus "$queues"
   for ((i = 0; i < queues; i++)); do
     taskset -c $((i % ncpu)) dd if="$pat" of=/dev/ublkb0 bs=64k seek=$((i * 256)) oflag=direct status=none &
     wpids+=($!)
@@ -228,6 +229,21 @@ if [ "${1:-}" = --in-guest ]; then
     local got
     got=$("$blkmq" ublk list | awk '$1 == 0 { print $3 }')
     [ "$got" = "$1" ] && pass "recovery: device 0 has $1 queue(s)" || fail "recovery: device 0 has '$got' queues, expected $1"
+  }
+
+  # queue_cpus N: with N > 1 queues on as many CPUs, each queue thread ublk0qI of server $spid runs on one CPU of its
+  # own (GET_QUEUE_AFFINITY: the kernel maps one CPU to each queue), so that its IO lands on Blkmq queue I.
+  queue_cpus() {
+    local i tid cpus seen=
+    for ((i = 0; i < $1; i++)); do
+      tid=$(grep -lx "ublk0q$i" /proc/"$spid"/task/*/comm 2>/dev/null | head -1 | cut -d/ -f5)
+      [ -n "$tid" ] || fail "recovery: no thread ublk0q$i in server $spid"
+      cpus=$(taskset -pc "$tid" | awk -F': ' '{ print $2 }')
+      [[ $cpus =~ ^[0-9]+$ ]] || fail "recovery: queue $i's thread runs on CPUs '$cpus', not one CPU"
+      [[ " $seen " != *" $cpus "* ]] || fail "recovery: queues share CPU $cpus"
+      seen="$seen $cpus"
+    done
+    pass "recovery: each queue thread runs on its own CPU (queue:CPU$(for c in $seen; do printf ' %s' "$c"; done))"
   }
 
   # copy_mode LOG MODE: the device of server log LOG moves data as --ublk-user-copy MODE says (this kernel has it).
