@@ -50,7 +50,7 @@ public sealed record FileDriverOptions
     public int SpinMicroseconds { get; init; } = DefaultSpinMicroseconds;
 
     /// <summary>The default of <see cref="SpinMicroseconds"/>.</summary>
-    internal const int DefaultSpinMicroseconds = 50;
+    internal const int DefaultSpinMicroseconds = 0;
 
     /// <summary>Gets the disk's name.</summary>
     public string Name { get; init; } = "file";
