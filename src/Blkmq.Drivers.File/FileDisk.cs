@@ -85,6 +85,9 @@ public sealed unsafe class FileDisk : IDisposable
     /// <summary>Gets whether the io_uring engine runs submitters' continuations on its ring thread (<c>inline=1</c>).</summary>
     internal bool InlineCompletions { get; private set; }
 
+    /// <summary>Gets how long the io_uring engine's ring thread polls for the next request before it sleeps (<c>spin=</c>).</summary>
+    internal int SpinMicroseconds { get; private set; }
+
     /// <summary>Gets the tag set, set once the disk's tag set exists; completions look requests up in it by token.</summary>
     internal TagSet<FileDriver, FileRequest, FileHwQueue, FileDisk> TagSet { get; set; } = null!;
 
@@ -99,7 +102,7 @@ public sealed unsafe class FileDisk : IDisposable
     {
         ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Drivers.File") ?? NullLogger.Instance;
         string path = System.IO.Path.GetFullPath(options.Path);
-        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads, InlineCompletions = options.InlineCompletions };
+        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads, InlineCompletions = options.InlineCompletions, SpinMicroseconds = options.SpinMicroseconds };
         try
         {
             disk.OpenCore(options);

@@ -52,7 +52,12 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private readonly ConcurrentQueue<ulong> _cancels = new();
     private readonly Thread _thread;
     private readonly bool _fixedFiles;
-    private readonly EndOptions _endOptions;
+    private readonly bool _inline;
+    private readonly long _spinTicks;
+    private readonly FileCompletionRunner? _runner;
+    private readonly ulong[] _endedTokens;
+    private readonly BlockStatus[] _endedStatuses;
+    private int _endedCount;
     private readonly string _name;
 
     // Written by the producer (QueueRq) and read by the ring thread; the head only by the ring thread.
@@ -85,7 +90,8 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         // Registered files save the kernel a file lookup and reference per IO: index 0 buffered, 1 direct.
         ReadOnlySpan<int> files = disk.DirectFd >= 0 ? [disk.Fd, disk.DirectFd] : [disk.Fd];
         _fixedFiles = ring.RegisterFiles(files) == 0;
-        _endOptions = disk.InlineCompletions ? EndOptions.RunContinuationInline : EndOptions.None;
+        _inline = disk.InlineCompletions;
+        _spinTicks = disk.SpinMicroseconds * Stopwatch.Frequency / 1_000_000;
 
         _eventBuffer = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
         _iovecs = (IoVec*)NativeMemory.AllocZeroed((nuint)depth * (nuint)maxSegments, (nuint)sizeof(IoVec));
@@ -98,6 +104,9 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         int capacity = (int)BitOperations.RoundUpToPowerOf2((uint)depth);
         _pending = new Request<FileRequest>[capacity];
         _pendingMask = capacity - 1;
+        _endedTokens = new ulong[depth];
+        _endedStatuses = new BlockStatus[depth];
+        _runner = _inline ? null : new FileCompletionRunner(disk, hwQueueIndex, depth);
         _thread = new Thread(static state => ((FileUringQueue)state!).Run())
         {
             IsBackground = true,
@@ -138,12 +147,14 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             // An inline continuation removed the disk from the ring thread: joining would wait for ourselves. The
             // loop ends once the call chain returns to it and releases the ring there.
             _releaseOnExit = true;
+            _runner?.Stop();
             return;
         }
 
         WakeAlways();
         _thread.Join();
         Release();
+        _runner?.Stop();
     }
 
     private void Release()
@@ -184,13 +195,18 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         {
             DrainPending();
             DrainCancels();
-            Reap();
+            int ended = Reap();
             if (_stopping && _inFlight == 0 && !HasWork())
             {
                 break;
             }
 
             if (_ring.TryPeekCompletion(out _))
+            {
+                continue;
+            }
+
+            if (ended > 0 && _spinTicks > 0 && SpinForWork())
             {
                 continue;
             }
@@ -217,6 +233,45 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         {
             Release();
         }
+    }
+
+    /// <summary>
+    /// Polls for a request or a completion for at most the <c>spin=</c> time, after this thread handed completions
+    /// to their submitters: a submitter usually answers with its next IO within microseconds, and finding this thread
+    /// awake (<c>_sleeping</c> stays 0) spares it the eventfd write and this thread the wake-up and the extra
+    /// <c>io_uring_enter</c> that reaps the eventfd. SQEs prepared meanwhile are published first, so the device is
+    /// never kept waiting for the poll.
+    /// </summary>
+    /// <returns>Whether there is work; false when the time ran out.</returns>
+    private bool SpinForWork()
+    {
+        if (_ring.Unsubmitted != 0)
+        {
+            _ = _ring.Submit(0);
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        int round = 0;
+        while (!HasWork() && !_ring.TryPeekCompletion(out _))
+        {
+            if (Stopwatch.GetTimestamp() - start > _spinTicks)
+            {
+                return false;
+            }
+
+            // Mostly a pause; now and then a sched_yield, so a thread runnable on this CPU (the submitter, the loop
+            // device's worker) is not kept off it by the poll on a machine with few cores.
+            if ((++round & 7) == 0)
+            {
+                _ = Thread.Yield();
+            }
+            else
+            {
+                Thread.SpinWait(30);
+            }
+        }
+
+        return true;
     }
 
     private void ArmEventFd()
@@ -354,8 +409,10 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         }
     }
 
-    private void Reap()
+    /// <summary>Takes every completion the kernel posted; returns how many IOs it handed back to their submitters.</summary>
+    private int Reap()
     {
+        int ended = 0;
         while (_ring.TryPeekCompletion(out IoUringCqe cqe))
         {
             _ring.AdvanceCompletion();
@@ -375,11 +432,16 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
                 continue;
             }
 
-            Complete(cqe.UserData, cqe.Result);
+            ended += Complete(cqe.UserData, cqe.Result) ? 1 : 0;
         }
+
+        Deliver();
+        return ended;
     }
 
-    private void Complete(ulong token, int result)
+    /// <summary>Finishes one IO's completion: resubmits the rest of a short transfer, or ends the request.</summary>
+    /// <returns>Whether the IO ended (false: resubmitted).</returns>
+    private bool Complete(ulong token, int result)
     {
         Slot slot = _slots[new RequestToken(token).Tag];
         Debug.Assert(slot.Token == token, "A completion names the IO its tag's slot holds.");
@@ -395,13 +457,13 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
                     slot.Offset += result;
                     slot.First = FileIo.Advance(slot.Iovecs, slot.First, slot.Count, result);
                     Prepare(slot);
-                    return;
+                    return false;
                 }
 
                 if (result is -Errno.EAGAIN or -Errno.EINTR)
                 {
                     Prepare(slot);
-                    return;
+                    return false;
                 }
 
                 FileIo.Unpin(slot.Pins, slot.Count);
@@ -425,7 +487,48 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         _inFlight--;
         if (_disk.TagSet.TryGetRequest(new RequestToken(token), out Request<FileRequest> request))
         {
-            request.TryEnd(status, _endOptions);
+            if (_inline)
+            {
+                request.TryEnd(status, EndOptions.RunContinuationInline);
+            }
+            else
+            {
+                // Ended with the rest of what this pass reaps (Deliver): by the completion runner, or the thread pool.
+                Debug.Assert(_endedCount < _endedTokens.Length, "at most one IO per tag is in flight");
+                _endedTokens[_endedCount] = token;
+                _endedStatuses[_endedCount] = status;
+                _endedCount++;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Ends the IOs this pass reaped: the completion runner takes them all when it is idle; otherwise each goes to the
+    /// queue's completion context (<c>TryComplete</c>), whose stack turns the burst into one thread-pool work item
+    /// that resumes the submitters (ends made here would queue one work item per IO).
+    /// </summary>
+    private void Deliver()
+    {
+        int count = _endedCount;
+        if (count == 0)
+        {
+            return;
+        }
+
+        _endedCount = 0;
+        if (_runner!.TryHandOff(_endedTokens.AsSpan(0, count), _endedStatuses.AsSpan(0, count)))
+        {
+            return;
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            if (_disk.TagSet.TryGetRequest(new RequestToken(_endedTokens[i]), out Request<FileRequest> request))
+            {
+                request.TryComplete(_endedStatuses[i]);
+            }
         }
     }
 

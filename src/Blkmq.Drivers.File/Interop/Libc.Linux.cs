@@ -119,4 +119,8 @@ internal static unsafe partial class Libc
     /// <summary><c>ssize_t write(int fd, const void *buf, size_t count)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buffer, nuint count);
+
+    /// <summary><c>ssize_t read(int fd, void *buf, size_t count)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(int fd, void* buffer, nuint count);
 }
