@@ -198,8 +198,10 @@ public sealed class CoreBehaviourTests
 
         // Steady state: some round of 10,000 IOs allocates nothing at all (a round may catch a one-off runtime
         // event such as tiering up a method; a per-IO allocation would show in every round).
+        // Up to 200 rounds (about 0.3 s): under a parallel suite another test's collections can hit 20 in a row.
         long best = long.MaxValue;
-        for (int round = 0; round < 20 && best != 0; round++)
+        long bestDuringCollection = long.MaxValue;
+        for (int round = 0; round < 200 && best != 0; round++)
         {
             int collections = GC.CollectionCount(0);
             long before = GC.GetAllocatedBytesForCurrentThread();
@@ -216,6 +218,18 @@ public sealed class CoreBehaviourTests
             {
                 best = Math.Min(best, allocated);
             }
+            else
+            {
+                bestDuringCollection = Math.Min(bestDuringCollection, allocated);
+            }
+        }
+
+        if (best == long.MaxValue)
+        {
+            // Every round saw a collection: a collection charges a few hundred bytes, a per-IO allocation at least
+            // 24 bytes per IO (240,000 per round), so less than one byte per IO still rules the latter out.
+            Assert.True(bestDuringCollection < 10_000, $"{bestDuringCollection} bytes in 10,000 IOs");
+            return;
         }
 
         Assert.Equal(0, best);
