@@ -144,18 +144,27 @@ internal sealed unsafe class FileCompletionRunner
                 return false;
             }
 
-            // A sched_yield now and then, so the poll does not keep a runnable thread off this CPU.
-            if ((++round & 7) == 0)
-            {
-                _ = Thread.Yield();
-            }
-            else
-            {
-                Thread.SpinWait(30);
-            }
+            PollPause(ref round);
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// One step of a spin= poll: mostly a pause; now and then a sched_yield, so a thread runnable on this CPU (the
+    /// submitter, the loop device's worker) is not kept off it by the poll on a machine with few cores.
+    /// </summary>
+    /// <param name="round">The poll's step count.</param>
+    internal static void PollPause(ref int round)
+    {
+        if ((++round & 7) == 0)
+        {
+            _ = Thread.Yield();
+        }
+        else
+        {
+            Thread.SpinWait(30);
+        }
     }
 
     private void Run()

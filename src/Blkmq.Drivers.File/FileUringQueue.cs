@@ -259,16 +259,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
                 return false;
             }
 
-            // Mostly a pause; now and then a sched_yield, so a thread runnable on this CPU (the submitter, the loop
-            // device's worker) is not kept off it by the poll on a machine with few cores.
-            if ((++round & 7) == 0)
-            {
-                _ = Thread.Yield();
-            }
-            else
-            {
-                Thread.SpinWait(30);
-            }
+            FileCompletionRunner.PollPause(ref round);
         }
 
         return true;
