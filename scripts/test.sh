@@ -140,18 +140,28 @@ fi
 python3 - "$results" "$status" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 passed = failed = skipped = 0
+failures = []  # named again just above the summary line, so that the tail of a long log says what failed
 for path in glob.glob(sys.argv[1] + "/*.xml"):
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError:
         failed += 1
         continue
+    for test in root.iter("test"):
+        if test.get("result") == "Fail":
+            message = (test.findtext("failure/message") or "").strip().splitlines()
+            failures.append(f"FAILED: {test.get('name')}" + (f": {message[0][:300]}" if message else ""))
     for assembly in root.iter("assembly"):
         passed += int(assembly.get("passed", 0))
-        failed += int(assembly.get("failed", 0)) + int(assembly.get("errors", 0) or 0)
+        assembly_failed = int(assembly.get("failed", 0)) + int(assembly.get("errors", 0) or 0)
+        failed += assembly_failed
+        if assembly_failed and not any(test.get("result") == "Fail" for test in assembly.iter("test")):
+            failures.append(f"FAILED: {assembly.get('name')}: {assembly_failed} (its FAIL lines are in its section above)")
         skipped += int(assembly.get("skipped", 0)) + int(assembly.get("not-run", 0) or 0)
 if sys.argv[2] != "0" and failed == 0:
     failed = 1  # a runner crashed or timed out without reporting a failure
+for failure in failures:
+    print(failure)
 line = f"{passed} passed, {failed} failed"
 if skipped:
     line += f", {skipped} skipped"
