@@ -196,43 +196,15 @@ public sealed class CoreBehaviourTests
             Consume(device.ReadAsync(i % 16 * 4096L, buffer));
         }
 
-        // Steady state: some round of 10,000 IOs allocates nothing at all (a round may catch a one-off runtime
-        // event such as tiering up a method; a per-IO allocation would show in every round).
-        // Up to 200 rounds (about 0.3 s): under a parallel suite another test's collections can hit 20 in a row.
-        long best = long.MaxValue;
-        long bestDuringCollection = long.MaxValue;
-        for (int round = 0; round < 200 && best != 0; round++)
-        {
-            int collections = GC.CollectionCount(0);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 10_000; i++)
+        AllocationRounds.AssertAllocatesNothing(
+            () =>
             {
-                Consume(device.ReadAsync(i % 16 * 4096L, buffer));
-            }
-
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-            // A collection (started by another test's thread) charges a few hundred bytes to every thread it
-            // touches; such a round says nothing about the IO path.
-            if (GC.CollectionCount(0) == collections)
-            {
-                best = Math.Min(best, allocated);
-            }
-            else
-            {
-                bestDuringCollection = Math.Min(bestDuringCollection, allocated);
-            }
-        }
-
-        if (best == long.MaxValue)
-        {
-            // Every round saw a collection: a collection charges a few hundred bytes, a per-IO allocation at least
-            // 24 bytes per IO (240,000 per round), so less than one byte per IO still rules the latter out.
-            Assert.True(bestDuringCollection < 10_000, $"{bestDuringCollection} bytes in 10,000 IOs");
-            return;
-        }
-
-        Assert.Equal(0, best);
+                for (int i = 0; i < 10_000; i++)
+                {
+                    Consume(device.ReadAsync(i % 16 * 4096L, buffer));
+                }
+            },
+            iosPerRound: 10_000);
     }
 
     [Fact]

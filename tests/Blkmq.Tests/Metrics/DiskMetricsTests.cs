@@ -167,7 +167,7 @@ public sealed class DiskMetricsTests
         byte[] buffer = new byte[4096];
         ReadMany(device, buffer, 2000);
 
-        Assert.Equal(0, BestGcFreeRound(() => ReadMany(device, buffer, 2000)));
+        AllocationRounds.AssertAllocatesNothing(() => ReadMany(device, buffer, 2000), iosPerRound: 2000);
         if (histogram && sampling == LatencySampling.Every)
         {
             Assert.True(collector.DurationCount("read") >= 4000, "every read was recorded");
@@ -188,24 +188,5 @@ public sealed class DiskMetricsTests
 
             read.GetAwaiter().GetResult();
         }
-    }
-
-    // As NullBlkSteadyStateAllocationTests: some round without a collection allocates nothing at all.
-    private static long BestGcFreeRound(Action round)
-    {
-        long best = long.MaxValue;
-        for (int i = 0; i < 100 && best != 0; i++)
-        {
-            int collections = GC.CollectionCount(0);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            round();
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-            if (GC.CollectionCount(0) == collections)
-            {
-                best = Math.Min(best, allocated);
-            }
-        }
-
-        return best;
     }
 }

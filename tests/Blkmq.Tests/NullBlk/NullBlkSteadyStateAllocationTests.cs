@@ -15,7 +15,7 @@ public sealed class NullBlkSteadyStateAllocationTests
         BlockDevice device = nullb.Disk.OpenDevice();
         byte[] buffer = new byte[4096];
         AppendMany(device, buffer, 1000);
-        Assert.Equal(0, BestGcFreeRound(() => AppendMany(device, buffer, 2000)));
+        AllocationRounds.AssertAllocatesNothing(() => AppendMany(device, buffer, 2000), iosPerRound: 2000);
     }
 
     [Fact]
@@ -29,34 +29,15 @@ public sealed class NullBlkSteadyStateAllocationTests
             Consume(device.WriteAsync(i % 16 * 4096L, buffer));
         }
 
-        Assert.Equal(0, BestGcFreeRound(() =>
-        {
-            for (int i = 0; i < 2000; i++)
+        AllocationRounds.AssertAllocatesNothing(
+            () =>
             {
-                Consume(device.ReadAsync(i % 16 * 4096L, buffer));
-            }
-        }));
-    }
-
-    // Steady state: some round allocates nothing at all. A round may catch a one-off runtime event (a method tiering
-    // up), and a round during which a collection ran (other tests allocate in parallel) can show a few bytes on this
-    // thread too, so those do not count; a per-IO allocation would show in every round.
-    private static long BestGcFreeRound(Action round)
-    {
-        long best = long.MaxValue;
-        for (int i = 0; i < 100 && best != 0; i++)
-        {
-            int collections = GC.CollectionCount(0);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            round();
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-            if (GC.CollectionCount(0) == collections)
-            {
-                best = Math.Min(best, allocated);
-            }
-        }
-
-        return best;
+                for (int i = 0; i < 2000; i++)
+                {
+                    Consume(device.ReadAsync(i % 16 * 4096L, buffer));
+                }
+            },
+            iosPerRound: 2000);
     }
 
     // Inline completion (irqmode none): the append is done when the call returns; the zone is reset when full.
