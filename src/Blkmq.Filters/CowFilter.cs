@@ -9,7 +9,8 @@ namespace Blkmq.Filters;
 /// Copy-on-write (nbdkit's cow filter, qemu's snapshot mode): writes, discards and write zeroes go to a sparse
 /// overlay, in memory or in <c>file=overlay.img</c>; the disk below is never written (a file driver under cow is
 /// opened read-only). Two bitmaps over the disk's logical blocks say which blocks the overlay holds and which of those
-/// read as zeroes (a discarded or zeroed range costs two bits per block, no data). A read goes below, then the
+/// read as zeroes (a discarded or zeroed range costs two bits per block, no data); they are sparse
+/// (<see cref="SparseBitmap"/>), so a large disk costs bitmap memory only where it was written. A read goes below, then the
 /// overlay's blocks are laid over what came back; a read the overlay covers entirely never goes below.
 /// </summary>
 /// <remarks>
@@ -29,8 +30,8 @@ internal sealed unsafe partial class CowFilter : BlockFilter
     private readonly int _chunkSize;
     private readonly int _chunkShift;
     private readonly long _capacity;
-    private readonly ulong[] _present;
-    private readonly ulong[] _zero;
+    private readonly SparseBitmap _present;
+    private readonly SparseBitmap _zero;
     private readonly Dictionary<long, nint> _chunks = [];
     private readonly List<(nint Address, nuint Length)> _slabs = [];
     private nint _slabNext;
@@ -53,8 +54,8 @@ internal sealed unsafe partial class CowFilter : BlockFilter
 
         _chunkShift = BitOperations.Log2((uint)_chunkSize);
         long blocks = _capacity >> _blockShift;
-        _present = new ulong[(blocks + 63) / 64];
-        _zero = new ulong[(blocks + 63) / 64];
+        _present = new SparseBitmap(blocks);
+        _zero = new SparseBitmap(blocks);
         _path = arguments.GetString("file");
         if (_path is not null)
         {
@@ -162,58 +163,12 @@ internal sealed unsafe partial class CowFilter : BlockFilter
         base.Dispose(disposing);
     }
 
-    private static bool Test(ulong[] bits, long index) => (bits[index >> 6] & (1UL << (int)(index & 63))) != 0;
-
-    /// <summary>The first index in [<paramref name="from"/>, <paramref name="end"/>) whose bit is <paramref name="value"/>, else <paramref name="end"/>; a word at a time.</summary>
-    private static long Find(ulong[] bits, long from, long end, bool value)
-    {
-        while (from < end)
-        {
-            ulong word = bits[from >> 6];
-            if (!value)
-            {
-                word = ~word;
-            }
-
-            word &= ~0UL << (int)(from & 63);
-            if (word != 0)
-            {
-                return Math.Min((from & ~63L) + BitOperations.TrailingZeroCount(word), end);
-            }
-
-            from = (from & ~63L) + 64;
-        }
-
-        return end;
-    }
-
-    /// <summary>Sets the bits of [<paramref name="first"/>, <paramref name="end"/>) to <paramref name="value"/>, a word at a time.</summary>
-    private static void SetRange(ulong[] bits, long first, long end, bool value)
-    {
-        while (first < end)
-        {
-            long wordEnd = Math.Min((first & ~63L) + 64, end);
-            int count = (int)(wordEnd - first);
-            ulong mask = (count == 64 ? ~0UL : (1UL << count) - 1) << (int)(first & 63);
-            if (value)
-            {
-                bits[first >> 6] |= mask;
-            }
-            else
-            {
-                bits[first >> 6] &= ~mask;
-            }
-
-            first = wordEnd;
-        }
-    }
-
     private bool CoversAll(long offset, int length)
     {
         long end = (offset + length) >> _blockShift;
         lock (_lock)
         {
-            return Find(_present, offset >> _blockShift, end, value: false) == end;
+            return _present.Find(offset >> _blockShift, end, value: false) == end;
         }
     }
 
@@ -229,13 +184,13 @@ internal sealed unsafe partial class CowFilter : BlockFilter
         {
             lock (_lock)
             {
-                for (long b = Find(_present, first, end, value: true); b < end; b = Find(_present, b, end, value: true))
+                for (long b = _present.Find(first, end, value: true); b < end; b = _present.Find(b, end, value: true))
                 {
-                    long runEnd = Find(_present, b, end, value: false);
+                    long runEnd = _present.Find(b, end, value: false);
                     while (b < runEnd)
                     {
-                        bool zero = Test(_zero, b);
-                        long partEnd = Find(_zero, b, runEnd, !zero);
+                        bool zero = _zero.Test(b);
+                        long partEnd = _zero.Find(b, runEnd, !zero);
                         Span<byte> target = buffer.Slice((int)((b - first) << _blockShift), (int)((partEnd - b) << _blockShift));
                         if (zero)
                         {
@@ -326,8 +281,8 @@ internal sealed unsafe partial class CowFilter : BlockFilter
 
                 long first = offset >> _blockShift;
                 long end = (offset + data.Length) >> _blockShift;
-                SetRange(_present, first, end, value: true);
-                SetRange(_zero, first, end, value: false);
+                _present.SetRange(first, end, value: true);
+                _zero.SetRange(first, end, value: false);
             }
 
             if (fua && _file is not null)
@@ -436,8 +391,8 @@ internal sealed unsafe partial class CowFilter : BlockFilter
         long end = (offset + length) >> _blockShift;
         lock (_lock)
         {
-            SetRange(_present, first, end, value: true);
-            SetRange(_zero, first, end, value: true);
+            _present.SetRange(first, end, value: true);
+            _zero.SetRange(first, end, value: true);
         }
 
         return BlockStatus.Ok;
