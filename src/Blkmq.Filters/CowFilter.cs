@@ -91,7 +91,7 @@ internal sealed unsafe partial class CowFilter : BlockFilter
             ReadOnly = false,
             WriteCache = true,
             Fua = true,
-            Allocation = null,
+            Allocation = new OverlayAllocation(this, lower.Allocation),
             Limits = shape.Limits with
             {
                 MaxDiscardSectors = int.MaxValue >> 9,
@@ -161,6 +161,50 @@ internal sealed unsafe partial class CowFilter : BlockFilter
         }
 
         base.Dispose(disposing);
+    }
+
+    /// <summary>
+    /// Describes the run of blocks at <paramref name="offset"/> as the overlay sees it: (kind, bytes) of a run the
+    /// overlay holds (kind 1 data, 2 zeroes), or (0, bytes) of a run it does not hold, which the disk below describes.
+    /// </summary>
+    private (int Kind, long Length) OverlayExtent(long offset, long maxLength)
+    {
+        maxLength = Math.Min(maxLength, _capacity - offset);
+        long first = offset >> _blockShift;
+        long endBlock = (offset + maxLength + _block - 1) >> _blockShift;
+        long runEnd;
+        int kind;
+        lock (_lock)
+        {
+            if (!_present.Test(first))
+            {
+                runEnd = _present.Find(first, endBlock, value: true);
+                kind = 0;
+            }
+            else
+            {
+                bool zero = _zero.Test(first);
+                runEnd = Math.Min(_present.Find(first, endBlock, value: false), _zero.Find(first, endBlock, !zero));
+                kind = zero ? 2 : 1;
+            }
+        }
+
+        return (kind, Math.Min(runEnd << _blockShift, offset + maxLength) - offset);
+    }
+
+    /// <summary>
+    /// NBD block status through cow: what the overlay holds is data (zeroed or discarded blocks a hole), the rest is
+    /// as the disk below says (all data when it cannot tell).
+    /// </summary>
+    private sealed class OverlayAllocation(CowFilter cow, IAllocationSource? lower) : IAllocationSource
+    {
+        public ValueTask<AllocationExtent> GetExtentAsync(long offset, long maxLength, CancellationToken cancellationToken = default)
+        {
+            (int kind, long length) = cow.OverlayExtent(offset, maxLength);
+            return kind != 0 || lower is null
+                ? new ValueTask<AllocationExtent>(new AllocationExtent(kind != 2, length))
+                : lower.GetExtentAsync(offset, length, cancellationToken);
+        }
     }
 
     private bool CoversAll(long offset, int length)

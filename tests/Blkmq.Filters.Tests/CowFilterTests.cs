@@ -107,6 +107,51 @@ public sealed class CowFilterTests : IDisposable
         File.Delete(overlay);
     }
 
+    [Fact]
+    public async Task BlockStatus_OverlayDataOverTheBaseHoles_ZeroedBlocksAreHoles()
+    {
+        // A sparse 16 MiB base: data in its first MiB, a hole after it (as SEEK_HOLE sees it; the file driver calls
+        // a run under 4 MiB that starts with data all data, so the hole is longer than that).
+        const long size = 16 << 20;
+        string sparse = Path.Combine(_directory, "sparse.img");
+        using (FileStream file = File.Create(sparse))
+        {
+            file.Write(_baseData.AsSpan(0, 1 << 20));
+            file.SetLength(size);
+        }
+
+        await using DriverInstance stack = Stacks.Create($"file:path={sparse}|cow");
+        BlockDevice device = stack.Disk.OpenDevice();
+        await device.DiscardAsync(256 << 10, 64 << 10);
+        await device.WriteAsync(12 << 20, Stacks.Pattern(64 << 10, 5));
+        IAllocationSource allocation = stack.Disk.Allocation!;
+
+        // Walk the disk with small and large requests; merge runs of one kind.
+        foreach (long step in new long[] { 4096, long.MaxValue })
+        {
+            var runs = new List<(bool Allocated, long Start, long End)>();
+            for (long offset = 0; offset < size;)
+            {
+                AllocationExtent extent = await allocation.GetExtentAsync(offset, Math.Min(step, size - offset));
+                Assert.InRange(extent.Length, 1, size - offset);
+                if (runs.Count > 0 && runs[^1].Allocated == extent.Allocated)
+                {
+                    runs[^1] = runs[^1] with { End = offset + extent.Length };
+                }
+                else
+                {
+                    runs.Add((extent.Allocated, offset, offset + extent.Length));
+                }
+
+                offset += extent.Length;
+            }
+
+            Assert.Equal(
+                [(true, 0, 256 << 10), (false, 256 << 10, 320 << 10), (true, 320 << 10, 1 << 20), (false, 1 << 20, 12 << 20), (true, 12 << 20, (12 << 20) + (64 << 10)), (false, (12 << 20) + (64 << 10), size)],
+                runs);
+        }
+    }
+
     private static async Task WriteAsync(BlockDevice device, byte[] model, long offset, byte[] data)
     {
         await device.WriteAsync(offset, data);
