@@ -32,6 +32,20 @@ internal sealed class CtlCommand : Command
         SetAction(Run);
     }
 
+    /// <summary>Says in one line why the control socket at <paramref name="path"/> could not be reached.</summary>
+    /// <param name="path">The socket's path.</param>
+    /// <param name="ex">What connecting or talking threw.</param>
+    /// <returns>The message, starting with the path.</returns>
+    internal static string DescribeConnectFailure(string path, Exception ex) => ex switch
+    {
+        // Connecting to a path that does not exist fails with EADDRNOTAVAIL on Linux ("Cannot assign requested address").
+        SocketException when !Path.Exists(path) => $"{path}: no such control socket (is 'blkmq serve --control {path}' running?)",
+        SocketException { SocketErrorCode: SocketError.ConnectionRefused } => $"{path}: nothing listens on it (its server stopped, or it is not a socket)",
+
+        // ArgumentException: a path longer than a Unix socket address holds (108 bytes).
+        _ => $"{path}: {ex.Message.Split('\n')[0]}",
+    };
+
     private int Run(ParseResult parseResult)
     {
         string path = parseResult.GetRequiredValue(_control);
@@ -43,8 +57,7 @@ internal sealed class CtlCommand : Command
         }
         catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or ArgumentException)
         {
-            // ArgumentException: a path longer than a Unix socket address holds (108 bytes).
-            Console.Error.WriteLine($"blkmq ctl: {path}: {ex.Message.Split('\n')[0]}");
+            Console.Error.WriteLine($"blkmq ctl: {DescribeConnectFailure(path, ex)}");
             return Program.ExitIOError;
         }
 

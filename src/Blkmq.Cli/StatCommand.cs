@@ -132,7 +132,7 @@ internal sealed class StatCommand : Command
                 }
                 catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or ArgumentException)
                 {
-                    Console.Error.WriteLine($"blkmq stat: {path}: {ex.Message.Split('\n')[0]}");
+                    Console.Error.WriteLine($"blkmq stat: {CtlCommand.DescribeConnectFailure(path, ex)}");
                     return Program.ExitIOError;
                 }
 

@@ -291,6 +291,35 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task CtlAndStat_NoServerAtTheControlPath_SayWhyInOneLine()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string missing = Path.Combine(directory, "missing.sock");
+            string plain = Path.Combine(directory, "plain");
+            await File.WriteAllTextAsync(plain, "not a socket", TestContext.Current.CancellationToken);
+            (string[] Arguments, string Expected)[] runs =
+            [
+                (["ctl", "--control", missing, "list"], "no such control socket"),
+                (["stat", "--control", missing, "disk", "1"], "no such control socket"),
+                (["ctl", "--control", plain, "list"], "nothing listens on it"),
+            ];
+            foreach ((string[] arguments, string expected) in runs)
+            {
+                ToolResult result = await BlkmqCli.RunAsync(arguments, s_toolTimeout, TestContext.Current.CancellationToken);
+                Assert.True(result.ExitCode == 1, $"{result.CommandLine} exited {result.ExitCode}\nstderr:\n{result.StandardError}");
+                Assert.Contains($"blkmq {arguments[0]}: {arguments[2]}: {expected}", result.StandardError, StringComparison.Ordinal);
+                BlkmqCli.AssertNoStackTrace(result);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task MaxConnectionsOne_SecondClientClosedAtAccept_ServedOnceTheFirstLeaves()
     {
         // ServeCommand: "Most client connections at once; more are closed at accept" (NbdServer logs the refusal).
