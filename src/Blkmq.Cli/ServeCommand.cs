@@ -626,6 +626,16 @@ internal sealed class ServeCommand : Command
                 await control.StopAsync().ConfigureAwait(false);
             }
 
+            // IO a filter holds on purpose (delay, rate) goes on now, so that the front ends' drains below do not wait
+            // out its delays (dm-delay flushes its delayed bios when the device is suspended).
+            foreach ((string _, DriverInstance instance) in stacks)
+            {
+                foreach (Blkmq.Filters.BlockFilter filter in Blkmq.Filters.FilterStack.FindFilters(instance))
+                {
+                    filter.OnRemoving();
+                }
+            }
+
             // Block devices go first: STOP_DEV waits for their in-flight IO, which the disks still serve.
             foreach ((Blkmq.Frontend.BlockExport _, UblkDevice device) in ublk)
             {

@@ -46,6 +46,14 @@ internal abstract class BlockFilter : IDisposable
     /// <param name="io">The IO.</param>
     public virtual void OnTimer(FilterIo io) => io.Forward();
 
+    /// <summary>
+    /// Called when the filter disk is about to be removed, before removal waits for the IO in flight: a filter that
+    /// holds IO on purpose (a delay, a rate limit) lets it go now instead of making removal wait out its delays.
+    /// </summary>
+    public virtual void OnRemoving()
+    {
+    }
+
     /// <summary>Gets what the filter has to report (statistics), or <see langword="null"/>; printed on exit and by <c>blkmq ctl stats</c>.</summary>
     /// <returns>The report's lines, or <see langword="null"/>.</returns>
     public virtual string? Report() => null;

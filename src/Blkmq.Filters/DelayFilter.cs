@@ -59,6 +59,9 @@ internal sealed class DelayFilter : BlockFilter
     }
 
     /// <inheritdoc/>
+    public override void OnRemoving() => _timer.Release();
+
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         _timer.Dispose();

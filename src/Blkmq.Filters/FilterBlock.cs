@@ -78,6 +78,7 @@ internal sealed class FilterBlock : IAsyncDisposable
 
         try
         {
+            Filter.OnRemoving();
             await Disk.RemoveAsync().ConfigureAwait(false);
             await _tagSet.DisposeAsync().ConfigureAwait(false);
             Filter.Dispose();

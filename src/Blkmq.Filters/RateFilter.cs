@@ -61,6 +61,9 @@ internal sealed class RateFilter : BlockFilter
     }
 
     /// <inheritdoc/>
+    public override void OnRemoving() => _timer.Release();
+
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         _timer.Dispose();

@@ -90,6 +90,25 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task SigTerm_WithAWriteHeldByADelayFilter_LetsItGoAndExitsAtOnce()
+    {
+        // A 60 s delay: the stop must not wait it out (nor the NBD drain's 10 s grace); the client gets its reply.
+        await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "disk=memory:size=16M|delay:write=60s", "--listen", "127.0.0.1:0"]);
+        IPEndPoint endPoint = TcpEndPoint((await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0]);
+        await using RawNbdClient client = await RawNbdClient.OpenAsync(endPoint);
+        await client.SendRequestAsync(1, cookie: 7, offset: 0, length: 4096, payload: new byte[4096]);
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        serve.Signal(Libc.SigTerm);
+        NbdReply reply = await client.ReadReplyAsync();
+        Assert.Equal((7UL, 0U), (reply.Cookie, reply.Error));
+        int exitCode = await serve.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken);
+        Assert.True(exitCode == 0, $"exit {exitCode}\n{serve.Describe()}");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(8), $"stopping took {stopwatch.Elapsed.TotalSeconds:F1} s\n{serve.Describe()}");
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task ReadOnly_WritesFailForTheClient_ReadsWork()
     {
         ExternalTool.Require("nbdinfo");
