@@ -248,7 +248,7 @@ public sealed unsafe class FileDisk : IDisposable
         {
             int errno = Marshal.GetLastPInvokeError();
             throw errno == Errno.EAGAIN
-                ? new IOException($"{path}: locked by another process (is another server using it?).")
+                ? new IOException($"{path}: locked by another server or another export of this one (one writer per image; readers share it with readonly=1).")
                 : Fail(path, "cannot lock", errno);
         }
 

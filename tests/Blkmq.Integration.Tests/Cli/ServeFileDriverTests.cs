@@ -170,7 +170,7 @@ public sealed partial class ServeFileDriverTests
 
             ToolResult second = await BlkmqCli.RunAsync(["serve", "--listen", "127.0.0.1:0", "--export", $"vm=file:path={image}"], s_readyTimeout, TestContext.Current.CancellationToken);
             Assert.Equal(1, second.ExitCode);
-            Assert.Equal($"blkmq serve: {image}: locked by another process (is another server using it?).", second.StandardError.Trim());
+            Assert.Equal($"blkmq serve: {image}: locked by another server or another export of this one (one writer per image; readers share it with readonly=1).", second.StandardError.Trim());
             BlkmqCli.AssertNoStackTrace(second);
 
             await ExternalTool.RunCheckedAsync("nbdinfo", [uri], s_toolTimeout);
