@@ -36,6 +36,8 @@ declare -A tool_package=(
   # scripts/crashtest.sh: debugfs reads files out of replayed images, sqlite3 runs the database workload.
   [debugfs]=e2fsprogs
   [sqlite3]=sqlite3
+  # The partition filter's test lays out MBR tables (logical partitions too) with parted.
+  [parted]=parted
 )
 
 # sharpfuzz instruments assemblies for afl-fuzz (scripts/fuzz.sh); a dotnet tool, not a Debian package.

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 
 namespace Blkmq.Filters;
 
-/// <summary>Reads an MBR or GPT partition table from a disk, to find one partition's byte range.</summary>
+/// <summary>Reads an MBR (primary partitions 1-4, logical ones from 5) or GPT partition table from a disk, to find one partition's byte range.</summary>
 internal static class PartitionTable
 {
     /// <summary>Finds partition <paramref name="number"/> (1-based) of <paramref name="disk"/>.</summary>
@@ -21,35 +21,96 @@ internal static class PartitionTable
         bool gpt = false;
         for (int i = 0; i < 4; i++)
         {
-            gpt |= mbr[446 + (i * 16) + 4] == 0xEE;
+            gpt |= ReadEntry(mbr, i).Type == 0xEE;
         }
 
-        return gpt ? FindGpt(device, block, number) : FindMbr(mbr, block, number, disk.Capacity);
+        return gpt ? FindGpt(device, block, number) : FindMbr(device, mbr, block, number, disk.Capacity);
     }
 
-    private static (long, long) FindMbr(byte[] mbr, int block, int number, long capacity)
+    // MBR sector numbers count logical blocks (512 bytes, or 4096 on a 4Kn disk), as Linux reads them.
+    private static (long, long) FindMbr(BlockDevice device, byte[] mbr, int block, int number, long capacity)
     {
         if (number > 4)
         {
-            throw new FormatException($"filter 'partition': partition={number}: only the 4 primary partitions of an MBR are supported.");
+            return FindLogical(device, mbr, block, number, capacity);
         }
 
-        int entry = 446 + ((number - 1) * 16);
-        byte type = mbr[entry + 4];
-        long first = BinaryPrimitives.ReadUInt32LittleEndian(mbr.AsSpan(entry + 8));
-        long sectors = BinaryPrimitives.ReadUInt32LittleEndian(mbr.AsSpan(entry + 12));
+        (byte type, long first, long sectors) = ReadEntry(mbr, number - 1);
         if (type == 0 || sectors == 0)
         {
             throw new FormatException($"filter 'partition': the MBR has no partition {number}.");
         }
 
-        if (type is 0x05 or 0x0F or 0x85)
+        if (IsExtended(type))
         {
-            throw new FormatException($"filter 'partition': partition {number} is an extended partition; logical partitions are not supported.");
+            throw new FormatException($"filter 'partition': partition {number} is the extended partition; its logical partitions are numbered from 5.");
         }
 
-        return Check(first * 512, sectors * 512, block, capacity, number);
+        return Check(first * block, sectors * block, block, capacity, number);
     }
+
+    /// <summary>
+    /// Logical partition <paramref name="number"/> (5, 6, ...): the chain of extended boot records in the extended
+    /// partition, each with one logical partition (its start relative to that record) and a link to the next record
+    /// (relative to the extended partition's start), numbered in chain order as Linux does.
+    /// </summary>
+    private static (long, long) FindLogical(BlockDevice device, byte[] mbr, int block, int number, long capacity)
+    {
+        long extendedStart = -1;
+        for (int i = 0; i < 4 && extendedStart < 0; i++)
+        {
+            (byte type, long first, long sectors) = ReadEntry(mbr, i);
+            if (IsExtended(type) && sectors != 0)
+            {
+                extendedStart = first;
+            }
+        }
+
+        if (extendedStart < 0)
+        {
+            throw new FormatException($"filter 'partition': the MBR has no partition {number} (no extended partition, so no logical ones).");
+        }
+
+        byte[] record = new byte[block];
+        long current = extendedStart;
+        int found = 0;
+        var seen = new HashSet<long>();
+        while (seen.Add(current) && (current + 1) * block <= capacity)
+        {
+            device.ReadAsync(current * block, record).AsTask().GetAwaiter().GetResult();
+            if (record[510] != 0x55 || record[511] != 0xAA)
+            {
+                throw new FormatException($"filter 'partition': the extended boot record at sector {current} has no signature.");
+            }
+
+            (byte type, long first, long sectors) = ReadEntry(record, 0);
+            if (type != 0 && sectors != 0 && !IsExtended(type) && 5 + found++ == number)
+            {
+                return Check((current + first) * block, sectors * block, block, capacity, number);
+            }
+
+            (byte nextType, long next, _) = ReadEntry(record, 1);
+            if (!IsExtended(nextType) || next == 0)
+            {
+                break;
+            }
+
+            current = extendedStart + next;
+        }
+
+        throw new FormatException($"filter 'partition': the MBR has no partition {number} ({found} logical partitions, 5 to {4 + found}).");
+    }
+
+    private static (byte Type, long First, long Sectors) ReadEntry(byte[] table, int index)
+    {
+        int entry = 446 + (index * 16);
+        return (
+            table[entry + 4],
+            BinaryPrimitives.ReadUInt32LittleEndian(table.AsSpan(entry + 8)),
+            BinaryPrimitives.ReadUInt32LittleEndian(table.AsSpan(entry + 12)));
+    }
+
+    private static bool IsExtended(byte type) => type is 0x05 or 0x0F or 0x85;
 
     private static (long, long) FindGpt(BlockDevice device, int block, int number)
     {

@@ -177,6 +177,69 @@ public sealed class FilterClientTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Partition_LogicalPartitionsOfAnMbrMadeByParted_AreWhereAndAsLargeAsPartedSays()
+    {
+        ExternalTool.Require("parted", "qemu-io", "nbdinfo");
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            // A primary, an extended partition and two logical ones in it (5 and 6), as parted lays them out.
+            string image = Path.Combine(directory, "disk.img");
+            await using (FileStream file = File.Create(image))
+            {
+                file.SetLength(64 << 20);
+            }
+
+            await ExternalTool.RunCheckedAsync("parted", ["-s", image, "mklabel", "msdos", "mkpart", "primary", "1MiB", "9MiB", "mkpart", "extended", "9MiB", "60MiB", "mkpart", "logical", "10MiB", "20MiB", "mkpart", "logical", "21MiB", "59MiB"], FilterServe.ToolTimeout);
+            ToolResult print = await ExternalTool.RunCheckedAsync("parted", ["-s", "-m", image, "unit", "B", "print"], FilterServe.ToolTimeout);
+
+            // "N:STARTB:ENDB:SIZEB:...;" per partition: mark each one's first 4 KiB with its number.
+            var partitions = new Dictionary<int, (long Start, long Size)>();
+            foreach (string line in print.StandardOutput.Split('\n'))
+            {
+                string[] fields = line.Split(':');
+                if (fields.Length > 4 && int.TryParse(fields[0], out int number))
+                {
+                    partitions[number] = (long.Parse(fields[1].TrimEnd('B'), System.Globalization.CultureInfo.InvariantCulture), long.Parse(fields[3].TrimEnd('B'), System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+
+            Assert.Equal([1, 2, 5, 6], partitions.Keys.Order());
+            await using (FileStream file = File.OpenWrite(image))
+            {
+                foreach ((int number, (long start, _)) in partitions.Where(static p => p.Key != 2))
+                {
+                    file.Position = start;
+                    await file.WriteAsync(Enumerable.Repeat((byte)(0x40 + number), 4096).ToArray(), TestContext.Current.CancellationToken);
+                }
+            }
+
+            foreach (int number in new[] { 1, 5, 6 })
+            {
+                (CliProcess serve, string uri) = await FilterServe.StartAsync($"p=file:path={image}|partition:partition={number}", TestContext.Current.CancellationToken);
+                await using (serve)
+                {
+                    ToolResult size = await ExternalTool.RunCheckedAsync("nbdinfo", ["--size", uri], FilterServe.ToolTimeout);
+                    Assert.Equal(partitions[number].Size.ToString(System.Globalization.CultureInfo.InvariantCulture), size.StandardOutput.Trim());
+                    ToolResult read = await ExternalTool.RunAsync("qemu-io", ["-f", "raw", "-c", $"read -P 0x{0x40 + number:x} 0 4k", uri], FilterServe.ToolTimeout);
+                    Assert.True(read.ExitCode == 0 && !read.StandardOutput.Contains("Pattern verification failed", StringComparison.Ordinal), $"partition {number}: {read.StandardOutput}{read.StandardError}");
+                    await FilterServe.StopAsync(serve);
+                }
+            }
+
+            foreach ((int number, string message) in new[] { (2, "is the extended partition"), (7, "no partition 7 (2 logical partitions, 5 to 6)") })
+            {
+                ToolResult refused = await BlkmqCli.RunAsync(["serve", "--export", $"p=file:path={image}|partition:partition={number}", "--listen", "127.0.0.1:0"], FilterServe.ToolTimeout, TestContext.Current.CancellationToken);
+                Assert.True(refused.ExitCode != 0 && refused.StandardError.Contains(message, StringComparison.Ordinal), refused.StandardError);
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task FioVerify_ThroughBlocksizeAndDelay()
     {
         ExternalTool.Require("fio");
