@@ -65,8 +65,9 @@ internal sealed class FilterControl(IReadOnlyList<(string Name, DriverInstance I
         {
             if (exportName == export)
             {
+                // The stack, then what each filter has to report (statistics), top first, on one line.
                 IEnumerable<string> reports = FilterStack.FindFilters(instance).Select(static f => f.Report()).OfType<string>();
-                return "ok " + instance.DriverName + "; " + string.Join("; ", reports).ReplaceLineEndings("; ");
+                return string.Join("; ", reports.Prepend("ok " + instance.DriverName)).ReplaceLineEndings("; ");
             }
         }
 
