@@ -3,16 +3,17 @@ using Blkmq.Drivers;
 namespace Blkmq.Filters;
 
 /// <summary>
-/// One running filter disk over a lower disk: its tag set, the disk, the filter, and the instance that owns the disk
+/// One running filter disk over a lower disk: the disk (a request-based one with its own tag set, or for a filter that
+/// maps IO 1:1 a bio-based <see cref="StackedDisk"/> without one), the filter, and the instance that owns the disk
 /// below (which may itself be a filter). Disposing removes the filter disk (in-flight IO drains), disposes the filter,
 /// then the lower instance: the stack comes down from the client side.
 /// </summary>
 internal sealed class FilterBlock : IAsyncDisposable
 {
-    private readonly TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData> _tagSet;
+    private readonly TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData>? _tagSet;
     private int _disposed;
 
-    private FilterBlock(BlockFilter filter, DriverInstance lower, TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData> tagSet, Disk disk)
+    private FilterBlock(BlockFilter filter, DriverInstance lower, TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData>? tagSet, Disk disk)
     {
         Filter = filter;
         Lower = lower;
@@ -40,6 +41,14 @@ internal sealed class FilterBlock : IAsyncDisposable
         if (below.IsZoned)
         {
             throw new ArgumentException($"filter '{filter.Name}': zoned disks cannot be filtered yet (zone operations are not forwarded).", nameof(lower));
+        }
+
+        if (filter.GetStackedMapping(below) is { } mapping)
+        {
+            // Bio-based: the IO goes below unsplit and unmerged-again, so the disk keeps the lower segment limits.
+            DiskOptions shape = filter.Shape(below, below.Name);
+            shape = shape with { Limits = shape.Limits with { MaxSegments = below.Limits.MaxSegments, VirtBoundaryMask = below.Limits.VirtBoundaryMask } };
+            return new FilterBlock(filter, lower, tagSet: null, StackedDisk.Create(below, shape, mapping));
         }
 
         TagSetOptions lowerOptions = below.TagSet.Options;
@@ -79,7 +88,11 @@ internal sealed class FilterBlock : IAsyncDisposable
         try
         {
             await Disk.RemoveAsync().ConfigureAwait(false);
-            await _tagSet.DisposeAsync().ConfigureAwait(false);
+            if (_tagSet is not null)
+            {
+                await _tagSet.DisposeAsync().ConfigureAwait(false);
+            }
+
             Filter.Dispose();
         }
         finally

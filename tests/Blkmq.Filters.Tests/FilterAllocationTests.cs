@@ -10,6 +10,7 @@ public sealed class FilterAllocationTests
     [InlineData("null:irqmode=0,size=16M|pass")]
     [InlineData("null:irqmode=0,size=16M|stats")]
     [InlineData("memory:irqmode=0,size=16M|pass|offset:offset=1M")]
+    [InlineData("null:irqmode=0,size=16M|stats:sample=16|pass|offset:offset=1M")]
     public async Task SteadyState_ReadsAndWrites_AllocateNothing(string stack)
     {
         await using DriverInstance instance = Stacks.Create(stack);
