@@ -128,6 +128,12 @@ public sealed class StackedDiskLifecycleTests
         {
             await top.FreezeAsync();
             Assert.Equal(0, top.InFlight);
+
+            // Frozen: nothing new is admitted. Each worker may still be finishing the IO the freeze drained.
+            long atFreeze = Interlocked.Read(ref done);
+            await Task.Delay(5);
+            Assert.InRange(Interlocked.Read(ref done) - atFreeze, 0, 4);
+            Assert.Equal(0, top.InFlight);
             top.Unfreeze();
             await Task.Delay(2);
         }
