@@ -11,18 +11,21 @@
 #   --runtime  seconds per run (default 3; bench adds a 0.5 s warmup that is not measured)
 #   --reps     runs per variant and case, interleaved (default 5); the table shows medians
 #   --cases    comma-separated case numbers to run (default all: 1-5, in the table's order)
+#   --stats    the filter the stats variant runs (default 'stats'; e.g. 'stats:sample=16')
 #   BLKMQ=/path/to/blkmq measures another build (default this checkout's Release build).
 set -euo pipefail
 
 runtime=3
 reps=5
 only=""
+stats_filter="stats"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --runtime) runtime="$2"; shift 2 ;;
         --reps) reps="$2"; shift 2 ;;
         --cases) only="$2"; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --stats) stats_filter="$2"; shift 2 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "filters.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,7 +54,8 @@ variants=(plain pass stats)
 
 run() { # variant driver qd jobs out
     local stack="$2"
-    [[ "$1" != plain ]] && stack="$2|$1"
+    [[ "$1" == pass ]] && stack="$2|pass"
+    [[ "$1" == stats ]] && stack="$2|$stats_filter"
     "$blkmq" bench --driver "$stack" --rw randread --bs 4k --iodepth "$3" --jobs "$4" \
         --runtime "$runtime" --size 1G --json >"$5" 2>/dev/null || true
 }
@@ -68,7 +72,7 @@ for rep in $(seq 1 "$reps"); do
     done
 done
 
-echo "blkmq bench --driver 'D[|pass|stats]' --rw randread --bs 4k --runtime $runtime --size 1G --json; $reps reps interleaved, medians"
+echo "blkmq bench --driver 'D[|pass|$stats_filter]' --rw randread --bs 4k --runtime $runtime --size 1G --json; $reps reps interleaved, medians"
 echo
 CASES="$(printf '%s\n' "${cases[@]}" | cut -d'|' -f1)" python3 - "$work" "$reps" <<'PY'
 import json, os, statistics, sys

@@ -33,6 +33,16 @@ internal abstract class BlockFilter : IDisposable
     /// <returns>The options of the filter disk.</returns>
     public virtual DiskOptions Shape(Disk lower, string name) => PassThroughShape(lower, name);
 
+    /// <summary>
+    /// Gets how the filter's disk maps each IO onto the disk below when the filter needs no request of its own: each IO
+    /// goes below 1:1, at most shifted, refused or observed at its end (device-mapper's bio-based linear target). Its
+    /// disk is then a <see cref="StackedDisk"/>, with no tag set, and <see cref="Queue"/>, <see cref="OnForwarded"/> and
+    /// <see cref="OnTimer"/> are never called. <see langword="null"/> (the default): a request-based filter disk.
+    /// </summary>
+    /// <param name="lower">The disk below.</param>
+    /// <returns>The mapping, or <see langword="null"/>.</returns>
+    public virtual StackedDiskOptions? GetStackedMapping(Disk lower) => null;
+
     /// <summary>Handles a new IO: end it, forward it, or park it. The default forwards it unchanged.</summary>
     /// <param name="io">The IO.</param>
     public virtual void Queue(FilterIo io) => io.Forward();

@@ -57,7 +57,11 @@ internal static class BuiltInFilters
             "dm-log-writes: logs every completed write (with data), trim, zero, flush and FUA, and marks, for 'blkmq replay'.",
             [new("file", "The log file (created; required).", string.Empty)],
             static (a, lower) => new LogWritesFilter(a, lower)),
-        new("stats", "Counts IO per operation and keeps latency histograms; reported on exit and by 'blkmq ctl stats'.", [], static (_, _) => new StatsFilter()),
+        new(
+            "stats",
+            "Counts IO per operation and keeps latency histograms; reported on exit and by 'blkmq ctl stats'.",
+            [new("sample", "Time one IO in N (a power of two) per request slot with the precise clock; 1 every IO.", "1")],
+            static (a, _) => new StatsFilter(a)),
         new(
             "rate",
             "Limits bandwidth and IOPS with a token bucket.",

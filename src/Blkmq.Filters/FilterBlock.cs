@@ -3,16 +3,17 @@ using Blkmq.Drivers;
 namespace Blkmq.Filters;
 
 /// <summary>
-/// One running filter disk over a lower disk: its tag set, the disk, the filter, and the instance that owns the disk
+/// One running filter disk over a lower disk: the disk (a request-based one with its own tag set, or for a filter that
+/// maps IO 1:1 a bio-based <see cref="StackedDisk"/> without one), the filter, and the instance that owns the disk
 /// below (which may itself be a filter). Disposing removes the filter disk (in-flight IO drains), disposes the filter,
 /// then the lower instance: the stack comes down from the client side.
 /// </summary>
 internal sealed class FilterBlock : IAsyncDisposable
 {
-    private readonly TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData> _tagSet;
+    private readonly TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData>? _tagSet;
     private int _disposed;
 
-    private FilterBlock(BlockFilter filter, DriverInstance lower, TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData> tagSet, Disk disk)
+    private FilterBlock(BlockFilter filter, DriverInstance lower, TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData>? tagSet, Disk disk)
     {
         Filter = filter;
         Lower = lower;
@@ -42,6 +43,16 @@ internal sealed class FilterBlock : IAsyncDisposable
             throw new ArgumentException($"filter '{filter.Name}': zoned disks cannot be filtered yet (zone operations are not forwarded).", nameof(lower));
         }
 
+        // Each layer's disk is named after the stack up to it ("vm0|delay|stats"): logs, statistics and the metrics'
+        // disk label tell the layers apart.
+        if (filter.GetStackedMapping(below) is { } mapping)
+        {
+            // Bio-based: the IO goes below unsplit and unmerged-again, so the disk keeps the lower segment limits.
+            DiskOptions shape = filter.Shape(below, $"{below.Name}|{filter.Name}");
+            shape = shape with { Limits = shape.Limits with { MaxSegments = below.Limits.MaxSegments, VirtBoundaryMask = below.Limits.VirtBoundaryMask } };
+            return new FilterBlock(filter, lower, tagSet: null, StackedDisk.Create(below, shape, mapping));
+        }
+
         TagSetOptions lowerOptions = below.TagSet.Options;
         var options = new TagSetOptions
         {
@@ -58,7 +69,7 @@ internal sealed class FilterBlock : IAsyncDisposable
         var tagSet = new TagSet<FilterDriver, FilterRequestData, FilterQueue, FilterDiskData>(default, options);
         try
         {
-            Disk disk = tagSet.AddDisk(new FilterDiskData(new FilterDisk(filter, below)), filter.Shape(below, below.Name));
+            Disk disk = tagSet.AddDisk(new FilterDiskData(new FilterDisk(filter, below)), filter.Shape(below, $"{below.Name}|{filter.Name}"));
             return new FilterBlock(filter, lower, tagSet, disk);
         }
         catch
@@ -80,7 +91,11 @@ internal sealed class FilterBlock : IAsyncDisposable
         {
             Filter.OnRemoving();
             await Disk.RemoveAsync().ConfigureAwait(false);
-            await _tagSet.DisposeAsync().ConfigureAwait(false);
+            if (_tagSet is not null)
+            {
+                await _tagSet.DisposeAsync().ConfigureAwait(false);
+            }
+
             Filter.Dispose();
         }
         finally

@@ -61,7 +61,7 @@ internal sealed class OffsetFilter : BlockFilter
     };
 
     /// <inheritdoc/>
-    public override void Queue(FilterIo io) => io.Forward(io.Offset + _offset);
+    public override StackedDiskOptions GetStackedMapping(Disk lower) => new() { LowerOffset = _offset };
 
     private sealed class ShiftedAllocation(IAllocationSource lower, long offset) : IAllocationSource
     {

@@ -5,4 +5,7 @@ internal sealed class PassFilter : BlockFilter
 {
     /// <inheritdoc/>
     public override string Name => "pass";
+
+    /// <inheritdoc/>
+    public override StackedDiskOptions GetStackedMapping(Disk lower) => new();
 }

@@ -10,14 +10,5 @@ internal sealed class ReadOnlyFilter : BlockFilter
     public override DiskOptions Shape(Disk lower, string name) => PassThroughShape(lower, name) with { ReadOnly = true };
 
     /// <inheritdoc/>
-    public override void Queue(FilterIo io)
-    {
-        if (io.Op is RequestOp.Write or RequestOp.Discard or RequestOp.WriteZeroes)
-        {
-            io.End(BlockStatus.ReadOnly);
-            return;
-        }
-
-        io.Forward();
-    }
+    public override StackedDiskOptions GetStackedMapping(Disk lower) => new() { RefuseWrites = true };
 }

@@ -145,16 +145,7 @@ public abstract partial class Disk
         HwQueueBase.EnterBlockLayerContext();
         try
         {
-            int completed = 0;
-            foreach (HwQueueBase queue in Queues)
-            {
-                if (queue.IsPoll)
-                {
-                    completed += queue.Poll();
-                }
-            }
-
-            return completed;
+            return PollQueues();
         }
         finally
         {
@@ -239,10 +230,7 @@ public abstract partial class Disk
             }
         }
 
-        foreach (HwQueueBase queue in Queues)
-        {
-            queue.RequestRun();
-        }
+        RunQueues();
     }
 
     /// <summary>
@@ -323,7 +311,8 @@ public abstract partial class Disk
     /// comes back as <see cref="Submission.IsWriteGated"/> without reaching the driver, and so it does when it would
     /// have to wait for a tag or an open gate.
     /// </param>
-    internal abstract Submission SubmitRequest(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie, bool unrecordedWrite = false);
+    /// <param name="origin">The stacked disk the IO was submitted to, when a stacked disk hands it down (see <see cref="StackedDisk"/>).</param>
+    internal abstract Submission SubmitRequest(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie, bool unrecordedWrite = false, StackedDisk? origin = null);
 
     internal abstract void ExitQueues();
 
@@ -344,9 +333,42 @@ public abstract partial class Disk
     /// Submits a plugged batch: each planned request's outcome is reported to <paramref name="target"/> with the
     /// request's cookie, whether it ends inline or later.
     /// </summary>
-    internal abstract void SubmitPlanned(ReadOnlySpan<PlannedRequest> plan, Memory<byte>[] segments, IRequestCompletion target);
+    internal abstract void SubmitPlanned(ReadOnlySpan<PlannedRequest> plan, Memory<byte>[] segments, IRequestCompletion target, StackedDisk? origin = null);
 
     internal void EnterCallback() => Interlocked.Increment(ref _callbacks);
+
+    /// <summary>Polls the disk's poll queues once; a stacked disk polls the disk below.</summary>
+    internal virtual int PollQueues()
+    {
+        int completed = 0;
+        foreach (HwQueueBase queue in Queues)
+        {
+            if (queue.IsPoll)
+            {
+                completed += queue.Poll();
+            }
+        }
+
+        return completed;
+    }
+
+    /// <summary>Runs every queue's dispatch list soon (after an unquiesce); a stacked disk runs the queues below.</summary>
+    internal virtual void RunQueues()
+    {
+        foreach (HwQueueBase queue in Queues)
+        {
+            queue.RequestRun();
+        }
+    }
+
+    /// <summary>
+    /// Gets whether the request in <paramref name="slot"/> is this disk's: on its own queues, or for a stacked disk,
+    /// submitted through it and not yet accounted. May be stale the moment it returns: callers scan, then look again.
+    /// </summary>
+    internal virtual bool OwnsSlot(RequestSlot slot) => Volatile.Read(ref slot._hctx)?.Disk == this;
+
+    /// <summary>Gets the disk whose freed requests wake this disk's drain waiters: itself, or a stacked disk's request-based disk below.</summary>
+    internal virtual Disk DrainSource => this;
 
     /// <summary>
     /// Counts a driver callback that removal must wait out (<c>Poll</c>, <c>CommitRqs</c>); false once removal has
@@ -422,7 +444,7 @@ public abstract partial class Disk
 
             // The fields may already be a newer request's: when the word moved on meanwhile, keep the slot to be safe
             // (waiting for a request that is not a write costs a little time, missing one would cost data).
-            bool mayBeOurs = (slot._unrecordedWrite && Volatile.Read(ref slot._hctx)?.Disk == this) || slot.StateWord != word;
+            bool mayBeOurs = (slot._unrecordedWrite && OwnsSlot(slot)) || slot.StateWord != word;
             if (mayBeOurs)
             {
                 (pending ??= []).Add((slot, RequestState.Generation(word)));
@@ -436,12 +458,13 @@ public abstract partial class Disk
 
     private async ValueTask WaitForSlotsAsync(List<(RequestSlot Slot, long Generation)> pending, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _drainWaiters);
+        Disk source = DrainSource;
+        Interlocked.Increment(ref source._drainWaiters);
         try
         {
             while (true)
             {
-                TaskCompletionSource signal = DrainSignal();
+                TaskCompletionSource signal = source.DrainSignal();
 
                 // Checked after taking the signal: a free from here on sets it.
                 pending.RemoveAll(static entry =>
@@ -467,7 +490,7 @@ public abstract partial class Disk
         }
         finally
         {
-            Interlocked.Decrement(ref _drainWaiters);
+            Interlocked.Decrement(ref source._drainWaiters);
         }
     }
 
@@ -501,7 +524,7 @@ public abstract partial class Disk
         return signal;
     }
 
-    private void FailDispatchLists()
+    internal virtual void FailDispatchLists()
     {
         foreach (HwQueueBase queue in Queues)
         {
@@ -511,12 +534,13 @@ public abstract partial class Disk
 
     private async ValueTask WaitForDrainAsync(bool driverOwnedOnly, CancellationToken cancellationToken, Action? onWake = null)
     {
-        Interlocked.Increment(ref _drainWaiters);
+        Disk source = DrainSource;
+        Interlocked.Increment(ref source._drainWaiters);
         try
         {
             while (true)
             {
-                TaskCompletionSource signal = DrainSignal();
+                TaskCompletionSource signal = source.DrainSignal();
 
                 // Counted after publishing the signal: a free from here on sets it.
                 if (CountActive(driverOwnedOnly) == 0)
@@ -539,11 +563,11 @@ public abstract partial class Disk
         }
         finally
         {
-            Interlocked.Decrement(ref _drainWaiters);
+            Interlocked.Decrement(ref source._drainWaiters);
         }
     }
 
-    private int CountActive(bool driverOwnedOnly)
+    internal virtual int CountActive(bool driverOwnedOnly)
     {
         int count = 0;
         foreach (RequestSlot slot in TagSetCore.AllSlots)
@@ -561,7 +585,7 @@ public abstract partial class Disk
         return count;
     }
 
-    private int CountDispatching()
+    internal virtual int CountDispatching()
     {
         int count = 0;
         foreach (RequestSlot slot in TagSetCore.AllSlots)

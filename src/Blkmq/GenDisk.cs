@@ -76,7 +76,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal override Submission SubmitRequest(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie, bool unrecordedWrite = false)
+    internal override Submission SubmitRequest(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie, bool unrecordedWrite = false, StackedDisk? origin = null)
     {
         HwQueue<TDriver, TData, THw, TDisk> queue = SelectQueue(flags);
         if (queue.Tags.TryAllocate(out int tag))
@@ -84,13 +84,14 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
             RequestSlot<TData> slot = queue.Slots[tag];
             long now = _clock.Now();
             slot._startTimestamp = now;
-            long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie, unrecordedWrite);
+            long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie, unrecordedWrite, origin);
             if (!data.IsEmpty)
             {
                 slot.AddSegment(data);
             }
 
             Statistics.OnStart(slot, now);
+            origin?.OnLowerStart(slot, now);
             Submission submission = queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
             if (!submission.IsRejected)
             {
@@ -101,10 +102,10 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
         }
 
         // An unrecorded write never waits here: the slow path would admit it after the write gate, unseen.
-        return unrecordedWrite ? Submission.WriteGated() : SubmitSlow(op, flags, sector, bytes, data, target, cookie);
+        return unrecordedWrite ? Submission.WriteGated() : SubmitSlow(op, flags, sector, bytes, data, target, cookie, origin);
     }
 
-    internal override void SubmitPlanned(ReadOnlySpan<PlannedRequest> plan, Memory<byte>[] segments, IRequestCompletion target)
+    internal override void SubmitPlanned(ReadOnlySpan<PlannedRequest> plan, Memory<byte>[] segments, IRequestCompletion target, StackedDisk? origin = null)
     {
         // A plug: all requests go to the submitter's queue and are dispatched as one batch, the last with isLast.
         HwQueue<TDriver, TData, THw, TDisk> queue = SelectQueue(RequestFlags.None);
@@ -122,7 +123,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
 
             RequestSlot<TData> slot = queue.Slots[tag];
             slot._startTimestamp = now;
-            long generation = slot.Prepare(queue, request.Op, request.Flags, request.Sector, request.Bytes, target, request.Cookie);
+            long generation = slot.Prepare(queue, request.Op, request.Flags, request.Sector, request.Bytes, target, request.Cookie, origin: origin);
             for (int i = 0; i < request.SegmentCount; i++)
             {
                 slot.AddSegment(segments[request.FirstSegment + i]);
@@ -130,12 +131,14 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
 
             slot._mergeCount = request.EntryCount - 1;
             Statistics.OnStart(slot, now);
+            origin?.OnLowerStart(slot, now);
             ready[count++] = (slot, generation);
         }
 
-        // One full fence for the batch between the Prepared writes and the gate read (the freeze handshake).
+        // One full fence for the batch between the Prepared writes and the gate reads (the freeze handshake), the
+        // stacked disks' above included.
         Interlocked.MemoryBarrier();
-        if (IsGateClosed())
+        if (IsGateClosed() || (origin is not null && origin.IsChainHeld()))
         {
             for (int i = 0; i < count; i++)
             {
@@ -158,7 +161,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
         for (; next < plan.Length; next++)
         {
             PlannedRequest request = plan[next];
-            _ = CompleteToTargetAsync(request.Op, request.Flags, request.Sector, request.Bytes, segments.AsMemory(request.FirstSegment, request.SegmentCount), target, request.Cookie, request.EntryCount - 1);
+            _ = CompleteToTargetAsync(request.Op, request.Flags, request.Sector, request.Bytes, segments.AsMemory(request.FirstSegment, request.SegmentCount), target, request.Cookie, origin, request.EntryCount - 1);
         }
     }
 
@@ -171,21 +174,21 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private Submission SubmitSlow(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie)
+    private Submission SubmitSlow(RequestOp op, RequestFlags flags, long sector, int bytes, Memory<byte> data, IRequestCompletion? target, long cookie, StackedDisk? origin)
     {
         ReadOnlyMemory<Memory<byte>> segments = data.IsEmpty ? default : new[] { data };
         if (target is null)
         {
-            return Submission.Slow(SubmitWaitingAsync(op, flags, sector, bytes, segments, target: null, cookie));
+            return Submission.Slow(SubmitWaitingAsync(op, flags, sector, bytes, segments, target: null, cookie, origin));
         }
 
-        _ = CompleteToTargetAsync(op, flags, sector, bytes, segments, target, cookie);
+        _ = CompleteToTargetAsync(op, flags, sector, bytes, segments, target, cookie, origin);
         return Submission.Callback();
     }
 
-    private async Task CompleteToTargetAsync(RequestOp op, RequestFlags flags, long sector, int bytes, ReadOnlyMemory<Memory<byte>> segments, IRequestCompletion target, long cookie, int mergeCount = 0)
+    private async Task CompleteToTargetAsync(RequestOp op, RequestFlags flags, long sector, int bytes, ReadOnlyMemory<Memory<byte>> segments, IRequestCompletion target, long cookie, StackedDisk? origin, int mergeCount = 0)
     {
-        BlockStatus status = await SubmitWaitingAsync(op, flags, sector, bytes, segments, target, cookie, mergeCount).ConfigureAwait(false);
+        BlockStatus status = await SubmitWaitingAsync(op, flags, sector, bytes, segments, target, cookie, origin, mergeCount).ConfigureAwait(false);
         if (status != PendingOnTarget)
         {
             target.OnRequestCompleted(cookie, status);
@@ -196,11 +199,18 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
     private const BlockStatus PendingOnTarget = (BlockStatus)255;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<BlockStatus> SubmitWaitingAsync(RequestOp op, RequestFlags flags, long sector, int bytes, ReadOnlyMemory<Memory<byte>> segments, IRequestCompletion? target, long cookie, int mergeCount = 0)
+    private async ValueTask<BlockStatus> SubmitWaitingAsync(RequestOp op, RequestFlags flags, long sector, int bytes, ReadOnlyMemory<Memory<byte>> segments, IRequestCompletion? target, long cookie, StackedDisk? origin, int mergeCount = 0)
     {
         while (true)
         {
             if (IsGateClosed() && !await WaitGateOpenAsync().ConfigureAwait(false))
+            {
+                return BlockStatus.Offline;
+            }
+
+            // A stacked disk above that froze, quiesced or went away holds the IO as its own gate would (rejections by
+            // it land here).
+            if (origin is not null && origin.IsChainHeld() && !await origin.WaitChainOpenAsync().ConfigureAwait(false))
             {
                 return BlockStatus.Offline;
             }
@@ -210,7 +220,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
             RequestSlot<TData> slot = queue.Slots[tag];
             long now = _clock.Now();
             slot._startTimestamp = now;
-            long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie);
+            long generation = slot.Prepare(queue, op, flags, sector, bytes, target, cookie, origin: origin);
             for (int i = 0; i < segments.Length; i++)
             {
                 slot.AddSegment(segments.Span[i]);
@@ -219,6 +229,7 @@ internal sealed class GenDisk<TDriver, TData, THw, TDisk> : Disk
             // A plugged request that waited for its tag still carries the IOs merged into it (the statistics' merges).
             slot._mergeCount = mergeCount;
             Statistics.OnStart(slot, now);
+            origin?.OnLowerStart(slot, now);
             Submission submission = queue.SubmitDirect(slot, generation, slot.AwaiterVersion);
             if (submission.IsRejected)
             {

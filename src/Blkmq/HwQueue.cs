@@ -164,15 +164,25 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         return true;
     }
 
-    public override int FailDispatchList(BlockStatus status)
+    public override int FailDispatchList(BlockStatus status, StackedDisk? origin = null)
     {
         // Not the run buffer: the work item may be using it right now. Removal is a slow path; a copy is fine.
         (RequestSlot<TData> Slot, long Generation)[] held;
         lock (_listLock)
         {
-            held = [.. _dispatchList];
-            _dispatchList.Clear();
-            Volatile.Write(ref _dispatchListCount, 0);
+            if (origin is null)
+            {
+                held = [.. _dispatchList];
+                _dispatchList.Clear();
+            }
+            else
+            {
+                // A stacked disk's removal fails only what was submitted through it; the rest keeps its place.
+                held = [.. _dispatchList.Where(entry => origin.OwnsSlot(entry.Slot))];
+                _dispatchList.RemoveAll(entry => origin.OwnsSlot(entry.Slot));
+            }
+
+            Volatile.Write(ref _dispatchListCount, _dispatchList.Count);
         }
 
         foreach ((RequestSlot<TData> slot, long generation) in held)
@@ -350,6 +360,12 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         // Each flag is read once: the outcome must name the gate that was seen. Read again, a gate that opened in
         // between made the outcome Refused, and a new submission that is Refused goes to the dispatch list with no
         // run to take it from there (a write that met a short exclusive hold then waited for ever).
+        //
+        // A new request submitted through stacked disks (origin) is also turned back while one of them is frozen,
+        // removed or quiesced: the same fence orders its Prepared write (which names the origin) before these reads.
+        // It then waits in the submitter's slow path, not on this queue, so a quiesced stacked disk never holds up
+        // the IO of the disk below; what a stacked disk has handed below is this disk's to dispatch.
+        StackedDisk? origin = slot._origin;
         if (Disk.IsQuiesced)
         {
             slot.TryUndoDispatch(generation);
@@ -358,8 +374,8 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
 
         if (checkGate)
         {
-            bool gateClosed = Disk.IsGateClosed();
-            if (gateClosed || (slot._unrecordedWrite && Disk.StreamLock.IsExclusiveWanted))
+            bool gateClosed = Disk.IsGateClosed() || (origin is not null && origin.IsChainHeld());
+            if (gateClosed || (slot._unrecordedWrite && (Disk.StreamLock.IsExclusiveWanted || (origin is not null && origin.IsChainExclusiveWanted()))))
             {
                 slot.TryUndoDispatch(generation);
                 return gateClosed ? DispatchOutcome.GateClosed : DispatchOutcome.WriteGated;
@@ -443,7 +459,9 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
     {
         // The freeze handshake needs a full fence between the slot's Prepared write and the gate read.
         Interlocked.MemoryBarrier();
-        if (Disk.IsGateClosed() || (slot._unrecordedWrite && Disk.StreamLock.IsExclusiveWanted))
+        StackedDisk? origin = slot._origin;
+        if (Disk.IsGateClosed() || (origin is not null && origin.IsChainHeld())
+            || (slot._unrecordedWrite && (Disk.StreamLock.IsExclusiveWanted || (origin is not null && origin.IsChainExclusiveWanted()))))
         {
             return Submission.Rejected();
         }

@@ -221,8 +221,11 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
     /// <returns>Whether the block layer ended the request with <paramref name="status"/>.</returns>
     public abstract bool HandleTimeout(RequestSlot slot, long generation, BlockStatus status);
 
-    /// <summary>Fails every request on the dispatch list with <paramref name="status"/> (disk removal).</summary>
-    public abstract int FailDispatchList(BlockStatus status);
+    /// <summary>
+    /// Fails every request on the dispatch list with <paramref name="status"/> (disk removal); with
+    /// <paramref name="origin"/>, only those submitted through that stacked disk (its removal).
+    /// </summary>
+    public abstract int FailDispatchList(BlockStatus status, StackedDisk? origin = null);
 
     public abstract void Exit();
 

@@ -40,6 +40,15 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     internal IRequestCompletion? _target;
     internal long _cookie;
     internal RequestSlot? _nextCompletion;
+
+    // The stacked (bio-based) disk the IO was submitted to, when it came through one: its gates are checked with this
+    // disk's, its statistics and end observers are fed from this request's end. Set while Prepared, cleared (release)
+    // once the stack has accounted the end: until then the IO is in flight for the stacked disks (StackedDisk.OwnsSlot).
+    internal StackedDisk? _origin;
+
+    // The precise start stamp of a stack's latency sample, or 0; and this slot's IO count that picks the samples.
+    internal long _stackStart;
+    internal int _stackIos;
     internal readonly Memory<byte>[] _segments;
     private ManualResetValueTaskSourceCore<BlockStatus> _awaiter;
 
@@ -81,7 +90,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     /// </summary>
     /// <returns>The IO's generation, which every handle to it carries.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public long Prepare(HwQueueBase hctx, RequestOp op, RequestFlags flags, long sector, int bytes, IRequestCompletion? target, long cookie, bool unrecordedWrite = false)
+    public long Prepare(HwQueueBase hctx, RequestOp op, RequestFlags flags, long sector, int bytes, IRequestCompletion? target, long cookie, bool unrecordedWrite = false, StackedDisk? origin = null)
     {
         long word = _state;
         Debug.Assert(RequestState.State(word) == RequestState.Free, "preparing a slot that is not free");
@@ -96,6 +105,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
         _mergeCount = 0;
         _target = target;
         _cookie = cookie;
+        _origin = origin;
         if (target is null)
         {
             _awaiter.Reset();
@@ -384,6 +394,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
         _segmentCount = 0;
         _hctx = null;
         _target = null;
+        _origin = null;
         long generation = RequestState.Generation(_state);
         Volatile.Write(ref _state, RequestState.Word(generation + 1, RequestState.Free));
         Tags.Free(Tag);
@@ -393,7 +404,14 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     private void Account(BlockStatus status)
     {
         HwQueueBase hctx = _hctx!;
-        hctx.Disk.Statistics.Account(this, status, hctx.Disk.TagSetCore.Clock.Now());
+        long now = hctx.Disk.TagSetCore.Clock.Now();
+        hctx.Disk.Statistics.Account(this, status, now);
+
+        // The stacked disks above see the same end, with the same timestamp: one null check when there are none.
+        if (_origin is { } origin)
+        {
+            origin.OnLowerEnded(this, status, now);
+        }
     }
 
     /// <summary>

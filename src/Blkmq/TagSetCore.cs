@@ -46,6 +46,9 @@ public abstract class TagSetCore : IDisposable, IAsyncDisposable
     /// <summary>Gets the number of tags per hardware queue.</summary>
     public int QueueDepth => Options.QueueDepth;
 
+    /// <summary>Gets how many requests the tag set holds: one per tag of every queue.</summary>
+    public int RequestCount => AllSlots.Length;
+
     /// <summary>Gets the disks currently added.</summary>
     public IReadOnlyList<Disk> Disks
     {

@@ -7,6 +7,7 @@ namespace Blkmq.Filters.Tests;
 /// reads the overlay covers wholly, partly or not at all, across chunk boundaries, with the memory and the file
 /// overlay; the base file never changes; a new memory chunk costs no managed memory.
 /// </summary>
+[Collection(nameof(ProcessWideMeasurements))]
 public sealed class CowFilterTests : IDisposable
 {
     private const int BaseSize = 4 << 20;

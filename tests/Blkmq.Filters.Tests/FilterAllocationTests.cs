@@ -10,13 +10,14 @@ public sealed class FilterAllocationTests
     [InlineData("null:irqmode=0,size=16M|pass")]
     [InlineData("null:irqmode=0,size=16M|stats")]
     [InlineData("memory:irqmode=0,size=16M|pass|offset:offset=1M")]
+    [InlineData("null:irqmode=0,size=16M|stats:sample=16|pass|offset:offset=1M")]
     public async Task SteadyState_ReadsAndWrites_AllocateNothing(string stack)
     {
         await using DriverInstance instance = Stacks.Create(stack);
         BlockDevice device = instance.Disk.OpenDevice();
         byte[] buffer = new byte[4096];
         Run(device, buffer, 2000);
-        Assert.Equal(0, BestGcFreeRound(() => Run(device, buffer, 2000)));
+        AllocationRounds.AssertAllocatesNothing(() => Run(device, buffer, 2000), iosPerRound: 2000);
     }
 
     private static void Run(BlockDevice device, byte[] buffer, int count)
@@ -34,24 +35,5 @@ public sealed class FilterAllocationTests
                 throw new InvalidOperationException("IO failed.");
             }
         }
-    }
-
-    // As NullBlkSteadyStateAllocationTests: some round allocates nothing; a per-IO allocation shows in every round.
-    private static long BestGcFreeRound(Action round)
-    {
-        long best = long.MaxValue;
-        for (int i = 0; i < 50 && best != 0; i++)
-        {
-            int collections = GC.CollectionCount(0);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            round();
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-            if (GC.CollectionCount(0) == collections)
-            {
-                best = Math.Min(best, allocated);
-            }
-        }
-
-        return best;
     }
 }

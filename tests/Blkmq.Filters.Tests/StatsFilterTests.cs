@@ -35,4 +35,70 @@ public sealed class StatsFilterTests
         Assert.Contains($"read: {(Workers * PerWorker) - writes} ops, {((Workers * PerWorker) - writes) * 4096} bytes, 0 errors", report, StringComparison.Ordinal);
         Assert.Contains($"write: {writes} ops, {writes * 4096} bytes, 0 errors", report, StringComparison.Ordinal);
     }
+    [Theory]
+    [InlineData("null:irqmode=0,size=16M,badblocks=2048-2055|stats")]
+    [InlineData("null:irqmode=1,size=16M|error:sectors=2048-2055|stats")]
+    [InlineData("null:irqmode=1,size=16M|error:sectors=2048-2055|stats|pass")]
+    public async Task Errors_AreCountedExactly_WithBytesAndLatencies(string stack)
+    {
+        const int Reads = 500;
+        await using DriverInstance instance = Stacks.Create(stack);
+        BlockDevice device = instance.Disk.OpenDevice();
+        byte[] buffer = new byte[4096];
+        int failed = 0;
+        for (int i = 0; i < Reads; i++)
+        {
+            // Every tenth read touches the bad 4 KiB at 1 MiB.
+            long offset = i % 10 == 0 ? 1 << 20 : (i % 100) * 8192L;
+            if (await device.ReadStatusAsync(offset, buffer) != BlockStatus.Ok)
+            {
+                failed++;
+            }
+        }
+
+        for (int i = 0; i < 40; i++)
+        {
+            Assert.Equal(BlockStatus.Ok, await device.WriteStatusAsync(i * 4096L, buffer));
+        }
+
+        Assert.Equal(Reads / 10, failed);
+        var stats = (StatsFilter)FilterStack.FindFilters(instance).Single(f => f.Name == "stats");
+        Assert.Equal(Reads, stats.Count(RequestOp.Read));
+        Assert.Equal(failed, stats.Errors(RequestOp.Read));
+        Assert.Equal(Reads * 4096L, stats.Bytes(RequestOp.Read));
+        Assert.Equal(40, stats.Count(RequestOp.Write));
+        Assert.Equal(0, stats.Errors(RequestOp.Write));
+
+        // sample=1 (the default) times every IO: the histogram holds each one.
+        Assert.Equal(Reads, stats.Timed(RequestOp.Read));
+        Assert.Equal(40, stats.Timed(RequestOp.Write));
+        Assert.Contains($"read: {Reads} ops, {Reads * 4096L} bytes, {failed} errors", stats.Report(), StringComparison.Ordinal);
+        Assert.Equal(failed, instance.Disk.GetStatistics().ReadErrors);
+    }
+
+    [Fact]
+    public async Task Sampled_TimesSomeIos_CountsAll()
+    {
+        const int Reads = 4000;
+        await using DriverInstance instance = Stacks.Create("null:irqmode=0,size=16M|stats:sample=8");
+        BlockDevice device = instance.Disk.OpenDevice();
+        byte[] buffer = new byte[4096];
+        for (int i = 0; i < Reads; i++)
+        {
+            Assert.Equal(BlockStatus.Ok, await device.ReadStatusAsync(i % 64 * 4096L, buffer));
+        }
+
+        var stats = (StatsFilter)Assert.Single(FilterStack.FindFilters(instance));
+        Assert.Equal(Reads, stats.Count(RequestOp.Read));
+        int slots = instance.Disk.TagSet.RequestCount;
+        Assert.InRange(stats.Timed(RequestOp.Read), Math.Max(1, (Reads - (7 * slots)) / 8), (Reads / 8) + slots);
+        Assert.Contains("1 IO in 8 timed", stats.Report(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sample_NotAPowerOfTwo_IsRefused()
+    {
+        FormatException error = Assert.Throws<FormatException>(() => Stacks.Create("null:size=16M|stats:sample=3"));
+        Assert.Contains("power of two", error.Message, StringComparison.Ordinal);
+    }
 }
