@@ -20,6 +20,9 @@ internal static partial class BlkmqLog
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "Disk {Disk} added: {Capacity} bytes, logical block {BlockSize}, {HwQueues} hardware queues")]
     public static partial void DiskAdded(ILogger logger, string disk, long capacity, int blockSize, int hwQueues);
 
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "Disk {Disk} added over {Lower}: {Capacity} bytes at offset {Offset}, logical block {BlockSize}, bio-based (the queues below)")]
+    public static partial void StackedDiskAdded(ILogger logger, string disk, string lower, long capacity, long offset, int blockSize);
+
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Disk {Disk} removed; {Failed} in-flight requests were failed after the grace period")]
     public static partial void DiskRemoved(ILogger logger, string disk, int failed);
 

@@ -135,6 +135,7 @@ public sealed class StackedDisk : Disk
 
         var disk = new StackedDisk(lower, options, mapping);
         Metrics.DiskMetrics.Register(disk);
+        BlkmqLog.StackedDiskAdded(disk.TagSetCore.Logger, disk.Name, lower.Name, disk.Capacity, offset, limits.LogicalBlockSize);
         return disk;
     }
 
