@@ -35,8 +35,8 @@ namespace Blkmq.Drivers.File;
 /// continuations (odd: one runs). Only the owner moves an even word (its entry is an interlocked exchange: the full
 /// fence orders its ring state before it and the runner's state read after it); the runner, at a tick that finds the
 /// same odd word as the tick before (a continuation that ran a whole tick) while a request or cancel waits in the
-/// hand-off ring, moves it with a CAS to the next
-/// generation and starts a new ring thread, which owns the ring from then on. The old owner's exit CAS then fails,
+/// hand-off ring (or a disposal waits for the loop to end), moves it with a CAS to the next generation and starts a
+/// new ring thread, which owns the ring from then on. The old owner's exit CAS then fails,
 /// and it returns from <see cref="Run"/> without touching the ring again. The inline continuation's own IO (or any
 /// other) is thus served within about two ticks even if the continuation blocks on it, and the queue ends requests
 /// on the runner for the next <see cref="InlineSuspendTicks"/> ticks, so a workload of slow continuations pays a
@@ -212,16 +212,16 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             return seen != last;
         }
 
-        if (!HasWork())
+        if (!HasWork() && !_stopping)
         {
             // A continuation that is slow (or descheduled) while nothing waits for the ring holds up no IO: while one
             // runs nothing is in the kernel (it started with the queue's only IO ended), so only the hand-off ring
-            // and the cancels can hold work for the ring.
+            // and the cancels can hold work for the ring; or a disposal, which waits for the ring's loop to end.
             return true;
         }
 
-        // The same continuation ran a whole tick and an IO waits: the next generation, with no continuation running,
-        // owns the ring.
+        // The same continuation ran a whole tick and an IO (or a disposal) waits: the next generation, with no
+        // continuation running, owns the ring.
         long next = (((seen >> 32) + 1) << 32) | (uint)((uint)seen + 1);
         if (Interlocked.CompareExchange(ref _control, next, seen) == seen)
         {

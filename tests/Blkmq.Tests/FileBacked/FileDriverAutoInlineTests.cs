@@ -192,4 +192,37 @@ public sealed class FileDriverAutoInlineTests
 
         Assert.Equal(burst.Length + 1, ok + offline);
     }
+
+    [Fact]
+    public async Task Auto_ContinuationOnTheRingWaitsForAnotherThreadsDisposal_Ends()
+    {
+        FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20);
+        try
+        {
+            BlockDevice device = scope.Disk.OpenDevice();
+            byte[] block = new byte[4096];
+            bool reachedRing = await Task.Run(async () =>
+            {
+                for (int i = 0; i < 1000; i++)
+                {
+                    await device.WriteAsync(0, block);
+                    if (OnRingThread())
+                    {
+                        // The disposal waits for the ring's loop to end, which waits for this continuation: the runner
+                        // takes the ring away, and the new ring thread's loop ends.
+                        Assert.True(Task.Run(async () => await scope.CloseAsync()).Wait(Bound), "the disposal ended");
+                        return true;
+                    }
+                }
+
+                return false;
+            }, TestContext.Current.CancellationToken).WaitAsync(Bound * 2, TestContext.Current.CancellationToken);
+
+            Assert.True(reachedRing, "a continuation ran on the ring thread");
+        }
+        finally
+        {
+            await scope.DisposeAsync();
+        }
+    }
 }
