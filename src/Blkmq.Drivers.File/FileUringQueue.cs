@@ -35,10 +35,11 @@ namespace Blkmq.Drivers.File;
 /// continuations (odd: one runs). Only the owner moves an even word (its entry is an interlocked exchange: the full
 /// fence orders its ring state before it and the runner's state read after it); the runner, at a tick that finds the
 /// same odd word as the tick before (a continuation that ran a whole tick) while a request or cancel waits in the
-/// hand-off ring (or a disposal waits for the loop to end), moves it with a CAS to the next generation and starts a
-/// new ring thread, which owns the ring from then on. The old owner's exit CAS then fails,
+/// hand-off ring (or a disposal waits for the loop to end), and the continuation's thread sleeps (or has held the ring
+/// for <see cref="RunnableTakeoverTicks"/> ticks), moves it with a CAS to the next generation and starts a new ring
+/// thread, which owns the ring from then on. The old owner's exit CAS then fails,
 /// and it returns from <see cref="Run"/> without touching the ring again. The inline continuation's own IO (or any
-/// other) is thus served within about two ticks even if the continuation blocks on it, and the queue ends requests
+/// other) is thus served within about two ticks if the continuation blocks on it (ten if it computes), and the queue ends requests
 /// on the runner for the next <see cref="InlineSuspendTicks"/> ticks, so a workload of slow continuations pays a
 /// takeover at most about ten times a second.</para>
 /// <para>With <c>inline=1</c> a completion ends its request with <see cref="EndOptions.RunContinuationInline"/>: the
@@ -89,12 +90,20 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private volatile Thread? _ownerThread;
     private int _inlineSuspendTicks; // written by the runner, read by the owner
     private long _watchSeen; // the runner's: the word its last tick found
+    private int _stuckTicks; // the runner's: ticks in a row that found the same continuation running with work waiting
+    private volatile int _ownerTid; // the owner's kernel thread id, for the runner's look at /proc
     private readonly ManualResetEventSlim _loopEnded = new();
     private int _releaseVotes; // the loop's end and Dispose: the second releases the ring
     private int _takeovers;
 
     /// <summary>Ticks after a takeover during which the ring thread ends no request inline.</summary>
     internal const int InlineSuspendTicks = 100;
+
+    /// <summary>
+    /// Ticks a continuation that is not blocked (running, or runnable but descheduled) may hold the ring while work
+    /// waits, before it loses the ring all the same; a blocked one loses it at the first tick that finds it again.
+    /// </summary>
+    internal const int RunnableTakeoverTicks = 10;
 
     public FileUringQueue(FileDisk disk, int hwQueueIndex, int depth, int maxSegments)
     {
@@ -209,6 +218,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
 
         if ((seen & 1) == 0 || seen != last)
         {
+            _stuckTicks = 0;
             return seen != last;
         }
 
@@ -220,8 +230,17 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             return true;
         }
 
-        // The same continuation ran a whole tick and an IO (or a disposal) waits: the next generation, with no
-        // continuation running, owns the ring.
+        // The same continuation ran a whole tick and an IO (or a disposal) waits. If its thread is runnable it is
+        // computing, or the scheduler keeps it off a CPU on a loaded machine, and will likely return soon: a new ring
+        // thread would cost a thread start and wait for a CPU as well; give it RunnableTakeoverTicks. If it sleeps
+        // (a wait, a lock, a blocking system call), it may wait for that very IO: take the ring now.
+        if (++_stuckTicks < RunnableTakeoverTicks && !IsBlocked(_ownerTid))
+        {
+            return true;
+        }
+
+        // The next generation, with no continuation running, owns the ring.
+        _stuckTicks = 0;
         long next = (((seen >> 32) + 1) << 32) | (uint)((uint)seen + 1);
         if (Interlocked.CompareExchange(ref _control, next, seen) == seen)
         {
@@ -233,6 +252,27 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Tells whether a thread of this process sleeps (state other than R in <c>/proc/self/task/TID/stat</c>). Read
+    /// only at a tick that found a continuation holding the ring, never per IO.
+    /// </summary>
+    private static bool IsBlocked(int tid)
+    {
+        string stat;
+        try
+        {
+            stat = System.IO.File.ReadAllText($"/proc/self/task/{tid}/stat");
+        }
+        catch (IOException)
+        {
+            return true; // no such thread: nothing to wait for
+        }
+
+        // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+        int close = stat.LastIndexOf(')');
+        return close < 0 || close + 2 >= stat.Length || stat[close + 2] != 'R';
     }
 
     private void StartRingThread()
@@ -282,6 +322,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         // The generation this thread owns the ring in; it was made owner before it started (a full fence).
         long generation = Volatile.Read(ref _control) >> 32;
         _ownerThread = Thread.CurrentThread;
+        _ownerTid = Libc.GetTid();
         while (true)
         {
             DrainPending();

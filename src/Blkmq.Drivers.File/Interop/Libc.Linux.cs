@@ -128,4 +128,8 @@ internal static unsafe partial class Libc
     /// <summary><c>int poll(struct pollfd *fds, nfds_t nfds, int timeout)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     public static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    /// <summary><c>pid_t gettid(void)</c>: the calling thread's kernel id.</summary>
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    public static partial int GetTid();
 }

@@ -80,8 +80,10 @@ public sealed class FileDriverAutoInlineTests
         Assert.True(model.AsSpan().SequenceEqual(file.AsSpan(0, model.Length)), "the file holds what was written");
     }
 
-    [Fact]
-    public async Task Auto_ContinuationWaitingForAnotherSubmitter_DoesNotStallTheQueue()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Auto_ContinuationWaitingForAnotherSubmitter_DoesNotStallTheQueue(bool spinning)
     {
         await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20);
         BlockDevice device = scope.Disk.OpenDevice();
@@ -103,7 +105,19 @@ public sealed class FileDriverAutoInlineTests
                         await device.WriteAsync(4096, block);
                         done.Set();
                     });
-                    return (true, done.Wait(Bound));
+                    if (!spinning)
+                    {
+                        return (true, done.Wait(Bound)); // asleep: taken over at the next tick
+                    }
+
+                    // Busy (runnable, never asleep): taken over after RunnableTakeoverTicks ticks.
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    while (!done.IsSet && clock.Elapsed < Bound)
+                    {
+                        Thread.SpinWait(100);
+                    }
+
+                    return (true, done.IsSet);
                 }
             }
 
