@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using Blkmq.Drivers.File.Interop;
@@ -91,7 +92,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private int _inlineSuspendTicks; // written by the runner, read by the owner
     private long _watchSeen; // the runner's: the word its last tick found
     private int _stuckTicks; // the runner's: ticks in a row that found the same continuation running with work waiting
-    private volatile int _ownerTid; // the owner's kernel thread id, for the runner's look at /proc
+    private volatile string? _ownerStatPath; // the owner thread's /proc/self/task/TID/stat, for the runner's look
     private readonly ManualResetEventSlim _loopEnded = new();
     private int _releaseVotes; // the loop's end and Dispose: the second releases the ring
     private int _takeovers;
@@ -234,7 +235,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         // computing, or the scheduler keeps it off a CPU on a loaded machine, and will likely return soon: a new ring
         // thread would cost a thread start and wait for a CPU as well; give it RunnableTakeoverTicks. If it sleeps
         // (a wait, a lock, a blocking system call), it may wait for that very IO: take the ring now.
-        if (++_stuckTicks < RunnableTakeoverTicks && !IsBlocked(_ownerTid))
+        if (++_stuckTicks < RunnableTakeoverTicks && !IsBlocked(_ownerStatPath))
         {
             return true;
         }
@@ -255,24 +256,35 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     }
 
     /// <summary>
-    /// Tells whether a thread of this process sleeps (state other than R in <c>/proc/self/task/TID/stat</c>). Read
-    /// only at a tick that found a continuation holding the ring, never per IO.
+    /// Tells whether a thread of this process sleeps (state other than R in its <c>/proc/self/task/TID/stat</c>). Read
+    /// only at a tick that found a continuation holding the ring, never per IO; allocates nothing (the path is made
+    /// once per ring thread, the UTF-8 marshalling and the buffer live on the stack).
     /// </summary>
-    private static bool IsBlocked(int tid)
+    private static bool IsBlocked(string? statPath)
     {
-        string stat;
-        try
+        if (statPath is null)
         {
-            stat = System.IO.File.ReadAllText($"/proc/self/task/{tid}/stat");
+            return true;
         }
-        catch (IOException)
+
+        int fd = Libc.Open(statPath, Libc.ORdOnly | Libc.OCloexec, 0);
+        if (fd < 0)
         {
             return true; // no such thread: nothing to wait for
         }
 
+        Span<byte> stat = stackalloc byte[512];
+        nint length;
+        fixed (byte* buffer = stat)
+        {
+            length = Libc.Read(fd, buffer, (nuint)stat.Length);
+        }
+
+        _ = Libc.Close(fd);
+
         // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
-        int close = stat.LastIndexOf(')');
-        return close < 0 || close + 2 >= stat.Length || stat[close + 2] != 'R';
+        int close = length > 0 ? stat[..(int)length].LastIndexOf((byte)')') : -1;
+        return close < 0 || close + 2 >= length || stat[close + 2] != (byte)'R';
     }
 
     private void StartRingThread()
@@ -322,7 +334,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         // The generation this thread owns the ring in; it was made owner before it started (a full fence).
         long generation = Volatile.Read(ref _control) >> 32;
         _ownerThread = Thread.CurrentThread;
-        _ownerTid = Libc.GetTid();
+        _ownerStatPath = string.Create(CultureInfo.InvariantCulture, $"/proc/self/task/{Libc.GetTid()}/stat");
         while (true)
         {
             DrainPending();
