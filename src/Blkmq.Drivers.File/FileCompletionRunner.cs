@@ -27,7 +27,9 @@ namespace Blkmq.Drivers.File;
 /// IO), the runner sleeps in <c>poll</c> with a one-tick timeout (<c>Sleeping</c>) instead of an unbounded
 /// <c>read</c>, and at every tick asks the queue to look at its ring thread (<see cref="FileUringQueue.Watch"/>),
 /// which takes the ring away from a continuation that ran a whole tick. After <see cref="ParkAfterTicks"/> quiet
-/// ticks it parks (<c>Parked</c>: no timeout, no cost to an idle disk); the ring thread runs no continuation while
+/// wake-ups (ticks without inline continuations, or batches: queue depth above 1) it parks (<c>Parked</c>: no
+/// timeout, no cost to an idle disk, one <c>read</c> per batch); a batch the ring thread handed over only because the
+/// runner was parked (<see cref="FileUringQueue.TakeWatchRequest"/>) makes it watch again; the ring thread runs no continuation while
 /// the runner is parked or busy (<see cref="IsWatching"/>, read after the ring thread's interlocked entry; the runner
 /// reads that entry after its interlocked move to <c>Parked</c>, so one of them sees the other).</para>
 /// <para>Blocking: a continuation that blocks holds up only the rest of its own batch, as it would in the completion
@@ -45,7 +47,10 @@ internal sealed unsafe class FileCompletionRunner
     /// <summary>The watch's tick, in milliseconds: how long an inline continuation may run before it loses the ring.</summary>
     internal const int TickMilliseconds = 1;
 
-    /// <summary>Quiet ticks (no inline continuation started) after which the runner stops watching and parks.</summary>
+    /// <summary>
+    /// Quiet wake-ups (ticks with no inline continuation started, batches the ring thread did not ask to be watched
+    /// after) after which the runner stops watching and parks.
+    /// </summary>
     internal const int ParkAfterTicks = 100;
 
     private readonly FileDisk _disk;
@@ -201,7 +206,10 @@ internal sealed unsafe class FileCompletionRunner
             }
 
             Debug.Assert(Volatile.Read(ref _state) == Handed, "woken without a batch");
-            quietTicks = 0;
+
+            // A batch counts as quiet unless the ring thread could not inline for want of a watch: at queue depth
+            // 32 the runner parks after ParkAfterTicks batches and waits in one read again, not in poll and read.
+            quietTicks = _watched?.TakeWatchRequest() == true ? 0 : quietTicks + 1;
             int count = _count;
             for (int i = 0; i < count; i++)
             {

@@ -96,6 +96,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private readonly ManualResetEventSlim _loopEnded = new();
     private int _releaseVotes; // the loop's end and Dispose: the second releases the ring
     private int _takeovers;
+    private int _watchWanted; // set by the owner when it could not inline for want of a watch; taken by the runner
 
     /// <summary>Ticks after a takeover during which the ring thread ends no request inline.</summary>
     internal const int InlineSuspendTicks = 100;
@@ -153,6 +154,13 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
 
     /// <summary>Gets how many times the completion runner took the ring away from a continuation that ran too long.</summary>
     internal int Takeovers => Volatile.Read(ref _takeovers);
+
+    /// <summary>
+    /// Takes the ring thread's request that the runner watch (it ended a queue's only IO through the runner because the
+    /// runner was parked or busy); the runner's thread only, after a batch.
+    /// </summary>
+    /// <returns>Whether the ring thread asked since the last call.</returns>
+    internal bool TakeWatchRequest() => Volatile.Read(ref _watchWanted) != 0 && Interlocked.Exchange(ref _watchWanted, 0) != 0;
 
     /// <summary>Gets whether the ring thread is running a continuation inline (read by the runner before it parks).</summary>
     internal bool IsRunningInline => (Volatile.Read(ref _control) & 1) != 0;
@@ -660,10 +668,16 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         }
 
         _endedCount = 0;
-        if (count == 1 && _inlineWhenAlone && _inFlight == 0 && !HasWork() && Volatile.Read(ref _inlineSuspendTicks) == 0
-            && TryEndInline(_endedTokens[0], _endedStatuses[0]))
+        if (count == 1 && _inlineWhenAlone && _inFlight == 0 && !HasWork())
         {
-            return;
+            if (Volatile.Read(ref _inlineSuspendTicks) == 0 && TryEndInline(_endedTokens[0], _endedStatuses[0]))
+            {
+                return;
+            }
+
+            // Paused after a takeover, or the runner was parked (or busy): the batch below goes to the runner, and
+            // this asks it to watch afterwards (its ticks also count the pause down).
+            Volatile.Write(ref _watchWanted, 1);
         }
 
         if (_runner!.TryHandOff(_endedTokens.AsSpan(0, count), _endedStatuses.AsSpan(0, count)))

@@ -14,6 +14,22 @@ public sealed class FileDriverAutoInlineTests
 
     private static int Takeovers(FileScope scope) => ((FileUringQueue)scope.Block!.File.HwQueues[0]!).Takeovers;
 
+    /// <summary>Writes block 0 every few milliseconds until a continuation runs on the ring thread (false: never).</summary>
+    private static async Task<bool> UntilOnTheRing(BlockDevice device, byte[] model)
+    {
+        for (int k = 0; k < 1000; k++)
+        {
+            await Task.Delay(5);
+            await device.WriteAsync(0, model.AsMemory(0, 4096));
+            if (OnRingThread())
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static bool OnRingThread() =>
         Thread.CurrentThread.Name is { } name && name.StartsWith("blkmq-uring-", StringComparison.Ordinal) && !name.EndsWith("-end", StringComparison.Ordinal);
 
@@ -30,6 +46,15 @@ public sealed class FileDriverAutoInlineTests
         (int onRing, int blockedOnRing, int takeovers, bool resumed) = await Task.Run(async () =>
         {
             BlockDevice device = scope.Disk.OpenDevice();
+
+            // Warm up (the first continuations compile code, and a takeover then may pause inlining for a while).
+            for (int i = 0; i < 64; i++)
+            {
+                await device.WriteAsync(i * 4096L, model.AsMemory(i * 4096, 4096));
+            }
+
+            _ = await UntilOnTheRing(device, model);
+            int before = Takeovers(scope);
             int ring = 0, blocked = 0;
             for (int i = 0; i < Blocks; i++)
             {
@@ -48,13 +73,8 @@ public sealed class FileDriverAutoInlineTests
             }
 
             // After the takeover the queue ends requests on the runner for a while, then inline again.
-            bool again = false;
-            for (int k = 0; k < 1000 && !again; k++)
-            {
-                await Task.Delay(5);
-                await device.WriteAsync(0, model.AsMemory(0, 4096));
-                again = OnRingThread();
-            }
+            int taken = Takeovers(scope) - before;
+            bool again = await UntilOnTheRing(device, model);
 
             byte[] read = new byte[4096];
             for (int i = 0; i < Blocks; i += 3)
@@ -64,7 +84,6 @@ public sealed class FileDriverAutoInlineTests
             }
 
             await device.FlushAsync();
-            int taken = Takeovers(scope);
             await scope.CloseAsync(); // from wherever the last continuation ran: the ring thread, or the runner
             return (ring, blocked, taken, again);
         }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
@@ -135,7 +154,7 @@ public sealed class FileDriverAutoInlineTests
     }
 
     [Fact]
-    public async Task Auto_QueueDepth32_DataReadsBack()
+    public async Task Auto_QueueDepth32_DataReadsBack_ThenDepth1InlinesAgain()
     {
         const int Workers = 32, PerWorker = 24;
         await using FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20);
@@ -159,6 +178,20 @@ public sealed class FileDriverAutoInlineTests
                 Assert.True(model.AsSpan(blockIndex * 4096, 4096).SequenceEqual(read), $"block {blockIndex} reads back");
             }
         }))).WaitAsync(Bound, TestContext.Current.CancellationToken);
+
+        // Back at queue depth 1 after hundreds of batches (the runner parked meanwhile): the ring thread inlines again.
+        int onRing = await Task.Run(async () =>
+        {
+            int ring = 0;
+            for (int i = 0; i < 64; i++)
+            {
+                await device.WriteAsync(i * 4096L, model.AsMemory(i * 4096, 4096));
+                ring += OnRingThread() ? 1 : 0;
+            }
+
+            return ring;
+        }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
+        Assert.True(onRing >= 16, $"{onRing} of 64 continuations at depth 1 ran on the ring thread");
 
         await device.FlushAsync();
         await scope.CloseAsync();
