@@ -16,12 +16,22 @@ namespace Blkmq.Drivers.File;
 /// at queue depth 1, and the pool answers each by waking a worker that then wakes or spins for another; measured on a
 /// two-core machine, 20–35 <c>sched_yield</c> calls and 10–70 context switches per IO, where this thread costs one
 /// wake-up (an eventfd write and read).</para>
-/// <para>Hand-off protocol: one state word, <c>Idle</c> → <c>Sleeping</c> (the runner, before it blocks in
-/// <c>read</c> of its eventfd), <c>Idle</c> or <c>Sleeping</c> → <c>Handed</c> (the ring thread, with a CAS, after
-/// it filled the batch: the CAS publishes it), <c>Handed</c> → <c>Idle</c> (the runner, when the batch is done). Only
-/// the ring thread leaves <c>Idle</c> and <c>Sleeping</c> for <c>Handed</c>, so it writes the batch while the runner
-/// does not read it; it writes the eventfd exactly when its CAS replaced <c>Sleeping</c>, so every read the runner
-/// blocks in has one write to end it and no wake-up is lost.</para>
+/// <para>Hand-off protocol: one state word, <c>Idle</c> → <c>Sleeping</c> or <c>Parked</c> (the runner, before it
+/// waits for its eventfd), <c>Sleeping</c> → <c>Idle</c> (the runner, when a tick passed without a write),
+/// <c>Idle</c>, <c>Sleeping</c> or <c>Parked</c> → <c>Handed</c> (the ring thread, with a CAS, after it filled the
+/// batch: the CAS publishes it), <c>Handed</c> → <c>Idle</c> (the runner, when the batch is done). Only the ring
+/// thread moves the word to <c>Handed</c>, so it writes the batch while the runner does not read it; it writes the
+/// eventfd exactly when its CAS replaced <c>Sleeping</c> or <c>Parked</c>, so every wait has one write to end it, and
+/// a runner whose move back from <c>Sleeping</c> fails reads the write that is due; no wake-up is lost.</para>
+/// <para>Watching (<c>inline=auto</c>): while the ring thread may run a continuation itself (the queue has a single
+/// IO), the runner sleeps in <c>poll</c> with a one-tick timeout (<c>Sleeping</c>) instead of an unbounded
+/// <c>read</c>, and at every tick asks the queue to look at its ring thread (<see cref="FileUringQueue.Watch"/>),
+/// which takes the ring away from a continuation that ran a whole tick. After <see cref="ParkAfterTicks"/> quiet
+/// wake-ups (ticks without inline continuations, or batches: queue depth above 1) it parks (<c>Parked</c>: no
+/// timeout, no cost to an idle disk, one <c>read</c> per batch); a batch the ring thread handed over only because the
+/// runner was parked (<see cref="FileUringQueue.TakeWatchRequest"/>) makes it watch again; the ring thread runs no continuation while
+/// the runner is parked or busy (<see cref="IsWatching"/>, read after the ring thread's interlocked entry; the runner
+/// reads that entry after its interlocked move to <c>Parked</c>, so one of them sees the other).</para>
 /// <para>Blocking: a continuation that blocks holds up only the rest of its own batch, as it would in the completion
 /// context's work item; every later IO goes to the thread pool, because the runner is not idle. The runner is never
 /// joined (a continuation may dispose the disk from it, or wait for whoever disposes it): <see cref="Stop"/> hands it
@@ -32,8 +42,19 @@ internal sealed unsafe class FileCompletionRunner
     private const int Idle = 0;
     private const int Sleeping = 1;
     private const int Handed = 2;
+    private const int Parked = 3;
+
+    /// <summary>The watch's tick, in milliseconds: how long an inline continuation may run before it loses the ring.</summary>
+    internal const int TickMilliseconds = 1;
+
+    /// <summary>
+    /// Quiet wake-ups (ticks with no inline continuation started, batches the ring thread did not ask to be watched
+    /// after) after which the runner stops watching and parks.
+    /// </summary>
+    internal const int ParkAfterTicks = 100;
 
     private readonly FileDisk _disk;
+    private readonly FileUringQueue? _watched;
     private readonly ulong[] _tokens;
     private readonly BlockStatus[] _statuses;
     private readonly int _eventFd;
@@ -43,9 +64,10 @@ internal sealed unsafe class FileCompletionRunner
     private int _state;
     private volatile bool _stopping;
 
-    public FileCompletionRunner(FileDisk disk, int hwQueueIndex, int capacity)
+    public FileCompletionRunner(FileDisk disk, int hwQueueIndex, int capacity, FileUringQueue? watched)
     {
         _disk = disk;
+        _watched = watched;
         _spinTicks = disk.SpinMicroseconds * Stopwatch.Frequency / 1_000_000;
         _tokens = new ulong[capacity];
         _statuses = new BlockStatus[capacity];
@@ -65,6 +87,12 @@ internal sealed unsafe class FileCompletionRunner
 
     /// <summary>Gets whether the calling thread is this runner.</summary>
     public bool IsCurrentThread => Thread.CurrentThread == _thread;
+
+    /// <summary>
+    /// Gets whether the runner watches the ring thread (idle or sleeping with a tick, neither parked nor running a
+    /// batch), so the ring thread may run a continuation itself. The ring thread reads it after its interlocked entry.
+    /// </summary>
+    public bool IsWatching => Volatile.Read(ref _state) is Idle or Sleeping;
 
     /// <summary>
     /// Gives the runner ended IOs (<paramref name="tokens"/>, <paramref name="statuses"/>) if it is idle; ring thread only. The
@@ -92,12 +120,12 @@ internal sealed unsafe class FileCompletionRunner
                 break;
             }
 
-            // The runner went from Idle to Sleeping meanwhile (the only other move): hand it over from there.
-            Debug.Assert(seen == Sleeping, "only the runner moves the word, and only from Idle to Sleeping");
+            // The runner went to sleep, parked, or woke from a tick meanwhile (its only moves): hand it over from there.
+            Debug.Assert(seen != Handed, "only the ring thread moves the word to Handed");
             state = seen;
         }
 
-        if (state == Sleeping)
+        if (state is Sleeping or Parked)
         {
             ulong one = 1;
             _ = Libc.Write(_eventFd, &one, sizeof(ulong));
@@ -169,18 +197,19 @@ internal sealed unsafe class FileCompletionRunner
 
     private void Run()
     {
-        ulong value;
+        int quietTicks = 0;
         while (true)
         {
-            if (!SpinForBatch() && Interlocked.CompareExchange(ref _state, Sleeping, Idle) == Idle)
+            if (!SpinForBatch())
             {
-                // Blocks until the ring thread's write: it writes once for each time it finds us Sleeping.
-                while (Libc.Read(_eventFd, &value, sizeof(ulong)) < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
-                {
-                }
+                WaitForBatch(ref quietTicks);
             }
 
             Debug.Assert(Volatile.Read(ref _state) == Handed, "woken without a batch");
+
+            // A batch counts as quiet unless the ring thread could not inline for want of a watch: at queue depth
+            // 32 the runner parks after ParkAfterTicks batches and waits in one read again, not in poll and read.
+            quietTicks = _watched?.TakeWatchRequest() == true ? 0 : quietTicks + 1;
             int count = _count;
             for (int i = 0; i < count; i++)
             {
@@ -199,5 +228,66 @@ internal sealed unsafe class FileCompletionRunner
         }
 
         _ = Libc.Close(_eventFd);
+    }
+
+    /// <summary>
+    /// Sleeps until the ring thread hands a batch over (the state is <c>Handed</c> on return): in ticks while it
+    /// watches the ring thread (see the summary), without a timeout once parked.
+    /// </summary>
+    /// <param name="quietTicks">Ticks in a row in which the ring thread started no inline continuation.</param>
+    private void WaitForBatch(ref int quietTicks)
+    {
+        while (true)
+        {
+            bool watch = _watched is not null && quietTicks < ParkAfterTicks;
+            if (Interlocked.CompareExchange(ref _state, watch ? Sleeping : Parked, Idle) != Idle)
+            {
+                return; // handed over while we looked
+            }
+
+            if (!watch && _watched is not null && _watched.IsRunningInline)
+            {
+                // The ring thread entered a continuation before it could see us parked: watch on (Dekker, see summary).
+                quietTicks = 0;
+                if (Interlocked.CompareExchange(ref _state, Idle, Parked) == Parked)
+                {
+                    continue;
+                }
+
+                ReadWakeUp(); // handed over meanwhile: its eventfd write is due
+                return;
+            }
+
+            if (watch && !PollWakeUp())
+            {
+                if (Interlocked.CompareExchange(ref _state, Idle, Sleeping) == Sleeping)
+                {
+                    quietTicks = _watched!.Watch() ? 0 : quietTicks + 1;
+                    continue;
+                }
+
+                // Handed over between the timeout and our move back to Idle: its eventfd write is due.
+            }
+
+            ReadWakeUp();
+            return;
+        }
+    }
+
+    /// <summary>Waits one tick for the eventfd to become readable.</summary>
+    /// <returns>Whether it is (a hand-off wrote it).</returns>
+    private bool PollWakeUp()
+    {
+        PollFd fd = new() { Fd = _eventFd, Events = Libc.PollIn };
+        return Libc.Poll(&fd, 1, TickMilliseconds) > 0;
+    }
+
+    /// <summary>Blocks until the ring thread's write: it writes once for each time it finds us Sleeping or Parked.</summary>
+    private void ReadWakeUp()
+    {
+        ulong value;
+        while (Libc.Read(_eventFd, &value, sizeof(ulong)) < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
+        {
+        }
     }
 }

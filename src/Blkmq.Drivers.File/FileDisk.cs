@@ -82,8 +82,8 @@ public sealed unsafe class FileDisk : IDisposable
     /// <summary>Gets the worker threads per hardware queue of the threads engine.</summary>
     internal int Threads { get; private set; } = 4;
 
-    /// <summary>Gets whether the io_uring engine runs submitters' continuations on its ring thread (<c>inline=1</c>).</summary>
-    internal bool InlineCompletions { get; private set; }
+    /// <summary>Gets where the io_uring engine runs submitters' continuations (<c>inline=</c>).</summary>
+    internal FileInlineMode InlineMode { get; private set; }
 
     /// <summary>Gets how long the io_uring engine's ring thread polls for the next request before it sleeps (<c>spin=</c>).</summary>
     internal int SpinMicroseconds { get; private set; }
@@ -102,7 +102,7 @@ public sealed unsafe class FileDisk : IDisposable
     {
         ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Drivers.File") ?? NullLogger.Instance;
         string path = System.IO.Path.GetFullPath(options.Path);
-        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads, InlineCompletions = options.InlineCompletions, SpinMicroseconds = options.SpinMicroseconds };
+        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads, InlineMode = options.InlineMode, SpinMicroseconds = options.SpinMicroseconds };
         try
         {
             disk.OpenCore(options);

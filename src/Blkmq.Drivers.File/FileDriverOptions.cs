@@ -5,7 +5,7 @@ namespace Blkmq.Drivers.File;
 
 /// <summary>
 /// The file driver's parameters, written <c>path=FILE[,engine=auto|io_uring|threads][,direct=auto|on|off]
-/// [,create=SIZE][,readonly=1][,queues=N][,depth=N][,threads=N][,inline=0|1][,spin=MICROSECONDS][,timeout=SECONDS][,name=NAME]</c>.
+/// [,create=SIZE][,readonly=1][,queues=N][,depth=N][,threads=N][,inline=auto|0|1][,spin=MICROSECONDS][,timeout=SECONDS][,name=NAME]</c>.
 /// </summary>
 public sealed record FileDriverOptions
 {
@@ -34,12 +34,13 @@ public sealed record FileDriverOptions
     public int Threads { get; init; } = 4;
 
     /// <summary>
-    /// Gets whether the io_uring engine ends requests with <see cref="EndOptions.RunContinuationInline"/>: the
-    /// submitter's continuation runs on the ring thread, which then submits the next IO itself in its next
-    /// <c>io_uring_enter</c> (no eventfd wake-up, no thread-pool hop: fio's own loop). Off by default, because a
-    /// continuation that blocks (a synchronous read of the same disk) stalls the ring it runs on.
+    /// Gets where the io_uring engine runs the submitter's continuation when it ends a request:
+    /// <see cref="FileInlineMode.Auto"/> (the default) on the ring thread while the queue has a single IO, watched by
+    /// the completion runner, which takes the ring away from a continuation that runs longer than a tick (about 1 ms);
+    /// <see cref="FileInlineMode.Off"/> never on the ring thread; <see cref="FileInlineMode.Always"/> always on it,
+    /// unwatched (a continuation that blocks stalls the ring for good).
     /// </summary>
-    public bool InlineCompletions { get; init; }
+    public FileInlineMode InlineMode { get; init; }
 
     /// <summary>
     /// Gets how long, in microseconds, the io_uring engine's ring thread keeps polling for the next request after it
@@ -85,7 +86,7 @@ public sealed record FileDriverOptions
                 "queues" or "submit_queues" => o with { Queues = ParseInt(key, value) },
                 "depth" or "hw_queue_depth" => o with { Depth = ParseInt(key, value) },
                 "threads" => o with { Threads = ParseInt(key, value) },
-                "inline" => o with { InlineCompletions = ParseFlag(key, value) },
+                "inline" => o with { InlineMode = ParseInline(value) },
                 "spin" => o with { SpinMicroseconds = ParseInt(key, value) },
                 "timeout" => o with { RequestTimeout = TimeSpan.FromSeconds(ParseInt(key, value)) },
                 "name" => o with { Name = value },
@@ -128,12 +129,19 @@ public sealed record FileDriverOptions
     /// <returns>The text.</returns>
     public string Format() => string.Create(
         CultureInfo.InvariantCulture,
-        $"path={Path},engine={FormatEngine(Engine)},direct={Direct.ToString().ToLowerInvariant()},{(CreateSize is long size ? $"create={size}," : string.Empty)}readonly={(ReadOnly ? 1 : 0)},queues={Queues},depth={Depth},threads={Threads},inline={(InlineCompletions ? 1 : 0)},spin={SpinMicroseconds},timeout={(long)RequestTimeout.TotalSeconds}");
+        $"path={Path},engine={FormatEngine(Engine)},direct={Direct.ToString().ToLowerInvariant()},{(CreateSize is long size ? $"create={size}," : string.Empty)}readonly={(ReadOnly ? 1 : 0)},queues={Queues},depth={Depth},threads={Threads},inline={FormatInline(InlineMode)},spin={SpinMicroseconds},timeout={(long)RequestTimeout.TotalSeconds}");
 
     internal static string FormatEngine(FileEngine engine) => engine switch
     {
         FileEngine.IoUring => "io_uring",
         FileEngine.Threads => "threads",
+        _ => "auto",
+    };
+
+    internal static string FormatInline(FileInlineMode mode) => mode switch
+    {
+        FileInlineMode.Off => "0",
+        FileInlineMode.Always => "1",
         _ => "auto",
     };
 
@@ -163,6 +171,14 @@ public sealed record FileDriverOptions
         "on" or "1" or "true" => DirectIoMode.On,
         "off" or "0" or "false" => DirectIoMode.Off,
         _ => throw new FormatException($"file: direct '{value}' is not auto, on or off."),
+    };
+
+    private static FileInlineMode ParseInline(string value) => value.ToLowerInvariant() switch
+    {
+        "auto" => FileInlineMode.Auto,
+        "1" or "true" or "on" or "always" => FileInlineMode.Always,
+        "0" or "false" or "off" => FileInlineMode.Off,
+        _ => throw new FormatException($"file: inline '{value}' is not auto, 0 or 1."),
     };
 
     private static bool ParseFlag(string key, string value) => value switch

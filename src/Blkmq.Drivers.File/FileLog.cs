@@ -28,4 +28,7 @@ internal static partial class FileLog
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "{Disk}: request {Token} timed out; a worker is still in its system call, the request ends when the call returns")]
     public static partial void WorkerTimedOut(ILogger logger, string disk, ulong token);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Debug, Message = "{Disk}: a continuation ran inline on the ring thread of queue {Queue} for a whole tick; a new ring thread serves the queue, and completions go to the runner for a while")]
+    public static partial void RingTakenOver(ILogger logger, string disk, int queue);
 }

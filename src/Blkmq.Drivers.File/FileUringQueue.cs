@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using Blkmq.Drivers.File.Interop;
@@ -16,8 +17,9 @@ namespace Blkmq.Drivers.File;
 /// wakes the ring thread if it sleeps; the ring thread turns every handed-off request into an SQE and submits the
 /// whole batch with the same <c>io_uring_enter</c> that waits for completions. Each SQE's <c>user_data</c> is the
 /// request's <see cref="RequestToken"/>; a completion finds the request again with
-/// <c>TagSet.TryGetRequest(token)</c> and ends it on the ring thread, so the block layer resumes the submitter on
-/// the thread pool.
+/// <c>TagSet.TryGetRequest(token)</c>; who ends it (and so runs the submitter's continuation) depends on
+/// <see cref="FileInlineMode"/>: the queue's <see cref="FileCompletionRunner"/>, the ring thread itself, or the
+/// queue's completion context on the thread pool.
 /// </summary>
 /// <remarks>
 /// <para>Wake-up protocol (no lost wake-ups): the ring thread announces it is about to sleep with an interlocked
@@ -26,6 +28,21 @@ namespace Blkmq.Drivers.File;
 /// <c>_sleeping</c> with an interlocked compare-exchange; if it was set, it writes the eventfd, on which the ring
 /// always keeps a read pending, so the sleeping <c>io_uring_enter</c> returns. Both sides use full fences between
 /// their store and their load, so at least one of them sees the other's store.</para>
+/// <para><c>inline=auto</c> (the default): when a pass reaps one IO and the queue has nothing else in flight or waiting
+/// (queue depth 1), the ring thread ends it with <see cref="EndOptions.RunContinuationInline"/> itself, as
+/// <c>inline=1</c> does below, while the completion runner watches (<see cref="FileCompletionRunner.IsWatching"/>);
+/// any other pass goes to the runner. Ownership protocol: the ring belongs to whoever runs <see cref="Run"/> with
+/// the generation in the high half of <c>_control</c>; its low half counts entries into and exits from inline
+/// continuations (odd: one runs). Only the owner moves an even word (its entry is an interlocked exchange: the full
+/// fence orders its ring state before it and the runner's state read after it); the runner, at a tick that finds the
+/// same odd word as the tick before (a continuation that ran a whole tick) while a request or cancel waits in the
+/// hand-off ring (or a disposal waits for the loop to end), and the continuation's thread sleeps (or has held the ring
+/// for <see cref="RunnableTakeoverTicks"/> ticks), moves it with a CAS to the next generation and starts a new ring
+/// thread, which owns the ring from then on. The old owner's exit CAS then fails,
+/// and it returns from <see cref="Run"/> without touching the ring again. The inline continuation's own IO (or any
+/// other) is thus served within about two ticks if the continuation blocks on it (ten if it computes), and the queue ends requests
+/// on the runner for the next <see cref="InlineSuspendTicks"/> ticks, so a workload of slow continuations pays a
+/// takeover at most about ten times a second.</para>
 /// <para>With <c>inline=1</c> a completion ends its request with <see cref="EndOptions.RunContinuationInline"/>: the
 /// submitter's continuation runs on the ring thread and its next <c>QueueRq</c> lands in the hand-off ring from the
 /// ring thread itself, which finds it before it sleeps and submits it with the <c>io_uring_enter</c> that waits for
@@ -50,14 +67,16 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private readonly Slot[] _slots;
     private readonly IoVec* _iovecs;
     private readonly ConcurrentQueue<ulong> _cancels = new();
-    private readonly Thread _thread;
+    private readonly int _hwQueueIndex;
     private readonly bool _fixedFiles;
     private readonly bool _inline;
+    private readonly bool _inlineWhenAlone;
     private readonly long _spinTicks;
     private readonly FileCompletionRunner? _runner;
     private readonly ulong[] _endedTokens;
     private readonly BlockStatus[] _endedStatuses;
     private int _endedCount;
+    private int _alonePasses; // the owner's: reaping passes in a row that ended the queue's only IO
     private readonly string _name;
 
     // Written by the producer (QueueRq) and read by the ring thread; the head only by the ring thread.
@@ -66,12 +85,34 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private int _sleeping;
     private int _inFlight;
     private volatile bool _stopping;
-    private bool _releaseOnExit;
+
+    // The ring's owner generation (high half) and its inline-continuation count (low half, odd while one runs): see
+    // the ownership protocol in the summary.
+    private long _control;
+    private volatile Thread? _ownerThread;
+    private int _inlineSuspendTicks; // written by the runner, read by the owner
+    private long _watchSeen; // the runner's: the word its last tick found
+    private int _stuckTicks; // the runner's: ticks in a row that found the same continuation running with work waiting
+    private volatile string? _ownerStatPath; // the owner thread's /proc/self/task/TID/stat, for the runner's look
+    private readonly ManualResetEventSlim _loopEnded = new();
+    private int _releaseVotes; // the loop's end and Dispose: the second releases the ring
+    private int _takeovers;
+    private int _watchWanted; // set by the owner when it could not inline for want of a watch; taken by the runner
+
+    /// <summary>Ticks after a takeover during which the ring thread ends no request inline.</summary>
+    internal const int InlineSuspendTicks = 100;
+
+    /// <summary>
+    /// Ticks a continuation that is not blocked (running, or runnable but descheduled) may hold the ring while work
+    /// waits, before it loses the ring all the same; a blocked one loses it at the first tick that finds it again.
+    /// </summary>
+    internal const int RunnableTakeoverTicks = 10;
 
     public FileUringQueue(FileDisk disk, int hwQueueIndex, int depth, int maxSegments)
     {
         _disk = disk;
         _name = disk.Name;
+        _hwQueueIndex = hwQueueIndex;
         int errno = IoUringRing.TryCreate((uint)BitOperations.RoundUpToPowerOf2((uint)depth + 8), out IoUringRing? ring);
         if (ring is null)
         {
@@ -90,7 +131,8 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         // Registered files save the kernel a file lookup and reference per IO: index 0 buffered, 1 direct.
         ReadOnlySpan<int> files = disk.DirectFd >= 0 ? [disk.Fd, disk.DirectFd] : [disk.Fd];
         _fixedFiles = ring.RegisterFiles(files) == 0;
-        _inline = disk.InlineCompletions;
+        _inline = disk.InlineMode == FileInlineMode.Always;
+        _inlineWhenAlone = disk.InlineMode == FileInlineMode.Auto;
         _spinTicks = disk.SpinMicroseconds * Stopwatch.Frequency / 1_000_000;
 
         _eventBuffer = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
@@ -106,14 +148,23 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         _pendingMask = capacity - 1;
         _endedTokens = new ulong[depth];
         _endedStatuses = new BlockStatus[depth];
-        _runner = _inline ? null : new FileCompletionRunner(disk, hwQueueIndex, depth);
-        _thread = new Thread(static state => ((FileUringQueue)state!).Run())
-        {
-            IsBackground = true,
-            Name = $"blkmq-uring-{hwQueueIndex}",
-        };
-        _thread.Start(this);
+        _runner = _inline ? null : new FileCompletionRunner(disk, hwQueueIndex, depth, _inlineWhenAlone ? this : null);
+        ArmEventFd();
+        StartRingThread();
     }
+
+    /// <summary>Gets how many times the completion runner took the ring away from a continuation that ran too long.</summary>
+    internal int Takeovers => Volatile.Read(ref _takeovers);
+
+    /// <summary>
+    /// Takes the ring thread's request that the runner watch (it ended a queue's only IO through the runner because the
+    /// runner was parked or busy); the runner's thread only, after a batch.
+    /// </summary>
+    /// <returns>Whether the ring thread asked since the last call.</returns>
+    internal bool TakeWatchRequest() => Volatile.Read(ref _watchWanted) != 0 && Interlocked.Exchange(ref _watchWanted, 0) != 0;
+
+    /// <summary>Gets whether the ring thread is running a continuation inline (read by the runner before it parks).</summary>
+    internal bool IsRunningInline => (Volatile.Read(ref _control) & 1) != 0;
 
     internal override void Queue(Request<FileRequest> request, bool isLast)
     {
@@ -142,23 +193,122 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     protected override void Dispose(bool disposing)
     {
         _stopping = true;
-        if (Thread.CurrentThread == _thread)
+        WakeAlways();
+        if (Thread.CurrentThread != _ownerThread)
         {
-            // An inline continuation removed the disk from the ring thread: joining would wait for ourselves. The
-            // loop ends once the call chain returns to it and releases the ring there.
-            _releaseOnExit = true;
-            _runner?.Stop();
-            return;
+            // The runner keeps watching while we wait: an inline continuation that waits for this disposal loses
+            // the ring to a new ring thread, whose loop then ends.
+            _loopEnded.Wait();
         }
 
-        WakeAlways();
-        _thread.Join();
-        Release();
+        // Otherwise an inline continuation removed the disk from the ring thread: waiting would wait for ourselves.
+        // The loop ends once the call chain returns to it; whichever of the two comes second releases the ring.
+        if (Interlocked.Increment(ref _releaseVotes) == 2)
+        {
+            Release();
+        }
+
         _runner?.Stop();
+    }
+
+    /// <summary>
+    /// Looks at the ring thread, once per tick of the completion runner (the runner's thread only): takes the ring
+    /// away from a continuation that has run inline since the last tick (see the ownership protocol in the summary).
+    /// </summary>
+    /// <returns>Whether the ring thread ran or runs continuations inline since the last tick (the runner watches on).</returns>
+    internal bool Watch()
+    {
+        long seen = Volatile.Read(ref _control);
+        long last = _watchSeen;
+        _watchSeen = seen;
+        if (_inlineSuspendTicks > 0)
+        {
+            Volatile.Write(ref _inlineSuspendTicks, _inlineSuspendTicks - 1);
+        }
+
+        if ((seen & 1) == 0 || seen != last)
+        {
+            _stuckTicks = 0;
+            return seen != last;
+        }
+
+        if (!HasWork() && !_stopping)
+        {
+            // A continuation that is slow (or descheduled) while nothing waits for the ring holds up no IO: while one
+            // runs nothing is in the kernel (it started with the queue's only IO ended), so only the hand-off ring
+            // and the cancels can hold work for the ring; or a disposal, which waits for the ring's loop to end.
+            return true;
+        }
+
+        // The same continuation ran a whole tick and an IO (or a disposal) waits. If its thread is runnable it is
+        // computing, or the scheduler keeps it off a CPU on a loaded machine, and will likely return soon: a new ring
+        // thread would cost a thread start and wait for a CPU as well; give it RunnableTakeoverTicks. If it sleeps
+        // (a wait, a lock, a blocking system call), it may wait for that very IO: take the ring now.
+        if (++_stuckTicks < RunnableTakeoverTicks && !IsBlocked(_ownerStatPath))
+        {
+            return true;
+        }
+
+        // The next generation, with no continuation running, owns the ring.
+        _stuckTicks = 0;
+        long next = (((seen >> 32) + 1) << 32) | (uint)((uint)seen + 1);
+        if (Interlocked.CompareExchange(ref _control, next, seen) == seen)
+        {
+            _watchSeen = next;
+            Volatile.Write(ref _inlineSuspendTicks, InlineSuspendTicks);
+            Interlocked.Increment(ref _takeovers);
+            FileLog.RingTakenOver(_disk.Logger, _name, _hwQueueIndex);
+            StartRingThread();
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Tells whether a thread of this process sleeps (state other than R in its <c>/proc/self/task/TID/stat</c>). Read
+    /// only at a tick that found a continuation holding the ring, never per IO; allocates nothing (the path is made
+    /// once per ring thread, the UTF-8 marshalling and the buffer live on the stack).
+    /// </summary>
+    private static bool IsBlocked(string? statPath)
+    {
+        if (statPath is null)
+        {
+            return true;
+        }
+
+        int fd = Libc.Open(statPath, Libc.ORdOnly | Libc.OCloexec, 0);
+        if (fd < 0)
+        {
+            return true; // no such thread: nothing to wait for
+        }
+
+        Span<byte> stat = stackalloc byte[512];
+        nint length;
+        fixed (byte* buffer = stat)
+        {
+            length = Libc.Read(fd, buffer, (nuint)stat.Length);
+        }
+
+        _ = Libc.Close(fd);
+
+        // "tid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+        int close = length > 0 ? stat[..(int)length].LastIndexOf((byte)')') : -1;
+        return close < 0 || close + 2 >= length || stat[close + 2] != (byte)'R';
+    }
+
+    private void StartRingThread()
+    {
+        var thread = new Thread(static state => ((FileUringQueue)state!).Run())
+        {
+            IsBackground = true,
+            Name = $"blkmq-uring-{_hwQueueIndex}",
+        };
+        thread.Start(this);
     }
 
     private void Release()
     {
+        _loopEnded.Dispose();
         _ring.Dispose();
         _ = Libc.Close(_eventFd);
         NativeMemory.Free(_eventBuffer);
@@ -190,12 +340,21 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
 
     private void Run()
     {
-        ArmEventFd();
+        // The generation this thread owns the ring in; it was made owner before it started (a full fence).
+        long generation = Volatile.Read(ref _control) >> 32;
+        _ownerThread = Thread.CurrentThread;
+        _ownerStatPath = string.Create(CultureInfo.InvariantCulture, $"/proc/self/task/{Libc.GetTid()}/stat");
         while (true)
         {
             DrainPending();
             DrainCancels();
             int ended = Reap();
+            if ((Volatile.Read(ref _control) >> 32) != generation)
+            {
+                // An inline continuation ran too long and the ring went to a new thread: it is not ours to touch.
+                return;
+            }
+
             if (_stopping && _inFlight == 0 && !HasWork())
             {
                 break;
@@ -229,7 +388,8 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             }
         }
 
-        if (_releaseOnExit)
+        _loopEnded.Set();
+        if (Interlocked.Increment(ref _releaseVotes) == 2)
         {
             Release();
         }
@@ -509,6 +669,22 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         }
 
         _endedCount = 0;
+        // Queue depth 1: this pass and the one before each ended the queue's only IO. One such pass alone also happens
+        // at depth 32 when a burst drains (its submitters are still in their continuations on the runner); inlining
+        // there measured twice the context switches per IO of inline=0.
+        _alonePasses = count == 1 && _inFlight == 0 && !HasWork() ? Math.Min(_alonePasses + 1, 2) : 0;
+        if (_alonePasses >= 2 && _inlineWhenAlone)
+        {
+            if (Volatile.Read(ref _inlineSuspendTicks) == 0 && TryEndInline(_endedTokens[0], _endedStatuses[0]))
+            {
+                return;
+            }
+
+            // Paused after a takeover, or the runner was parked (or busy): the batch below goes to the runner, and
+            // this asks it to watch afterwards (its ticks also count the pause down).
+            Volatile.Write(ref _watchWanted, 1);
+        }
+
         if (_runner!.TryHandOff(_endedTokens.AsSpan(0, count), _endedStatuses.AsSpan(0, count)))
         {
             return;
@@ -520,6 +696,52 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             {
                 request.TryComplete(_endedStatuses[i]);
             }
+        }
+    }
+
+    /// <summary>
+    /// Ends the queue's only IO on this thread, running the submitter's continuation here (<c>inline=auto</c>), while
+    /// the completion runner watches; see the ownership protocol in the summary. After this returns the ring may
+    /// belong to another thread (the caller checks the generation).
+    /// </summary>
+    /// <returns>Whether the IO was ended (or handed to the completion context); false: the runner does not watch, the
+    /// caller hands the IO over as usual.</returns>
+    private bool TryEndInline(ulong token, BlockStatus status)
+    {
+        // Only the owner moves an even word; the exchange is a full fence (Dekker with the runner's move to Parked).
+        long entered = Step(Volatile.Read(ref _control));
+        Interlocked.Exchange(ref _control, entered);
+        if (!_runner!.IsWatching)
+        {
+            if (Interlocked.CompareExchange(ref _control, Step(entered), entered) == entered)
+            {
+                return false;
+            }
+
+            // Taken over in between (the runner watched after all): the ring is not ours, the IO still is.
+            CompleteElsewhere(token, status);
+            return true;
+        }
+
+        if (_disk.TagSet.TryGetRequest(new RequestToken(token), out Request<FileRequest> request))
+        {
+            // The submitter's continuation runs here; its next QueueRq finds this thread awake (no eventfd write).
+            request.TryEnd(status, EndOptions.RunContinuationInline);
+        }
+
+        // Fails when the runner took the ring meanwhile; the caller sees the new generation and leaves.
+        _ = Interlocked.CompareExchange(ref _control, Step(entered), entered);
+        return true;
+    }
+
+    /// <summary>The control word with its inline count one further (the generation unchanged).</summary>
+    private static long Step(long control) => (control & unchecked((long)0xFFFF_FFFF_0000_0000)) | (uint)((uint)control + 1);
+
+    private void CompleteElsewhere(ulong token, BlockStatus status)
+    {
+        if (_disk.TagSet.TryGetRequest(new RequestToken(token), out Request<FileRequest> request))
+        {
+            request.TryComplete(status);
         }
     }
 

@@ -11,6 +11,7 @@ internal static unsafe partial class Libc
     public const int OExcl = 0x80;
     public const int ODirect = 0x4000;
     public const int OCloexec = 0x80000;
+    public const short PollIn = 0x1;
 
     public const int LockSh = 1;
     public const int LockEx = 2;
@@ -123,4 +124,12 @@ internal static unsafe partial class Libc
     /// <summary><c>ssize_t read(int fd, void *buf, size_t count)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     public static partial nint Read(int fd, void* buffer, nuint count);
+
+    /// <summary><c>int poll(struct pollfd *fds, nfds_t nfds, int timeout)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    /// <summary><c>pid_t gettid(void)</c>: the calling thread's kernel id.</summary>
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    public static partial int GetTid();
 }

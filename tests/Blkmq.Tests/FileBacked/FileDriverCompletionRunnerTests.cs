@@ -3,7 +3,7 @@ using Blkmq.Drivers.File;
 namespace Blkmq.Tests.FileBacked;
 
 /// <summary>
-/// The io_uring engine's default completions: the submitter's continuation runs on the queue's completion runner
+/// The io_uring engine's completions with <c>inline=0</c>: the submitter's continuation runs on the queue's completion runner
 /// (<c>blkmq-uring-N-end</c>) or the thread pool, never on the ring thread (rule 10); a continuation that blocks on
 /// another IO of the same disk does not stall it (that IO is ended by the thread pool while the runner is busy);
 /// data reads back; and a continuation that disposes the disk from the runner ends cleanly.
@@ -11,9 +11,9 @@ namespace Blkmq.Tests.FileBacked;
 public sealed class FileDriverCompletionRunnerTests
 {
     [Theory]
-    [InlineData("")]
-    [InlineData(",spin=0")]
-    public async Task DefaultCompletions_NeverOnTheRing_BlockingContinuationDoesNotStall_DisposeFromTheRunnerEnds(string extra)
+    [InlineData(",inline=0")]
+    [InlineData(",inline=0,spin=50")]
+    public async Task InlineOff_NeverOnTheRing_BlockingContinuationDoesNotStall_DisposeFromTheRunnerEnds(string extra)
     {
         const int Blocks = 128;
         await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, extra);

@@ -1,0 +1,275 @@
+using Blkmq.Drivers.File;
+
+namespace Blkmq.Tests.FileBacked;
+
+/// <summary>
+/// <c>inline=auto</c>, the io_uring engine's default: at queue depth 1 the submitter's continuation runs on the ring
+/// thread, watched by the completion runner; a continuation that blocks on another IO of the same queue (its own
+/// synchronous write, or another submitter's write) loses the ring to a new ring thread instead of stalling the queue;
+/// at queue depth 32 data reads back; removing the disk with IO in flight drains it.
+/// </summary>
+public sealed class FileDriverAutoInlineTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
+
+    private static int Takeovers(FileScope scope) => ((FileUringQueue)scope.Block!.File.HwQueues[0]!).Takeovers;
+
+    /// <summary>Writes block 0 every few milliseconds until a continuation runs on the ring thread (false: never).</summary>
+    private static async Task<bool> UntilOnTheRing(BlockDevice device, byte[] model)
+    {
+        for (int k = 0; k < 1000; k++)
+        {
+            await Task.Delay(5);
+            await device.WriteAsync(0, model.AsMemory(0, 4096));
+            if (OnRingThread())
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool OnRingThread() =>
+        Thread.CurrentThread.Name is { } name && name.StartsWith("blkmq-uring-", StringComparison.Ordinal) && !name.EndsWith("-end", StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(",inline=auto,spin=50")]
+    public async Task Auto_QueueDepth1_ContinuationsOnTheRing_BlockingContinuationLosesTheRing_DataReadsBack(string extra)
+    {
+        const int Blocks = 256;
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, extra);
+        byte[] model = new byte[Blocks * 4096];
+        new Random(5).NextBytes(model);
+
+        (int onRing, int blockedOnRing, int takeovers, bool resumed) = await Task.Run(async () =>
+        {
+            BlockDevice device = scope.Disk.OpenDevice();
+
+            // Warm up (the first continuations compile code, and a takeover then may pause inlining for a while).
+            for (int i = 0; i < 64; i++)
+            {
+                await device.WriteAsync(i * 4096L, model.AsMemory(i * 4096, 4096));
+            }
+
+            _ = await UntilOnTheRing(device, model);
+            int before = Takeovers(scope);
+            int ring = 0, blocked = 0;
+            for (int i = 0; i < Blocks; i++)
+            {
+                await device.WriteAsync(i * 4096L, model.AsMemory(i * 4096, 4096));
+                if (OnRingThread())
+                {
+                    ring++;
+                    if (i >= 32 && blocked == 0)
+                    {
+                        // A synchronous write to the same queue from its ring thread (a write: a read may be served
+                        // from the page cache inside QueueRq): only a new ring thread can serve it.
+                        device.WriteAsync(i * 4096L, model.AsMemory(i * 4096, 4096)).AsTask().GetAwaiter().GetResult();
+                        blocked++;
+                    }
+                }
+            }
+
+            // After the takeover the queue ends requests on the runner for a while, then inline again.
+            int taken = Takeovers(scope) - before;
+            bool again = await UntilOnTheRing(device, model);
+
+            byte[] read = new byte[4096];
+            for (int i = 0; i < Blocks; i += 3)
+            {
+                await device.ReadAsync(i * 4096L, read);
+                Assert.True(model.AsSpan(i * 4096, 4096).SequenceEqual(read), $"block {i} reads back");
+            }
+
+            await device.FlushAsync();
+            await scope.CloseAsync(); // from wherever the last continuation ran: the ring thread, or the runner
+            return (ring, blocked, taken, again);
+        }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
+
+        Assert.True(onRing >= 16, $"{onRing} of {Blocks} continuations ran on the ring thread");
+        Assert.Equal(1, blockedOnRing);
+
+        // One for the blocked continuation; a continuation descheduled for a tick right after it queued its next IO
+        // may cost another on a loaded machine (harmless: the ring moves on to a new thread).
+        Assert.InRange(takeovers, 1, 3);
+        Assert.True(resumed, "continuations ran on the ring thread again after the takeover's pause");
+        byte[] file = await System.IO.File.ReadAllBytesAsync(scope.ImagePath, TestContext.Current.CancellationToken);
+        Assert.True(model.AsSpan().SequenceEqual(file.AsSpan(0, model.Length)), "the file holds what was written");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Auto_ContinuationWaitingForAnotherSubmitter_DoesNotStallTheQueue(bool spinning)
+    {
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20);
+        BlockDevice device = scope.Disk.OpenDevice();
+        byte[] block = new byte[4096];
+        new Random(8).NextBytes(block);
+
+        (bool reachedRing, bool otherFinished) = await Task.Run(async () =>
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                await device.WriteAsync(0, block);
+                if (OnRingThread())
+                {
+                    // Another submitter's IO on the same queue, while this continuation holds the ring thread until it
+                    // has completed: the runner takes the ring away after a tick and a new ring thread serves it.
+                    using var done = new ManualResetEventSlim();
+                    _ = Task.Run(async () =>
+                    {
+                        await device.WriteAsync(4096, block);
+                        done.Set();
+                    });
+                    if (!spinning)
+                    {
+                        return (true, done.Wait(Bound)); // asleep: taken over at the next tick
+                    }
+
+                    // Busy (runnable, never asleep): taken over after RunnableTakeoverTicks ticks.
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    while (!done.IsSet && clock.Elapsed < Bound)
+                    {
+                        Thread.SpinWait(100);
+                    }
+
+                    return (true, done.IsSet);
+                }
+            }
+
+            return (false, false);
+        }, TestContext.Current.CancellationToken).WaitAsync(Bound * 2, TestContext.Current.CancellationToken);
+
+        Assert.True(reachedRing, "a continuation ran on the ring thread");
+        Assert.True(otherFinished, "the other submitter's IO completed while the continuation held the ring thread");
+        Assert.InRange(Takeovers(scope), 1, 3);
+
+        // The queue serves on after the takeover.
+        byte[] read = new byte[4096];
+        await device.ReadAsync(4096, read);
+        Assert.True(block.AsSpan().SequenceEqual(read));
+    }
+
+    [Fact]
+    public async Task Auto_QueueDepth32_DataReadsBack_ThenDepth1InlinesAgain()
+    {
+        const int Workers = 32, PerWorker = 24;
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20);
+        byte[] model = new byte[Workers * PerWorker * 4096];
+        new Random(13).NextBytes(model);
+        BlockDevice device = scope.Disk.OpenDevice();
+
+        await Task.WhenAll(Enumerable.Range(0, Workers).Select(w => Task.Run(async () =>
+        {
+            byte[] read = new byte[4096];
+            for (int k = 0; k < PerWorker; k++)
+            {
+                int blockIndex = (k * Workers) + w;
+                await device.WriteAsync(blockIndex * 4096L, model.AsMemory(blockIndex * 4096, 4096));
+            }
+
+            for (int k = 0; k < PerWorker; k++)
+            {
+                int blockIndex = (k * Workers) + w;
+                await device.ReadAsync(blockIndex * 4096L, read);
+                Assert.True(model.AsSpan(blockIndex * 4096, 4096).SequenceEqual(read), $"block {blockIndex} reads back");
+            }
+        }))).WaitAsync(Bound, TestContext.Current.CancellationToken);
+
+        // Back at queue depth 1 after hundreds of batches (the runner parked meanwhile): the ring thread inlines again.
+        int onRing = await Task.Run(async () =>
+        {
+            int ring = 0;
+            for (int i = 0; i < 64; i++)
+            {
+                await device.WriteAsync(i * 4096L, model.AsMemory(i * 4096, 4096));
+                ring += OnRingThread() ? 1 : 0;
+            }
+
+            return ring;
+        }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
+        Assert.True(onRing >= 16, $"{onRing} of 64 continuations at depth 1 ran on the ring thread");
+
+        await device.FlushAsync();
+        await scope.CloseAsync();
+        byte[] file = await System.IO.File.ReadAllBytesAsync(scope.ImagePath, TestContext.Current.CancellationToken);
+        Assert.True(model.AsSpan().SequenceEqual(file.AsSpan(0, model.Length)), "the file holds what was written");
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(",inline=0")]
+    [InlineData(",inline=1")]
+    public async Task DisposeWithIoInFlight_Drains(string extra)
+    {
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20, extra);
+        BlockDevice device = scope.Disk.OpenDevice();
+        byte[] block = new byte[4096];
+        new Random(21).NextBytes(block);
+
+        // One submitter at depth 1 and many at once: some IO is in the kernel when the disk goes.
+        Task chain = Task.Run(async () =>
+        {
+            for (int i = 0; i < 100_000; i++)
+            {
+                await device.WriteAsync(i % 512 * 4096L, block);
+            }
+        });
+        Task[] burst = [.. Enumerable.Range(0, 48).Select(i => device.WriteAsync((512 + i) * 4096L, block).AsTask())];
+        await Task.Yield();
+        await scope.CloseAsync().AsTask().WaitAsync(Bound, TestContext.Current.CancellationToken);
+
+        int ok = 0, offline = 0;
+        foreach (Task io in burst.Append(chain))
+        {
+            try
+            {
+                await io.WaitAsync(Bound, TestContext.Current.CancellationToken);
+                ok++;
+            }
+            catch (BlockIOException error)
+            {
+                Assert.Equal(BlockStatus.Offline, error.Status);
+                offline++;
+            }
+        }
+
+        Assert.Equal(burst.Length + 1, ok + offline);
+    }
+
+    [Fact]
+    public async Task Auto_ContinuationOnTheRingWaitsForAnotherThreadsDisposal_Ends()
+    {
+        FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20);
+        try
+        {
+            BlockDevice device = scope.Disk.OpenDevice();
+            byte[] block = new byte[4096];
+            bool reachedRing = await Task.Run(async () =>
+            {
+                for (int i = 0; i < 1000; i++)
+                {
+                    await device.WriteAsync(0, block);
+                    if (OnRingThread())
+                    {
+                        // The disposal waits for the ring's loop to end, which waits for this continuation: the runner
+                        // takes the ring away, and the new ring thread's loop ends.
+                        Assert.True(Task.Run(async () => await scope.CloseAsync()).Wait(Bound), "the disposal ended");
+                        return true;
+                    }
+                }
+
+                return false;
+            }, TestContext.Current.CancellationToken).WaitAsync(Bound * 2, TestContext.Current.CancellationToken);
+
+            Assert.True(reachedRing, "a continuation ran on the ring thread");
+        }
+        finally
+        {
+            await scope.DisposeAsync();
+        }
+    }
+}
