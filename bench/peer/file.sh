@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/peer/file.sh: the file driver (in-process, `blkmq bench --driver file:…`) against fio's io_uring engine on
 # the same file, same run, same jobs: 4 KiB random read and random write at QD1 and QD32, 1 and 2 jobs, O_DIRECT on
-# both sides (blkmq: engine=io_uring,direct=on; fio: --ioengine=io_uring --direct=1). Blkmq runs three times: with its
-# defaults (inline=auto: the ring thread runs the continuation of a queue's only IO, the completion runner the rest),
-# with inline=0 (the completion runner ends every IO) and with inline=1 (the ring thread runs every continuation and
+# both sides (blkmq: engine=io_uring,direct=on; fio: --ioengine=io_uring --direct=1). Blkmq runs three times: with
+# inline=auto (the ring thread runs the continuation of a queue's only IO, the completion runner the rest), with
+# inline=0 (the default: the completion runner ends every IO) and with inline=1 (the ring thread runs every continuation and
 # submits the next IO itself, as fio's loop does). All run back to back, in an order that rotates between ROUNDS
 # rounds; the table gives medians and Blkmq's ratios to fio measured in the same rounds (target >= 0.9).
 # With LOOP=1 the target is a loop device over a file on /dev/shm (tmpfs) instead of a file in DIR; it is detached
@@ -69,6 +69,7 @@ run_blkmq() { # name rw depth jobs [who extra-parameters]
     --runtime "$RUNTIME" --size "$SIZE" --output-format json >"$WORK/b.json"
   python3 -c 'import json,sys; j=json.load(open(sys.argv[2])); print("%s\t%s\t%f\t%s" % (sys.argv[1], sys.argv[3], j["iops"], j.get("alloc_bytes_per_io", "")))' "$1" "$WORK/b.json" "${5:-blkmq}" >>"$RAW"
 }
+run_auto() { run_blkmq "$1" "$2" "$3" "$4" blkmq ",inline=auto"; }
 run_inline() { run_blkmq "$1" "$2" "$3" "$4" blkmq-inline ",inline=1"; }
 run_off() { run_blkmq "$1" "$2" "$3" "$4" blkmq-off ",inline=0"; }
 run_fio() { # name rw depth jobs
@@ -82,7 +83,7 @@ for round in $(seq "$ROUNDS"); do
     IFS='|' read -r name rw depth numjobs <<<"$job"
     [[ "$name" =~ $JOBS ]] || continue
     echo "round $round: $name" >&2
-    runners=(run_blkmq run_off run_inline run_fio)
+    runners=(run_auto run_off run_inline run_fio)
     for k in 0 1 2 3; do
       "${runners[$(((round + k) % 4))]}" "$name" "$rw" "$depth" "$numjobs"
     done
@@ -101,13 +102,13 @@ for line in open(sys.argv[1]):
     rows[name][who].append(float(iops))
     if per_io:
         alloc[who].append(float(per_io))
-print("| job | blkmq default (IOPS) | inline=0 (IOPS) | inline=1 (IOPS) | fio io_uring (IOPS) | default / fio | inline=0 / fio | inline=1 / fio |")
+print("| job | inline=auto (IOPS) | inline=0, the default (IOPS) | inline=1 (IOPS) | fio io_uring (IOPS) | auto / fio | inline=0 / fio | inline=1 / fio |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for name in order:
     b, o, i, f = (statistics.median(rows[name][who]) for who in ("blkmq", "blkmq-off", "blkmq-inline", "fio"))
     print(f"| {name} | {b:,.0f} | {o:,.0f} | {i:,.0f} | {f:,.0f} | {b / f:.2f}x | {o / f:.2f}x | {i / f:.2f}x |")
 print()
-print("per round, blkmq default / fio (the spread says how noisy the run was):")
+print("per round, inline=auto / fio (the spread says how noisy the run was):")
 for name in order:
     pairs = zip(rows[name]["blkmq"], rows[name]["fio"])
     print(f"  {name}: " + " ".join(f"{b / f:.2f}" for b, f in pairs))

@@ -26,7 +26,7 @@ public static class FileDriverProvider
             new("queues", "Hardware queues, each with its own ring or worker pool, 1 to 64.", "1"),
             new("depth", "Tags per hardware queue, 1 to 4096.", "64"),
             new("threads", "Worker threads per hardware queue of the threads engine, 1 to 64.", "4"),
-            new("inline", "io_uring: run the submitter's continuation on the ring thread (fio's loop: no wake-up, no hop); a blocking continuation stalls the ring.", "0"),
+            new("inline", "io_uring: where the submitter's continuation runs: 0 on the completion runner; auto on the ring thread while the queue has one IO (queue depth 1 at fio's speed), watched: one that holds it a tick loses the ring; 1 always on the ring thread (fio's loop), a blocking continuation stalls the ring.", "0"),
             new("timeout", "Seconds a request may take before it is cancelled (io_uring) and ends when the kernel lets go, 1 to 3600.", "30"),
             new("name", "The disk's name (a server uses the export name).", s_defaults.Name),
         ],

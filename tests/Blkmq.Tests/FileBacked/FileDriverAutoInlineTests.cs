@@ -3,7 +3,7 @@ using Blkmq.Drivers.File;
 namespace Blkmq.Tests.FileBacked;
 
 /// <summary>
-/// <c>inline=auto</c>, the io_uring engine's default: at queue depth 1 the submitter's continuation runs on the ring
+/// <c>inline=auto</c> (opt-in; the io_uring engine's default is <c>inline=0</c>): at queue depth 1 the submitter's continuation runs on the ring
 /// thread, watched by the completion runner; a continuation that blocks on another IO of the same queue (its own
 /// synchronous write, or another submitter's write) loses the ring to a new ring thread instead of stalling the queue;
 /// at queue depth 32 data reads back; removing the disk with IO in flight drains it.
@@ -34,7 +34,7 @@ public sealed class FileDriverAutoInlineTests
         Thread.CurrentThread.Name is { } name && name.StartsWith("blkmq-uring-", StringComparison.Ordinal) && !name.EndsWith("-end", StringComparison.Ordinal);
 
     [Theory]
-    [InlineData("")]
+    [InlineData(",inline=auto")]
     [InlineData(",inline=auto,spin=50")]
     public async Task Auto_QueueDepth1_ContinuationsOnTheRing_BlockingContinuationLosesTheRing_DataReadsBack(string extra)
     {
@@ -104,7 +104,7 @@ public sealed class FileDriverAutoInlineTests
     [InlineData(true)]
     public async Task Auto_ContinuationWaitingForAnotherSubmitter_DoesNotStallTheQueue(bool spinning)
     {
-        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20);
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=auto");
         BlockDevice device = scope.Disk.OpenDevice();
         byte[] block = new byte[4096];
         new Random(8).NextBytes(block);
@@ -157,7 +157,7 @@ public sealed class FileDriverAutoInlineTests
     public async Task Auto_QueueDepth32_DataReadsBack_ThenDepth1InlinesAgain()
     {
         const int Workers = 32, PerWorker = 24;
-        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20);
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20, ",inline=auto");
         byte[] model = new byte[Workers * PerWorker * 4096];
         new Random(13).NextBytes(model);
         BlockDevice device = scope.Disk.OpenDevice();
@@ -200,8 +200,8 @@ public sealed class FileDriverAutoInlineTests
     }
 
     [Theory]
+    [InlineData(",inline=auto")]
     [InlineData("")]
-    [InlineData(",inline=0")]
     [InlineData(",inline=1")]
     public async Task DisposeWithIoInFlight_Drains(string extra)
     {
@@ -243,7 +243,7 @@ public sealed class FileDriverAutoInlineTests
     [Fact]
     public async Task Auto_ContinuationOnTheRingWaitsForAnotherThreadsDisposal_Ends()
     {
-        FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20);
+        FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=auto");
         try
         {
             BlockDevice device = scope.Disk.OpenDevice();
