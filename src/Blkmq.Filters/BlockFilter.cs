@@ -20,6 +20,13 @@ internal abstract class BlockFilter : IDisposable
     /// </summary>
     public virtual bool Blocking => false;
 
+    /// <summary>
+    /// Gets whether the filter may sit on a zoned disk: it passes zone operations (report, append, open, close, finish,
+    /// reset) through 1:1 and never rewrites where data lands (device-mapper's DM_TARGET_ZONED_HM). False by default:
+    /// a filter that rewrites or drops writes (cow, blocksize, flakey, log-writes) would break the write pointers.
+    /// </summary>
+    public virtual bool SupportsZoned => false;
+
     /// <summary>Gets how long the filter may hold an IO on purpose (a delay, a rate limit).</summary>
     public virtual TimeSpan CompletionDelay => TimeSpan.Zero;
 
@@ -96,5 +103,6 @@ internal abstract class BlockFilter : IDisposable
         Fua = lower.SupportsFua,
         ReadsFillBuffers = lower.ReadsFillBuffers,
         Allocation = lower.Allocation,
+        Zones = lower.Zones,
     };
 }

@@ -5,7 +5,7 @@ namespace Blkmq.Filters;
 /// <summary>Holds each IO for a fixed time per operation before it goes below (nbdkit's delay filter).</summary>
 internal sealed class DelayFilter : BlockFilter
 {
-    private readonly long[] _ticks = new long[5];
+    private readonly long[] _ticks = new long[(int)RequestOp.ZoneAppend + 1];
     private readonly FilterTimer _timer;
     private readonly string _parameters;
 
@@ -31,6 +31,7 @@ internal sealed class DelayFilter : BlockFilter
         _ticks[(int)RequestOp.Flush] = ToTicks(flush);
         _ticks[(int)RequestOp.Discard] = ToTicks(trim);
         _ticks[(int)RequestOp.WriteZeroes] = ToTicks(zero);
+        _ticks[(int)RequestOp.ZoneAppend] = _ticks[(int)RequestOp.Write]; // a write, at the zone's write pointer
         CompletionDelay = new[] { read, write, flush, trim, zero }.Max();
         _parameters = FormattableString.Invariant($"read={read.TotalMilliseconds}ms,write={write.TotalMilliseconds}ms,flush={flush.TotalMilliseconds}ms,trim={trim.TotalMilliseconds}ms,zero={zero.TotalMilliseconds}ms");
         _timer = new FilterTimer("blkmq delay");
@@ -38,6 +39,9 @@ internal sealed class DelayFilter : BlockFilter
 
     /// <inheritdoc/>
     public override string Name => "delay";
+
+    /// <inheritdoc/>
+    public override bool SupportsZoned => true;
 
     /// <inheritdoc/>
     public override string Parameters => _parameters;

@@ -78,6 +78,9 @@ internal sealed class ErrorFilter : BlockFilter
     public override string Name => "error";
 
     /// <inheritdoc/>
+    public override bool SupportsZoned => true;
+
+    /// <inheritdoc/>
     public override string Parameters => _parameters;
 
     /// <inheritdoc/>
@@ -97,7 +100,7 @@ internal sealed class ErrorFilter : BlockFilter
         bool opMatches = _ops switch
         {
             "read" => io.Op == RequestOp.Read,
-            "write" => io.Op is RequestOp.Write or RequestOp.Discard or RequestOp.WriteZeroes,
+            "write" => io.Op is RequestOp.Write or RequestOp.Discard or RequestOp.WriteZeroes or RequestOp.ZoneAppend,
             "flush" => io.Op == RequestOp.Flush,
             _ => true,
         };

@@ -34,13 +34,15 @@ internal sealed class FilterBlock : IAsyncDisposable
     /// <param name="filter">The filter; owned by the block from now on.</param>
     /// <param name="lower">The instance below; owned by the block from now on.</param>
     /// <returns>The running filter disk.</returns>
-    /// <exception cref="ArgumentException">The lower disk cannot take this filter (a zoned disk).</exception>
+    /// <exception cref="ArgumentException">The lower disk cannot take this filter (a zoned disk under a filter that does not support zones).</exception>
     public static FilterBlock Create(BlockFilter filter, DriverInstance lower)
     {
         Disk below = lower.Disk;
-        if (below.IsZoned)
+        if (below.IsZoned && !filter.SupportsZoned)
         {
-            throw new ArgumentException($"filter '{filter.Name}': zoned disks cannot be filtered yet (zone operations are not forwarded).", nameof(lower));
+            throw new ArgumentException(
+                $"filter '{filter.Name}' cannot sit on zoned disk '{below.Name}': it rewrites or drops writes, which breaks the zones' write pointers (pass, stats, readonly, offset, delay, rate and error can).",
+                nameof(lower));
         }
 
         // Each layer's disk is named after the stack up to it ("vm0|delay|stats"): logs, statistics and the metrics'

@@ -71,7 +71,7 @@ internal sealed class FilterIo
         Flags = request.Flags;
         Offset = request.Sector << 9;
         Length = request.Length;
-        Buffer = request.Op is RequestOp.Read or RequestOp.Write ? request.Segments[0] : default;
+        Buffer = request.Op is RequestOp.Read or RequestOp.Write or RequestOp.ZoneAppend ? request.Segments[0] : default;
         Timestamp = 0;
         Scratch = 0;
     }
@@ -112,6 +112,8 @@ internal sealed class FilterIo
             RequestOp.Flush => device.FlushStatusAsync(),
             RequestOp.Discard => device.DiscardStatusAsync(offset, length),
             RequestOp.WriteZeroes => device.WriteZeroesStatusAsync(offset, length, mayUnmap: (flags & RequestFlags.NoUnmap) == 0),
+            RequestOp.ZoneAppend or RequestOp.ZoneOpen or RequestOp.ZoneClose or RequestOp.ZoneFinish or RequestOp.ZoneReset or RequestOp.ZoneResetAll
+                => ForwardZoneAsync(op, flags & RequestFlags.Fua, offset, buffer),
             _ => new ValueTask<BlockStatus>(BlockStatus.NotSupported),
         };
 
@@ -125,6 +127,36 @@ internal sealed class FilterIo
         // slot allocates nothing. UnsafeOnCompleted: no execution context flows to a device's thread.
         _awaiter = io.ConfigureAwait(false).GetAwaiter();
         _awaiter.UnsafeOnCompleted(_onLowerCompleted);
+    }
+
+    // Zone operations (a filter over a zoned disk): an append learns where its data went below and reports it up, at
+    // the same sector, since a filter over a zoned disk maps it 1:1. The device's zone calls throw on failure, so this
+    // path costs an async state machine per zone operation and an exception per failed one.
+    private async ValueTask<BlockStatus> ForwardZoneAsync(RequestOp op, RequestFlags flags, long offset, Memory<byte> buffer)
+    {
+        try
+        {
+            if (op == RequestOp.ZoneAppend)
+            {
+                long written = await Disk.Lower.ZoneAppendAsync(offset, buffer, flags).ConfigureAwait(false);
+                Request.SetResultSector(written >> 9);
+            }
+            else
+            {
+                await Disk.Lower.ZoneManagementAsync(op, offset).ConfigureAwait(false);
+            }
+
+            return BlockStatus.Ok;
+        }
+        catch (BlockIOException ex)
+        {
+            return ex.Status;
+        }
+        catch (ArgumentException)
+        {
+            // Checked above already (a zone start inside the disk); the disk below disagreeing is its own refusal.
+            return BlockStatus.Invalid;
+        }
     }
 
     private void OnLowerCompleted()

@@ -24,6 +24,10 @@ internal sealed class OffsetFilter : BlockFilter
     public override string Name => _name;
 
     /// <inheritdoc/>
+    /// <remarks>offset, over whole zones (dm-linear); a partition table on a zoned disk is not a thing Linux reads.</remarks>
+    public override bool SupportsZoned => _name == "offset";
+
+    /// <inheritdoc/>
     public override string Parameters => string.Create(CultureInfo.InvariantCulture, $"offset={_offset},range={_length}");
 
     /// <summary>Creates the <c>offset</c> filter.</summary>

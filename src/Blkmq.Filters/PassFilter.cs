@@ -7,5 +7,8 @@ internal sealed class PassFilter : BlockFilter
     public override string Name => "pass";
 
     /// <inheritdoc/>
+    public override bool SupportsZoned => true;
+
+    /// <inheritdoc/>
     public override StackedDiskOptions GetStackedMapping(Disk lower) => new();
 }

@@ -36,6 +36,9 @@ internal sealed class RateFilter : BlockFilter
     public override string Name => "rate";
 
     /// <inheritdoc/>
+    public override bool SupportsZoned => true;
+
+    /// <inheritdoc/>
     public override string Parameters => _parameters;
 
     /// <inheritdoc/>

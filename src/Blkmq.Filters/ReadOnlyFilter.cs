@@ -7,6 +7,9 @@ internal sealed class ReadOnlyFilter : BlockFilter
     public override string Name => "readonly";
 
     /// <inheritdoc/>
+    public override bool SupportsZoned => true;
+
+    /// <inheritdoc/>
     public override DiskOptions Shape(Disk lower, string name) => PassThroughShape(lower, name) with { ReadOnly = true };
 
     /// <inheritdoc/>

@@ -46,6 +46,9 @@ internal sealed class StatsFilter : BlockFilter, IRequestEndObserver
     public override string Name => "stats";
 
     /// <inheritdoc/>
+    public override bool SupportsZoned => true;
+
+    /// <inheritdoc/>
     public override string Parameters => _sample == 1 ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"sample={_sample}");
 
     /// <inheritdoc/>

@@ -257,10 +257,17 @@ public readonly struct Request<TData>
         var op = (RequestOp)Volatile.Read(ref Unsafe.As<RequestOp, byte>(ref slot._op));
         IRequestCompletion? target = Volatile.Read(ref slot._target);
         long cookie = Volatile.Read(ref slot._cookie);
+        StackedDisk? origin = Volatile.Read(ref slot._origin);
         Recheck(slot);
         if (op != RequestOp.ZoneAppend)
         {
             ThrowNotZoneAppend(op);
+        }
+
+        // Submitted through stacked disks that shift sectors: the submitter asked in the top disk's sectors.
+        if (origin is not null)
+        {
+            sector -= origin.ChainOffsetSectors;
         }
 
         // The target belongs to this IO (read between two ownership checks); it ignores a cookie that is not the

@@ -41,6 +41,7 @@ public sealed class StackedDisk : Disk
     // This disk, then each stacked disk below it down to the bottom (exclusive): every disk an IO submitted here enters.
     private readonly StackedDisk[] _chain;
     private readonly long _offsetSectors;
+    private readonly IZonedDevice? _zones;
     private readonly bool _refuseWrites;
     private readonly IRequestEndObserver? _observer;
 
@@ -79,6 +80,18 @@ public sealed class StackedDisk : Disk
             }
         }
 
+        foreach (StackedDisk disk in _chain)
+        {
+            ChainOffsetSectors += disk._offsetSectors;
+        }
+
+        if (options.Limits.IsZoned)
+        {
+            _zones = _offsetSectors == 0 && options.Capacity == lower.Capacity
+                ? lower.Zones
+                : new ShiftedZones(lower.Zones!, mapping.LowerOffset, options.Capacity, (long)options.Limits.ZoneSectors << 9);
+        }
+
         _sampleMask = interval == 0 ? -1 : (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)interval) - 1;
         _time = lower.TagSetCore.Time;
         _nsPerTick = 1e9 / _time.TimestampFrequency;
@@ -91,7 +104,10 @@ public sealed class StackedDisk : Disk
     public override IAllocationSource? Allocation { get; }
 
     /// <inheritdoc/>
-    public override IZonedDevice? Zones => null;
+    public override IZonedDevice? Zones => _zones;
+
+    /// <summary>Gets how many sectors an IO submitted here is shifted by on its way to the bottom disk (the chain's offsets).</summary>
+    internal long ChainOffsetSectors { get; }
 
     internal override HwQueueBase[] Queues => s_noQueues;
 
@@ -115,12 +131,24 @@ public sealed class StackedDisk : Disk
         ArgumentNullException.ThrowIfNull(mapping);
         QueueLimits below = lower.Limits;
         QueueLimits limits = options.Limits;
-        if (lower.IsZoned || limits.IsZoned)
+        long offset = mapping.LowerOffset;
+        if (lower.IsZoned != limits.IsZoned || (limits.IsZoned && (limits.ZoneSectors != below.ZoneSectors
+            || limits.MaxZoneAppendSectors > below.MaxZoneAppendSectors || limits.MaxOpenZones != below.MaxOpenZones
+            || limits.MaxActiveZones != below.MaxActiveZones)))
         {
-            ThrowHelper.ThrowArgument("A stacked disk cannot be zoned or stacked on a zoned disk (zone operations are not forwarded).", nameof(lower));
+            ThrowHelper.ThrowArgument($"A stacked disk is zoned exactly when the disk below is, with its zone size and limits (disk '{lower.Name}' {(lower.IsZoned ? $"has zones of {(long)below.ZoneSectors << 9} bytes" : "is not zoned")}).", nameof(options));
         }
 
-        long offset = mapping.LowerOffset;
+        if (lower.IsZoned)
+        {
+            // dm-linear over a zoned disk: whole zones only, so every zone below is a zone here, at a shifted start.
+            long zone = (long)below.ZoneSectors << 9;
+            if (offset % zone != 0 || (options.Capacity % zone != 0 && offset + options.Capacity != lower.Capacity) || options.Capacity == 0)
+            {
+                ThrowHelper.ThrowArgument($"Over zoned disk '{lower.Name}' the range [{offset}, {offset + options.Capacity}) must be whole zones of {zone} bytes.", nameof(mapping));
+            }
+        }
+
         if (offset < 0 || offset % below.LogicalBlockSize != 0 || options.Capacity < 0 || offset > lower.Capacity - options.Capacity)
         {
             ThrowHelper.ThrowArgument($"The range [{offset}, {offset + options.Capacity}) is not whole blocks of {below.LogicalBlockSize} bytes inside disk '{lower.Name}' ({lower.Capacity} bytes).", nameof(mapping));
@@ -379,5 +407,29 @@ public sealed class StackedDisk : Disk
         }
 
         return sector < 0 || sector + (bytes >> 9) > CapacitySectors ? BlockStatus.Invalid : BlockStatus.Ok;
+    }
+
+    /// <summary>The zone report of a stacked disk that starts at a zone boundary of the disk below: the lower zones in its range, moved down.</summary>
+    private sealed class ShiftedZones(IZonedDevice lower, long lowerOffset, long capacity, long zoneBytes) : IZonedDevice
+    {
+        public int ZoneCount => (int)((capacity + zoneBytes - 1) / zoneBytes);
+
+        public int ReportZones(long offset, Span<BlockZone> zones)
+        {
+            if (offset < 0 || offset >= capacity)
+            {
+                return 0;
+            }
+
+            int wanted = Math.Min(zones.Length, ZoneCount - (int)(offset / zoneBytes));
+            int filled = lower.ReportZones(offset + lowerOffset, zones[..wanted]);
+            for (int i = 0; i < filled; i++)
+            {
+                BlockZone zone = zones[i];
+                zones[i] = zone with { Start = zone.Start - lowerOffset, WritePointer = zone.WritePointer < 0 ? zone.WritePointer : zone.WritePointer - lowerOffset };
+            }
+
+            return filled;
+        }
     }
 }

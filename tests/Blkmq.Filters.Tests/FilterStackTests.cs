@@ -26,11 +26,16 @@ public sealed class FilterStackTests
         Assert.DoesNotContain('\n', error.Message);
     }
 
-    [Fact]
-    public void ZonedDisk_Refused()
+    [Theory]
+    [InlineData("cow")]
+    [InlineData("blocksize:min=4096")]
+    [InlineData("flakey:up=1,down=1")]
+    public void ZonedDisk_AFilterThatRewritesWrites_IsRefused(string filter)
     {
-        ArgumentException error = Assert.ThrowsAny<ArgumentException>(() => Stacks.Create("memory:zoned=1,zone_size=1,size=4M|stats"));
-        Assert.Contains("zoned disks cannot be filtered yet", error.Message, StringComparison.Ordinal);
+        ArgumentException error = Assert.ThrowsAny<ArgumentException>(() => Stacks.Create("memory:zoned=1,zone_size=1,size=4M|" + filter));
+        string name = filter.Split(':')[0];
+        Assert.Contains($"filter '{name}' cannot sit on zoned disk", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
     }
 
     [Fact]
