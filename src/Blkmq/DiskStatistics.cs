@@ -69,7 +69,7 @@ internal sealed class DiskStatistics
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void OnStart(RequestSlot slot, long timestamp)
     {
-        long nowMs = timestamp / _ticksPerMillisecond;
+        long nowMs = ToMilliseconds(timestamp);
         slot._durationStart = _enabled && DiskMetrics.RequestDuration.Enabled && (_recordEveryIo || IsSampled(nowMs))
             ? _time.GetTimestamp()
             : 0;
@@ -78,7 +78,11 @@ internal sealed class DiskStatistics
 
     /// <summary>Advances the busy-time stamp without counting an idle gap.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void OnStart(long timestamp) => AdvanceStamp(timestamp / _ticksPerMillisecond);
+    public void OnStart(long timestamp) => AdvanceStamp(ToMilliseconds(timestamp));
+
+    // The default clock already counts milliseconds: no 64-bit division (tens of cycles) twice per IO and disk.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long ToMilliseconds(long timestamp) => _ticksPerMillisecond == 1 ? timestamp : timestamp / _ticksPerMillisecond;
 
     // The first IO to start in a new tick of the coarse clock is the sample: the others of that tick see the stamp
     // already moved and pay one read of a line that changes once per tick.
@@ -131,7 +135,7 @@ internal sealed class DiskStatistics
             RecordDuration(slot._durationStart, group);
         }
 
-        long nowMs = timestamp / _ticksPerMillisecond;
+        long nowMs = ToMilliseconds(timestamp);
         long stamp = Volatile.Read(ref _stampMs);
         if (nowMs > stamp && Interlocked.CompareExchange(ref _stampMs, nowMs, stamp) == stamp)
         {

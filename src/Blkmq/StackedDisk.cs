@@ -44,6 +44,7 @@ public sealed class StackedDisk : Disk
     private readonly IZonedDevice? _zones;
     private readonly bool _refuseWrites;
     private readonly IRequestEndObserver? _observer;
+    private readonly bool _chainHasObservers;
 
     // Which IOs of a slot the chain times with the precise clock: (count & mask) == 0; -1 none.
     private readonly int _sampleMask;
@@ -83,6 +84,7 @@ public sealed class StackedDisk : Disk
         foreach (StackedDisk disk in _chain)
         {
             ChainOffsetSectors += disk._offsetSectors;
+            _chainHasObservers |= disk._observer is not null;
         }
 
         if (options.Limits.IsZoned)
@@ -370,13 +372,20 @@ public sealed class StackedDisk : Disk
     /// </summary>
     internal void OnLowerEnded(RequestSlot slot, BlockStatus status, long now)
     {
-        long start = slot._stackStart;
-        long latency = start == 0 ? -1 : (long)((_time.GetTimestamp() - start) * _nsPerTick);
-        var end = new RequestEnd(slot._op, slot._bytes, status, slot.Index, latency);
         foreach (StackedDisk disk in _chain)
         {
             disk.Statistics.Account(slot, status, now);
-            disk._observer?.OnRequestEnded(in end);
+        }
+
+        if (_chainHasObservers)
+        {
+            long start = slot._stackStart;
+            long latency = start == 0 ? -1 : (long)((_time.GetTimestamp() - start) * _nsPerTick);
+            var end = new RequestEnd(slot._op, slot._bytes, status, slot.Index, latency);
+            foreach (StackedDisk disk in _chain)
+            {
+                disk._observer?.OnRequestEnded(in end);
+            }
         }
 
         // Last, and a release: a drain that sees the origin gone knows the observers above have returned.
