@@ -37,6 +37,10 @@ internal sealed unsafe partial class CowFilter : BlockFilter
     private nint _slabNext;
     private nint _slabEnd;
     private readonly SafeFileHandle? _file;
+
+    // Keep the overlay file at exit: without the bitmaps it is only the written blocks at their offsets (holes
+    // elsewhere), for a look at what a guest wrote; it is not reopened as an overlay.
+    private readonly bool _keep;
     private readonly string? _path;
 
     public CowFilter(FilterArguments arguments, Disk lower)
@@ -57,6 +61,7 @@ internal sealed unsafe partial class CowFilter : BlockFilter
         _present = new SparseBitmap(blocks);
         _zero = new SparseBitmap(blocks);
         _path = arguments.GetString("file");
+        _keep = arguments.GetBool("keep", false);
         if (_path is not null)
         {
             try
@@ -80,7 +85,7 @@ internal sealed unsafe partial class CowFilter : BlockFilter
     public override bool Blocking => _file is not null;
 
     /// <inheritdoc/>
-    public override string Parameters => string.Create(CultureInfo.InvariantCulture, $"cow-block-size={_chunkSize}") + (_path is null ? string.Empty : ",file=" + _path);
+    public override string Parameters => string.Create(CultureInfo.InvariantCulture, $"cow-block-size={_chunkSize}") + (_path is null ? string.Empty : ",file=" + _path + (_keep ? ",keep=1" : string.Empty));
 
     /// <inheritdoc/>
     public override DiskOptions Shape(Disk lower, string name)
@@ -147,7 +152,23 @@ internal sealed unsafe partial class CowFilter : BlockFilter
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        _file?.Dispose();
+        if (_file is not null)
+        {
+            _file.Dispose();
+            if (!_keep)
+            {
+                // Like nbdkit's cow overlay: a scratch file, gone with the server.
+                try
+                {
+                    File.Delete(_path!);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // Already gone, or its directory went read-only: nothing of the disk is lost either way.
+                }
+            }
+        }
+
         lock (_lock)
         {
             foreach ((nint address, nuint length) in _slabs)

@@ -105,7 +105,33 @@ public sealed class CowFilterTests : IDisposable
 
         await using DriverInstance inMemory = Stacks.Create($"file:path={_base}|cow");
         Assert.False(inMemory.Disk.TagSet.Options.Blocking);
-        File.Delete(overlay);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task OverlayFile_GoneAtExit_UnlessKept(bool keep)
+    {
+        string overlay = Path.Combine(_directory, "scratch.overlay");
+        byte[] data = Stacks.Pattern(4096, 9);
+        await using (DriverInstance stack = Stacks.Create($"file:path={_base}|cow:file={overlay}" + (keep ? ",keep=1" : string.Empty)))
+        {
+            Assert.True(File.Exists(overlay));
+            await stack.Disk.OpenDevice().WriteAsync(8192, data, RequestFlags.Fua);
+        }
+
+        Assert.Equal(keep, File.Exists(overlay));
+        if (keep)
+        {
+            // What a kept overlay holds: the written blocks at their offsets.
+            using FileStream file = File.OpenRead(overlay);
+            byte[] back = new byte[4096];
+            file.Position = 8192;
+            file.ReadExactly(back);
+            Assert.Equal(data, back);
+        }
+
+        Assert.Equal(_baseData, File.ReadAllBytes(_base));
     }
 
     [Fact]
