@@ -415,6 +415,13 @@ public sealed class StackedDisk : Disk
             return BlockStatus.ReadOnly;
         }
 
+        // Reset-all below would reset the lower disk's zones outside this range too (dm emulates it zone by zone; here a
+        // caller resets the zones one by one).
+        if (op == RequestOp.ZoneResetAll && (ChainOffsetSectors != 0 || CapacitySectors != _bottom.CapacitySectors))
+        {
+            return BlockStatus.NotSupported;
+        }
+
         return sector < 0 || sector + (bytes >> 9) > CapacitySectors ? BlockStatus.Invalid : BlockStatus.Ok;
     }
 

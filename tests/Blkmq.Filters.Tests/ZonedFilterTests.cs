@@ -88,6 +88,28 @@ public sealed class ZonedFilterTests
         Assert.Equal(1 << 20, device.ReportZones(1 << 20, 1)[0].WritePointer);
     }
 
+    [Fact]
+    public async Task ResetAll_ThroughAnOffset_IsRefused_AndLeavesTheZonesBelowAlone()
+    {
+        await using DriverInstance instance = Stacks.Create(Zoned + "|offset:offset=2M,range=2M");
+        BlockDevice bottom = BottomOf(instance.Disk).OpenDevice();
+        await bottom.ZoneAppendAsync(1 << 20, new byte[4096]);
+        BlockIOException error = await Assert.ThrowsAsync<BlockIOException>(async () => await instance.Disk.OpenDevice().ZoneManagementAsync(RequestOp.ZoneResetAll));
+        Assert.Equal(BlockStatus.NotSupported, error.Status);
+        Assert.Equal((1 << 20) + 4096, bottom.ReportZones(1 << 20, 1)[0].WritePointer);
+    }
+
+    [Fact]
+    public async Task ResetAll_ThroughAWholeDiskFilter_ResetsEveryZone()
+    {
+        await using DriverInstance instance = Stacks.Create(Zoned + "|stats|delay:write=1ms");
+        BlockDevice device = instance.Disk.OpenDevice();
+        await device.ZoneAppendAsync(1 << 20, new byte[4096]);
+        await device.ZoneAppendAsync(3 << 20, new byte[4096]);
+        await device.ZoneManagementAsync(RequestOp.ZoneResetAll);
+        Assert.All(device.ReportZones().Skip(1), zone => Assert.Equal(zone.Start, zone.WritePointer));
+    }
+
     [Theory]
     [InlineData("|offset:offset=512K")]
     [InlineData("|offset:offset=1M,range=1536K")]
