@@ -65,14 +65,31 @@ public abstract class CephCluster : IAsyncLifetime
             }
         }
 
-        ToolResult result = await ExternalTool.RunAsync("bash", [Script, "start", Directory, _store], s_scriptTimeout);
-        if (result.ExitCode != 0)
+        // One retry: a start that fails once on a loaded machine (a port taken between its choice and the monitor's
+        // bind, a command timing out) gets a clean second try; both failures are reported if that fails too.
+        string? first = null;
+        for (int attempt = 1; attempt <= 2; attempt++)
         {
-            _failure = $"The test Ceph cluster did not start: {result.StandardError.Trim()}";
+            ToolResult result = await ExternalTool.RunAsync("bash", [Script, "start", Directory, _store], s_scriptTimeout);
+            if (result.ExitCode == 0)
+            {
+                _failure = null;
+                return;
+            }
+
+            // The script reports on stderr, its tools partly on stdout: a failure says both, and the exit status.
+            string[] output = $"{result.StandardError.Trim()}\n{result.StandardOutput.Trim()}".Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            string failure = $"ceph-cluster.sh exit {result.ExitCode}: {string.Join(" | ", output.TakeLast(8))}";
+            first ??= failure;
+            _failure = $"The test Ceph cluster did not start (first try: {first}; second try: {failure})";
+            await ExternalTool.RunAsync("bash", [Script, "stop", Directory], s_scriptTimeout);
+            if (System.IO.Directory.Exists(Directory))
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
         }
     }
 
-    /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
         await ExternalTool.RunAsync("bash", [Script, "stop", Directory], s_scriptTimeout);
