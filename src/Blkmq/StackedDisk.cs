@@ -74,17 +74,13 @@ public sealed class StackedDisk : Disk
         int interval = 0;
         foreach (StackedDisk disk in _chain)
         {
+            ChainOffsetSectors += disk._offsetSectors;
+            _chainHasObservers |= disk._observer is not null;
             int own = disk._observer?.LatencySampleInterval ?? 0;
             if (own > 0)
             {
                 interval = interval == 0 ? own : Math.Min(interval, own);
             }
-        }
-
-        foreach (StackedDisk disk in _chain)
-        {
-            ChainOffsetSectors += disk._offsetSectors;
-            _chainHasObservers |= disk._observer is not null;
         }
 
         if (options.Limits.IsZoned)
@@ -416,8 +412,8 @@ public sealed class StackedDisk : Disk
         }
 
         // Reset-all below would reset the lower disk's zones outside this range too (dm emulates it zone by zone; here a
-        // caller resets the zones one by one).
-        if (op == RequestOp.ZoneResetAll && (ChainOffsetSectors != 0 || CapacitySectors != _bottom.CapacitySectors))
+        // caller resets the zones one by one). A range that is not the whole disk at the bottom has shifted zones.
+        if (op == RequestOp.ZoneResetAll && _zones is ShiftedZones)
         {
             return BlockStatus.NotSupported;
         }
