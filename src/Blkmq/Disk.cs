@@ -282,7 +282,7 @@ public abstract partial class Disk
         // Closing callbacks, then waiting for those already running (Dekker with TryEnterCallback): Poll and
         // CommitRqs never run once the queues are exited.
         Interlocked.Exchange(ref _callbacksClosed, 1);
-        while (Volatile.Read(ref _callbacks) != 0)
+        while (AnyCallbackRunning())
         {
             await Task.Delay(1).ConfigureAwait(false);
         }
@@ -335,8 +335,6 @@ public abstract partial class Disk
     /// </summary>
     internal abstract void SubmitPlanned(ReadOnlySpan<PlannedRequest> plan, Memory<byte>[] segments, IRequestCompletion target, StackedDisk? origin = null);
 
-    internal void EnterCallback() => Interlocked.Increment(ref _callbacks);
-
     /// <summary>Polls the disk's poll queues once; a stacked disk polls the disk below.</summary>
     internal virtual int PollQueues()
     {
@@ -370,11 +368,32 @@ public abstract partial class Disk
     /// <summary>Gets the disk whose freed requests wake this disk's drain waiters: itself, or a stacked disk's request-based disk below.</summary>
     internal virtual Disk DrainSource => this;
 
+    /// <summary>Gets whether removal has closed driver callbacks (see <see cref="HwQueueBase.TryEnterCallback"/>).</summary>
+    internal bool CallbacksClosed => Volatile.Read(ref _callbacksClosed) != 0;
+
+    private bool AnyCallbackRunning()
+    {
+        if (Volatile.Read(ref _callbacks) != 0)
+        {
+            return true;
+        }
+
+        foreach (HwQueueBase queue in Queues)
+        {
+            if (queue.InCallback)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>
-    /// Counts a driver callback that removal must wait out (<c>Poll</c>, <c>CommitRqs</c>); false once removal has
-    /// closed callbacks, and then the callback must not run: the queues are exited or about to be.
+    /// Counts a disk-wide <see cref="Poll"/> that removal must wait out; false once removal has closed callbacks,
+    /// and then the poll must not run: the queues are exited or about to be. Queue callbacks count on their queue.
     /// </summary>
-    internal bool TryEnterCallback()
+    private bool TryEnterCallback()
     {
         // Counted first, checked after (Dekker with RemoveAsync, which closes then waits for the count to drop).
         Interlocked.Increment(ref _callbacks);
@@ -387,7 +406,7 @@ public abstract partial class Disk
         return true;
     }
 
-    internal void ExitCallback() => Interlocked.Decrement(ref _callbacks);
+    private void ExitCallback() => Interlocked.Decrement(ref _callbacks);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool IsGateClosed() => Volatile.Read(ref _gateClosed) != 0;

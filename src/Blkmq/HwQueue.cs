@@ -135,7 +135,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         TimeoutAction action = TimeoutAction.Done;
         if (DriverTraits<TDriver, TData, THw, TDisk>.HasTimeout)
         {
-            Disk.EnterCallback();
+            EnterCallback();
             try
             {
                 action = _driver.Timeout(_diskData, new Request<TData>(typed, generation));
@@ -146,7 +146,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             }
             finally
             {
-                Disk.ExitCallback();
+                ExitCallback();
             }
 
             if (action is not (TimeoutAction.Done or TimeoutAction.ResetTimer or TimeoutAction.WillEnd))
@@ -223,7 +223,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
             return;
         }
 
-        Disk.EnterCallback();
+        EnterCallback();
         try
         {
             _driver.Complete(_diskData, new Request<TData>(typed, generation));
@@ -235,7 +235,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
         }
         finally
         {
-            Disk.ExitCallback();
+            ExitCallback();
         }
 
         if (slot.TryEnd(generation, BlockStatus.IoError))
@@ -321,7 +321,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
 
         // A callback removal waits for: the requests of this batch may all have been failed by a removal already,
         // which then exits the queue; CommitRqs must not reach a driver whose ExitHctx ran.
-        if (!Disk.TryEnterCallback())
+        if (!TryEnterCallback())
         {
             return;
         }
@@ -342,7 +342,7 @@ internal sealed class HwQueue<TDriver, TData, THw, TDisk> : HwQueueBase
                 ExitDispatchLock();
             }
 
-            Disk.ExitCallback();
+            ExitCallback();
         }
     }
 

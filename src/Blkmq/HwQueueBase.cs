@@ -42,6 +42,12 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
     private int _needRestart;
     private ITimer? _delayTimer;
 
+    /// <summary>
+    /// Driver callbacks (<c>Complete</c>, <c>Timeout</c>, <c>CommitRqs</c>) running on this queue now. Per queue, so
+    /// that completions on two queues never share the cache line; removal waits until every queue's count is zero.
+    /// </summary>
+    private int _callbacks;
+
     protected HwQueueBase(Disk disk, TagBitmap tags, int index, bool isPoll)
     {
         Disk = disk;
@@ -65,6 +71,31 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
 
     /// <summary>Requests waiting for dispatch (refused as busy, or held while quiesced); read on the fast path.</summary>
     internal int _dispatchListCount;
+
+    /// <summary>Counts a driver callback that removal must wait out; see <see cref="TryEnterCallback"/>.</summary>
+    internal void EnterCallback() => Interlocked.Increment(ref _callbacks);
+
+    /// <summary>
+    /// Counts a driver callback that removal must wait out; false once removal has closed callbacks, and then the
+    /// callback must not run: the queue is exited or about to be.
+    /// </summary>
+    internal bool TryEnterCallback()
+    {
+        // Counted first, checked after (Dekker with Disk.RemoveAsync, which closes then waits for the counts to drop).
+        Interlocked.Increment(ref _callbacks);
+        if (Disk.CallbacksClosed)
+        {
+            Interlocked.Decrement(ref _callbacks);
+            return false;
+        }
+
+        return true;
+    }
+
+    internal void ExitCallback() => Interlocked.Decrement(ref _callbacks);
+
+    /// <summary>Gets whether a driver callback is running on this queue now.</summary>
+    internal bool InCallback => Volatile.Read(ref _callbacks) != 0;
 
     /// <summary>Gets whether this thread runs a block-layer context (dispatch, completion, timeout scan, poll).</summary>
     public static bool IsBlockLayerContext => t_blockLayerContext != 0 || t_dispatching is not null;
