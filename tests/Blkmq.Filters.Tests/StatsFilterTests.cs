@@ -36,9 +36,9 @@ public sealed class StatsFilterTests
         Assert.Contains($"write: {writes} ops, {writes * 4096} bytes, 0 errors", report, StringComparison.Ordinal);
     }
     [Theory]
-    [InlineData("null:irqmode=0,size=16M,badblocks=2048-2055|stats")]
-    [InlineData("null:irqmode=1,size=16M|error:sectors=2048-2055|stats")]
-    [InlineData("null:irqmode=1,size=16M|error:sectors=2048-2055|stats|pass")]
+    [InlineData("null:irqmode=0,size=16M,badblocks=2048-2055|stats:sample=1")]
+    [InlineData("null:irqmode=1,size=16M|error:sectors=2048-2055|stats:sample=1")]
+    [InlineData("null:irqmode=1,size=16M|error:sectors=2048-2055|stats:sample=1|pass")]
     public async Task Errors_AreCountedExactly_WithBytesAndLatencies(string stack)
     {
         const int Reads = 500;
@@ -69,7 +69,7 @@ public sealed class StatsFilterTests
         Assert.Equal(40, stats.Count(RequestOp.Write));
         Assert.Equal(0, stats.Errors(RequestOp.Write));
 
-        // sample=1 (the default) times every IO: the histogram holds each one.
+        // sample=1 times every IO: the histogram holds each one.
         Assert.Equal(Reads, stats.Timed(RequestOp.Read));
         Assert.Equal(40, stats.Timed(RequestOp.Write));
         Assert.Contains($"read: {Reads} ops, {Reads * 4096L} bytes, {failed} errors", stats.Report(), StringComparison.Ordinal);
@@ -93,6 +93,26 @@ public sealed class StatsFilterTests
         int slots = instance.Disk.TagSet.RequestCount;
         Assert.InRange(stats.Timed(RequestOp.Read), Math.Max(1, (Reads - (7 * slots)) / 8), (Reads / 8) + slots);
         Assert.Contains("1 IO in 8 timed", stats.Report(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Default_TimesOneIoIn64_PerSlot_CountsAll()
+    {
+        const int Reads = 1000;
+        await using DriverInstance instance = Stacks.Create("null:irqmode=0,size=16M|stats");
+        BlockDevice device = instance.Disk.OpenDevice();
+        byte[] buffer = new byte[4096];
+        for (int i = 0; i < Reads; i++)
+        {
+            Assert.Equal(BlockStatus.Ok, await device.ReadStatusAsync(i % 64 * 4096L, buffer));
+        }
+
+        var stats = (StatsFilter)Assert.Single(FilterStack.FindFilters(instance));
+        Assert.Equal(Reads, stats.Count(RequestOp.Read));
+        int slots = instance.Disk.TagSet.RequestCount;
+        Assert.InRange(stats.Timed(RequestOp.Read), Math.Max(1, (Reads - (63 * slots)) / 64), (Reads / 64) + slots);
+        Assert.Contains($"1 IO in {StatsFilter.DefaultSample} timed", stats.Report(), StringComparison.Ordinal);
+        Assert.Equal(string.Empty, stats.Parameters);
     }
 
     [Fact]
