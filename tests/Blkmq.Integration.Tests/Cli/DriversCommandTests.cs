@@ -30,6 +30,9 @@ public sealed class DriversCommandTests
         Assert.Contains("  memory_backed=0 ", nullDriver, StringComparison.Ordinal);
         Assert.Contains("  irqmode=1 ", nullDriver, StringComparison.Ordinal);
         Assert.Contains("completion_nsec=10000", nullDriver, StringComparison.Ordinal);
+
+        // A default longer than the column still leaves space before its description.
+        Assert.Matches(@"\n  zone_append_max_sectors=2147483647 +\S", nullDriver);
         Assert.Equal(string.Empty, result.StandardError);
     }
 
