@@ -80,7 +80,10 @@ internal sealed class TagBitmap
     /// <summary>Gets or sets where a woken waiter's continuation runs instead of the thread pool: the simulator only (see <see cref="TagSetCore.WorkScheduler"/>).</summary>
     internal IWorkScheduler? WorkScheduler { get; set; }
 
-    /// <summary>Tries to take a free tag without waiting; fails also while others wait, to keep them in order.</summary>
+    /// <summary>
+    /// Tries to take a free tag without waiting. While others wait, they are served first, in order, and this call
+    /// takes a tag only if one is left after them: it fails only when no tag is free.
+    /// </summary>
     /// <param name="tag">The tag taken.</param>
     /// <returns>Whether a tag was taken.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -88,8 +91,7 @@ internal sealed class TagBitmap
     {
         if (Volatile.Read(ref _waiterCount) != 0)
         {
-            tag = -1;
-            return false;
+            return TryAllocateBehindWaiters(out tag);
         }
 
         return TryAllocateCore(out tag);
@@ -104,6 +106,7 @@ internal sealed class TagBitmap
             return new ValueTask<int>(tag);
         }
 
+        TestHookAfterMiss?.Invoke();
         TagWaiter waiter;
         lock (_waitLock)
         {
@@ -113,6 +116,7 @@ internal sealed class TagBitmap
             Interlocked.Increment(ref _waiterCount);
         }
 
+        TestHookAfterQueued?.Invoke();
         WakeWaiters();
         return new ValueTask<int>(waiter, waiter.Version);
     }
@@ -193,23 +197,55 @@ internal sealed class TagBitmap
         return false;
     }
 
+    /// <summary>
+    /// Test seams of the slow path (never set outside tests; the fast path does not read them): after
+    /// <see cref="AllocateAsync"/> found no tag, and after it queued its waiter but before it served the queue.
+    /// </summary>
+    internal Action? TestHookAfterMiss { get; set; }
+
+    /// <inheritdoc cref="TestHookAfterMiss"/>
+    internal Action? TestHookAfterQueued { get; set; }
+
+    // A waiter may be queued while tags are free: between a free that saw no waiter and the waiter's own pass over the
+    // queue. Serving the queue here first keeps the order and never fails this caller while a tag is left.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryAllocateBehindWaiters(out int tag)
+    {
+        lock (_waitLock)
+        {
+            ServeWaitersLocked();
+            if (_waiters.Count == 0)
+            {
+                return TryAllocateCore(out tag);
+            }
+        }
+
+        tag = -1;
+        return false;
+    }
+
     private void WakeWaiters()
     {
         lock (_waitLock)
         {
-            while (_waiters.Count > 0 && TryAllocateCore(out int tag))
+            ServeWaitersLocked();
+        }
+    }
+
+    private void ServeWaitersLocked()
+    {
+        while (_waiters.Count > 0 && TryAllocateCore(out int tag))
+        {
+            TagWaiter waiter = _waiters.Dequeue();
+            Interlocked.Decrement(ref _waiterCount);
+            if (WorkScheduler is { } scheduler)
             {
-                TagWaiter waiter = _waiters.Dequeue();
-                Interlocked.Decrement(ref _waiterCount);
-                if (WorkScheduler is { } scheduler)
-                {
-                    // The simulator orders the waiter's wake-up with everything else it runs.
-                    scheduler.Queue(new TagWake(waiter, tag));
-                }
-                else
-                {
-                    waiter.SetResult(tag);
-                }
+                // The simulator orders the waiter's wake-up with everything else it runs.
+                scheduler.Queue(new TagWake(waiter, tag));
+            }
+            else
+            {
+                waiter.SetResult(tag);
             }
         }
     }
