@@ -43,14 +43,8 @@ internal sealed class DriversCommand : Command
         foreach (DriverParameter parameter in parameters)
         {
             string assignment = parameter.Name + "=" + parameter.DefaultValue;
-            // An assignment longer than the column gets its own two spaces, never runs into its description.
-            text.Append("  ").Append(assignment.PadRight(width + 2));
-            if (assignment.Length >= width + 2)
-            {
-                text.Append("  ");
-            }
-
-            text.AppendLine(parameter.Description);
+            // An assignment longer than the column still gets two spaces before its description.
+            text.Append("  ").Append(assignment.PadRight(Math.Max(width, assignment.Length) + 2)).AppendLine(parameter.Description);
         }
 
         return text.ToString();

@@ -137,7 +137,7 @@ public abstract partial class Disk
         // Counted as a callback, and checked after counting (Dekker with RemoveAsync), so the driver's Poll never
         // runs on a queue that removal has exited. Polling stays open while removal drains: polled requests
         // complete only through it.
-        if (!TryEnterCallback())
+        if (!TryEnterCallback(ref _callbacks))
         {
             return 0;
         }
@@ -368,9 +368,6 @@ public abstract partial class Disk
     /// <summary>Gets the disk whose freed requests wake this disk's drain waiters: itself, or a stacked disk's request-based disk below.</summary>
     internal virtual Disk DrainSource => this;
 
-    /// <summary>Gets whether removal has closed driver callbacks (see <see cref="HwQueueBase.TryEnterCallback"/>).</summary>
-    internal bool CallbacksClosed => Volatile.Read(ref _callbacksClosed) != 0;
-
     private bool AnyCallbackRunning()
     {
         if (Volatile.Read(ref _callbacks) != 0)
@@ -390,16 +387,17 @@ public abstract partial class Disk
     }
 
     /// <summary>
-    /// Counts a disk-wide <see cref="Poll"/> that removal must wait out; false once removal has closed callbacks,
-    /// and then the poll must not run: the queues are exited or about to be. Queue callbacks count on their queue.
+    /// Counts a driver callback that removal must wait out on <paramref name="counter"/> (this disk's, for a disk-wide
+    /// <see cref="Poll"/>; a queue's own, for that queue's callbacks); false once removal has closed callbacks, and
+    /// then the callback must not run: the queues are exited or about to be.
     /// </summary>
-    private bool TryEnterCallback()
+    internal bool TryEnterCallback(ref int counter)
     {
-        // Counted first, checked after (Dekker with RemoveAsync, which closes then waits for the count to drop).
-        Interlocked.Increment(ref _callbacks);
+        // Counted first, checked after (Dekker with RemoveAsync, which closes then waits for the counts to drop).
+        Interlocked.Increment(ref counter);
         if (Volatile.Read(ref _callbacksClosed) != 0)
         {
-            Interlocked.Decrement(ref _callbacks);
+            Interlocked.Decrement(ref counter);
             return false;
         }
 

@@ -4,8 +4,8 @@ using Blkmq.Metrics;
 namespace Blkmq;
 
 /// <summary>
-/// Accumulates a disk's statistics without a shared atomic per IO: every request slot has its own shard
-/// (whole cache lines of its own), written with plain stores by the one thread that ends that slot's IO, which owns the slot
+/// Accumulates a disk's statistics without a shared atomic per IO: every request slot has its own shard (cache
+/// lines of its own), written with plain stores by the one thread that ends that slot's IO, which owns the slot
 /// exclusively at that moment. A snapshot sums the shards; it may be a few IOs behind, never torn (64-bit fields).
 /// Busy time follows Linux' <c>update_io_ticks</c>: one compare-and-swap per millisecond, not per IO.
 /// <para>

@@ -75,22 +75,8 @@ internal abstract class HwQueueBase : IThreadPoolWorkItem
     /// <summary>Counts a driver callback that removal must wait out; see <see cref="TryEnterCallback"/>.</summary>
     internal void EnterCallback() => Interlocked.Increment(ref _callbacks);
 
-    /// <summary>
-    /// Counts a driver callback that removal must wait out; false once removal has closed callbacks, and then the
-    /// callback must not run: the queue is exited or about to be.
-    /// </summary>
-    internal bool TryEnterCallback()
-    {
-        // Counted first, checked after (Dekker with Disk.RemoveAsync, which closes then waits for the counts to drop).
-        Interlocked.Increment(ref _callbacks);
-        if (Disk.CallbacksClosed)
-        {
-            Interlocked.Decrement(ref _callbacks);
-            return false;
-        }
-
-        return true;
-    }
+    /// <summary>Counts a driver callback that removal must wait out, unless removal has closed callbacks (see <see cref="Disk.TryEnterCallback"/>).</summary>
+    internal bool TryEnterCallback() => Disk.TryEnterCallback(ref _callbacks);
 
     internal void ExitCallback() => Interlocked.Decrement(ref _callbacks);
 

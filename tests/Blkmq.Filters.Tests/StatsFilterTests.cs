@@ -76,43 +76,25 @@ public sealed class StatsFilterTests
         Assert.Equal(failed, instance.Disk.GetStatistics().ReadErrors);
     }
 
-    [Fact]
-    public async Task Sampled_TimesSomeIos_CountsAll()
+    [Theory]
+    [InlineData("|stats:sample=8", 4000, 8, "sample=8")]
+    [InlineData("|stats", 1000, StatsFilter.DefaultSample, "")]
+    public async Task Sampled_TimesOneIoInNPerSlot_CountsAll(string filter, int reads, int sample, string parameters)
     {
-        const int Reads = 4000;
-        await using DriverInstance instance = Stacks.Create("null:irqmode=0,size=16M|stats:sample=8");
+        await using DriverInstance instance = Stacks.Create("null:irqmode=0,size=16M" + filter);
         BlockDevice device = instance.Disk.OpenDevice();
         byte[] buffer = new byte[4096];
-        for (int i = 0; i < Reads; i++)
+        for (int i = 0; i < reads; i++)
         {
             Assert.Equal(BlockStatus.Ok, await device.ReadStatusAsync(i % 64 * 4096L, buffer));
         }
 
         var stats = (StatsFilter)Assert.Single(FilterStack.FindFilters(instance));
-        Assert.Equal(Reads, stats.Count(RequestOp.Read));
+        Assert.Equal(reads, stats.Count(RequestOp.Read));
         int slots = instance.Disk.TagSet.RequestCount;
-        Assert.InRange(stats.Timed(RequestOp.Read), Math.Max(1, (Reads - (7 * slots)) / 8), (Reads / 8) + slots);
-        Assert.Contains("1 IO in 8 timed", stats.Report(), StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Default_TimesOneIoIn64_PerSlot_CountsAll()
-    {
-        const int Reads = 1000;
-        await using DriverInstance instance = Stacks.Create("null:irqmode=0,size=16M|stats");
-        BlockDevice device = instance.Disk.OpenDevice();
-        byte[] buffer = new byte[4096];
-        for (int i = 0; i < Reads; i++)
-        {
-            Assert.Equal(BlockStatus.Ok, await device.ReadStatusAsync(i % 64 * 4096L, buffer));
-        }
-
-        var stats = (StatsFilter)Assert.Single(FilterStack.FindFilters(instance));
-        Assert.Equal(Reads, stats.Count(RequestOp.Read));
-        int slots = instance.Disk.TagSet.RequestCount;
-        Assert.InRange(stats.Timed(RequestOp.Read), Math.Max(1, (Reads - (63 * slots)) / 64), (Reads / 64) + slots);
-        Assert.Contains($"1 IO in {StatsFilter.DefaultSample} timed", stats.Report(), StringComparison.Ordinal);
-        Assert.Equal(string.Empty, stats.Parameters);
+        Assert.InRange(stats.Timed(RequestOp.Read), Math.Max(1, (reads - ((sample - 1) * slots)) / sample), (reads / sample) + slots);
+        Assert.Contains($"1 IO in {sample} timed", stats.Report(), StringComparison.Ordinal);
+        Assert.Equal(parameters, stats.Parameters);
     }
 
     [Fact]
