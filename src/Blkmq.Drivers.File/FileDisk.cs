@@ -138,14 +138,21 @@ public sealed unsafe class FileDisk : IDisposable
         return _directFd;
     }
 
-    /// <summary>Gets whether reads try the page cache inside <c>QueueRq</c> first (<see cref="FileIo.TryReadCached"/>).</summary>
+    /// <summary>Gets whether reads try the page cache inside <c>QueueRq</c> first (<see cref="FileIo.TryTransferInline"/>).</summary>
     internal bool TriesCachedReads => !_noWaitUnsupported && !IsBlockDevice;
 
     /// <summary>
-    /// Gets the <c>preadv2</c> flags of a cached read: <c>RWF_NOWAIT</c>, or none on tmpfs, whose pages are memory
-    /// (a read there never waits for a device) and which refuses <c>RWF_NOWAIT</c> with EOPNOTSUPP.
+    /// Gets whether the file lives on tmpfs, whose pages are memory: a read or a write there never waits for a
+    /// device, so both are done inside <c>QueueRq</c> (<see cref="FileIo.TryTransferInline"/>), as nbdkit's file
+    /// plugin does them on its connection thread; io_uring would only hand them to its worker threads.
     /// </summary>
-    internal int CachedReadFlags { get; private set; } = Libc.RwfNowait;
+    internal bool InMemory { get; private set; }
+
+    /// <summary>
+    /// Gets the <c>preadv2</c> flags of a cached read: <c>RWF_NOWAIT</c>, or none on tmpfs (<see cref="InMemory"/>),
+    /// which refuses <c>RWF_NOWAIT</c> with EOPNOTSUPP.
+    /// </summary>
+    internal int CachedReadFlags => InMemory ? 0 : Libc.RwfNowait;
 
     /// <summary>Stops cached reads inside <c>QueueRq</c>: <c>RWF_NOWAIT</c> is not supported here.</summary>
     internal void NoteNoWaitUnsupported() => _noWaitUnsupported = true;
@@ -295,7 +302,7 @@ public sealed unsafe class FileDisk : IDisposable
         byte* statfs = stackalloc byte[256];
         if (!IsBlockDevice && Libc.Fstatfs(_fd, statfs) == 0 && *(long*)statfs == Libc.TmpfsMagic)
         {
-            CachedReadFlags = 0;
+            InMemory = true;
         }
         if (Size % LogicalBlockSize != 0)
         {

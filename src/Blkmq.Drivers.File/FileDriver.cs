@@ -7,8 +7,8 @@ namespace Blkmq.Drivers.File;
 /// The file driver: a disk backed by a regular file or a block device. <c>QueueRq</c> hands each request to its
 /// hardware queue's engine (<see cref="FileHwQueue"/>), which ends it from its own thread when the kernel is done;
 /// a request that times out is aborted and answered <see cref="TimeoutAction.WillEnd"/>, because the kernel may still
-/// be writing its buffers (rule 8). A read whose bytes are all in the page cache is served and ended inside
-/// <c>QueueRq</c> (<see cref="FileIo.TryReadCached"/>), as a synchronous server would.
+/// be writing its buffers (rule 8). A read whose bytes are all in the page cache, and on tmpfs a write too, is served
+/// and ended inside <c>QueueRq</c> (<see cref="FileIo.TryTransferInline"/>), as a synchronous server would.
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
 public readonly struct FileDriver : IBlockDriver<FileRequest, FileHwQueue, FileDisk>
@@ -29,9 +29,17 @@ public readonly struct FileDriver : IBlockDriver<FileRequest, FileHwQueue, FileD
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public BlockStatus QueueRq(ref FileHwQueue hwQueue, FileDisk disk, Request<FileRequest> request, bool isLast)
     {
-        if (request.Op == RequestOp.Read)
+        RequestOp op = request.Op;
+        if (op == RequestOp.Read)
         {
-            if (disk.TriesCachedReads && FileIo.TryReadCached(disk, request))
+            if (disk.TriesCachedReads && FileIo.TryTransferInline(disk, request, write: false))
+            {
+                return BlockStatus.Ok;
+            }
+        }
+        else if (op == RequestOp.Write)
+        {
+            if (disk.InMemory && FileIo.TryTransferInline(disk, request, write: true))
             {
                 return BlockStatus.Ok;
             }

@@ -76,11 +76,14 @@ internal static unsafe class FileIo
     /// than wait for the device. When the whole segment was cached the request is ended here (the block layer
     /// completes the submitter inline, with no thread hop: nbdkit's <c>pread</c> on its connection thread costs the
     /// same); otherwise nothing happened and the engine reads it as usual. Reads that <c>O_DIRECT</c> would serve
-    /// are left to the engine: they go to the device, not the cache. On tmpfs, whose pages are memory and which has
-    /// no <c>RWF_NOWAIT</c>, the read is a plain <c>preadv2</c>.
+    /// are left to the engine: they go to the device, not the cache. On tmpfs (<see cref="FileDisk.InMemory"/>),
+    /// whose pages are memory and which has no <c>RWF_NOWAIT</c>, the read is a plain <c>preadv2</c>, and a write is
+    /// served the same way: <c>pwritev2</c> (<c>RWF_DSYNC</c> for FUA, which tmpfs meets at once). A write that
+    /// fails or is short here (ENOSPC on a full tmpfs) is left to the engine, which writes it all again and reports
+    /// the error: writing the same bytes twice is harmless, and the client sees one answer.
     /// </summary>
     /// <returns>Whether the request was ended.</returns>
-    public static bool TryReadCached(FileDisk disk, Request<FileRequest> request)
+    public static bool TryTransferInline(FileDisk disk, Request<FileRequest> request, bool write)
     {
         if (request.Segments.Count != 1)
         {
@@ -99,14 +102,16 @@ internal static unsafe class FileIo
                 return false;
             }
 
-            done = Libc.Preadv2(disk.Fd, &iov, 1, offset, disk.CachedReadFlags);
+            done = write
+                ? Libc.Pwritev2(disk.Fd, &iov, 1, offset, (request.Flags & RequestFlags.Fua) != 0 ? Libc.RwfDsync : 0)
+                : Libc.Preadv2(disk.Fd, &iov, 1, offset, disk.CachedReadFlags);
         }
 
         if (done != segment.Length)
         {
             // EAGAIN (not cached), a partial copy (the engine reads it all again), or a kernel or file system without
             // RWF_NOWAIT (EOPNOTSUPP): stop trying on this disk.
-            if (done < 0 && Marshal.GetLastPInvokeError() == Errno.EOPNOTSUPP)
+            if (!write && done < 0 && Marshal.GetLastPInvokeError() == Errno.EOPNOTSUPP)
             {
                 disk.NoteNoWaitUnsupported();
             }

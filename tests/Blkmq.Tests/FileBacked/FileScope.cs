@@ -2,9 +2,19 @@ using Blkmq.Drivers.File;
 
 namespace Blkmq.Tests.FileBacked;
 
-/// <summary>A fresh temp directory with a file disk in it; disposing removes the disk and the directory.</summary>
+/// <summary>
+/// A fresh temp directory with a file disk in it; disposing removes the disk and the directory. The directory is on a
+/// disk (<see cref="OnDisk"/>) unless the test asks for tmpfs (<see cref="InMemory"/>): on tmpfs the driver does reads
+/// and writes inside <c>QueueRq</c>, so tests of the engines' threads would never see them.
+/// </summary>
 internal sealed class FileScope : IAsyncDisposable
 {
+    /// <summary>A directory on a real file system (Debian keeps <c>/var/tmp</c> on disk; <c>/tmp</c> may be tmpfs).</summary>
+    public const string OnDisk = "/var/tmp";
+
+    /// <summary>A tmpfs directory.</summary>
+    public const string InMemory = "/dev/shm";
+
     private FileScope(string directory) => Directory = directory;
 
     public string Directory { get; }
@@ -15,17 +25,17 @@ internal sealed class FileScope : IAsyncDisposable
 
     public Disk Disk => Block!.Disk;
 
-    public static FileScope CreateDirectory()
+    public static FileScope CreateDirectory(string parent = OnDisk)
     {
-        string directory = Path.Combine(Path.GetTempPath(), "blkmq-file-" + Guid.NewGuid().ToString("N")[..12]);
+        string directory = Path.Combine(parent, "blkmq-file-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
         return new FileScope(directory);
     }
 
     /// <summary>Creates a sparse image of <paramref name="size"/> bytes and a disk on it with <paramref name="engine"/>.</summary>
-    public static FileScope Create(FileEngine engine, long size = 16 << 20, string extra = "")
+    public static FileScope Create(FileEngine engine, long size = 16 << 20, string extra = "", string parent = OnDisk)
     {
-        FileScope scope = CreateDirectory();
+        FileScope scope = CreateDirectory(parent);
         scope.Open(FileDriverOptions.Parse($"path={scope.ImagePath},create={size},engine={FileDriverOptions.FormatEngine(engine)}{extra}"));
         return scope;
     }
