@@ -91,11 +91,19 @@ public sealed class Rule1DoubleEndTests
         ValueTask read = rig.Device.ReadAsync(0, new byte[512]);
         Request<TestRequest> request = await rig.Data.NextAsync();
 
+        // The completion context is held until the asserts are done: once its Complete callback runs, the driver owns
+        // the request again, and an End from here could race with the callback's (this test's old flake).
+        var held = new HeldWork();
+        rig.TagSet.WorkScheduler = held;
         request.Complete(BlockStatus.Ok);
 
         // Handed to the completion context: the block layer owns it until the Complete callback.
+        Assert.Equal(1, held.Count);
         Assert.Throws<InvalidOperationException>(() => request.End(BlockStatus.IoError));
         Assert.Throws<InvalidOperationException>(() => request.Complete(BlockStatus.IoError));
+        Assert.Equal(0, rig.Data.CompleteCalls);
+        rig.TagSet.WorkScheduler = null;
+        held.ReleaseToThreadPool();
         await read;
         Assert.Equal(1, rig.Data.CompleteCalls);
         rig.AssertIdle();
@@ -111,6 +119,24 @@ public sealed class Rule1DoubleEndTests
         catch (BlockIOException ex) when (ex.Status == BlockStatus.IoError)
         {
             return true;
+        }
+    }
+
+    /// <summary>Keeps the block layer's work items (the completion context) until released.</summary>
+    private sealed class HeldWork : IWorkScheduler
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<IThreadPoolWorkItem> _items = new();
+
+        public int Count => _items.Count;
+
+        public void Queue(IThreadPoolWorkItem item) => _items.Enqueue(item);
+
+        public void ReleaseToThreadPool()
+        {
+            while (_items.TryDequeue(out IThreadPoolWorkItem? item))
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(item, preferLocal: false);
+            }
         }
     }
 }
