@@ -36,15 +36,23 @@ for target in "${targets[@]}"; do
   [ -d "fuzz/corpus/$target" ] || { echo "fuzz.sh: unknown target '$target' (known: ${all_targets[*]})" >&2; exit 2; }
 done
 
+# One <test> per target for --result-xml (scripts/test.sh prints a failed one's message in its summary).
+test_lines=""
+xml_escape() { sed 's/&/\&amp;/g; s/</\&lt;/g; s/>/\&gt;/g; s/"/\&quot;/g' <<<"$1"; }
+add_test() { # target Pass|Fail [message]
+  local message=""
+  [ -n "${3:-}" ] && message="<failure><message>$(xml_escape "$3")</message></failure>"
+  test_lines+="<test name=\"fuzz $1\" result=\"$2\">$message</test>"
+}
 write_result() { # passed failed skipped
-  [ -n "$result_xml" ] && printf '<assemblies><assembly name="fuzz" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$result_xml"
+  [ -n "$result_xml" ] && printf '<assemblies><assembly name="fuzz" passed="%s" failed="%s" skipped="%s">%s</assembly></assemblies>\n' "$1" "$2" "$3" "$test_lines" >"$result_xml"
   return 0
 }
 
 export PATH="$PATH:$HOME/.dotnet/tools"
 if ! command -v afl-fuzz >/dev/null 2>&1 || ! command -v sharpfuzz >/dev/null 2>&1; then
   echo "fuzz.sh: afl-fuzz (Debian afl++) or sharpfuzz (dotnet tool SharpFuzz.CommandLine) is missing; scripts/install-test-tools.sh installs them" >&2
-  if [ "${CI:-}" = "true" ]; then write_result 0 1 0; else write_result 0 0 ${#targets[@]}; fi
+  if [ "${CI:-}" = "true" ]; then add_test tools Fail "afl-fuzz or sharpfuzz is missing"; write_result 0 1 0; else write_result 0 0 ${#targets[@]}; fi
   exit 1
 fi
 
@@ -57,6 +65,7 @@ bin="$out/bin"
 if [ -n "$build" ] && ! dotnet build fuzz/Blkmq.Fuzz/Blkmq.Fuzz.csproj -c "${CONFIGURATION:-Release}" -nologo -v quiet >"$out/build.log" 2>&1; then
   cat "$out/build.log" >&2
   echo "fuzz.sh: build failed" >&2
+  add_test build Fail "the harness did not build (fuzz.sh's output has the build log)"
   write_result 0 1 0
   exit 1
 fi
@@ -65,6 +74,7 @@ for assembly in Blkmq Blkmq.Nbd Blkmq.Fuse Blkmq.Drivers.Null Blkmq.Cli; do
   if ! sharpfuzz "$bin/$assembly.dll" >>"$out/instrument.log" 2>&1; then
     cat "$out/instrument.log" >&2
     echo "fuzz.sh: sharpfuzz could not instrument $assembly.dll" >&2
+    add_test instrument Fail "sharpfuzz could not instrument $assembly.dll"
     write_result 0 1 0
     exit 1
   fi
@@ -108,6 +118,9 @@ wait
 stat_of() { # file key
   sed -n "s/^$2 *: *//p" "$1" 2>/dev/null | head -1
 }
+afl_error() { # target: afl-fuzz's first ABORT or ERROR line, colours stripped
+  grep -a -m1 -A1 'ABORT\|ERROR' "$out/$1.log" 2>/dev/null | sed 's/\x1b\[[0-9;]*[a-zA-Z]//g' | tr -s ' \n' ' ' | head -c 300
+}
 
 passed=0
 failed=0
@@ -117,6 +130,7 @@ for target in "${targets[@]}"; do
   if [ ! -f "$stats" ]; then
     printf '%-18s afl-fuzz did not run (exit %s); see %s\n' "$target" "$(cat "$out/$target.rc" 2>/dev/null)" "$out/$target.log"
     grep -a -A2 'ABORT\|ERROR' "$out/$target.log" | sed 's/\x1b\[[0-9;]*[a-zA-Z]//g; s/^/    /'
+    add_test "$target" Fail "afl-fuzz did not run (exit $(cat "$out/$target.rc" 2>/dev/null)): $(afl_error "$target")"
     failed=$((failed + 1))
     continue
   fi
@@ -125,6 +139,7 @@ for target in "${targets[@]}"; do
   if [ "$(cat "$out/$target.rc" 2>/dev/null)" != 0 ] || [ "$(stat_of "$stats" execs_done)" = 0 ]; then
     printf '%-18s afl-fuzz failed (exit %s, %s executions); see %s\n' "$target" "$(cat "$out/$target.rc" 2>/dev/null)" "$(stat_of "$stats" execs_done)" "$out/$target.log"
     grep -a -A2 'ABORT\|ERROR' "$out/$target.log" | sed 's/\x1b\[[0-9;]*[a-zA-Z]//g; s/^/    /'
+    add_test "$target" Fail "afl-fuzz failed (exit $(cat "$out/$target.rc" 2>/dev/null), $(stat_of "$stats" execs_done) executions): $(afl_error "$target")"
     failed=$((failed + 1))
     continue
   fi
@@ -132,10 +147,21 @@ for target in "${targets[@]}"; do
     "$(stat_of "$stats" corpus_count)" "$(stat_of "$stats" corpus_found)" "${crashes:-?}" "${hangs:-?}"
   if [ "${crashes:-1}" = 0 ] && [ "${hangs:-1}" = 0 ]; then
     passed=$((passed + 1))
+    add_test "$target" Pass
   else
     failed=$((failed + 1))
     # The first few; replay one with: dotnet fuzz/Blkmq.Fuzz/bin/Release/net10.0/Blkmq.Fuzz.dll TARGET FILE
     ls -d "$out/$target"/default/crashes/id* "$out/$target"/default/hangs/id* 2>/dev/null | head -5 | sed 's/^/    finding: /'
+    # The first finding replayed once outside afl (uninstrumented build), so that the summary says what it was; its
+    # bytes in base64, so that a finding on a machine whose output is gone can still be replayed.
+    first=$(ls -d "$out/$target"/default/crashes/id* "$out/$target"/default/hangs/id* 2>/dev/null | head -1)
+    replay=""
+    if [ -n "$first" ]; then
+      replay=$(timeout 60 dotnet "fuzz/Blkmq.Fuzz/bin/${CONFIGURATION:-Release}/net10.0/Blkmq.Fuzz.dll" "$target" "$first" 2>&1 | grep -a -m1 '^FINDING\|^ok ' | sed "s|$first|the input|")
+      echo "    replayed: ${replay:-no verdict within 60 s (a hang)}"
+      echo "    input (base64): $(base64 -w0 "$first" | head -c 2000)"
+    fi
+    add_test "$target" Fail "$crashes crash(es), $hangs hang(s); first $(basename "$(dirname "$first")"): ${replay:-replay gave no verdict within 60 s}; input base64 $(base64 -w0 "$first" 2>/dev/null | head -c 600)"
   fi
 done
 write_result "$passed" "$failed" 0

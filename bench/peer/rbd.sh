@@ -9,7 +9,8 @@
 #
 # Environment: CEPH_CONF (an existing cluster; default: start one with scripts/ceph-cluster.sh, memstore), SIZE
 # (image size, default 256M), RUNTIME (seconds per fio run, default 3), ROUNDS (default 3), COPY_SIZE (default
-# 128M), RBD_PARAMS (more rbd driver parameters for blkmq, e.g. poll=20), BLKMQ (a built blkmq; default: build it). Every process started here is stopped by its pid.
+# 128M), RBD_PARAMS (more rbd driver parameters for blkmq, e.g. poll=20), BLKMQ (a built blkmq; default: build it),
+# RAW (a file to keep every measurement in, TSV: job, server, value). Every process started here is stopped by its pid.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -68,7 +69,7 @@ start_server() { # blkmq|qemu-nbd -> sets URI
   URI="nbd://127.0.0.1:$p/vm"
 }
 
-RAW="$WORK/raw.tsv"
+RAW="${RAW:-$WORK/raw.tsv}"
 : >"$RAW"
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
 fio_iops() { # engine-args... ; prints IOPS
