@@ -158,6 +158,7 @@ for target in "${targets[@]}"; do
     replay=""
     if [ -n "$first" ]; then
       replay=$(timeout 60 dotnet "fuzz/Blkmq.Fuzz/bin/${CONFIGURATION:-Release}/net10.0/Blkmq.Fuzz.dll" "$target" "$first" 2>&1 | grep -a -m1 '^FINDING\|^ok ' | sed "s|$first|the input|")
+      [[ "$replay" == ok* ]] && replay="a replay outside afl passed (not reproduced)"
       echo "    replayed: ${replay:-no verdict within 60 s (a hang)}"
       echo "    input (base64): $(base64 -w0 "$first" | head -c 2000)"
     fi
