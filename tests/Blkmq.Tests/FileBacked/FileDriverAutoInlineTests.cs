@@ -180,18 +180,23 @@ public sealed class FileDriverAutoInlineTests
         }))).WaitAsync(Bound, TestContext.Current.CancellationToken);
 
         // Back at queue depth 1 after hundreds of batches (the runner parked meanwhile): the ring thread inlines again.
-        int onRing = await Task.Run(async () =>
+        // Not necessarily at once: a takeover during the depth-32 phase (a worker's continuation descheduled while it
+        // held the ring) suspends inlining for InlineSuspendTicks (about 0.1 s), longer than 64 writes take on a fast
+        // disk; so write at depth 1 for up to 5 s, until 16 continuations ran on the ring thread.
+        (int onRing, int writes) = await Task.Run(async () =>
         {
-            int ring = 0;
-            for (int i = 0; i < 64; i++)
+            int ring = 0, count = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (ring < 16 && clock.Elapsed < TimeSpan.FromSeconds(5))
             {
+                int i = count++ % 64;
                 await device.WriteAsync(i * 4096L, model.AsMemory(i * 4096, 4096));
                 ring += OnRingThread() ? 1 : 0;
             }
 
-            return ring;
+            return (ring, count);
         }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
-        Assert.True(onRing >= 16, $"{onRing} of 64 continuations at depth 1 ran on the ring thread");
+        Assert.True(onRing >= 16, $"{onRing} of {writes} continuations at depth 1 in 5 s ran on the ring thread");
 
         await device.FlushAsync();
         await scope.CloseAsync();
