@@ -155,14 +155,17 @@ for target in "${targets[@]}"; do
     # The first finding replayed once outside afl (uninstrumented build), so that the summary says what it was; its
     # bytes in base64, so that a finding on a machine whose output is gone can still be replayed.
     first=$(ls -d "$out/$target"/default/crashes/id* "$out/$target"/default/hangs/id* 2>/dev/null | head -1)
-    replay=""
     if [ -n "$first" ]; then
       replay=$(timeout 60 dotnet "fuzz/Blkmq.Fuzz/bin/${CONFIGURATION:-Release}/net10.0/Blkmq.Fuzz.dll" "$target" "$first" 2>&1 | grep -a -m1 '^FINDING\|^ok ' | sed "s|$first|the input|")
       [[ "$replay" == ok* ]] && replay="a replay outside afl passed (not reproduced)"
-      echo "    replayed: ${replay:-no verdict within 60 s (a hang)}"
-      echo "    input (base64): $(base64 -w0 "$first" | head -c 2000)"
+      replay=${replay:-no verdict within 60 s (a hang)}
+      input=$(base64 -w0 "$first")
+      echo "    replayed: $replay"
+      echo "    input (base64): ${input:0:2000}"
+      add_test "$target" Fail "$crashes crash(es), $hangs hang(s); first $(basename "$(dirname "$first")"): $replay; input base64 ${input:0:600}"
+    else
+      add_test "$target" Fail "$crashes crash(es), $hangs hang(s); no finding file saved"
     fi
-    add_test "$target" Fail "$crashes crash(es), $hangs hang(s); first $(basename "$(dirname "$first")"): ${replay:-replay gave no verdict within 60 s}; input base64 $(base64 -w0 "$first" 2>/dev/null | head -c 600)"
   fi
 done
 write_result "$passed" "$failed" 0

@@ -109,8 +109,8 @@ internal static unsafe class FileIo
 
         if (done != segment.Length)
         {
-            // EAGAIN (not cached), a partial copy (the engine reads it all again), or a kernel or file system without
-            // RWF_NOWAIT (EOPNOTSUPP): stop trying on this disk.
+            // The engine does it all again. A read: EAGAIN (not cached), a partial copy, or a kernel or file system
+            // without RWF_NOWAIT (EOPNOTSUPP: stop trying on this disk). A write: ENOSPC or a short write.
             if (!write && done < 0 && Marshal.GetLastPInvokeError() == Errno.EOPNOTSUPP)
             {
                 disk.NoteNoWaitUnsupported();
