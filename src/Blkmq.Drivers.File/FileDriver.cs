@@ -34,6 +34,7 @@ public readonly struct FileDriver : IBlockDriver<FileRequest, FileHwQueue, FileD
         {
             if (disk.TriesCachedReads && FileIo.TryTransferInline(disk, request, write: false))
             {
+                hwQueue.NoteInlineTransfer();
                 return BlockStatus.Ok;
             }
         }
@@ -41,6 +42,7 @@ public readonly struct FileDriver : IBlockDriver<FileRequest, FileHwQueue, FileD
         {
             if (disk.InMemory && FileIo.TryTransferInline(disk, request, write: true))
             {
+                hwQueue.NoteInlineTransfer();
                 return BlockStatus.Ok;
             }
         }

@@ -6,6 +6,15 @@ namespace Blkmq.Drivers.File;
 /// </summary>
 public abstract class FileHwQueue : IDisposable
 {
+    /// <summary>
+    /// Gets the requests of this queue served and ended inside <c>QueueRq</c> (<see cref="FileIo.TryTransferInline"/>)
+    /// instead of by the engine. Only <c>QueueRq</c> writes it, and it never runs twice at once on one queue (rule 9).
+    /// </summary>
+    internal long InlineTransfers { get; private set; }
+
+    /// <summary>Counts a request served inside <c>QueueRq</c>.</summary>
+    internal void NoteInlineTransfer() => InlineTransfers++;
+
     /// <summary>Takes a request; the queue owns it until it ends it.</summary>
     /// <param name="request">The request.</param>
     /// <param name="isLast">Whether this is the last of a batch: start the device now.</param>
