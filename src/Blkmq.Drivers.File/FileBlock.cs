@@ -77,6 +77,11 @@ public sealed class FileBlock : IAsyncDisposable
             });
             string engine = FileDriverOptions.FormatEngine(file.Engine);
             FileLog.Opened(file.Logger, options.Name, file.Path, file.IsBlockDevice ? "block device" : "file", file.Size, file.LogicalBlockSize, file.ReadOnly ? ", read-only" : string.Empty, engine, file.Direct ? "O_DIRECT" : file.InMemory ? "buffered (tmpfs: reads and writes inside QueueRq)" : "buffered");
+            if (file.ImageFormat is { } format)
+            {
+                FileLog.NotRaw(file.Logger, options.Name, file.Path, format);
+            }
+
             return new FileBlock(options, file, tagSet, disk);
         }
         catch

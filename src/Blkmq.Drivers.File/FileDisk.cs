@@ -149,6 +149,13 @@ public sealed unsafe class FileDisk : IDisposable
     internal bool InMemory { get; private set; }
 
     /// <summary>
+    /// Gets the image format whose header the file starts with (<c>qcow2</c>, <c>vmdk</c>, ...; <see cref="ImageFormats.Probe"/>),
+    /// or <see langword="null"/> for anything else. The driver serves the bytes as they are whatever this says, as
+    /// nbdkit's file plugin does; it is for the warning at start, since a client then sees the container, not the disk.
+    /// </summary>
+    public string? ImageFormat { get; private set; }
+
+    /// <summary>
     /// Gets the <c>preadv2</c> flags of a cached read: <c>RWF_NOWAIT</c>, or none on tmpfs (<see cref="InMemory"/>),
     /// which refuses <c>RWF_NOWAIT</c> with EOPNOTSUPP.
     /// </summary>
@@ -304,12 +311,21 @@ public sealed unsafe class FileDisk : IDisposable
         {
             InMemory = true;
         }
+        ImageFormat = ProbeFormat();
         if (Size % LogicalBlockSize != 0)
         {
             FileLog.TailIgnored(Logger, Name, path, Size, LogicalBlockSize, Size % LogicalBlockSize);
         }
 
         OpenDirect(options.Direct, readOnly, (stat.Mask & Libc.StatxDioAlign) != 0 && stat.DioOffsetAlign != 0);
+    }
+
+    private string? ProbeFormat()
+    {
+        byte* header = stackalloc byte[ImageFormats.HeaderBytes];
+        IoVec iov = new() { Base = (nint)header, Length = ImageFormats.HeaderBytes };
+        nint read = Libc.Preadv2(_fd, &iov, 1, 0, 0);
+        return read > 0 ? ImageFormats.Probe(new ReadOnlySpan<byte>(header, (int)read)) : null;
     }
 
     private void OpenDirect(DirectIoMode mode, bool readOnly, bool fileSystemSupportsDirect)

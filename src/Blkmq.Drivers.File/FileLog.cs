@@ -31,4 +31,7 @@ internal static partial class FileLog
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Debug, Message = "{Disk}: a continuation ran inline on the ring thread of queue {Queue} for a whole tick; a new ring thread serves the queue, and completions go to the runner for a while")]
     public static partial void RingTakenOver(ILogger logger, string disk, int queue);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "{Disk}: {Path} starts with a {Format} header; Blkmq serves the bytes as they are (raw), so a client sees the {Format} container, not the disk inside it (convert it first: qemu-img convert -O raw {Path} disk.img)")]
+    public static partial void NotRaw(ILogger logger, string disk, string path, string format);
 }

@@ -223,6 +223,45 @@ public sealed partial class ServeFileDriverTests
         }
     }
 
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task ServeImagesOfOtherFormats_EachIsNamedInAWarning_AndServedRaw()
+    {
+        ExternalTool.Require("qemu-img", "nbdinfo");
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string[] formats = ["qcow2", "qcow", "qed", "vmdk", "vdi", "vhdx", "vpc", "raw"];
+            var arguments = new List<string> { "serve", "--listen", "127.0.0.1:0" };
+            foreach (string format in formats)
+            {
+                string image = Path.Combine(directory, "guest." + format);
+                await ExternalTool.RunCheckedAsync("qemu-img", ["create", "-q", "-f", format, image, "8M"], s_toolTimeout);
+                arguments.AddRange(["--export", $"{format}=file:path={image},readonly=1"]);
+            }
+
+            await using CliProcess serve = BlkmqCli.Start(arguments);
+            IReadOnlyList<string> uris = await serve.ReadLinesAsync(formats.Length, s_readyTimeout, TestContext.Current.CancellationToken);
+            foreach (string format in formats.Where(static f => f != "raw"))
+            {
+                string image = Path.Combine(directory, "guest." + format);
+                Assert.Contains($"{image} starts with a {format} header; Blkmq serves the bytes as they are (raw)", serve.StandardError, StringComparison.Ordinal);
+            }
+
+            Assert.DoesNotContain("guest.raw starts with", serve.StandardError, StringComparison.Ordinal);
+
+            // Raw: the export is the container's bytes (what nbdkit's file plugin does), not the 8 MiB disk inside.
+            string qcow2Uri = uris.Single(static uri => uri.EndsWith("/qcow2", StringComparison.Ordinal));
+            ToolResult info = await ExternalTool.RunCheckedAsync("nbdinfo", ["--size", qcow2Uri], s_toolTimeout);
+            long size = new FileInfo(Path.Combine(directory, "guest.qcow2")).Length;
+            Assert.Equal(size - (size % 512), long.Parse(info.StandardOutput.Trim(), System.Globalization.CultureInfo.InvariantCulture));
+            await StopAsync(serve, Libc.SigTerm);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static async Task<CliProcess> StartAsync(string engine, string image, string extra)
     {
         string parameters = $"path={image},engine={engine}" + (extra.Length > 0 ? "," + extra : string.Empty);
