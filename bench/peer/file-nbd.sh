@@ -2,9 +2,9 @@
 # bench/peer/file-nbd.sh: `blkmq serve` on the file driver against `nbdkit file` and
 # `qemu-nbd -f raw --cache=none --aio=io_uring`, all three serving the same image file, with the same clients:
 # fio's nbd engine 4 KiB randread / randwrite at QD1 and QD32 with 1 and 2 connections (fio jobs), and nbdcopy of
-# COPY_SIZE in (file -> export) and out (export -> null:). Blkmq runs twice: with its defaults, and with inline=1
-# (the ring thread runs the NBD connection's continuation). Done on each directory of DIRS (default: /dev/shm, a
-# tmpfs, and /var/tmp, the real disk).
+# COPY_SIZE in (file -> export) and out (export -> null:). Blkmq runs twice: with its defaults, and with VARIANT
+# (default inline=1: the ring thread runs the NBD connection's continuation; e.g. VARIANT=direct=off). Done on
+# each directory of DIRS (default: /dev/shm, a tmpfs, and /var/tmp, the real disk).
 # All servers run at once on the same file; each measurement is taken on every server back to back, in an order
 # that rotates between ROUNDS rounds; the table gives medians over rounds and Blkmq's ratio to the faster peer
 # (the issue's target is >= 1.2). Servers bind 127.0.0.1 on free ports; every process started here is stopped by its
@@ -21,6 +21,7 @@ SIZE="${SIZE:-1G}"
 COPY_SIZE="${COPY_SIZE:-1G}"
 RUNTIME="${RUNTIME:-3}"
 ROUNDS="${ROUNDS:-2}"
+VARIANT="${VARIANT:-inline=1}"
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH"
 
 for tool in fio nbdkit qemu-nbd nbdcopy nbdinfo python3; do
@@ -55,7 +56,7 @@ start_server() {
   port="$(free_port)"
   case "$server" in
     blkmq|blkmq-inline)
-      local extra=""; [ "$server" = blkmq-inline ] && extra=",inline=1"
+      local extra=""; [ "$server" = blkmq-inline ] && extra=",$VARIANT"
       "$BLKMQ" serve --listen "127.0.0.1:$port" --export "disk=file:path=${FILES[$server]}$extra" >"$WORK/$server.out" 2>"$WORK/$server.err" &
       pid[$server]=$!
       for _ in $(seq 100); do [ -s "$WORK/$server.out" ] && break; sleep 0.1; done
@@ -133,13 +134,13 @@ for DIR in $DIRS; do
 done
 
 if [ -n "${RAW:-}" ]; then cp "$RESULTS" "$RAW"; fi
-python3 - "$RESULTS" "$ROUNDS" <<'PY'
+python3 - "$RESULTS" "$ROUNDS" "$VARIANT" <<'PY'
 import sys, collections, statistics
 rows = collections.OrderedDict()
 for line in open(sys.argv[1]):
     where, rnd, test, server, value = line.rstrip("\n").split("\t")
     rows.setdefault((where, test), {}).setdefault(server, []).append(float(value))
-print("| where | test | blkmq | blkmq inline=1 | nbdkit file | qemu-nbd | blkmq / best peer | inline=1 / best peer |")
+print(f"| where | test | blkmq | blkmq {sys.argv[3]} | nbdkit file | qemu-nbd | blkmq / best peer | {sys.argv[3]} / best peer |")
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for (where, test), v in rows.items():
     m = {s: statistics.median(x) for s, x in v.items()}

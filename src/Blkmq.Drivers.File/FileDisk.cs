@@ -17,6 +17,7 @@ public sealed unsafe class FileDisk : IDisposable
     private volatile bool _mayHaveHoles;
     private volatile bool _noWaitUnsupported;
     private int _directFd;
+    private bool _inlineWrites;
 
     private FileDisk(string name, string path, ILogger logger)
     {
@@ -102,7 +103,7 @@ public sealed unsafe class FileDisk : IDisposable
     {
         ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Drivers.File") ?? NullLogger.Instance;
         string path = System.IO.Path.GetFullPath(options.Path);
-        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads, InlineMode = options.InlineMode, SpinMicroseconds = options.SpinMicroseconds };
+        var disk = new FileDisk(options.Name, path, logger) { Threads = options.Threads, InlineMode = options.InlineMode, SpinMicroseconds = options.SpinMicroseconds, _inlineWrites = options.InlineWrites };
         try
         {
             disk.OpenCore(options);
@@ -160,6 +161,18 @@ public sealed unsafe class FileDisk : IDisposable
     /// which refuses <c>RWF_NOWAIT</c> with EOPNOTSUPP.
     /// </summary>
     internal int CachedReadFlags => InMemory ? 0 : Libc.RwfNowait;
+
+    /// <summary>
+    /// Gets whether a one-segment write with <paramref name="flags"/> is tried inside <c>QueueRq</c>
+    /// (<see cref="FileIo.TryTransferInline"/>, which also leaves it to the engine when it would go to the
+    /// <c>O_DIRECT</c> descriptor): on a regular file a buffered write only copies into the page cache, which is
+    /// what nbdkit's file plugin does on its connection thread, where the engine would add a hand-off (io_uring
+    /// punts a buffered write that a file system such as ext4 cannot do without blocking to an io-wq worker, one
+    /// per file, so they also queue behind each other). A FUA write waits for the device unless the file is on
+    /// tmpfs (<see cref="InMemory"/>), so it is left to the engine; a block device's writes always are, and every
+    /// write with <c>writes=engine</c>.
+    /// </summary>
+    internal bool TriesInlineWrite(RequestFlags flags) => _inlineWrites && (InMemory || (!IsBlockDevice && (flags & RequestFlags.Fua) == 0));
 
     /// <summary>Stops cached reads inside <c>QueueRq</c>: <c>RWF_NOWAIT</c> is not supported here.</summary>
     internal void NoteNoWaitUnsupported() => _noWaitUnsupported = true;

@@ -7,8 +7,9 @@ namespace Blkmq.Drivers.File;
 /// The file driver: a disk backed by a regular file or a block device. <c>QueueRq</c> hands each request to its
 /// hardware queue's engine (<see cref="FileHwQueue"/>), which ends it from its own thread when the kernel is done;
 /// a request that times out is aborted and answered <see cref="TimeoutAction.WillEnd"/>, because the kernel may still
-/// be writing its buffers (rule 8). A read whose bytes are all in the page cache, and on tmpfs a write too, is served
-/// and ended inside <c>QueueRq</c> (<see cref="FileIo.TryTransferInline"/>), as a synchronous server would.
+/// be writing its buffers (rule 8). A read whose bytes are all in the page cache, and a buffered write to a file (FUA
+/// only on tmpfs), is served and ended inside <c>QueueRq</c> (<see cref="FileIo.TryTransferInline"/>), as a
+/// synchronous server would.
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
 public readonly struct FileDriver : IBlockDriver<FileRequest, FileHwQueue, FileDisk>
@@ -40,7 +41,7 @@ public readonly struct FileDriver : IBlockDriver<FileRequest, FileHwQueue, FileD
         }
         else if (op == RequestOp.Write)
         {
-            if (disk.InMemory && FileIo.TryTransferInline(disk, request, write: true))
+            if (disk.TriesInlineWrite(request.Flags) && FileIo.TryTransferInline(disk, request, write: true))
             {
                 hwQueue.NoteInlineTransfer();
                 return BlockStatus.Ok;

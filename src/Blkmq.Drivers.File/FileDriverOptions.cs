@@ -15,8 +15,19 @@ public sealed record FileDriverOptions
     /// <summary>Gets the engine; <see cref="FileEngine.Auto"/> by default.</summary>
     public FileEngine Engine { get; init; }
 
-    /// <summary>Gets whether to use <c>O_DIRECT</c>; <see cref="DirectIoMode.Auto"/> by default.</summary>
-    public DirectIoMode Direct { get; init; }
+    /// <summary>
+    /// Gets whether to use <c>O_DIRECT</c>; <see cref="DirectIoMode.Off"/> (the page cache) by default, as nbdkit's
+    /// file plugin and <c>qemu-nbd</c> do.
+    /// </summary>
+    public DirectIoMode Direct { get; init; } = DirectIoMode.Off;
+
+    /// <summary>
+    /// Gets whether one-segment writes that only copy into memory are done inside <c>QueueRq</c> on the submitter's
+    /// thread (<c>writes=inline</c>, the default: buffered writes to a regular file without FUA, and every write on
+    /// tmpfs) or always by the engine (<c>writes=engine</c>, for submitters that must never wait for the page cache,
+    /// which may throttle a writer when too much of it is dirty).
+    /// </summary>
+    public bool InlineWrites { get; init; } = true;
 
     /// <summary>Gets the size of a sparse file to create when <see cref="Path"/> does not exist; <see langword="null"/> to require the file.</summary>
     public long? CreateSize { get; init; }
@@ -87,10 +98,11 @@ public sealed record FileDriverOptions
                 "depth" or "hw_queue_depth" => o with { Depth = ParseInt(key, value) },
                 "threads" => o with { Threads = ParseInt(key, value) },
                 "inline" => o with { InlineMode = ParseInline(value) },
+                "writes" => o with { InlineWrites = ParseWrites(value) },
                 "spin" => o with { SpinMicroseconds = ParseInt(key, value) },
                 "timeout" => o with { RequestTimeout = TimeSpan.FromSeconds(ParseInt(key, value)) },
                 "name" => o with { Name = value },
-                _ => throw new FormatException($"file: unknown parameter '{key}' (known: path, engine, direct, create, readonly, queues, depth, threads, inline, spin, timeout, name)."),
+                _ => throw new FormatException($"file: unknown parameter '{key}' (known: path, engine, direct, create, readonly, queues, depth, threads, inline, writes, spin, timeout, name)."),
             };
         }
 
@@ -129,7 +141,7 @@ public sealed record FileDriverOptions
     /// <returns>The text.</returns>
     public string Format() => string.Create(
         CultureInfo.InvariantCulture,
-        $"path={Path},engine={FormatEngine(Engine)},direct={Direct.ToString().ToLowerInvariant()},{(CreateSize is long size ? $"create={size}," : string.Empty)}readonly={(ReadOnly ? 1 : 0)},queues={Queues},depth={Depth},threads={Threads},inline={FormatInline(InlineMode)},spin={SpinMicroseconds},timeout={(long)RequestTimeout.TotalSeconds}");
+        $"path={Path},engine={FormatEngine(Engine)},direct={Direct.ToString().ToLowerInvariant()},{(CreateSize is long size ? $"create={size}," : string.Empty)}readonly={(ReadOnly ? 1 : 0)},queues={Queues},depth={Depth},threads={Threads},inline={FormatInline(InlineMode)},writes={(InlineWrites ? "inline" : "engine")},spin={SpinMicroseconds},timeout={(long)RequestTimeout.TotalSeconds}");
 
     internal static string FormatEngine(FileEngine engine) => engine switch
     {
@@ -163,6 +175,13 @@ public sealed record FileDriverOptions
         "io_uring" or "iouring" or "uring" => FileEngine.IoUring,
         "threads" or "thread" or "psync" => FileEngine.Threads,
         _ => throw new FormatException($"file: engine '{value}' is not auto, io_uring or threads."),
+    };
+
+    private static bool ParseWrites(string value) => value.ToLowerInvariant() switch
+    {
+        "inline" => true,
+        "engine" => false,
+        _ => throw new FormatException($"file: writes '{value}' is not inline or engine."),
     };
 
     private static DirectIoMode ParseDirect(string value) => value.ToLowerInvariant() switch

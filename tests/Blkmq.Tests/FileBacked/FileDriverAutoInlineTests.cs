@@ -39,7 +39,7 @@ public sealed class FileDriverAutoInlineTests
     public async Task Auto_QueueDepth1_ContinuationsOnTheRing_BlockingContinuationLosesTheRing_DataReadsBack(string extra)
     {
         const int Blocks = 256;
-        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, extra);
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, extra + FileScope.WritesToTheRing);
         byte[] model = new byte[Blocks * 4096];
         new Random(5).NextBytes(model);
 
@@ -104,7 +104,7 @@ public sealed class FileDriverAutoInlineTests
     [InlineData(true)]
     public async Task Auto_ContinuationWaitingForAnotherSubmitter_DoesNotStallTheQueue(bool spinning)
     {
-        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=auto");
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=auto" + FileScope.WritesToTheRing);
         BlockDevice device = scope.Disk.OpenDevice();
         byte[] block = new byte[4096];
         new Random(8).NextBytes(block);
@@ -157,7 +157,7 @@ public sealed class FileDriverAutoInlineTests
     public async Task Auto_QueueDepth32_DataReadsBack_ThenDepth1InlinesAgain()
     {
         const int Workers = 32, PerWorker = 24;
-        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20, ",inline=auto");
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20, ",inline=auto" + FileScope.WritesToTheRing);
         byte[] model = new byte[Workers * PerWorker * 4096];
         new Random(13).NextBytes(model);
         BlockDevice device = scope.Disk.OpenDevice();
@@ -210,7 +210,7 @@ public sealed class FileDriverAutoInlineTests
     [InlineData(",inline=1")]
     public async Task DisposeWithIoInFlight_Drains(string extra)
     {
-        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20, extra);
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20, extra + FileScope.WritesToTheRing);
         BlockDevice device = scope.Disk.OpenDevice();
         byte[] block = new byte[4096];
         new Random(21).NextBytes(block);
@@ -248,7 +248,7 @@ public sealed class FileDriverAutoInlineTests
     [Fact]
     public async Task Auto_ContinuationOnTheRingWaitsForAnotherThreadsDisposal_Ends()
     {
-        FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=auto");
+        FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=auto" + FileScope.WritesToTheRing);
         try
         {
             BlockDevice device = scope.Disk.OpenDevice();

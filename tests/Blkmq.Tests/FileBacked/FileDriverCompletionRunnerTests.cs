@@ -16,7 +16,7 @@ public sealed class FileDriverCompletionRunnerTests
     public async Task InlineOff_NeverOnTheRing_BlockingContinuationDoesNotStall_DisposeFromTheRunnerEnds(string extra)
     {
         const int Blocks = 128;
-        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, extra);
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, extra + FileScope.WritesToTheRing);
         byte[] model = new byte[Blocks * 4096];
         new Random(91).NextBytes(model);
 

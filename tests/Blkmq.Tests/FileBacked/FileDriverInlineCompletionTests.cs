@@ -13,7 +13,7 @@ public sealed class FileDriverInlineCompletionTests
     public async Task InlineCompletions_ContinuationOnTheRingThread_DataReadsBack_DisposeFromTheRingThreadEnds()
     {
         const int Blocks = 256;
-        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=1");
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=1" + FileScope.WritesToTheRing);
         byte[] model = new byte[Blocks * 4096];
         new Random(77).NextBytes(model);
 

@@ -4,19 +4,30 @@ namespace Blkmq.Tests.FileBacked;
 
 /// <summary>
 /// The file driver moves real bytes, on both engines: random data at random offsets, concurrently, reads back and
-/// is in the file itself; flush and FUA succeed; unaligned buffers (no O_DIRECT) and aligned ones (O_DIRECT) both work.
+/// is in the file itself; flush and FUA succeed; buffered (the default: writes inline or by the engine) and with
+/// O_DIRECT, where unaligned buffers take the buffered descriptor and aligned ones the direct one.
 /// </summary>
 public sealed class FileDriverRoundTripTests
 {
     public static TheoryData<FileEngine> Engines => new() { FileEngine.Threads, FileEngine.IoUring };
 
+    public static TheoryData<FileEngine, string> EnginesAndCaching => new()
+    {
+        { FileEngine.Threads, string.Empty },
+        { FileEngine.IoUring, string.Empty },
+        { FileEngine.Threads, ",direct=on" },
+        { FileEngine.IoUring, ",direct=on" },
+        { FileEngine.IoUring, ",writes=engine" },
+    };
+
     [Theory]
-    [MemberData(nameof(Engines))]
-    public async Task RandomWrites_Concurrent_ReadBackAndMatchTheFile(FileEngine engine)
+    [MemberData(nameof(EnginesAndCaching))]
+    public async Task RandomWrites_Concurrent_ReadBackAndMatchTheFile(FileEngine engine, string extra)
     {
         const int Size = 16 << 20;
         const int Chunk = 64 << 10;
-        await using FileScope scope = FileScope.Create(engine, Size);
+        await using FileScope scope = FileScope.Create(engine, Size, extra);
+        Assert.Equal(extra == ",direct=on", scope.Block!.File.Direct);
         Assert.Equal(engine, scope.Block!.Engine);
         byte[] model = new byte[Size];
         var random = new Random(1234 + (int)engine);

@@ -5,8 +5,9 @@ namespace Blkmq.Tests.FileBacked;
 /// <summary>
 /// On tmpfs the file driver reads and writes inside <c>QueueRq</c> (its pages are memory: nothing to wait for), so a
 /// one-segment read or write, FUA included, has ended before the call that submitted it returns; the bytes are in the
-/// file; a request of several segments still goes through the engine and lands just the same; and on a disk
-/// directory a write is never done inline (there it would wait for the device).
+/// file; a request of several segments still goes through the engine and lands just the same. On a disk's file system
+/// a buffered write is done inline too (a copy into the page cache) but not a FUA one, which waits for the device;
+/// nor any write with <c>writes=engine</c> or through <c>O_DIRECT</c>.
 /// </summary>
 public sealed class FileDriverTmpfsInlineTests
 {
@@ -76,25 +77,60 @@ public sealed class FileDriverTmpfsInlineTests
         Assert.True(expected.AsSpan().SequenceEqual(file.AsSpan(8 * Block, expected.Length)), "the segments landed in order");
     }
 
-    [Fact]
-    public async Task OnADisk_WritesAreNotDoneInline_CachedReadsAre()
+    [Theory]
+    [MemberData(nameof(FileDriverRoundTripTests.Engines), MemberType = typeof(FileDriverRoundTripTests))]
+    public async Task OnADisk_BufferedWritesAndCachedReadsAreInline_FuaWritesGoToTheEngine(FileEngine engine)
     {
-        await using FileScope scope = FileScope.Create(FileEngine.Threads, 1 << 20, ",direct=off", FileScope.OnDisk);
+        await using FileScope scope = FileScope.Create(engine, 1 << 20, parent: FileScope.OnDisk);
         Assert.False(scope.Block!.File.InMemory, $"{FileScope.OnDisk} is not tmpfs");
+        Assert.False(scope.Block.File.Direct, "buffered by default");
 
-        // The queue counts what QueueRq serves itself: no write (there it would wait for the device), but a read of
-        // what those writes left in the page cache (which shows the count is kept at all), unless the file system
-        // refuses RWF_NOWAIT reads (some overlay file systems do; the disk then stops trying them).
+        // The queues count what QueueRq serves itself: every plain write (a copy into the page cache), no FUA write
+        // (RWF_DSYNC waits for the device), and a read of what the writes left in the page cache, unless the file
+        // system refuses RWF_NOWAIT reads (some overlay file systems do; the disk then stops trying them).
         BlockDevice device = scope.Disk.OpenDevice();
-        byte[] data = new byte[Block];
-        for (int i = 0; i < 32; i++)
+        byte[] model = new byte[40 * Block];
+        new Random(7).NextBytes(model);
+        for (int i = 0; i < 40; i++)
+        {
+            await device.WriteAsync(i * (long)Block, model.AsMemory(i * Block, Block), i < 32 ? RequestFlags.None : RequestFlags.Fua);
+        }
+
+        Assert.Equal(32, InlineTransfers(scope));
+        byte[] read = new byte[Block];
+        await device.ReadAsync(Block, read);
+        Assert.Equal(scope.Block.File.TriesCachedReads ? 33 : 32, InlineTransfers(scope));
+        Assert.True(model.AsSpan(Block, Block).SequenceEqual(read), "block 1 reads back");
+
+        await device.FlushAsync();
+        await scope.CloseAsync();
+        byte[] file = await System.IO.File.ReadAllBytesAsync(scope.ImagePath, TestContext.Current.CancellationToken);
+        Assert.True(model.AsSpan().SequenceEqual(file.AsSpan(0, model.Length)), "the file holds every write, inline or not");
+    }
+
+    [Theory]
+    [InlineData(",writes=engine")]
+    [InlineData(",direct=on")]
+    public async Task OnADisk_WritesEngineOrODirect_NoWriteIsInline(string extra)
+    {
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 1 << 20, extra, FileScope.OnDisk);
+        Assert.Equal(extra == ",direct=on", scope.Block!.File.Direct);
+
+        // O_DIRECT serves aligned buffers only: a pinned array, sliced at a 4 KiB boundary.
+        byte[] pinned = GC.AllocateArray<byte>(Block * 3, pinned: true);
+        int skew = (int)((Block - (System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(pinned, 0) & (Block - 1))) & (Block - 1));
+        Memory<byte> data = pinned.AsMemory(skew, Block);
+        data.Span.Fill(0x6b);
+        BlockDevice device = scope.Disk.OpenDevice();
+        for (int i = 0; i < 16; i++)
         {
             await device.WriteAsync(i * (long)Block, data);
         }
 
         Assert.Equal(0, InlineTransfers(scope));
-        await device.ReadAsync(0, data);
-        Assert.Equal(scope.Block.File.TriesCachedReads ? 1 : 0, InlineTransfers(scope));
+        await scope.CloseAsync();
+        byte[] file = await System.IO.File.ReadAllBytesAsync(scope.ImagePath, TestContext.Current.CancellationToken);
+        Assert.All(file.AsSpan(0, 16 * Block).ToArray(), static b => Assert.Equal(0x6b, b));
     }
 
     private static long InlineTransfers(FileScope scope) =>

@@ -12,6 +12,12 @@ internal sealed class FileScope : IAsyncDisposable
     /// <summary>A directory on a real file system (Debian keeps <c>/var/tmp</c> on disk; <c>/tmp</c> may be tmpfs).</summary>
     public const string OnDisk = "/var/tmp";
 
+    /// <summary>
+    /// Parameters that send every write to the engine (by default a buffered write is copied into the page cache
+    /// inside <c>QueueRq</c>): for tests of what the ring thread and the completion runner do with completions.
+    /// </summary>
+    public const string WritesToTheRing = ",writes=engine";
+
     /// <summary>A tmpfs directory.</summary>
     public const string InMemory = "/dev/shm";
 
