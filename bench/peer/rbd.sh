@@ -4,7 +4,8 @@
 #   over NBD:   `blkmq serve` (rbd export) against `qemu-nbd` with qemu's rbd driver, driven by fio's nbd engine
 #               (same jobs) and nbdcopy (COPY_SIZE in and out), with fio rbd as the reference for what the cluster gives.
 # Only one client holds the image at a time (blkmq keeps its exclusive lock): each measurement starts and stops its
-# own server; the order alternates between ROUNDS rounds and the table gives medians and ratios.
+# own server; the order alternates between ROUNDS rounds (in-process: A-B-B-A within a round) and the table gives
+# medians and ratios.
 # Targets (issue 14): in-process >= 0.9x fio rbd; over NBD >= 3x qemu-nbd and >= 0.8x fio rbd.
 #
 # Environment: CEPH_CONF (an existing cluster; default: start one with scripts/ceph-cluster.sh, memstore), SIZE
@@ -104,13 +105,14 @@ for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2
   for rw in randread randwrite; do
     for depth in 1 32; do
-      if [ $((round % 2)) -eq 1 ]; then
-        record "in-process $rw qd$depth" blkmq "$(blkmq_iops "$rw" "$depth")"
-        record "in-process $rw qd$depth" fio-rbd "$(fio_iops --ioengine=rbd --clientname=admin --pool=rbd --rbdname="$IMAGE" --rw="$rw" --iodepth="$depth")"
-      else
-        record "in-process $rw qd$depth" fio-rbd "$(fio_iops --ioengine=rbd --clientname=admin --pool=rbd --rbdname="$IMAGE" --rw="$rw" --iodepth="$depth")"
-        record "in-process $rw qd$depth" blkmq "$(blkmq_iops "$rw" "$depth")"
-      fi
+      # A-B-B-A within the round: the memstore OSD slows as the run writes it, and a linear drift cancels out.
+      for who in $([ $((round % 2)) -eq 1 ] && echo "blkmq fio-rbd fio-rbd blkmq" || echo "fio-rbd blkmq blkmq fio-rbd"); do
+        if [ "$who" = blkmq ]; then
+          record "in-process $rw qd$depth" blkmq "$(blkmq_iops "$rw" "$depth")"
+        else
+          record "in-process $rw qd$depth" fio-rbd "$(fio_iops --ioengine=rbd --clientname=admin --pool=rbd --rbdname="$IMAGE" --rw="$rw" --iodepth="$depth")"
+        fi
+      done
     done
   done
   if [ $((round % 2)) -eq 1 ]; then nbd_round blkmq; nbd_round qemu-nbd; else nbd_round qemu-nbd; nbd_round blkmq; fi
