@@ -1,67 +1,28 @@
-using System.Runtime.InteropServices;
 using Blkmq.IoUring.Interop;
 
 namespace Blkmq.IoUring;
 
 /// <summary>
-/// A small io_uring set up with <c>IORING_SETUP_SQE128</c> for synchronous <c>IORING_OP_URING_CMD</c> commands whose
-/// payload needs the 80-byte command area of a 128-byte SQE (ublk's control commands on <c>/dev/ublk-control</c>).
-/// One command at a time: <see cref="Execute"/> fills one SQE, submits it and waits for its completion.
-/// Not thread-safe; control paths are rare and slow, so callers serialize them with a lock.
+/// A small <see cref="IoUringRing"/> of 128-byte SQEs (<see cref="IoUringSetup.Sqe128"/>) for synchronous
+/// <c>IORING_OP_URING_CMD</c> commands whose payload needs the 80-byte command area (ublk's control commands on
+/// <c>/dev/ublk-control</c>). One command at a time: <see cref="Execute"/> fills one SQE, submits it and waits for its
+/// completion. Not thread-safe; control paths are rare and slow, so callers serialize them with a lock.
 /// </summary>
-/// <remarks>
-/// Same ring protocol as <see cref="IoUringRing"/> (release store of the SQ tail after the SQE is written, acquire
-/// load of the CQ tail before reading a CQE, release store of the CQ head after it), with SQE slots 128 bytes apart.
-/// </remarks>
 internal sealed unsafe class IoUringCommandRing : IDisposable
 {
     /// <summary><c>IORING_OP_URING_CMD</c>: a command the file's driver interprets (<c>file_operations.uring_cmd</c>).</summary>
-    public const byte OpUringCmd = 46;
-
-    /// <summary><c>IORING_SETUP_SQE128</c>.</summary>
-    public const uint SetupSqe128 = 1U << 10;
+    public const byte OpUringCmd = IoUringOpcode.UringCommand;
 
     /// <summary>The size of a command area in a 128-byte SQE (from offset 48 to the end).</summary>
-    public const int CommandAreaSize = 80;
+    public const int CommandAreaSize = IoUringSqe.BigCommandLength;
 
-    private const int SqeSize = 128;
-    private const int CommandOffset = 48;
+    private const int EINTR = 4;
+    private const int EBUSY = 16;
 
-    private readonly int _fd;
-    private readonly nint _sqRing;
-    private readonly nuint _sqRingSize;
-    private readonly nint _sqes;
-    private readonly nuint _sqesSize;
-    private readonly uint* _sqTail;
-    private readonly uint _sqMask;
-    private readonly uint* _cqHead;
-    private readonly uint* _cqTail;
-    private readonly uint _cqMask;
-    private readonly IoUringCqe* _cqes;
+    private readonly IoUringRing _ring;
     private bool _disposed;
 
-    private IoUringCommandRing(int fd, in IoUringParams p, nint sqRing, nuint sqRingSize, nint sqes, nuint sqesSize)
-    {
-        _fd = fd;
-        _sqRing = sqRing;
-        _sqRingSize = sqRingSize;
-        _sqes = sqes;
-        _sqesSize = sqesSize;
-        byte* ring = (byte*)sqRing;
-        _sqTail = (uint*)(ring + p.SqOffsets.Tail);
-        _sqMask = *(uint*)(ring + p.SqOffsets.RingMask);
-        uint entries = *(uint*)(ring + p.SqOffsets.RingEntries);
-        uint* array = (uint*)(ring + p.SqOffsets.Array);
-        for (uint i = 0; i < entries; i++)
-        {
-            array[i] = i;
-        }
-
-        _cqHead = (uint*)(ring + p.CqOffsets.Head);
-        _cqTail = (uint*)(ring + p.CqOffsets.Tail);
-        _cqMask = *(uint*)(ring + p.CqOffsets.RingMask);
-        _cqes = (IoUringCqe*)(ring + p.CqOffsets.Cqes);
-    }
+    private IoUringCommandRing(IoUringRing ring) => _ring = ring;
 
     /// <summary>Creates a ring of 128-byte SQEs.</summary>
     /// <param name="entries">SQ entries (the kernel rounds up to a power of two).</param>
@@ -69,45 +30,9 @@ internal sealed unsafe class IoUringCommandRing : IDisposable
     /// <returns>0, or the errno (ENOSYS or EPERM when io_uring is refused, EINVAL before Linux 5.19).</returns>
     public static int TryCreate(uint entries, out IoUringCommandRing? ring)
     {
-        ring = null;
-        IoUringParams p = default;
-        p.Flags = SetupSqe128;
-        int fd = IoUringNative.Setup(entries, &p);
-        if (fd < 0)
-        {
-            return Marshal.GetLastPInvokeError();
-        }
-
-        if ((p.Features & IoUringNative.FeatSingleMmap) == 0)
-        {
-            // Every kernel with SQE128 (5.19+) has the single mapping.
-            _ = IoUringNative.Close(fd);
-            return 22; // EINVAL
-        }
-
-        nuint sqSize = p.SqOffsets.Array + (p.SqEntries * sizeof(uint));
-        nuint cqSize = p.CqOffsets.Cqes + (p.CqEntries * (uint)sizeof(IoUringCqe));
-        nuint size = Math.Max(sqSize, cqSize);
-        nint sqRing = IoUringNative.Mmap(0, size, IoUringNative.ProtReadWrite, IoUringNative.MapShared | IoUringNative.MapPopulate, fd, IoUringNative.OffSqRing);
-        if (sqRing == -1)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            _ = IoUringNative.Close(fd);
-            return errno;
-        }
-
-        nuint sqesSize = p.SqEntries * SqeSize;
-        nint sqes = IoUringNative.Mmap(0, sqesSize, IoUringNative.ProtReadWrite, IoUringNative.MapShared | IoUringNative.MapPopulate, fd, IoUringNative.OffSqes);
-        if (sqes == -1)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            _ = IoUringNative.Munmap(sqRing, size);
-            _ = IoUringNative.Close(fd);
-            return errno;
-        }
-
-        ring = new IoUringCommandRing(fd, p, sqRing, size, sqes, sqesSize);
-        return 0;
+        int errno = IoUringRing.TryCreate(entries, IoUringSetup.Sqe128, 0, out IoUringRing? inner);
+        ring = errno == 0 ? new IoUringCommandRing(inner!) : null;
+        return errno;
     }
 
     /// <summary>
@@ -121,42 +46,33 @@ internal sealed unsafe class IoUringCommandRing : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(command.Length, CommandAreaSize, nameof(command));
-        uint tail = *_sqTail; // Only this thread writes the tail; one command at a time, so the slot is free.
-        byte* sqe = (byte*)_sqes + ((tail & _sqMask) * SqeSize);
-        new Span<byte>(sqe, SqeSize).Clear();
-        var head = (IoUringSqe*)sqe;
-        head->Opcode = OpUringCmd;
-        head->Fd = fd;
-        head->Offset = commandOp; // cmd_op: the low 32 bits of the off/addr2 union; __pad1 stays 0.
-        command.CopyTo(new Span<byte>(sqe + CommandOffset, CommandAreaSize));
-        // Release: the SQE is complete before the kernel can see the new tail.
-        Volatile.Write(ref *_sqTail, tail + 1);
-        int entered;
-        do
-        {
-            entered = IoUringNative.Enter(_fd, 1, 1, IoUringNative.EnterGetEvents);
-        }
-        while (entered < 0 && Marshal.GetLastPInvokeError() == 4); // EINTR: the SQE was not consumed, try again
 
-        if (entered < 0)
+        // One command at a time, and each is reaped before the next: the queue always has a free, cleared slot.
+        IoUringSqe* sqe = _ring.TryGetSqe();
+        if (sqe == null)
         {
-            return -Marshal.GetLastPInvokeError();
+            return -EBUSY;
         }
 
-        uint cqHead = *_cqHead;
-        while (cqHead == Volatile.Read(ref *_cqTail))
+        sqe->Opcode = OpUringCmd;
+        sqe->Fd = fd;
+        sqe->CommandOp = commandOp;
+        command.CopyTo(new Span<byte>(IoUringSqe.Command(sqe), CommandAreaSize));
+
+        // Submit and wait. A signal (EINTR) may end the call before or after the kernel consumed the SQE: Submit
+        // recounts what is unsubmitted each time, so calling again submits it at most once and waits for it.
+        IoUringCqe cqe;
+        while (!_ring.TryPeekCompletion(out cqe))
         {
-            // Consumed but not complete yet (a signal ended the wait): wait for it.
-            int waited = IoUringNative.Enter(_fd, 0, 1, IoUringNative.EnterGetEvents);
-            if (waited < 0 && Marshal.GetLastPInvokeError() != 4)
+            int entered = _ring.Submit(1);
+            if (entered < 0 && entered != -EINTR)
             {
-                return -Marshal.GetLastPInvokeError();
+                return entered;
             }
         }
 
-        int result = _cqes[cqHead & _cqMask].Result;
-        Volatile.Write(ref *_cqHead, cqHead + 1);
-        return result;
+        _ring.AdvanceCompletion();
+        return cqe.Result;
     }
 
     /// <summary>Unmaps and closes the ring.</summary>
@@ -168,8 +84,6 @@ internal sealed unsafe class IoUringCommandRing : IDisposable
         }
 
         _disposed = true;
-        _ = IoUringNative.Munmap(_sqes, _sqesSize);
-        _ = IoUringNative.Munmap(_sqRing, _sqRingSize);
-        _ = IoUringNative.Close(_fd);
+        _ring.Dispose();
     }
 }
