@@ -4,8 +4,9 @@ using Microsoft.Extensions.Logging;
 namespace Blkmq.Drivers.File;
 
 /// <summary>
-/// The file driver's parameters, written <c>path=FILE[,engine=auto|io_uring|threads][,direct=auto|on|off]
-/// [,create=SIZE][,readonly=1][,queues=N][,depth=N][,threads=N][,inline=auto|0|1][,spin=MICROSECONDS][,timeout=SECONDS][,name=NAME]</c>.
+/// The file driver's parameters, written <c>path=FILE[,engine=auto|io_uring|threads][,direct=off|auto|on]
+/// [,create=SIZE][,readonly=1][,queues=N][,depth=N][,threads=N][,inline=auto|0|1][,writes=inline|engine]
+/// [,spin=MICROSECONDS][,timeout=SECONDS][,name=NAME]</c>.
 /// </summary>
 public sealed record FileDriverOptions
 {
