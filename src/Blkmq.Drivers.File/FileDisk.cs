@@ -200,9 +200,62 @@ public sealed unsafe class FileDisk : IDisposable
             // Unlock explicitly: a ring being torn down by the kernel may still hold a reference to the file, and
             // the lock would live on with it.
             _ = Libc.Flock(_fd, Libc.LockUn);
+            UnlockQemuBytes();
             _ = Libc.Close(_fd);
             _fd = -1;
         }
+    }
+
+    /// <summary>
+    /// Takes the byte-range locks qemu takes on an image it opens (<c>block/file-posix.c</c>: open-file-description
+    /// read locks on byte 100 + i for each permission i it holds, 0 consistent read and 1 write, and on byte 200 + i
+    /// for each it does not let others have), so that a VM, <c>qemu-nbd</c> or <c>qemu-io</c> and this server
+    /// refuse each other as two qemu processes would, where <c>flock</c> alone is invisible to qemu. A writer holds
+    /// read and write and shares neither writing nor anything that conflicts with it; a reader (<c>readonly=1</c>)
+    /// holds read and does not share writing, as qemu's read-only opens do. A file system without these locks (the
+    /// call fails with EINVAL or ENOLCK) is served without them.
+    /// </summary>
+    /// <exception cref="IOException">Another program holds a conflicting lock; the message is one line naming the image.</exception>
+    private void LockLikeQemu(string path, bool readOnly)
+    {
+        const int PermBase = 100;
+        const int SharedBase = 200;
+        const int Read = 0;
+        const int Write = 1;
+
+        // Someone who does not share what we use (200 + our permission), or who holds what we do not share (100 + it).
+        ReadOnlySpan<int> conflicts = readOnly ? [SharedBase + Read, PermBase + Write] : [SharedBase + Read, SharedBase + Write, PermBase + Write];
+        foreach (int offset in conflicts)
+        {
+            FileRangeLock probe = new() { Type = Libc.FWrLck, Start = offset, Length = 1 };
+            if (Libc.FcntlLock(_fd, Libc.FOfdGetLk, &probe) != 0)
+            {
+                return; // No open-file-description locks here (EINVAL, ENOLCK): nothing to coordinate with.
+            }
+
+            if (probe.Type != Libc.FUnLck)
+            {
+                throw new IOException($"{path}: in use by a program that locks images as qemu does (a VM, qemu-nbd, qemu-storage-daemon), which {(offset == PermBase + Write ? "writes it" : "does not let others " + (offset == SharedBase + Read ? "read" : "write") + " it")}; stop it first.");
+            }
+        }
+
+        ReadOnlySpan<int> held = readOnly ? [PermBase + Read, SharedBase + Write] : [PermBase + Read, PermBase + Write, SharedBase + Write];
+        foreach (int offset in held)
+        {
+            FileRangeLock hold = new() { Type = Libc.FRdLck, Start = offset, Length = 1 };
+            if (Libc.FcntlLock(_fd, Libc.FOfdSetLk, &hold) != 0 && Marshal.GetLastPInvokeError() == Errno.EAGAIN)
+            {
+                UnlockQemuBytes();
+                throw new IOException($"{path}: in use by a program that locks images as qemu does (a VM, qemu-nbd, qemu-storage-daemon); stop it first.");
+            }
+        }
+    }
+
+    // Dropped explicitly, as the flock: a ring the kernel is still tearing down may hold the file open.
+    private void UnlockQemuBytes()
+    {
+        FileRangeLock all = new() { Type = Libc.FUnLck };
+        _ = Libc.FcntlLock(_fd, Libc.FOfdSetLk, &all);
     }
 
     private static IOException Fail(string path, string what, int errno) =>
@@ -278,6 +331,8 @@ public sealed unsafe class FileDisk : IDisposable
                 ? new IOException($"{path}: locked by another server or another export of this one (one writer per image; readers share it with readonly=1).")
                 : Fail(path, "cannot lock", errno);
         }
+
+        LockLikeQemu(path, readOnly);
 
         if (IsBlockDevice)
         {

@@ -71,6 +71,25 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     public static partial int Flock(int fd, int operation);
 
+    /// <summary><c>F_OFD_GETLK</c>: would this open-file-description lock conflict with another one?</summary>
+    public const int FOfdGetLk = 36;
+
+    /// <summary><c>F_OFD_SETLK</c>: take or drop an open-file-description lock without waiting.</summary>
+    public const int FOfdSetLk = 37;
+
+    /// <summary><c>F_RDLCK</c>.</summary>
+    public const short FRdLck = 0;
+
+    /// <summary><c>F_WRLCK</c>.</summary>
+    public const short FWrLck = 1;
+
+    /// <summary><c>F_UNLCK</c>.</summary>
+    public const short FUnLck = 2;
+
+    /// <summary><c>int fcntl(int fd, int cmd, struct flock *lock)</c> for the lock commands.</summary>
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int FcntlLock(int fd, int cmd, FileRangeLock* lockRange);
+
     /// <summary><c>int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int StatxCall(int dirFd, string path, int flags, uint mask, Statx* buffer);

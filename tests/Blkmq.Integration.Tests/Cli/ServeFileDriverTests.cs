@@ -183,6 +183,48 @@ public sealed partial class ServeFileDriverTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task QemuAndBlkmq_RefuseEachOthersImage_AsTwoQemusWould()
+    {
+        ExternalTool.Require("qemu-nbd", "qemu-io");
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string image = Path.Combine(directory, "vm.img");
+            string socket = Path.Combine(directory, "qemu.sock");
+            await File.WriteAllBytesAsync(image, new byte[16 << 20], TestContext.Current.CancellationToken);
+
+            // qemu-nbd holds the image (qemu's byte-range locks): blkmq refuses it in one line, as a second qemu would.
+            await using (CliProcess qemu = CliProcess.Start(ExternalTool.Find("qemu-nbd")!, ["-f", "raw", "-k", socket, "--persistent", image]))
+            {
+                Assert.True(SpinWait.SpinUntil(() => File.Exists(socket), s_readyTimeout), $"qemu-nbd did not start\n{qemu.Describe()}");
+                ToolResult refused = await BlkmqCli.RunAsync(["serve", "--listen", "127.0.0.1:0", image], s_readyTimeout, TestContext.Current.CancellationToken);
+                Assert.Equal(1, refused.ExitCode);
+                Assert.StartsWith($"blkmq serve: {image}: in use by a program that locks images as qemu does", refused.StandardError.Trim(), StringComparison.Ordinal);
+                Assert.Single(refused.StandardError.Trim().Split('\n'));
+                BlkmqCli.AssertNoStackTrace(refused);
+                qemu.Signal(Libc.SigTerm);
+                await qemu.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken);
+            }
+
+            // blkmq serves it: qemu-io cannot open it for writing; once blkmq has stopped, it can.
+            await using (CliProcess serve = BlkmqCli.Start(["serve", "--listen", "127.0.0.1:0", image]))
+            {
+                await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken);
+                ToolResult write = await ExternalTool.RunAsync("qemu-io", ["-f", "raw", "-c", "write 0 4k", image], s_toolTimeout);
+                Assert.NotEqual(0, write.ExitCode);
+                Assert.Contains("lock", write.StandardError, StringComparison.Ordinal);
+                await StopAsync(serve, Libc.SigTerm);
+            }
+
+            await ExternalTool.RunCheckedAsync("qemu-io", ["-f", "raw", "-c", "write 0 4k", image], s_toolTimeout);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task MissingImage_RefusedWithOneLine()
     {
         string directory = BlkmqCli.CreateTempDirectory();
