@@ -7,11 +7,16 @@
 # own server; the order alternates between ROUNDS rounds (in-process: A-B-B-A within a round) and the table gives
 # medians and ratios.
 # Targets (issue 14): in-process >= 0.9x fio rbd; over NBD >= 3x qemu-nbd and >= 0.8x fio rbd.
+# With PAIRS=N it measures only in-process RW (default randwrite) at DEPTH (default 1), in N tight pairs of fio and
+# blkmq, the order alternating from pair to pair: figures that a drifting OSD (memstore slows as it is written)
+# spoils in the full run. It prints every pair and the median ratio, overall and by which tool went first.
 #
 # Environment: CEPH_CONF (an existing cluster; default: start one with scripts/ceph-cluster.sh, memstore), SIZE
 # (image size, default 256M), RUNTIME (seconds per fio run, default 3), ROUNDS (default 3), COPY_SIZE (default
 # 128M), RBD_PARAMS (more rbd driver parameters for blkmq, e.g. poll=20), BLKMQ (a built blkmq; default: build it),
-# RAW (a file to keep every measurement in, TSV: job, server, value). Every process started here is stopped by its pid.
+# RAW (a file to keep every measurement in, TSV: job, server, value), STORE (memstore or bluestore, for the cluster
+# started here), BASE (where the work directory goes, default /tmp; /dev/shm puts bluestore on tmpfs). Every process
+# started here is stopped by its pid.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,7 +31,7 @@ for tool in fio qemu-nbd nbdcopy rbd python3; do
 done
 fio --enghelp=rbd >/dev/null 2>&1 || { echo "rbd.sh: this fio has no rbd engine" >&2; exit 2; }
 
-WORK="$(mktemp -d /tmp/blkmq-rbd-bench.XXXXXX)"
+WORK="$(mktemp -d "${BASE:-/tmp}/blkmq-rbd-bench.XXXXXX")"
 SERVER_PID=""
 CLUSTER=""
 cleanup() {
@@ -38,8 +43,8 @@ trap cleanup EXIT
 
 if [ -z "${CEPH_CONF:-}" ]; then
   CLUSTER="$WORK/ceph"
-  echo "starting a memstore cluster..." >&2
-  CEPH_CONF="$("$ROOT/scripts/ceph-cluster.sh" start "$CLUSTER" memstore)"
+  echo "starting a ${STORE:-memstore} cluster..." >&2
+  CEPH_CONF="$("$ROOT/scripts/ceph-cluster.sh" start "$CLUSTER" "${STORE:-memstore}")"
 fi
 export CEPH_CONF
 
@@ -53,7 +58,7 @@ IMAGE="bench-$$"
 rbd create --size "$SIZE" "rbd/$IMAGE"
 echo "filling rbd/$IMAGE ($SIZE; every read reaches an object)..." >&2
 rbd bench --io-type write --io-size 4M --io-threads 4 --io-total "$SIZE" --io-pattern seq "rbd/$IMAGE" >/dev/null
-head -c "$COPY_SIZE" /dev/urandom >"$WORK/random.bin"
+[ -n "${PAIRS:-}" ] || head -c "$COPY_SIZE" /dev/urandom >"$WORK/random.bin"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "server did not listen" >&2; return 1; }
@@ -100,6 +105,31 @@ nbd_round() { # server
   record "nbdcopy out (MiB/s)" "$1" "$(copy_mibs out)"
   stop_server
 }
+
+if [ -n "${PAIRS:-}" ]; then
+  rw="${RW:-randwrite}"
+  depth="${DEPTH:-1}"
+  fio_rbd() { fio_iops --ioengine=rbd --clientname=admin --pool=rbd --rbdname="$IMAGE" --rw="$rw" --iodepth="$depth"; }
+  : >"$WORK/pairs.tsv"
+  for i in $(seq "$PAIRS"); do
+    if [ $((i % 2)) -eq 1 ]; then first=fio; f=$(fio_rbd); b=$(blkmq_iops "$rw" "$depth"); else first=blkmq; b=$(blkmq_iops "$rw" "$depth"); f=$(fio_rbd); fi
+    printf '%s\t%s\t%s\t%s\n' "$i" "$first" "$f" "$b" | tee -a "$WORK/pairs.tsv"
+  done
+  python3 - "$WORK/pairs.tsv" "$rw" "$depth" <<'PY'
+import statistics, sys
+rows = [line.split("\t") for line in open(sys.argv[1]).read().splitlines()]
+ratio = lambda r: int(r[3]) / int(r[2]) if int(r[2]) else float("nan")
+def show(name, sel):
+    rs = [ratio(r) for r in sel]
+    if rs:
+        print(f"{name}: median {statistics.median(rs):.2f} (range {min(rs):.2f}-{max(rs):.2f}, {len(rs)} pairs)")
+print(f"blkmq / fio rbd, 4k {sys.argv[2]} QD{sys.argv[3]}")
+show("all pairs", rows)
+show("fio first", [r for r in rows if r[1] == "fio"])
+show("blkmq first", [r for r in rows if r[1] == "blkmq"])
+PY
+  exit 0
+fi
 
 for round in $(seq "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2

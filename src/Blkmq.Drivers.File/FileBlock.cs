@@ -76,7 +76,7 @@ public sealed class FileBlock : IAsyncDisposable
                 Allocation = file.IsBlockDevice ? null : new FileAllocation(file),
             });
             string engine = FileDriverOptions.FormatEngine(file.Engine);
-            FileLog.Opened(file.Logger, options.Name, file.Path, file.IsBlockDevice ? "block device" : "file", file.Size, file.LogicalBlockSize, file.ReadOnly ? ", read-only" : string.Empty, engine, file.Direct ? "O_DIRECT" : file.InMemory ? "buffered (tmpfs: reads and writes inside QueueRq)" : file.IsBlockDevice ? "buffered" : "buffered (cached reads and writes inside QueueRq)");
+            FileLog.Opened(file.Logger, options.Name, file.Path, file.IsBlockDevice ? "block device" : "file", file.Size, file.LogicalBlockSize, file.ReadOnly ? ", read-only" : string.Empty, engine, file.DataPath);
             if (file.ImageFormat is { } format)
             {
                 FileLog.NotRaw(file.Logger, options.Name, file.Path, format);

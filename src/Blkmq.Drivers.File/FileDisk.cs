@@ -163,6 +163,15 @@ public sealed unsafe class FileDisk : IDisposable
     internal int CachedReadFlags => InMemory ? 0 : Libc.RwfNowait;
 
     /// <summary>
+    /// Gets how the disk moves data, for the log line at open and the driver's summary: <c>O_DIRECT</c>, or buffered
+    /// and what of it is done inside <c>QueueRq</c> (<see cref="TriesCachedReads"/>, <see cref="TriesInlineWrite"/>).
+    /// </summary>
+    internal string DataPath =>
+        Direct ? "O_DIRECT"
+        : IsBlockDevice ? "buffered"
+        : $"buffered ({(InMemory ? "tmpfs: reads" : "cached reads")}{(_inlineWrites ? " and writes" : string.Empty)} inside QueueRq)";
+
+    /// <summary>
     /// Gets whether a one-segment write with <paramref name="flags"/> is tried inside <c>QueueRq</c>
     /// (<see cref="FileIo.TryTransferInline"/>, which also leaves it to the engine when it would go to the
     /// <c>O_DIRECT</c> descriptor): on a regular file a buffered write only copies into the page cache, which is
@@ -235,7 +244,13 @@ public sealed unsafe class FileDisk : IDisposable
 
             if (probe.Type != Libc.FUnLck)
             {
-                throw new IOException($"{path}: in use by a program that locks images as qemu does (a VM, qemu-nbd, qemu-storage-daemon), which {(offset == PermBase + Write ? "writes it" : "does not let others " + (offset == SharedBase + Read ? "read" : "write") + " it")}; stop it first.");
+                string what = offset switch
+                {
+                    PermBase + Write => "writes it",
+                    SharedBase + Read => "does not let others read it",
+                    _ => "does not let others write it",
+                };
+                throw new IOException($"{path}: in use by a program that locks images as qemu does (a VM, qemu-nbd, qemu-storage-daemon), which {what}; stop it first.");
             }
         }
 

@@ -54,7 +54,7 @@ public static class FileDriverProvider
             DriverName = Name,
             Disks = [block.Disk],
             Owner = block,
-            Summary = FormattableString.Invariant($"{(file.IsBlockDevice ? "block device" : "file")} {file.Path}, {file.Capacity} bytes, {file.LogicalBlockSize}-byte blocks, engine {FileDriverOptions.FormatEngine(file.Engine)}{(file.Direct ? ", O_DIRECT" : string.Empty)}{(file.InMemory ? ", tmpfs: reads and writes inside QueueRq" : string.Empty)}{(file.ImageFormat is { } format ? $", starts with a {format} header (served raw)" : string.Empty)}"),
+            Summary = FormattableString.Invariant($"{(file.IsBlockDevice ? "block device" : "file")} {file.Path}, {file.Capacity} bytes, {file.LogicalBlockSize}-byte blocks, engine {FileDriverOptions.FormatEngine(file.Engine)}, {file.DataPath}{(file.ImageFormat is { } format ? $", starts with a {format} header (served raw)" : string.Empty)}"),
             Parameters = parsed.Format(),
         };
     }

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace Blkmq.Drivers.File;
 
 /// <summary>
@@ -20,7 +22,7 @@ public static class ImageFormats
         if (header.StartsWith(QcowMagic))
         {
             // Version (big-endian) after the magic: 1 is the old qcow, 2 and 3 are qcow2.
-            return header.Length >= 8 && header[7] == 1 && header[4] == 0 && header[5] == 0 && header[6] == 0 ? "qcow" : "qcow2";
+            return header.Length >= 8 && BinaryPrimitives.ReadUInt32BigEndian(header[4..]) == 1 ? "qcow" : "qcow2";
         }
 
         if (header.StartsWith("QED\0"u8))

@@ -130,7 +130,7 @@ public sealed class FileDriverTmpfsInlineTests
         Assert.Equal(0, InlineTransfers(scope));
         await scope.CloseAsync();
         byte[] file = await System.IO.File.ReadAllBytesAsync(scope.ImagePath, TestContext.Current.CancellationToken);
-        Assert.All(file.AsSpan(0, 16 * Block).ToArray(), static b => Assert.Equal(0x6b, b));
+        Assert.True(file.AsSpan(0, 16 * Block).IndexOfAnyExcept((byte)0x6b) < 0, "every write landed");
     }
 
     private static long InlineTransfers(FileScope scope) =>
