@@ -50,6 +50,12 @@ internal abstract class BlockFilter : IDisposable
     /// <returns>The mapping, or <see langword="null"/>.</returns>
     public virtual StackedDiskOptions? GetStackedMapping(Disk lower) => null;
 
+    /// <summary>Called once the filter's own disk exists, before any IO reaches it.</summary>
+    /// <param name="disk">The filter disk.</param>
+    public virtual void OnAttached(Disk disk)
+    {
+    }
+
     /// <summary>Handles a new IO: end it, forward it, or park it. The default forwards it unchanged.</summary>
     /// <param name="io">The IO.</param>
     public virtual void Queue(FilterIo io) => io.Forward();

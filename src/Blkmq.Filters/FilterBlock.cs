@@ -52,7 +52,9 @@ internal sealed class FilterBlock : IAsyncDisposable
             // Bio-based: the IO goes below unsplit and unmerged-again, so the disk keeps the lower segment limits.
             DiskOptions shape = filter.Shape(below, $"{below.Name}|{filter.Name}");
             shape = shape with { Limits = shape.Limits with { MaxSegments = below.Limits.MaxSegments, VirtBoundaryMask = below.Limits.VirtBoundaryMask } };
-            return new FilterBlock(filter, lower, tagSet: null, StackedDisk.Create(below, shape, mapping));
+            var stacked = StackedDisk.Create(below, shape, mapping);
+            filter.OnAttached(stacked);
+            return new FilterBlock(filter, lower, tagSet: null, stacked);
         }
 
         TagSetOptions lowerOptions = below.TagSet.Options;
@@ -72,6 +74,7 @@ internal sealed class FilterBlock : IAsyncDisposable
         try
         {
             Disk disk = tagSet.AddDisk(new FilterDiskData(new FilterDisk(filter, below)), filter.Shape(below, $"{below.Name}|{filter.Name}"));
+            filter.OnAttached(disk);
             return new FilterBlock(filter, lower, tagSet, disk);
         }
         catch

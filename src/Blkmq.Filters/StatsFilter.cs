@@ -12,13 +12,15 @@ namespace Blkmq.Filters;
 /// <c>blkmq ctl stats</c>. Bio-based: its disk is a <see cref="StackedDisk"/> and this filter the disk's end observer.
 /// </summary>
 /// <remarks>
-/// No shared atomic per IO: each request slot of the tag set below has its own shard, written with plain stores by
-/// the one thread that accounts that slot's IO (<see cref="IRequestEndObserver"/>: calls for one slot never overlap
-/// and are ordered), as the block layer's own disk statistics do. A report sums the shards with 64-bit reads: it may
-/// be a few IOs behind, never torn. Counts, bytes and errors are exact; latency is timed with the precise clock for one
-/// IO in <c>sample</c> per slot (default 64; <c>sample=1</c> times every IO), since a precise clock read costs tens of
-/// nanoseconds on virtual machines, more than the rest of the filter: like dm-stats, whose precise timestamps are an
-/// option, the default keeps the filter's cost to counting.
+/// Counting costs this filter nothing of its own: every disk keeps per-slot statistics of every IO (as Linux keeps
+/// <c>/sys/block/DEV/stat</c>), and the report reads its own disk's, where write zeroes are counted apart as well.
+/// What it adds is the latency histogram, fed by the end observer for the IOs the stack times with the precise clock:
+/// one in <c>sample</c> per request slot (default 64; <c>sample=1</c> times every IO), since a precise clock read costs
+/// tens of nanoseconds on virtual machines, more than the rest of the filter (dm-stats makes precise timestamps an
+/// option likewise). No shared atomic per timed IO either: each request slot of the tag set below has its own
+/// histogram shard, written with plain stores by the one thread that accounts that slot's IO
+/// (<see cref="IRequestEndObserver"/>: calls for one slot never overlap and are ordered). A report sums the shards
+/// with 64-bit reads: it may be a few IOs behind, never torn.
 /// </remarks>
 internal sealed class StatsFilter : BlockFilter, IRequestEndObserver
 {
@@ -28,12 +30,9 @@ internal sealed class StatsFilter : BlockFilter, IRequestEndObserver
     private const int Ops = 5;
     private const int Buckets = 40;
 
-    // Per shard and operation: count, bytes, errors, then the histogram.
-    private const int OpLongs = 3 + Buckets;
-
-    // A shard's counters sit between 64 bytes of padding on each side: written on every IO by the thread that ends
-    // the slot's IO, they must not share a cache line with the array's length (read by every IO's bounds check) nor
-    // with whatever object the allocator put next to the shard, which another thread may write per IO.
+    // A shard's histograms sit between 64 bytes of padding on each side: written by the thread that ends the slot's
+    // timed IO, they must not share a cache line with the array's length (read by every bounds check) nor with
+    // whatever object the allocator put next to the shard, which another thread may write per IO.
     private const int PadLongs = 8;
     private static readonly string[] s_opNames = ["read", "write", "flush", "trim", "zero"];
 
@@ -41,6 +40,7 @@ internal sealed class StatsFilter : BlockFilter, IRequestEndObserver
     private readonly long _created = Stopwatch.GetTimestamp();
     private readonly int _sample;
     private long[]?[] _shards = [];
+    private Disk? _disk;
 
     public StatsFilter(FilterArguments arguments)
     {
@@ -64,11 +64,17 @@ internal sealed class StatsFilter : BlockFilter, IRequestEndObserver
     public int LatencySampleInterval => _sample;
 
     /// <inheritdoc/>
+    public override DiskOptions Shape(Disk lower, string name) => PassThroughShape(lower, name) with { IoStatistics = true };
+
+    /// <inheritdoc/>
     public override StackedDiskOptions GetStackedMapping(Disk lower)
     {
         _shards = new long[]?[lower.TagSet.RequestCount];
         return new StackedDiskOptions { EndObserver = this };
     }
+
+    /// <inheritdoc/>
+    public override void OnAttached(Disk disk) => _disk = disk;
 
     /// <inheritdoc/>
     public void OnRequestEnded(in RequestEnd end)
@@ -80,43 +86,32 @@ internal sealed class StatsFilter : BlockFilter, IRequestEndObserver
         }
 
         long[] shard = _shards[end.Slot] ?? AddShard(end.Slot);
-        ref long counters = ref shard[PadLongs + (op * OpLongs)];
-        counters++;
-        Unsafe.Add(ref counters, 1) += end.Bytes;
-        if (end.Status != BlockStatus.Ok)
-        {
-            Unsafe.Add(ref counters, 2)++;
-        }
-
-        long ns = end.LatencyNanoseconds;
-        if (ns >= 0)
-        {
-            int bucket = Math.Min(Buckets - 1, 64 - BitOperations.LeadingZeroCount((ulong)Math.Max(ns, 1)));
-            Unsafe.Add(ref counters, 3 + bucket)++;
-        }
+        int bucket = Math.Min(Buckets - 1, 64 - BitOperations.LeadingZeroCount((ulong)Math.Max(end.LatencyNanoseconds, 1)));
+        shard[PadLongs + (op * Buckets) + bucket]++;
     }
 
     /// <inheritdoc/>
     public override string Report()
     {
         double seconds = Stopwatch.GetElapsedTime(_created).TotalSeconds;
-        long[] sums = Sum();
+        Counters counters = Counters.Of(_disk);
+        long[] histograms = SumHistograms();
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"stats: elapsed {seconds:F3} s\n");
         for (int op = 0; op < Ops; op++)
         {
-            long count = sums[op * OpLongs];
+            long count = counters.Count(op);
             if (count == 0)
             {
                 continue;
             }
 
-            long bytes = sums[(op * OpLongs) + 1];
-            text.Append(CultureInfo.InvariantCulture, $"{s_opNames[op]}: {count} ops, {bytes} bytes, {sums[(op * OpLongs) + 2]} errors, {count / Math.Max(seconds, 1e-9):F1} ops/s, {bytes / Math.Max(seconds, 1e-9) / 1048576:F2} MiB/s\n");
+            long bytes = counters.Bytes(op);
+            text.Append(CultureInfo.InvariantCulture, $"{s_opNames[op]}: {count} ops, {bytes} bytes, {counters.Errors(op)} errors, {count / Math.Max(seconds, 1e-9):F1} ops/s, {bytes / Math.Max(seconds, 1e-9) / 1048576:F2} MiB/s\n");
             text.Append(_sample == 1 ? "  latency (ns, <= bucket): " : string.Create(CultureInfo.InvariantCulture, $"  latency (ns, <= bucket; 1 IO in {_sample} timed): "));
             for (int b = 0; b < Buckets; b++)
             {
-                long n = sums[(op * OpLongs) + 3 + b];
+                long n = histograms[(op * Buckets) + b];
                 if (n != 0)
                 {
                     text.Append(CultureInfo.InvariantCulture, $"{1L << b}:{n} ");
@@ -130,32 +125,32 @@ internal sealed class StatsFilter : BlockFilter, IRequestEndObserver
     }
 
     /// <summary>Gets the number of completed IOs of <paramref name="op"/>.</summary>
-    public long Count(RequestOp op) => Sum()[(int)op * OpLongs];
+    public long Count(RequestOp op) => Counters.Of(_disk).Count((int)op);
 
     /// <summary>Gets the number of failed IOs of <paramref name="op"/>.</summary>
-    public long Errors(RequestOp op) => Sum()[((int)op * OpLongs) + 2];
+    public long Errors(RequestOp op) => Counters.Of(_disk).Errors((int)op);
 
     /// <summary>Gets the bytes of the completed IOs of <paramref name="op"/>.</summary>
-    public long Bytes(RequestOp op) => Sum()[((int)op * OpLongs) + 1];
+    public long Bytes(RequestOp op) => Counters.Of(_disk).Bytes((int)op);
 
     /// <summary>Gets how many IOs of <paramref name="op"/> the latency histogram holds (the timed ones).</summary>
     public long Timed(RequestOp op)
     {
-        long[] sums = Sum();
+        long[] histograms = SumHistograms();
         long timed = 0;
         for (int b = 0; b < Buckets; b++)
         {
-            timed += sums[((int)op * OpLongs) + 3 + b];
+            timed += histograms[((int)op * Buckets) + b];
         }
 
         return timed;
     }
 
-    // Once per slot, on its first IO: never again for that slot. The lock orders it against a report's reads.
+    // Once per slot, on its first timed IO: never again for that slot. The lock orders it against a report's reads.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private long[] AddShard(int slot)
     {
-        var shard = new long[PadLongs + (Ops * OpLongs) + PadLongs];
+        var shard = new long[PadLongs + (Ops * Buckets) + PadLongs];
         lock (_shardsLock)
         {
             _shards[slot] = shard;
@@ -164,9 +159,9 @@ internal sealed class StatsFilter : BlockFilter, IRequestEndObserver
         return shard;
     }
 
-    private long[] Sum()
+    private long[] SumHistograms()
     {
-        var sums = new long[Ops * OpLongs];
+        var sums = new long[Ops * Buckets];
         lock (_shardsLock)
         {
             foreach (long[]? shard in _shards)
@@ -184,5 +179,44 @@ internal sealed class StatsFilter : BlockFilter, IRequestEndObserver
         }
 
         return sums;
+    }
+
+    /// <summary>The disk's statistics as the report's five operations: write zeroes apart from the other writes.</summary>
+    private readonly struct Counters
+    {
+        private readonly DiskStats _stats;
+
+        private Counters(DiskStats stats) => _stats = stats;
+
+        public static Counters Of(Disk? disk) => new(disk?.GetStatistics() ?? new DiskStats());
+
+        public long Count(int op) => op switch
+        {
+            0 => _stats.ReadIos,
+            1 => _stats.WriteIos - _stats.WriteZeroesIos,
+            2 => _stats.FlushIos,
+            3 => _stats.DiscardIos,
+            4 => _stats.WriteZeroesIos,
+            _ => 0,
+        };
+
+        public long Bytes(int op) => 512 * op switch
+        {
+            0 => _stats.ReadSectors,
+            1 => _stats.WriteSectors - _stats.WriteZeroesSectors,
+            3 => _stats.DiscardSectors,
+            4 => _stats.WriteZeroesSectors,
+            _ => 0,
+        };
+
+        public long Errors(int op) => op switch
+        {
+            0 => _stats.ReadErrors,
+            1 => _stats.WriteErrors - _stats.WriteZeroesErrors,
+            2 => _stats.FlushErrors,
+            3 => _stats.DiscardErrors,
+            4 => _stats.WriteZeroesErrors,
+            _ => 0,
+        };
     }
 }

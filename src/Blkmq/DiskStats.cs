@@ -72,6 +72,15 @@ public sealed record DiskStats
     /// <summary>Gets the flushes that ended with an error.</summary>
     public long FlushErrors { get; init; }
 
+    /// <summary>Gets the write zeroes completed (counted in <see cref="WriteIos"/> too, as Linux counts them).</summary>
+    public long WriteZeroesIos { get; init; }
+
+    /// <summary>Gets the sectors the completed write zeroes covered (counted in <see cref="WriteSectors"/> too).</summary>
+    public long WriteZeroesSectors { get; init; }
+
+    /// <summary>Gets the write zeroes that ended with an error (counted in <see cref="WriteErrors"/> too).</summary>
+    public long WriteZeroesErrors { get; init; }
+
     /// <summary>Formats the snapshot as the 17 fields of <c>/sys/block/&lt;dev&gt;/stat</c>.</summary>
     /// <returns>One line, fields separated by spaces.</returns>
     public string ToSysfsString() => string.Join(

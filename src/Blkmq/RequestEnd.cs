@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Blkmq;
 
-/// <summary>One ended IO as an <see cref="IRequestEndObserver"/> sees it.</summary>
+/// <summary>One ended, timed IO as an <see cref="IRequestEndObserver"/> sees it.</summary>
 [StructLayout(LayoutKind.Auto)]
 public readonly struct RequestEnd
 {
@@ -27,6 +27,6 @@ public readonly struct RequestEnd
     /// <summary>Gets the request slot that carried it, in [0, <see cref="TagSetCore.RequestCount"/>) of the tag set below: a shard index for per-slot counters.</summary>
     public int Slot { get; }
 
-    /// <summary>Gets the time from submission below to the end in nanoseconds, or -1 when this IO was not timed (see <see cref="IRequestEndObserver.LatencySampleInterval"/>).</summary>
+    /// <summary>Gets the time from submission below to the end in nanoseconds.</summary>
     public long LatencyNanoseconds { get; }
 }

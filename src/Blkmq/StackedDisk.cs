@@ -44,7 +44,6 @@ public sealed class StackedDisk : Disk
     private readonly IZonedDevice? _zones;
     private readonly bool _refuseWrites;
     private readonly IRequestEndObserver? _observer;
-    private readonly bool _chainHasObservers;
 
     // Which IOs of a slot the chain times with the precise clock: (count & mask) == 0; -1 none.
     private readonly int _sampleMask;
@@ -75,7 +74,6 @@ public sealed class StackedDisk : Disk
         foreach (StackedDisk disk in _chain)
         {
             ChainOffsetSectors += disk._offsetSectors;
-            _chainHasObservers |= disk._observer is not null;
             int own = disk._observer?.LatencySampleInterval ?? 0;
             if (own > 0)
             {
@@ -363,7 +361,7 @@ public sealed class StackedDisk : Disk
 
     /// <summary>
     /// Called by the bottom disk's accounting of a request submitted here: accounts it to every disk of the chain,
-    /// tells their observers, then lets the request go (it is no longer in flight for the chain). The caller owns the
+    /// tells their observers when the chain timed it, then lets the request go (it is no longer in flight for the chain). The caller owns the
     /// slot exclusively, so per-slot state is written with plain stores.
     /// </summary>
     internal void OnLowerEnded(RequestSlot slot, BlockStatus status, long now)
@@ -373,10 +371,11 @@ public sealed class StackedDisk : Disk
             disk.Statistics.Account(slot, status, now);
         }
 
-        if (_chainHasObservers)
+        // Only a timed IO goes to the observers: what they count of every IO, each disk's statistics above counted.
+        long start = slot._stackStart;
+        if (start != 0)
         {
-            long start = slot._stackStart;
-            long latency = start == 0 ? -1 : (long)((_time.GetTimestamp() - start) * _nsPerTick);
+            long latency = (long)((_time.GetTimestamp() - start) * _nsPerTick);
             var end = new RequestEnd(slot._op, slot._bytes, status, slot.Index, latency);
             foreach (StackedDisk disk in _chain)
             {

@@ -9,6 +9,6 @@ public sealed class StackedDiskOptions
     /// <summary>Gets whether writes, discards, write zeroes and zone operations fail with <see cref="BlockStatus.ReadOnly"/> whatever <see cref="Disk.IsReadOnly"/> says.</summary>
     public bool RefuseWrites { get; init; }
 
-    /// <summary>Gets who sees the end of every IO (statistics), or <see langword="null"/>.</summary>
+    /// <summary>Gets who sees the end of each timed IO (a latency histogram), or <see langword="null"/>.</summary>
     public IRequestEndObserver? EndObserver { get; init; }
 }

@@ -97,6 +97,57 @@ public sealed class StatsFilterTests
         Assert.Equal(parameters, stats.Parameters);
     }
 
+    [Theory]
+    [InlineData("memory:size=16M,irqmode=0,cache_size=4M|stats")]
+    [InlineData("memory:size=16M,irqmode=1,cache_size=4M|stats:sample=1|pass")]
+    [InlineData("memory:size=16M,irqmode=2,cache_size=4M|error:sectors=0-7,ops=write|stats:sample=2")]
+    public async Task EachOperation_IsCountedApart_WriteZeroesNotAsWrites(string stack)
+    {
+        await using DriverInstance instance = Stacks.Create(stack);
+        BlockDevice device = instance.Disk.OpenDevice();
+        bool failsFirstBlock = stack.Contains("error", StringComparison.Ordinal);
+        byte[] buffer = new byte[8192];
+        for (int i = 0; i < 6; i++)
+        {
+            BlockStatus status = await device.WriteStatusAsync(i * 8192L, buffer);
+            Assert.Equal(failsFirstBlock && i == 0 ? BlockStatus.IoError : BlockStatus.Ok, status);
+        }
+
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(BlockStatus.Ok, await device.ReadStatusAsync(i * 4096L, buffer.AsMemory(0, 4096)));
+        }
+
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(BlockStatus.Ok, await device.WriteZeroesStatusAsync((1 << 20) + (i * 65536L), 65536));
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(BlockStatus.Ok, await device.DiscardStatusAsync((2 << 20) + (i * 16384L), 16384));
+        }
+
+        Assert.Equal(BlockStatus.Ok, await device.FlushStatusAsync());
+        Assert.Equal(BlockStatus.Ok, await device.FlushStatusAsync());
+
+        var stats = (StatsFilter)FilterStack.FindFilters(instance).Single(f => f.Name == "stats");
+        Assert.Equal((6, 6 * 8192L, failsFirstBlock ? 1 : 0), (stats.Count(RequestOp.Write), stats.Bytes(RequestOp.Write), stats.Errors(RequestOp.Write)));
+        Assert.Equal((5, 5 * 4096L, 0), (stats.Count(RequestOp.Read), stats.Bytes(RequestOp.Read), stats.Errors(RequestOp.Read)));
+        Assert.Equal((4, 4 * 65536L, 0), (stats.Count(RequestOp.WriteZeroes), stats.Bytes(RequestOp.WriteZeroes), stats.Errors(RequestOp.WriteZeroes)));
+        Assert.Equal((3, 3 * 16384L, 0), (stats.Count(RequestOp.Discard), stats.Bytes(RequestOp.Discard), stats.Errors(RequestOp.Discard)));
+        Assert.Equal((2, 0L, 0), (stats.Count(RequestOp.Flush), stats.Bytes(RequestOp.Flush), stats.Errors(RequestOp.Flush)));
+        string report = stats.Report();
+        Assert.Contains("zero: 4 ops, 262144 bytes, 0 errors", report, StringComparison.Ordinal);
+        Assert.Contains("trim: 3 ops, 49152 bytes, 0 errors", report, StringComparison.Ordinal);
+        Assert.Contains("flush: 2 ops, 0 bytes, 0 errors", report, StringComparison.Ordinal);
+
+        // The disk's statistics count write zeroes as writes (Linux does), and apart as well.
+        DiskStats disk = instance.Disk.GetStatistics();
+        Assert.Equal((10, 4), (disk.WriteIos, disk.WriteZeroesIos));
+        Assert.Equal(((6 * 8192) + (4 * 65536)) / 512, disk.WriteSectors);
+    }
+
     [Fact]
     public void Sample_NotAPowerOfTwo_IsRefused()
     {
