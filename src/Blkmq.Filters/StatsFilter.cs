@@ -190,33 +190,24 @@ internal sealed class StatsFilter : BlockFilter, IRequestEndObserver
 
         public static Counters Of(Disk? disk) => new(disk?.GetStatistics() ?? new DiskStats());
 
-        public long Count(int op) => op switch
-        {
-            0 => _stats.ReadIos,
-            1 => _stats.WriteIos - _stats.WriteZeroesIos,
-            2 => _stats.FlushIos,
-            3 => _stats.DiscardIos,
-            4 => _stats.WriteZeroesIos,
-            _ => 0,
-        };
+        public long Count(int op) => Get(op).Count;
 
-        public long Bytes(int op) => 512 * op switch
-        {
-            0 => _stats.ReadSectors,
-            1 => _stats.WriteSectors - _stats.WriteZeroesSectors,
-            3 => _stats.DiscardSectors,
-            4 => _stats.WriteZeroesSectors,
-            _ => 0,
-        };
+        public long Bytes(int op) => Get(op).Bytes;
 
-        public long Errors(int op) => op switch
+        public long Errors(int op) => Get(op).Errors;
+
+        private (long Count, long Bytes, long Errors) Get(int op)
         {
-            0 => _stats.ReadErrors,
-            1 => _stats.WriteErrors - _stats.WriteZeroesErrors,
-            2 => _stats.FlushErrors,
-            3 => _stats.DiscardErrors,
-            4 => _stats.WriteZeroesErrors,
-            _ => 0,
-        };
+            DiskStats s = _stats;
+            return op switch
+            {
+                0 => (s.ReadIos, s.ReadSectors << 9, s.ReadErrors),
+                1 => (s.WriteIos - s.WriteZeroesIos, (s.WriteSectors - s.WriteZeroesSectors) << 9, s.WriteErrors - s.WriteZeroesErrors),
+                2 => (s.FlushIos, 0, s.FlushErrors),
+                3 => (s.DiscardIos, s.DiscardSectors << 9, s.DiscardErrors),
+                4 => (s.WriteZeroesIos, s.WriteZeroesSectors << 9, s.WriteZeroesErrors),
+                _ => (0, 0, 0),
+            };
+        }
     }
 }
