@@ -11,7 +11,9 @@
 # pid; the work directories are removed on exit.
 #
 # Environment: DIRS, SIZE (image size, default 1G), COPY_SIZE (default 1G), RUNTIME (seconds per fio run, default
-# 3), ROUNDS (default 2), BLKMQ (a built blkmq; default: build it), RAW (a file to keep every measurement in, TSV).
+# 3), ROUNDS (default 2), BLKMQ (a built blkmq; default: build it), RAW (a file to keep every measurement in, TSV);
+# to measure a subset: RWS (default "randread randwrite"), DEPTHS (default "1 32"), CONNS (default "1 2"), COPY=0
+# (skip nbdcopy).
 # About 6 minutes per directory with the defaults.
 set -euo pipefail
 
@@ -22,6 +24,10 @@ COPY_SIZE="${COPY_SIZE:-1G}"
 RUNTIME="${RUNTIME:-3}"
 ROUNDS="${ROUNDS:-2}"
 VARIANT="${VARIANT:-inline=1}"
+RWS="${RWS:-randread randwrite}"
+DEPTHS="${DEPTHS:-1 32}"
+CONNS="${CONNS:-1 2}"
+COPY="${COPY:-1}"
 export PATH="/usr/bin:/bin:/usr/sbin:/sbin:$PATH"
 
 for tool in fio nbdkit qemu-nbd nbdcopy nbdinfo python3; do
@@ -117,17 +123,19 @@ for DIR in $DIRS; do
     order="${servers[*]:$shift_by} ${servers[*]:0:$shift_by}"
     for server in $order; do start_server "$server"; echo "round $round: $server ${uri[$server]}" >&2; done
     for server in $order; do nbdcopy "${uri[$server]}" null: >/dev/null 2>&1 || true; done   # warm-up
-    for rw in randread randwrite; do
-      for depth in 1 32; do
-        for jobs in 1 2; do
+    for rw in $RWS; do
+      for depth in $DEPTHS; do
+        for jobs in $CONNS; do
           for server in $order; do
             record "4k $rw qd$depth x$jobs conn (IOPS)" "$server" "$(fio_iops "${uri[$server]}" "$rw" "$depth" "$jobs")"
           done
         done
       done
     done
-    for server in $order; do record "nbdcopy in $COPY_SIZE (MiB/s)" "$server" "$(copy_mibs "${uri[$server]}" in)"; done
-    for server in $order; do record "nbdcopy out $COPY_SIZE (MiB/s)" "$server" "$(copy_mibs "${uri[$server]}" out)"; done
+    if [ "$COPY" != 0 ]; then
+      for server in $order; do record "nbdcopy in $COPY_SIZE (MiB/s)" "$server" "$(copy_mibs "${uri[$server]}" in)"; done
+      for server in $order; do record "nbdcopy out $COPY_SIZE (MiB/s)" "$server" "$(copy_mibs "${uri[$server]}" out)"; done
+    fi
     for server in $order; do stop_pid "${pid[$server]}"; unset "pid[$server]"; done
   done
   rm -rf "$WORK"

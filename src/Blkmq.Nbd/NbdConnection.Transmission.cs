@@ -122,7 +122,13 @@ internal sealed partial class NbdConnection
             return null;
         }
 
-        // Out of buffered requests: send what completed meanwhile before waiting for the client.
+        // Out of buffered requests: when the client is streaming them, take what it sent meanwhile first, so the
+        // replies of several requests go out in one send; then send what completed before waiting for the client.
+        if (TryReceiveBeforeReplies(headerLength) && Buffered >= headerLength)
+        {
+            return null;
+        }
+
         TryDrainInline();
         if (Buffered >= headerLength || Fill(headerLength))
         {
