@@ -33,8 +33,65 @@ internal static partial class NbdLog
     [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "Connection {Connection} serving export '{Export}' (structured replies {Structured}, extended headers {Extended}, TLS {Tls})")]
     public static partial void TransmissionStarted(ILogger logger, long connection, string export, bool structured, bool extended, bool tls);
 
+    /// <summary>
+    /// Makes a string a client sent fit for a log line: control characters (an escape sequence for the operator's
+    /// terminal, a NUL, a newline that would forge a log line) become <c>\xNN</c> or <c>\uNNNN</c>, and at most
+    /// 200 characters are kept.
+    /// </summary>
+    /// <param name="text">The client's text.</param>
+    /// <returns>The text as it may be logged.</returns>
+    public static string Printable(string text)
+    {
+        const int MaxLength = 200;
+        bool clean = text.Length <= MaxLength;
+        foreach (char c in text)
+        {
+            clean &= !char.IsControl(c) && c is not ('\u2028' or '\u2029');
+        }
+
+        if (clean)
+        {
+            return text;
+        }
+
+        var printable = new System.Text.StringBuilder();
+        foreach (char c in text.AsSpan(0, Math.Min(text.Length, MaxLength)))
+        {
+            if (c < 0x100 && char.IsControl(c))
+            {
+                printable.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+            }
+            else if (char.IsControl(c) || c is '\u2028' or '\u2029')
+            {
+                printable.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            }
+            else
+            {
+                printable.Append(c);
+            }
+        }
+
+        if (text.Length > MaxLength)
+        {
+            printable.Append(System.Globalization.CultureInfo.InvariantCulture, $"... ({text.Length} characters)");
+        }
+
+        return printable.ToString();
+    }
+
+    /// <summary>Logs a client's request for an export that does not exist; the name is the client's, made <see cref="Printable"/>.</summary>
+    public static void UnknownExport(ILogger logger, long connection, string export)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+#pragma warning disable CA1873 // Guarded by the IsEnabled check just above.
+            UnknownExportCore(logger, connection, Printable(export));
+#pragma warning restore CA1873
+        }
+    }
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Connection {Connection} asked for unknown export '{Export}'")]
-    public static partial void UnknownExport(ILogger logger, long connection, string export);
+    private static partial void UnknownExportCore(ILogger logger, long connection, string export);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Connection {Connection}: TLS handshake failed")]
     public static partial void TlsHandshakeFailed(ILogger logger, Exception exception, long connection);
