@@ -9,6 +9,8 @@ internal sealed partial class FuseSession
 {
     private const uint OpenAccessModeMask = 0x3;
     private const int OpenTruncate = 0x200;
+    private const uint SeekData = 3;
+    private const uint SeekHole = 4;
 
     private int Init(ReadOnlySpan<byte> args, Span<byte> body)
     {
@@ -252,6 +254,63 @@ internal sealed partial class FuseSession
     private int Fsync(FuseCall call, ulong node)
     {
         return FileNode(node) is { } file ? call.Wait(file.Device.FlushStatusAsync(), 0) : 0;
+    }
+
+    /// <summary>
+    /// <c>lseek(SEEK_DATA / SEEK_HOLE)</c> on the file (the kernel answers the other kinds itself): from the disk's
+    /// allocation (<see cref="Disk.Allocation"/>, what NBD's <c>base:allocation</c> reports), so <c>cp --sparse</c>,
+    /// <c>qemu-img</c> and <c>tar --sparse</c> skip the holes of a disk served as a file. A disk that cannot tell is
+    /// all data, with its one hole at the end of the file, as a file system without the two says.
+    /// </summary>
+    /// <remarks>A source that answers asynchronously (a remote map) is waited for: like NBD's block status, a rare
+    /// control request.</remarks>
+    private int Lseek(ulong node, ReadOnlySpan<byte> args, Span<byte> body)
+    {
+        if (FileNode(node) is not { } file)
+        {
+            return -Libc.EINVAL;
+        }
+
+        FuseLseekIn seek = MemoryMarshal.Read<FuseLseekIn>(args);
+        if (seek.Whence is not (SeekData or SeekHole))
+        {
+            return -Libc.EINVAL;
+        }
+
+        ExportTarget target = file.Export.Target;
+        long size = target.Device.Size;
+        if (seek.Offset >= (ulong)size)
+        {
+            return -Libc.ENXIO;
+        }
+
+        bool wantData = seek.Whence == SeekData;
+        long position = (long)seek.Offset;
+        IAllocationSource? allocation = target.Disk.Allocation;
+        while (allocation is not null && position < size)
+        {
+            ValueTask<AllocationExtent> pending = allocation.GetExtentAsync(position, size - position);
+            AllocationExtent extent = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+            if (extent.Allocated == wantData)
+            {
+                break;
+            }
+
+            position += Math.Clamp(extent.Length, 1, size - position);
+        }
+
+        if (allocation is null)
+        {
+            position = wantData ? position : size;
+        }
+
+        if (position >= size && wantData)
+        {
+            return -Libc.ENXIO;
+        }
+
+        MemoryMarshal.Write(body, (ulong)Math.Min(position, size));
+        return sizeof(ulong);
     }
 
     private int Fallocate(FuseCall call, ulong node, ReadOnlySpan<byte> args)

@@ -308,6 +308,7 @@ internal sealed unsafe partial class FuseSession
         FuseOpcode.Write => Write(call, header.NodeId, args, data, body.Span),
         FuseOpcode.Fsync => Fsync(call, header.NodeId),
         FuseOpcode.Fallocate => Fallocate(call, header.NodeId, args),
+        FuseOpcode.Lseek => Lseek(header.NodeId, args, body.Span),
         FuseOpcode.StatFs => StatFs(body.Span),
         FuseOpcode.OpenDir => header.NodeId == FuseProtocol.RootNodeId ? OpenReply(body.Span, 0) : -Libc.ENOTDIR,
         FuseOpcode.ReadDir => ReadDir(header.NodeId, args, body.Span),
@@ -366,6 +367,7 @@ internal sealed unsafe partial class FuseSession
         FuseOpcode.Open => sizeof(FuseOpenIn),
         FuseOpcode.Read or FuseOpcode.ReadDir or FuseOpcode.Write => sizeof(FuseIoIn), // fuse_read_in, fuse_write_in
         FuseOpcode.Fallocate => sizeof(FuseFallocateIn),
+        FuseOpcode.Lseek => sizeof(FuseLseekIn),
         _ => 0,
     };
 

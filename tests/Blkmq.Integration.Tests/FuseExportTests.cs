@@ -165,6 +165,53 @@ public sealed class FuseExportTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task SeekDataAndHole_FollowTheDisksAllocation_AndCpSparseKeepsTheHoles(bool ioUring)
+    {
+        ExternalTool.Require("python3", "cp");
+        FuseRequirements.RequireRootWithFuse();
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=16M,irqmode=0", ioUring: ioUring);
+        await rig.Disk.OpenDevice().WriteAsync(4 << 20, Enumerable.Repeat((byte)7, 1 << 20).ToArray());
+        await rig.Disk.OpenDevice().WriteAsync(12 << 20, Enumerable.Repeat((byte)9, 64 << 10).ToArray());
+
+        // SEEK_DATA and SEEK_HOLE from several offsets; ENXIO for data past the last extent and at the end.
+        const string Script = """
+            import os, sys
+            fd = os.open(sys.argv[1], os.O_RDONLY)
+            def seek(offset, whence):
+                try:
+                    return str(os.lseek(fd, offset, whence))
+                except OSError as e:
+                    return "errno" + str(e.errno)
+            print(" ".join([seek(0, os.SEEK_DATA), seek(0, os.SEEK_HOLE), seek(5 << 20, os.SEEK_HOLE),
+                            seek(5 << 20, os.SEEK_DATA), seek((12 << 20) + 4096, os.SEEK_DATA),
+                            seek((12 << 20) + (64 << 10), os.SEEK_DATA), seek(16 << 20, os.SEEK_HOLE)]))
+            """;
+        ToolResult seeks = await ExternalTool.RunCheckedAsync("python3", ["-c", Script, rig.Path], s_timeout);
+        Assert.Equal($"{4 << 20} 0 {5 << 20} {12 << 20} {(12 << 20) + 4096} errno6 errno6", seeks.StandardOutput.Trim());
+
+        // A sparse copy of the file allocates only the written 1 MiB + 64 KiB, and reads back the same bytes.
+        string copy = Path.Combine(Path.GetTempPath(), $"blkmq-fuse-sparse-{Guid.NewGuid():N}.img");
+        try
+        {
+            await ExternalTool.RunCheckedAsync("cp", ["--sparse=always", rig.Path, copy], s_timeout);
+            ToolResult blocks = await ExternalTool.RunCheckedAsync("stat", ["-c", "%b %B %s", copy], s_timeout);
+            long[] stat = blocks.StandardOutput.Trim().Split(' ').Select(long.Parse).ToArray();
+            Assert.Equal(16L << 20, stat[2]);
+            Assert.InRange(stat[0] * stat[1], (1 << 20) + (64 << 10), 2 << 20);
+            byte[] expected = new byte[16 << 20];
+            await rig.Disk.OpenDevice().ReadAsync(0, expected);
+            byte[] copied = await File.ReadAllBytesAsync(copy);
+            Assert.True(expected.AsSpan().SequenceEqual(copied));
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task ReadOnlyFile_RefusesWrites_AndSeveralDisksAreSeveralFiles(bool ioUring)
     {
         FuseRequirements.RequireRootWithFuse();

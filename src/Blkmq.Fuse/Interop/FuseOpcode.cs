@@ -38,4 +38,5 @@ internal enum FuseOpcode : uint
     BatchForget = 42,
     Fallocate = 43,
     Rename2 = 45,
+    Lseek = 46,
 }
