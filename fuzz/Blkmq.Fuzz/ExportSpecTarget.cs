@@ -7,9 +7,9 @@ namespace Blkmq.Fuzz;
 
 /// <summary>
 /// <c>export-spec</c>: the input is the value of <c>blkmq serve --export</c> (<c>NAME=DRIVER[:key=value,...]</c>),
-/// made into disks by the same code (<c>ServeCommand.CreateExport</c>) and disposed. A bad value must fail with a
+/// checked (<c>ServeCommand.ParseExport</c>), then made into disks by the same code (<c>ServeCommand.CreateExport</c>) and disposed. A bad value must fail with a
 /// <see cref="FormatException"/> or an <see cref="ArgumentException"/>. Specifications that reach outside the process
-/// are parsed but not run: the file and rbd drivers and any parameter naming a file (a filter's <c>file=</c>, a
+/// are checked but not run: the file and rbd drivers and any parameter naming a file (a filter's <c>file=</c>, a
 /// <c>path=</c>, a Ceph <c>conf=</c>) would open, lock or create whatever the fuzzer names, or wait on a cluster.
 /// </summary>
 internal sealed class ExportSpecTarget : IFuzzTarget
@@ -21,19 +21,21 @@ internal sealed class ExportSpecTarget : IFuzzTarget
     public void Run(ReadOnlySpan<byte> input)
     {
         string text = FuzzText.Argument(input);
-        (string Name, string Driver) split;
+
+        // Checking creates nothing, whatever the driver: every specification is checked.
+        ExportSpec spec;
         try
         {
-            split = ServeCommand.SplitExport(text);
+            spec = ServeCommand.ParseExport(text);
         }
-        catch (FormatException)
+        catch (FormatException e)
         {
+            Refused(text, e);
             return;
         }
 
-        (string driver, _) = DriverRegistry.SplitSpecification(split.Driver);
-        if (ReachesOutside(text) ||
-            (DriverCatalog.Registry.TryGet(driver, out DriverDescriptor? descriptor) && descriptor.Name is FileDriverProvider.Name or RbdDriverProvider.Name))
+        if (ReachesOutside(text) || spec.Stack is null ||
+            (DriverCatalog.Registry.TryGet(DriverRegistry.SplitSpecification(spec.Stack).Driver, out DriverDescriptor? descriptor) && descriptor.Name is FileDriverProvider.Name or RbdDriverProvider.Name))
         {
             return;
         }
@@ -41,19 +43,23 @@ internal sealed class ExportSpecTarget : IFuzzTarget
         DriverInstance instance;
         try
         {
-            (_, instance) = ServeCommand.CreateExport(text, loggerFactory: null);
+            instance = ServeCommand.CreateExport(spec, loggerFactory: null);
         }
         catch (Exception e) when (e is FormatException or ArgumentException)
         {
-            if (string.IsNullOrWhiteSpace(e.Message))
-            {
-                throw new FuzzFindingException($"'{text}' was refused without a message", e);
-            }
-
+            Refused(text, e);
             return;
         }
 
         instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    private static void Refused(string text, Exception e)
+    {
+        if (string.IsNullOrWhiteSpace(e.Message))
+        {
+            throw new FuzzFindingException($"'{text}' was refused without a message", e);
+        }
     }
 
     private static bool ReachesOutside(string specification) =>

@@ -30,6 +30,28 @@ internal static class DriverCatalog
     public static DriverInstance Create(string specification, DriverCreateOptions options) =>
         FilterStack.HasFilters(specification) ? FilterStack.Create(Registry, specification, options) : Registry.Create(specification, options);
 
+    /// <summary>Checks <c>DRIVER[:params]</c> or a stack as <see cref="Create"/> would, creating nothing (no disk, no file).</summary>
+    /// <exception cref="FormatException">The driver, a filter or a parameter is unknown or does not parse.</exception>
+    /// <exception cref="ArgumentException">A parameter is out of range.</exception>
+    public static void Check(string specification, DriverCreateOptions options)
+    {
+        if (FilterStack.HasFilters(specification))
+        {
+            FilterStack.Check(Registry, specification, options);
+        }
+        else
+        {
+            Registry.Check(specification, options);
+        }
+    }
+
+    /// <summary>
+    /// Creates the disk of one image file or block device by its path (<c>blkmq serve FILE</c>): the path goes to the file
+    /// driver as it is, so it may hold any character, ',' '|' and '=' included, that a <c>file:path=</c> text cannot.
+    /// </summary>
+    /// <exception cref="IOException">The file cannot be opened, sized or locked.</exception>
+    public static DriverInstance CreateImage(string path, DriverCreateOptions options) => FileDriverProvider.CreateForPath(path, options);
+
     private static DriverRegistry CreateRegistry()
     {
         var registry = new DriverRegistry();

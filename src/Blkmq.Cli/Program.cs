@@ -2,11 +2,12 @@ using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
+using System.Text.RegularExpressions;
 
 namespace Blkmq.Cli;
 
 /// <summary>The <c>blkmq</c> entry point: one root command, one subcommand per tool.</summary>
-internal static class Program
+internal static partial class Program
 {
     /// <summary>Exit code for arguments that do not parse or do not make sense together.</summary>
     public const int ExitBadArguments = 2;
@@ -38,7 +39,7 @@ internal static class Program
             // System.CommandLine would print the whole help and exit with 1; blkmq keeps 1 for IO errors.
             foreach (ParseError error in parseResult.Errors)
             {
-                Console.Error.WriteLine($"{CommandPath(parseResult.CommandResult)}: {error.Message}");
+                Console.Error.WriteLine($"{CommandPath(parseResult.CommandResult)}: {Describe(error)}");
             }
 
             Console.Error.WriteLine($"Try '{CommandPath(parseResult.CommandResult)} --help'.");
@@ -47,6 +48,58 @@ internal static class Program
 
         return parseResult.Invoke();
     }
+
+    /// <summary>
+    /// An exception's message as a one-line error for the user: its first line, without the <c> (Parameter 'X')</c> an
+    /// <see cref="ArgumentException"/> appends (X names a property or an argument of the code, not what the user typed).
+    /// </summary>
+    internal static string OneLine(Exception ex)
+    {
+        string message = ex is ArgumentException { ParamName: { } name }
+            ? ex.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal)
+            : ex.Message;
+        return message.Split('\n')[0].TrimEnd('\r');
+    }
+
+    /// <summary>
+    /// A parse error in the user's terms: a value that does not convert to its option's type ("Cannot parse argument
+    /// 'abc' for option '--crash' as expected type 'System.Nullable`1[System.Int32]'") says what the option takes.
+    /// </summary>
+    private static string Describe(ParseError error)
+    {
+        Match match = ConversionError().Match(error.Message);
+        (string? name, Type? type) = error.SymbolResult switch
+        {
+            OptionResult option => (option.Option.Name, option.Option.ValueType),
+            ArgumentResult { Parent: OptionResult option } => (option.Option.Name, option.Option.ValueType),
+            ArgumentResult argument => (argument.Argument.Name, argument.Argument.ValueType),
+            _ => (null, null),
+        };
+        return match.Success && name is not null && type is not null
+            ? $"{name}: '{match.Groups["value"].Value}' is not {Expected(type)}."
+            : error.Message;
+    }
+
+    private static string Expected(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type.IsArray)
+        {
+            type = type.GetElementType()!;
+        }
+
+        return type switch
+        {
+            _ when type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(uint) || type == typeof(ulong) || type == typeof(ushort) || type == typeof(byte) => "an integer",
+            _ when type == typeof(double) || type == typeof(float) || type == typeof(decimal) => "a number",
+            _ when type == typeof(bool) => "true or false",
+            _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type)).ToLowerInvariant(),
+            _ => "a valid " + type.Name.ToLowerInvariant(),
+        };
+    }
+
+    [GeneratedRegex(@"^Cannot parse argument '(?<value>.*)' for (option|command) '.*' as expected type ", RegexOptions.Singleline | RegexOptions.ExplicitCapture)]
+    private static partial Regex ConversionError();
 
     private static string CommandPath(CommandResult result) =>
         result.Parent is CommandResult parent

@@ -56,6 +56,12 @@ internal sealed class ReplayCommand : Command
             return Program.ExitBadArguments;
         }
 
+        if (!list && Directory.Exists(output))
+        {
+            Console.Error.WriteLine($"blkmq replay: --output {output} is a directory; give the image file to write.");
+            return Program.ExitBadArguments;
+        }
+
         if (mark is not null && flush != 0)
         {
             Console.Error.WriteLine("blkmq replay: give --to or --to-flush, not both.");

@@ -47,7 +47,7 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<string[]> _listen = new("--listen")
     {
-        Description = "Where to listen: 127.0.0.1:PORT, [::1]:PORT or unix:PATH; port 0 picks a free port; none for no NBD at all (with --fuse). Repeatable. Default 127.0.0.1:10809.",
+        Description = "Where to listen: 127.0.0.1:PORT, [::1]:PORT, [::]:PORT (IPv6 and IPv4) or unix:PATH; port 0 picks a free port; none for no NBD at all (with --fuse). Repeatable. Default 127.0.0.1:10809.",
         HelpName = "address",
         AllowMultipleArgumentsPerToken = false,
     };
@@ -101,7 +101,7 @@ internal sealed class ServeCommand : Command
     private readonly Option<string?> _run = new("--run")
     {
         Description = "Captive mode: once serving, run CMD with /bin/sh -c and $uri, $nbd, $port, $unixsocket, $export, $file (FUSE) and $dev of the first export set; "
-            + "stop when CMD exits and exit with its status. --listen unix:- gives a private Unix socket.",
+            + "stop when CMD exits and exit with its status. Stopped by SIGINT/SIGTERM, the server sends CMD (and its children) SIGTERM and SIGKILL 5 s later. --listen unix:- gives a private Unix socket.",
         HelpName = "cmd",
     };
 
@@ -178,6 +178,17 @@ internal sealed class ServeCommand : Command
         _tls.AcceptOnlyFromAmong("off", "on", "require");
         _fuseUring.AcceptOnlyFromAmong("auto", "on", "off");
         _ublkUserCopy.AcceptOnlyFromAmong("auto", "on", "off");
+        _images.Validators.Add(static result =>
+        {
+            // An option the parser does not know ends up here as a file: say what it is, not "no such file".
+            foreach (System.CommandLine.Parsing.Token token in result.Tokens)
+            {
+                if (token.Value.Length > 1 && token.Value[0] == '-')
+                {
+                    result.AddError($"unknown option '{token.Value}' (a file of that name: ./{token.Value}).");
+                }
+            }
+        });
         Arguments.Add(_images);
         Options.Add(_exports);
         Options.Add(_listen);
@@ -216,27 +227,51 @@ internal sealed class ServeCommand : Command
         return (text[..eq], text[(eq + 1)..]);
     }
 
-    /// <summary>Creates the disk(s) of <c>NAME=DRIVER[:key=value,...]</c> with the driver the registry has under that name.</summary>
-    /// <exception cref="FormatException">The text does not have that form, the driver is unknown or a parameter does not parse.</exception>
-    /// <exception cref="ArgumentException">A parameter is out of range.</exception>
-    internal static (string Name, DriverInstance Instance) CreateExport(string text, ILoggerFactory? loggerFactory)
+    /// <summary>
+    /// Parses and checks <c>NAME=DRIVER[:key=value,...]</c> without creating anything: the name is not empty, the driver
+    /// and every filter are known, and their parameters parse and are in range.
+    /// </summary>
+    /// <exception cref="FormatException">Any of that is wrong; the message starts with the text.</exception>
+    internal static ExportSpec ParseExport(string text)
     {
         (string name, string driver) = SplitExport(text);
         try
         {
-            return (name, DriverCatalog.Create(driver, new DriverCreateOptions { DiskName = name, LoggerFactory = loggerFactory }));
+            DriverCatalog.Check(driver, new DriverCreateOptions { DiskName = name });
         }
-        catch (Exception ex) when (ex is FormatException or OverflowException)
+        catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException)
         {
-            throw new FormatException($"--export '{text}': {ex.Message}", ex);
+            throw new FormatException($"--export '{text}': {Program.OneLine(ex)}", ex);
         }
+
+        return new ExportSpec(name, "--export '" + text + "'", driver, null);
     }
 
-    /// <summary>The export of <c>blkmq serve FILE</c>: <c>NAME=file:path=FILE</c>, NAME being the file's name without its extension.</summary>
-    internal static string ImageExport(string path)
+    /// <summary>
+    /// The export of <c>blkmq serve FILE</c>: the file driver on FILE as it is (any character, ',' '|' '=' included),
+    /// named after the file without its extension, blanks and control characters made '_' (a control command names an
+    /// export in one word); <c>disk</c> when that leaves nothing.
+    /// </summary>
+    internal static ExportSpec ImageExport(string path)
     {
-        string name = Path.GetFileNameWithoutExtension(path);
-        return (name.Length == 0 ? "disk" : name) + "=file:path=" + path;
+        string name = string.Concat(Path.GetFileNameWithoutExtension(path).Select(static c => char.IsWhiteSpace(c) || char.IsControl(c) ? '_' : c));
+        return new ExportSpec(name.Length == 0 ? "disk" : name, "'" + path + "'", null, path);
+    }
+
+    /// <summary>Creates the disk(s) of an export checked by <see cref="ParseExport"/> or made by <see cref="ImageExport"/>.</summary>
+    /// <exception cref="FormatException">A filter cannot go over the disk below; the message starts with the export.</exception>
+    /// <exception cref="IOException">A file the driver needs cannot be used.</exception>
+    internal static DriverInstance CreateExport(ExportSpec export, ILoggerFactory? loggerFactory)
+    {
+        var options = new DriverCreateOptions { DiskName = export.Name, LoggerFactory = loggerFactory };
+        try
+        {
+            return export.ImagePath is { } path ? DriverCatalog.CreateImage(path, options) : DriverCatalog.Create(export.Stack!, options);
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException)
+        {
+            throw new FormatException($"{export.Text}: {Program.OneLine(ex)}", ex);
+        }
     }
 
     /// <summary>Parses a listen address: <c>HOST:PORT</c>, <c>[IPv6]:PORT</c> or <c>unix:PATH</c>.</summary>
@@ -292,29 +327,34 @@ internal sealed class ServeCommand : Command
             catch (ArgumentException ex) when (ex.ParamName is { } name && s_optionNames.TryGetValue(name, out string? option))
             {
                 // NbdServerOptions names its properties; the user typed options.
-                Console.Error.WriteLine($"blkmq serve: {option}: {ex.Message.Replace($" (Parameter '{name}')", string.Empty, StringComparison.Ordinal)}");
+                Console.Error.WriteLine($"blkmq serve: {option}: {Program.OneLine(ex)}");
                 return Program.ExitBadArguments;
             }
             catch (Exception ex) when (ex is FormatException or ArgumentException or OverflowException)
             {
-                Console.Error.WriteLine($"blkmq serve: {ex.Message.Split('\n')[0]}");
+                Console.Error.WriteLine($"blkmq serve: {Program.OneLine(ex)}");
                 return Program.ExitBadArguments;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 // A driver's backing store that cannot be used (a missing, unreadable or locked file): one line.
-                Console.Error.WriteLine($"blkmq serve: {ex.Message.Split('\n')[0]}");
+                Console.Error.WriteLine($"blkmq serve: {Program.OneLine(ex)}");
                 return Program.ExitIOError;
             }
 
             // Each export serves the first disk of its own instance (CreateExport makes one per export); the null
             // driver's exports can also be changed through the control socket.
             var controlExports = new List<ControlExport>();
+            var otherExports = new List<(string Name, string Stack)>();
             for (int i = 0; i < exports.Count; i++)
             {
                 if (ControlExport.TryCreate(exports[i].Name, instances[i], out ControlExport? controlExport))
                 {
                     controlExports.Add(controlExport);
+                }
+                else
+                {
+                    otherExports.Add((exports[i].Name, instances[i].DriverName));
                 }
             }
 
@@ -351,7 +391,7 @@ internal sealed class ServeCommand : Command
             }
 
             var served = exports.Select(static e => (e.Name, e.Disk)).ToList();
-            int status = ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, ublk, exports, stacks, served, parseResult.GetValue(_run), metrics).GetAwaiter().GetResult();
+            int status = ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, otherExports, ublk, exports, stacks, served, parseResult.GetValue(_run), metrics).GetAwaiter().GetResult();
             PrintFilterReports(stacks);
             return status;
         }
@@ -373,10 +413,20 @@ internal sealed class ServeCommand : Command
 
     private (NbdServerOptions? Nbd, List<NbdExport> Exports) CreateOptions(ParseResult parseResult, List<DriverInstance> instances, ILoggerFactory loggerFactory)
     {
-        string[] exportTexts = [.. parseResult.GetValue(_exports) ?? [], .. (parseResult.GetValue(_images) ?? []).Select(ImageExport)];
-        if (exportTexts.Length == 0)
+        // Every export is parsed and checked before any is created: a refused command line leaves no file behind.
+        List<ExportSpec> specs = [.. (parseResult.GetValue(_exports) ?? []).Select(ParseExport), .. (parseResult.GetValue(_images) ?? []).Select(ImageExport)];
+        if (specs.Count == 0)
         {
-            exportTexts = [s_defaultExport];
+            specs.Add(ParseExport(s_defaultExport));
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (ExportSpec spec in specs)
+        {
+            if (!names.Add(spec.Name))
+            {
+                throw new FormatException($"{spec.Text}: export name '{spec.Name}' is used twice; export names must be unique.");
+            }
         }
 
         bool ublk = parseResult.GetValue(_ublk);
@@ -398,62 +448,68 @@ internal sealed class ServeCommand : Command
             throw new FormatException("--recover N takes over device N as it was created: no --ublk-user-copy, --ublk-recoverable, --ublk-queues or --ublk-depth.");
         }
 
-        if (parseResult.GetValue(_recover) is int recoverId && (recoverId < 0 || exportTexts.Length != 1))
+        if (parseResult.GetValue(_recover) is int recoverId && (recoverId < 0 || specs.Count != 1))
         {
             throw new FormatException("--recover N: N must not be negative, and the server must have exactly one export.");
         }
 
         bool readOnly = parseResult.GetValue(_readOnly);
-        var exports = new List<NbdExport>();
-        foreach (string text in exportTexts)
+        string[] listenTexts = parseResult.GetValue(_listen) is { Length: > 0 } listen ? listen : ["127.0.0.1:" + NbdServerOptions.DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        bool nbd = listenTexts is not ["none"];
+        if (!nbd && parseResult.GetValue(_fuse) is null && !ublk)
         {
-            (string name, DriverInstance instance) = CreateExport(text, loggerFactory);
+            throw new FormatException("--listen none: nothing would serve the exports; add --fuse DIR or --ublk.");
+        }
+
+        var exports = new List<NbdExport>();
+        NbdServerOptions? serverOptions = null;
+        if (nbd)
+        {
+            for (int i = 0; i < listenTexts.Length; i++)
+            {
+                if (listenTexts[i] == "unix:-")
+                {
+                    // A private socket (nbdkit's -U -): in a fresh directory only this server and its --run command know.
+                    _privateSocketDirectory ??= CaptiveCommand.CreatePrivateSocketDirectory();
+                    listenTexts[i] = "unix:" + Path.Combine(_privateSocketDirectory, "blkmq.sock");
+                }
+            }
+
+            NbdTlsMode tls = parseResult.GetValue(_tls) switch
+            {
+                "on" => NbdTlsMode.On,
+                "require" => NbdTlsMode.Require,
+                _ => NbdTlsMode.Off,
+            };
+            serverOptions = new NbdServerOptions
+            {
+                Exports = exports,
+                Listeners = [.. listenTexts.Select(ParseListen)],
+                TlsMode = tls,
+                TlsCertificateFile = parseResult.GetValue(_tlsCertificate)?.FullName,
+                TlsKeyFile = parseResult.GetValue(_tlsKey)?.FullName,
+                MaxConnections = parseResult.GetValue(_maxConnections),
+                BusyPoll = TimeSpan.FromMicroseconds(parseResult.GetValue(_busyPoll)),
+                LoggerFactory = loggerFactory,
+            };
+            serverOptions.ValidateSettings();
+        }
+
+        // Only now, with the whole command line checked, are disks (and files a driver creates) made.
+        foreach (ExportSpec spec in specs)
+        {
+            DriverInstance instance = CreateExport(spec, loggerFactory);
             instances.Add(instance);
             exports.Add(new NbdExport
             {
-                Name = name,
+                Name = spec.Name,
                 Disk = instance.Disk,
                 ReadOnly = readOnly,
                 Description = "blkmq " + instance.Summary,
             });
         }
 
-        string[] listenTexts = parseResult.GetValue(_listen) is { Length: > 0 } listen ? listen : ["127.0.0.1:" + NbdServerOptions.DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
-        for (int i = 0; i < listenTexts.Length; i++)
-        {
-            if (listenTexts[i] == "unix:-")
-            {
-                // A private socket (nbdkit's -U -): in a fresh directory only this server and its --run command know.
-                _privateSocketDirectory ??= CaptiveCommand.CreatePrivateSocketDirectory();
-                listenTexts[i] = "unix:" + Path.Combine(_privateSocketDirectory, "blkmq.sock");
-            }
-        }
-
-        if (listenTexts is ["none"])
-        {
-            return parseResult.GetValue(_fuse) is null && !ublk
-                ? throw new FormatException("--listen none: nothing would serve the exports; add --fuse DIR or --ublk.")
-                : (null, exports);
-        }
-
-        NbdTlsMode tls = parseResult.GetValue(_tls) switch
-        {
-            "on" => NbdTlsMode.On,
-            "require" => NbdTlsMode.Require,
-            _ => NbdTlsMode.Off,
-        };
-        var serverOptions = new NbdServerOptions
-        {
-            Exports = exports,
-            Listeners = [.. listenTexts.Select(ParseListen)],
-            TlsMode = tls,
-            TlsCertificateFile = parseResult.GetValue(_tlsCertificate)?.FullName,
-            TlsKeyFile = parseResult.GetValue(_tlsKey)?.FullName,
-            MaxConnections = parseResult.GetValue(_maxConnections),
-            BusyPoll = TimeSpan.FromMicroseconds(parseResult.GetValue(_busyPoll)),
-            LoggerFactory = loggerFactory,
-        };
-        serverOptions.Validate();
+        serverOptions?.Validate();
         return (serverOptions, exports);
     }
 
@@ -462,6 +518,7 @@ internal sealed class ServeCommand : Command
         FuseExportOptions? fuseOptions,
         string? controlPath,
         IReadOnlyList<ControlExport> controlExports,
+        IReadOnlyList<(string Name, string Stack)> otherExports,
         UblkServeOptions? ublkOptions,
         List<NbdExport> exports,
         IReadOnlyList<(string Name, DriverInstance Instance)> stacks,
@@ -570,7 +627,7 @@ internal sealed class ServeCommand : Command
             }
 
             // iostat (blkmq stat) is answered here for every export, whatever its driver; the rest is the null driver's.
-            var protocol = new ControlProtocol(controlExports, PoweredOn);
+            var protocol = new ControlProtocol(controlExports, PoweredOn, otherExports);
             ValueTask<string> Execute(string line)
             {
                 string[] words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
@@ -593,8 +650,12 @@ internal sealed class ServeCommand : Command
             }
             catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
             {
-                // ArgumentException: a path longer than a Unix socket address holds (108 bytes).
-                Console.Error.WriteLine($"blkmq serve: --control {controlPath}: {ex.Message.Split('\n')[0]}");
+                // ArgumentException: a path longer than a Unix socket address holds (108 bytes). Binding in a missing
+                // directory fails with EADDRNOTAVAIL ("Cannot assign requested address"): say what is wrong.
+                string why = Path.GetDirectoryName(Path.GetFullPath(controlPath!)) is { Length: > 0 } directory && !Directory.Exists(directory)
+                    ? $"the directory {directory} does not exist"
+                    : Program.OneLine(ex);
+                Console.Error.WriteLine($"blkmq serve: --control {controlPath}: {why}");
                 return Program.ExitIOError;
             }
 
@@ -680,7 +741,7 @@ internal sealed class ServeCommand : Command
             Task exited = process.WaitForExitAsync();
             if (await Task.WhenAny(exited, stopped).ConfigureAwait(false) != exited)
             {
-                CaptiveCommand.Stop(process);
+                await CaptiveCommand.StopAsync(process, exited).ConfigureAwait(false);
                 await exited.ConfigureAwait(false);
             }
 

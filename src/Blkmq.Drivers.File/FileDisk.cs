@@ -273,6 +273,18 @@ public sealed unsafe class FileDisk : IDisposable
         _ = Libc.FcntlLock(_fd, Libc.FOfdSetLk, &all);
     }
 
+    private static void DeleteCreated(string path)
+    {
+        try
+        {
+            System.IO.File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the error that follows says why the file is unusable.
+        }
+    }
+
     private static IOException Fail(string path, string what, int errno) =>
         new($"{path}: {what} ({Marshal.GetPInvokeErrorMessage(errno)}).");
 
@@ -290,6 +302,8 @@ public sealed unsafe class FileDisk : IDisposable
                 _ = Libc.Close(created);
                 if (truncated != 0)
                 {
+                    // The file is ours (O_EXCL): leave nothing behind, or the same command would serve it empty next time.
+                    DeleteCreated(path);
                     throw Fail(path, $"cannot size the new file to {createSize} bytes", errno);
                 }
             }
@@ -394,6 +408,14 @@ public sealed unsafe class FileDisk : IDisposable
         {
             InMemory = true;
         }
+        if (Capacity == 0)
+        {
+            // A 0-byte export is no disk a client can use (nbdkit's file plugin refuses an empty file too).
+            throw new IOException(Size == 0
+                ? $"{path} is empty: nothing to serve (create=SIZE makes a sparse file of that size)."
+                : $"{path}: {Size} bytes, less than one {LogicalBlockSize}-byte block: nothing to serve.");
+        }
+
         ImageFormat = ProbeFormat();
         if (Size % LogicalBlockSize != 0)
         {

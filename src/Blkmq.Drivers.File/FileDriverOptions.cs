@@ -132,9 +132,9 @@ public sealed record FileDriverOptions
             ThrowOutOfRange(nameof(RequestTimeout), RequestTimeout, "file: timeout must be 1 to 3600 seconds.");
         }
 
-        if (CreateSize is < 0)
+        if (CreateSize is <= 0)
         {
-            ThrowOutOfRange(nameof(CreateSize), CreateSize, "file: create=SIZE must not be negative.");
+            ThrowOutOfRange(nameof(CreateSize), CreateSize, "file: create=SIZE must be positive (a 0-byte disk has nothing to serve).");
         }
     }
 

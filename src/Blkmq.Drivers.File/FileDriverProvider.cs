@@ -32,7 +32,8 @@ public static class FileDriverProvider
             new("timeout", "Seconds a request may take before it is cancelled (io_uring) and ends when the kernel lets go, 1 to 3600.", "30"),
             new("name", "The disk's name (a server uses the export name).", s_defaults.Name),
         ],
-        static (parameters, options) => Create(parameters, options));
+        static (parameters, options) => Create(parameters, options),
+        static (parameters, options) => Parse(parameters, options).Validate());
 
     /// <summary>Adds <c>file</c> to <paramref name="registry"/>.</summary>
     /// <param name="registry">The registry.</param>
@@ -43,10 +44,33 @@ public static class FileDriverProvider
         registry.Add(File);
     }
 
-    private static DriverInstance Create(string parameters, DriverCreateOptions options)
+    /// <summary>
+    /// Creates the disk of one file or block device given by its path, whatever characters the path holds (',', '|',
+    /// '='), with the defaults for everything else: what a host's <c>serve FILE</c> makes without a parameter text.
+    /// </summary>
+    /// <param name="path">The file or block device.</param>
+    /// <param name="options">What the host asks beyond the path.</param>
+    /// <returns>The disk and its owner; the caller disposes it.</returns>
+    /// <exception cref="ArgumentException">The path is empty.</exception>
+    /// <exception cref="IOException">The file cannot be opened, sized or locked.</exception>
+    public static DriverInstance CreateForPath(string path, DriverCreateOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(options);
+        FileDriverOptions start = options.DiskName is { } name ? s_defaults with { Name = name } : s_defaults;
+        return Create(start with { Path = path, LoggerFactory = options.LoggerFactory });
+    }
+
+    private static FileDriverOptions Parse(string parameters, DriverCreateOptions options)
     {
         FileDriverOptions start = options.DiskName is { } name ? s_defaults with { Name = name } : s_defaults;
-        FileDriverOptions parsed = FileDriverOptions.Parse(parameters, start) with { LoggerFactory = options.LoggerFactory };
+        return FileDriverOptions.Parse(parameters, start) with { LoggerFactory = options.LoggerFactory };
+    }
+
+    private static DriverInstance Create(string parameters, DriverCreateOptions options) => Create(Parse(parameters, options));
+
+    private static DriverInstance Create(FileDriverOptions parsed)
+    {
         FileBlock block = FileBlock.Create(parsed);
         FileDisk file = block.File;
         return new DriverInstance

@@ -212,6 +212,12 @@ public sealed record NullBlockOptions
         return options;
     }
 
+    /// <summary>
+    /// The largest <see cref="Size"/> with <see cref="MemoryBacked"/>, 256 TiB: its page directory, allocated at start
+    /// (8 bytes per 2 MiB), is then 1 GiB.
+    /// </summary>
+    public const long MaxMemoryBackedSize = 1L << 48;
+
     /// <summary>Checks every value and throws an <see cref="ArgumentException"/> naming the first wrong one.</summary>
     public void Validate()
     {
@@ -222,6 +228,7 @@ public sealed record NullBlockOptions
         Check(CompletionNsec is >= 0 and <= 10_000_000_000, nameof(CompletionNsec), CompletionNsec, "completion_nsec must be 0 to 10 s.");
         Check(BlockSize is 512 or 1024 or 2048 or 4096, nameof(BlockSize), BlockSize, "bs must be 512, 1024, 2048 or 4096.");
         Check(Size > 0 && Size % BlockSize == 0, nameof(Size), Size, $"size must be a positive multiple of bs ({BlockSize}).");
+        Check(!MemoryBacked || Size <= MaxMemoryBackedSize, nameof(Size), Size, $"size={SizeParser.Format(Size)} is too large for a memory-backed disk (at most {SizeParser.Format(MaxMemoryBackedSize)}).");
         Check(NrDevices is >= 1 and <= 1024, nameof(NrDevices), NrDevices, "nr_devices must be 1 to 1024.");
         Check(MaxSectors >= 0 && (MaxSectors == 0 || (MaxSectors << 9) >= BlockSize), nameof(MaxSectors), MaxSectors, "max_sectors must be 0 or at least one block.");
         Check(!string.IsNullOrWhiteSpace(Name), nameof(Name), Name, "name must not be empty.");

@@ -25,14 +25,16 @@ public static class NullDriverProvider
         NullName,
         "null_blk: a disk without a device; reads leave buffers untouched unless memory_backed=1.",
         Describe(new NullBlockOptions()),
-        static (parameters, options) => Create(NullName, new NullBlockOptions(), parameters, options));
+        static (parameters, options) => Create(NullName, new NullBlockOptions(), parameters, options),
+        static (parameters, options) => ParseOptions(new NullBlockOptions(), parameters, options).Validate());
 
     /// <summary>Gets the <c>memory</c> driver.</summary>
     public static DriverDescriptor Memory { get; } = new(
         MemoryName,
         "null_blk keeping data in sparse memory pages (null with memory_backed=1,discard=1, size 1G).",
         Describe(s_memoryBase),
-        static (parameters, options) => Create(MemoryName, s_memoryBase, parameters, options));
+        static (parameters, options) => Create(MemoryName, s_memoryBase, parameters, options),
+        static (parameters, options) => ParseOptions(s_memoryBase, parameters, options).Validate());
 
     /// <summary>Adds <c>null</c> and <c>memory</c> to <paramref name="registry"/>.</summary>
     /// <param name="registry">The registry.</param>

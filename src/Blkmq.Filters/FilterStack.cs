@@ -51,26 +51,25 @@ public static class FilterStack
     /// <exception cref="ArgumentException">A value is out of range or a filter cannot go over the disk below.</exception>
     public static DriverInstance Create(DriverRegistry drivers, string specification, DriverCreateOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(drivers);
-        (string driver, string[] filters) = Split(specification);
-        (string driverName, string driverText) = DriverRegistry.SplitSpecification(driver);
-        if (!drivers.TryGet(driverName, out DriverDescriptor? descriptor))
-        {
-            throw FilterRegistry.Default.TryGet(driverName, out _)
-                ? new FormatException($"stack '{specification}': '{driverName}' is a filter; a stack starts with a driver ({drivers.KnownNames}) and filters follow '|'.")
-                : new FormatException($"unknown driver '{driverName}' (known: {drivers.KnownNames}; see 'blkmq drivers').");
-        }
-
-        List<(FilterDescriptor, FilterArguments)> parsed = Parse(filters);
-
-        // cow never writes below: open a base that can be opened read-only that way (nbdkit's cow does the same).
-        if (parsed.Exists(static f => f.Item1.Name == "cow") && descriptor.HasParameter("readonly") && !driverText.Contains("readonly", StringComparison.Ordinal))
-        {
-            driverText = driverText.Length == 0 ? "readonly=1" : driverText + ",readonly=1";
-        }
-
+        (DriverDescriptor descriptor, string driverText, List<(FilterDescriptor, FilterArguments)> parsed) = ParseStack(drivers, specification);
         DriverInstance instance = descriptor.Create(driverText, options);
         return Apply(instance, parsed);
+    }
+
+    /// <summary>
+    /// Checks a stack as <see cref="Create"/> would, without creating anything: the driver and every filter are known and
+    /// their parameters parse and are in range (what a filter can only check against the disk below is left to
+    /// <see cref="Create"/>).
+    /// </summary>
+    /// <param name="drivers">The drivers the bottom may name.</param>
+    /// <param name="specification"><c>DRIVER[:params]|FILTER[:params]|...</c>; without filters, just the driver.</param>
+    /// <param name="options">What the host will ask of the driver.</param>
+    /// <exception cref="FormatException">The stack, a driver or a filter does not parse, or a filter is unknown.</exception>
+    /// <exception cref="ArgumentException">A value is out of range.</exception>
+    public static void Check(DriverRegistry drivers, string specification, DriverCreateOptions? options = null)
+    {
+        (DriverDescriptor descriptor, string driverText, _) = ParseStack(drivers, specification);
+        descriptor.Check(driverText, options);
     }
 
     /// <summary>Puts filters over an instance's first disk (a benchmark creates its driver itself, then filters it).</summary>
@@ -108,6 +107,29 @@ public static class FilterStack
             yield return block.Filter;
             current = block.Lower;
         }
+    }
+
+    private static (DriverDescriptor Driver, string DriverText, List<(FilterDescriptor, FilterArguments)> Filters) ParseStack(DriverRegistry drivers, string specification)
+    {
+        ArgumentNullException.ThrowIfNull(drivers);
+        (string driver, string[] filters) = Split(specification);
+        (string driverName, string driverText) = DriverRegistry.SplitSpecification(driver);
+        if (!drivers.TryGet(driverName, out DriverDescriptor? descriptor))
+        {
+            throw FilterRegistry.Default.TryGet(driverName, out _)
+                ? new FormatException($"stack '{specification}': '{driverName}' is a filter; a stack starts with a driver ({drivers.KnownNames}) and filters follow '|'.")
+                : new FormatException($"unknown driver '{driverName}' (known: {drivers.KnownNames}; see 'blkmq drivers').");
+        }
+
+        List<(FilterDescriptor, FilterArguments)> parsed = Parse(filters);
+
+        // cow never writes below: open a base that can be opened read-only that way (nbdkit's cow does the same).
+        if (parsed.Exists(static f => f.Item1.Name == "cow") && descriptor.HasParameter("readonly") && !driverText.Contains("readonly", StringComparison.Ordinal))
+        {
+            driverText = driverText.Length == 0 ? "readonly=1" : driverText + ",readonly=1";
+        }
+
+        return (descriptor, driverText, parsed);
     }
 
     private static List<(FilterDescriptor, FilterArguments)> Parse(IReadOnlyList<string> filters)

@@ -135,8 +135,12 @@ public sealed class NbdServer : IAsyncDisposable
                 }
                 catch (SocketException e)
                 {
-                    // The runtime's message ("Cannot assign requested address") does not say which listener failed.
-                    throw new IOException($"cannot listen on {Describe(endPoint)}: {e.Message}", e);
+                    // The runtime's message ("Cannot assign requested address") does not say which listener failed,
+                    // nor, for a Unix socket, that its directory is missing.
+                    string why = endPoint is UnixDomainSocketEndPoint unix && Path.GetDirectoryName(unix.ToString()) is { Length: > 0 } directory && !Directory.Exists(directory)
+                        ? $"the directory {directory} does not exist"
+                        : e.Message;
+                    throw new IOException($"cannot listen on {Describe(endPoint)}: {why}", e);
                 }
 
                 _listeners.Add(socket);
@@ -312,7 +316,9 @@ public sealed class NbdServer : IAsyncDisposable
             socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
             {
-                socket.DualMode = false;
+                // [::] is every address, IPv4 ones too (so the localhost URI printed for it works whichever address
+                // localhost resolves to); any other IPv6 address is only itself.
+                socket.DualMode = endPoint is IPEndPoint { Address: var address } && address.Equals(IPAddress.IPv6Any);
             }
         }
 

@@ -82,6 +82,15 @@ public sealed record NbdServerOptions
             }
         }
 
+        ValidateSettings();
+    }
+
+    /// <summary>
+    /// Checks every option but <see cref="Exports"/> and throws an <see cref="ArgumentException"/> naming the first wrong
+    /// one: a host checks its command line with it before it creates the disks to export.
+    /// </summary>
+    public void ValidateSettings()
+    {
         if (Listeners is null || Listeners.Count == 0)
         {
             Fail(nameof(Listeners), "The server needs at least one listener.");

@@ -8,7 +8,8 @@ namespace Blkmq.Drivers.Null.Control;
 /// reply line per command, <c>ok ...</c> or <c>error MESSAGE</c>. Commands: <c>list</c>; <c>power EXPORT on|off</c>;
 /// <c>badblocks EXPORT add|remove START-END</c> (sectors, both ends included) and <c>badblocks EXPORT clear</c>;
 /// <c>powercut EXPORT</c>; <c>stats EXPORT</c> (the 17 fields of <c>/sys/block/DEV/stat</c>); <c>help</c>.
-/// A bad command changes nothing and leaves the connection usable.
+/// A bad command changes nothing and leaves the connection usable. <c>list</c> also lists the server's other exports,
+/// whose disks these commands cannot change.
 /// </summary>
 public sealed class ControlProtocol
 {
@@ -17,14 +18,20 @@ public sealed class ControlProtocol
 
     private readonly Dictionary<string, ControlExport> _exports = new(StringComparer.Ordinal);
     private readonly List<ControlExport> _exportList = [];
+    private readonly Dictionary<string, string> _others = new(StringComparer.Ordinal);
+    private readonly List<string> _otherList = [];
     private readonly Action<string, Disk>? _poweredOn;
 
     /// <summary>Initializes a new instance of the <see cref="ControlProtocol"/> class.</summary>
     /// <param name="exports">The exports, by unique name; their devices stay the caller's.</param>
     /// <param name="poweredOn">Called with an export's name and its device's new disk after <c>power EXPORT on</c>
     /// (the NBD server serves that disk from then on).</param>
+    /// <param name="others">
+    /// The server's other exports, which these commands cannot change (no null/memory disk at the top of their stack),
+    /// each with what it is (<c>memory|delay</c>): <c>list</c> lists them, and a command naming one says why it cannot.
+    /// </param>
     /// <exception cref="ArgumentException">Two exports have the same name.</exception>
-    public ControlProtocol(IEnumerable<ControlExport> exports, Action<string, Disk>? poweredOn = null)
+    public ControlProtocol(IEnumerable<ControlExport> exports, Action<string, Disk>? poweredOn = null, IEnumerable<(string Name, string Stack)>? others = null)
     {
         ArgumentNullException.ThrowIfNull(exports);
         _poweredOn = poweredOn;
@@ -32,6 +39,17 @@ public sealed class ControlProtocol
         {
             _exports.Add(export.Name, export);
             _exportList.Add(export);
+        }
+
+        foreach ((string name, string stack) in others ?? [])
+        {
+            if (_exports.ContainsKey(name))
+            {
+                throw new ArgumentException($"Export '{name}' is given twice.", nameof(others));
+            }
+
+            _others.Add(name, stack);
+            _otherList.Add(name);
         }
     }
 
@@ -84,10 +102,15 @@ public sealed class ControlProtocol
     private string List()
     {
         var text = new StringBuilder("ok");
-        text.Append(CultureInfo.InvariantCulture, $" {_exportList.Count} export(s)");
+        text.Append(CultureInfo.InvariantCulture, $" {_exportList.Count + _otherList.Count} export(s)");
         foreach (ControlExport export in _exportList)
         {
             text.Append(CultureInfo.InvariantCulture, $"; {export.Name} disk={export.Device.Name} {Summary(export.Device)}");
+        }
+
+        foreach (string name in _otherList)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"; {name} {_others[name]} (no null_blk controls)");
         }
 
         return text.ToString();
@@ -172,7 +195,9 @@ public sealed class ControlProtocol
     }
 
     private ControlExport Find(string name) =>
-        _exports.TryGetValue(name, out ControlExport? export) ? export : throw new KeyNotFoundException($"unknown export '{name}'.");
+        _exports.TryGetValue(name, out ControlExport? export) ? export
+        : _others.TryGetValue(name, out string? stack) ? throw new InvalidOperationException($"export '{name}' is not a null/memory disk at the top of its stack (it is {stack}): power, badblocks, powercut and stats need one.")
+        : throw new KeyNotFoundException($"unknown export '{name}'.");
 
     private static (long First, long Last) ParseRange(string text)
     {

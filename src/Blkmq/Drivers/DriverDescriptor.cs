@@ -8,6 +8,7 @@ namespace Blkmq.Drivers;
 public sealed class DriverDescriptor
 {
     private readonly Func<string, DriverCreateOptions, DriverInstance> _create;
+    private readonly Action<string, DriverCreateOptions>? _check;
 
     /// <summary>Initializes a new instance of the <see cref="DriverDescriptor"/> class.</summary>
     /// <param name="name">The name hosts pick the driver by: lowercase letters, digits, '-' and '_'.</param>
@@ -17,8 +18,12 @@ public sealed class DriverDescriptor
     /// Parses the parameter text (possibly empty) and creates the disks; throws <see cref="FormatException"/> for a
     /// text that does not parse (an unknown key, a bad value) and <see cref="ArgumentException"/> for values out of range.
     /// </param>
+    /// <param name="check">
+    /// Parses and checks the parameter text as <paramref name="create"/> would, without creating anything (no file, no
+    /// connection), throwing the same exceptions; <see langword="null"/> when the driver cannot check before creating.
+    /// </param>
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty or has other characters.</exception>
-    public DriverDescriptor(string name, string description, IReadOnlyList<DriverParameter> parameters, Func<string, DriverCreateOptions, DriverInstance> create)
+    public DriverDescriptor(string name, string description, IReadOnlyList<DriverParameter> parameters, Func<string, DriverCreateOptions, DriverInstance> create, Action<string, DriverCreateOptions>? check = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(description);
@@ -36,6 +41,7 @@ public sealed class DriverDescriptor
         Description = description;
         Parameters = parameters;
         _create = create;
+        _check = check;
     }
 
     /// <summary>Gets the name hosts pick the driver by.</summary>
@@ -57,6 +63,20 @@ public sealed class DriverDescriptor
     {
         ArgumentNullException.ThrowIfNull(parameters);
         return _create(parameters, options ?? new DriverCreateOptions());
+    }
+
+    /// <summary>
+    /// Parses and checks <paramref name="parameters"/> without creating anything, so that a host can refuse a bad command
+    /// line before it creates any disk (and any file a disk would create).
+    /// </summary>
+    /// <param name="parameters">The driver's <c>key=value,...</c> text; empty for every default.</param>
+    /// <param name="options">What the host will ask beyond the parameters, or <see langword="null"/> for nothing.</param>
+    /// <exception cref="FormatException">The text does not parse; the message names the parameter.</exception>
+    /// <exception cref="ArgumentException">A value is out of range; the message says which.</exception>
+    public void Check(string parameters, DriverCreateOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        _check?.Invoke(parameters, options ?? new DriverCreateOptions());
     }
 
     /// <summary>Gets whether the driver accepts a parameter of that name.</summary>

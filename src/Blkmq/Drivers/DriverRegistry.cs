@@ -62,6 +62,19 @@ public sealed class DriverRegistry
         return Get(name).Create(parameters, options);
     }
 
+    /// <summary>
+    /// Checks a driver specification <c>DRIVER[:key=value,...]</c> as <see cref="Create"/> would, without creating anything.
+    /// </summary>
+    /// <param name="specification">The driver's name, then optionally ':' and its parameters.</param>
+    /// <param name="options">What the host will ask beyond the parameters, or <see langword="null"/>.</param>
+    /// <exception cref="FormatException">The driver is unknown or its parameters do not parse.</exception>
+    /// <exception cref="ArgumentException">A parameter is out of range.</exception>
+    public void Check(string specification, DriverCreateOptions? options = null)
+    {
+        (string name, string parameters) = SplitSpecification(specification);
+        Get(name).Check(parameters, options);
+    }
+
     /// <summary>Splits <c>DRIVER[:key=value,...]</c> into the driver's name and its parameter text (empty when there is none).</summary>
     /// <param name="specification">The specification.</param>
     /// <returns>The name, trimmed, and the parameters.</returns>

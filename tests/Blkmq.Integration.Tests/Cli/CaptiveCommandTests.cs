@@ -1,0 +1,98 @@
+using System.Net.Sockets;
+using Blkmq.Integration.Tests.Cli.Interop;
+using Blkmq.Integration.Tests.Infrastructure;
+
+namespace Blkmq.Integration.Tests.Cli;
+
+/// <summary>
+/// <c>blkmq serve --run</c> on IPv6 (<c>$nbd</c> and <c>$uri</c> bracket the address; <c>[::]</c> serves the
+/// <c>localhost</c> URI it prints) and stopped by SIGTERM (the captive command gets SIGTERM and time to clean up).
+/// </summary>
+public sealed class CaptiveCommandTests
+{
+    private const int TestTimeoutMilliseconds = 120_000;
+
+    private static readonly TimeSpan s_toolTimeout = TimeSpan.FromSeconds(60);
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Ipv6Loopback_NbdAndUri_BracketTheAddress_QemuIoAndNbdinfoConnect()
+    {
+        ExternalTool.Require("qemu-io", "nbdinfo");
+        RequireIpv6Loopback();
+        ToolResult result = await BlkmqCli.RunAsync(
+            ["serve", "--export", "m=memory:size=1M", "--listen", "[::1]:0", "--run", "echo \"nbd=$nbd uri=$uri\" && qemu-io -f raw -c \"read 0 4k\" \"$nbd\" && nbdinfo --size \"$uri\""],
+            s_toolTimeout,
+            TestContext.Current.CancellationToken);
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.StandardOutput}\n{result.StandardError}");
+        string printed = result.StandardOutput.Split('\n')[0].Trim();
+        Assert.Matches(@"^nbd://\[::1\]:\d+/m$", printed);
+        int port = new Uri(printed).Port;
+        Assert.Contains($"nbd=nbd:[::1]:{port}:exportname=m uri=nbd://[::1]:{port}/m", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("read 4096/4096 bytes at offset 0", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("1048576", result.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Ipv6Any_PrintsLocalhost_WhichServesOverIpv4AndIpv6()
+    {
+        ExternalTool.Require("nbdinfo");
+        RequireIpv6Loopback();
+        ToolResult result = await BlkmqCli.RunAsync(
+            ["serve", "--export", "m=memory:size=1M", "--listen", "[::]:0", "--run", "nbdinfo --size \"$uri\" && nbdinfo --size \"nbd://127.0.0.1:$port/m\" && nbdinfo --size \"nbd://[::1]:$port/m\""],
+            s_toolTimeout,
+            TestContext.Current.CancellationToken);
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.StandardOutput}\n{result.StandardError}");
+        string[] lines = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Matches(@"^nbd://localhost:\d+/m$", lines[0]);
+        Assert.Equal(["1048576", "1048576", "1048576"], lines[1..]);
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task SigTerm_TheCommandGetsSigTerm_CleansUp_AndServeExitsWithItsStatus()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string script = Path.Combine(directory, "captive.sh");
+            string started = Path.Combine(directory, "started");
+            string marker = Path.Combine(directory, "cleaned-up");
+            string body = $"trap 'echo cleaned > {marker}; exit 0' TERM; echo started > {started}; while :; do sleep 0.1; done";
+            await File.WriteAllTextAsync(script, body + "\n", TestContext.Current.CancellationToken);
+
+            // Run as a script of its own (a shell in between) and inline (the shell is the command).
+            foreach (string command in new[] { "sh " + script, body })
+            {
+                File.Delete(marker);
+                File.Delete(started);
+                await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "m=memory:size=1M", "--listen", "unix:-", "--run", command]);
+                DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+                while (!File.Exists(started) && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(50, TestContext.Current.CancellationToken);
+                }
+
+                Assert.True(File.Exists(started), serve.Describe());
+                serve.Signal(Libc.SigTerm);
+                Assert.Equal(0, await serve.WaitForExitAsync(TimeSpan.FromSeconds(4), TestContext.Current.CancellationToken));
+                Assert.True(File.Exists(marker), $"the captive command's TERM trap did not run ({command})\n{serve.Describe()}");
+            }
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static void RequireIpv6Loopback()
+    {
+        try
+        {
+            using var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 0));
+        }
+        catch (SocketException ex)
+        {
+            Assert.Skip($"This host has no IPv6 loopback (binding [::1] failed: {ex.Message}).");
+        }
+    }
+}
