@@ -56,7 +56,7 @@ internal static class BuiltInFilters
         new(
             "log-writes",
             "dm-log-writes: logs every completed write (with data), trim, zero, flush and FUA, and marks, for 'blkmq replay'.",
-            [new("file", "The log file (created; required).", string.Empty)],
+            [new("file", "The log file (created, or replaced if it is an earlier write log; any other existing file is refused; required).", string.Empty)],
             static (a, lower) => new LogWritesFilter(a, lower)),
         new(
             "stats",

@@ -18,15 +18,7 @@ internal sealed class LogWritesFilter : BlockFilter
     public LogWritesFilter(FilterArguments arguments, Disk lower)
     {
         _path = arguments.GetString("file") ?? throw new FormatException("filter 'log-writes': file=LOG is required.");
-        try
-        {
-            _log = new FileStream(_path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new IOException($"filter 'log-writes': file={_path}: {ex.Message}", ex);
-        }
-
+        _log = OpenLog(_path);
         Span<byte> header = stackalloc byte[WriteLog.FileHeaderSize];
         WriteLog.WriteFileHeader(header, lower.Limits.LogicalBlockSize, lower.Capacity);
         _log.Write(header);
@@ -89,6 +81,50 @@ internal sealed class LogWritesFilter : BlockFilter
         }
 
         base.Dispose(disposing);
+    }
+
+    /// <summary>
+    /// Opens the log for writing from its start: a new file, an empty one, or an earlier write log (a rerun replaces
+    /// it). Any other file is refused before a byte of it changes.
+    /// </summary>
+    /// <exception cref="IOException">The file cannot be opened or is not a write log; one line naming it.</exception>
+    private static FileStream OpenLog(string path)
+    {
+        FileStream log;
+        try
+        {
+            log = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1 << 20);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"filter 'log-writes': file={path}: {ex.Message}", ex);
+        }
+
+        bool foreign;
+        try
+        {
+            Span<byte> magic = stackalloc byte[WriteLog.FileMagic.Length];
+            foreign = log.Length > 0
+                && (log.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) != magic.Length || !magic.SequenceEqual(WriteLog.FileMagic));
+            if (!foreign)
+            {
+                log.SetLength(0);
+                log.Position = 0;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            log.Dispose();
+            throw new IOException($"filter 'log-writes': file={path}: {ex.Message}", ex);
+        }
+
+        if (foreign)
+        {
+            log.Dispose();
+            throw new IOException($"filter 'log-writes': file={path} exists and is not a blkmq write log; give a new path (an earlier log is replaced, any other file is left alone).");
+        }
+
+        return log;
     }
 
     private long Append(WriteLogKind kind, bool fua, long offset, long length, ReadOnlySpan<byte> payload)
