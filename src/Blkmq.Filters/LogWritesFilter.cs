@@ -12,6 +12,7 @@ internal sealed class LogWritesFilter : BlockFilter
     private readonly FileStream _log;
     private readonly byte[] _header = new byte[WriteLog.EntryHeaderSize];
     private readonly string _path;
+    private readonly HashSet<string> _marks = new(StringComparer.Ordinal);
     private long _sequence;
     private bool _closed;
 
@@ -67,9 +68,27 @@ internal sealed class LogWritesFilter : BlockFilter
     }
 
     /// <summary>Appends a named mark; <c>blkmq replay --to NAME</c> stops after it.</summary>
-    /// <param name="name">The mark's name.</param>
+    /// <param name="name">The mark's name, not empty and not already in this log.</param>
     /// <returns>The mark's sequence number.</returns>
-    public long Mark(string name) => Append(WriteLogKind.Mark, false, 0, 0, WriteLog.MarkPayload(name));
+    /// <exception cref="InvalidOperationException">The name is empty or taken, or the log is closed; one line.</exception>
+    public long Mark(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw new InvalidOperationException("a mark needs a name");
+        }
+
+        lock (_lock)
+        {
+            if (!_closed && !_marks.Add(name))
+            {
+                throw new InvalidOperationException($"mark '{name}' already exists in this log");
+            }
+
+            return Append(WriteLogKind.Mark, false, 0, 0, WriteLog.MarkPayload(name));
+        }
+    }
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)

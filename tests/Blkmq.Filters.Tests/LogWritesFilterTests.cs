@@ -4,7 +4,7 @@ namespace Blkmq.Filters.Tests;
 
 /// <summary>
 /// log-writes' log file: a file that is not a write log is refused and left as it was, an earlier write log is
-/// replaced (the rerun workflow).
+/// replaced (the rerun workflow); a mark's name is unique in its log, and replay refuses a name an old log has twice.
 /// </summary>
 public sealed class LogWritesFilterTests : IDisposable
 {
@@ -47,6 +47,49 @@ public sealed class LogWritesFilterTests : IDisposable
         List<WriteLogEntry> entries = ReadEntries(log);
         Assert.Equal(WriteLogKind.Flush, Assert.Single(entries).Kind);
         Assert.Equal(WriteLog.FileHeaderSize + WriteLog.EntryHeaderSize, new FileInfo(log).Length);
+    }
+
+    [Fact]
+    public async Task Mark_DuplicateOrEmptyName_IsRefused_NothingLogged()
+    {
+        string log = Path.Combine(_directory, "d.log");
+        await using (DriverInstance stack = Stacks.Create($"memory:size=1M|log-writes:file={log}"))
+        {
+            var filter = (LogWritesFilter)FilterStack.FindFilters(stack).Single();
+            Assert.Equal(1, filter.Mark("x"));
+            Assert.Equal("mark 'x' already exists in this log", Assert.Throws<InvalidOperationException>(() => filter.Mark("x")).Message);
+            Assert.Equal("a mark needs a name", Assert.Throws<InvalidOperationException>(() => filter.Mark(string.Empty)).Message);
+            Assert.Equal(2, filter.Mark("y"));
+        }
+
+        Assert.Equal(["x", "y"], ReadEntries(log).Select(static e => e.MarkName));
+    }
+
+    [Fact]
+    public void ReplayTo_AMarkNameTheLogHasTwice_IsRefusedAsAmbiguous()
+    {
+        // A log written before mark names were unique: x at entries 2 and 4.
+        string log = Path.Combine(_directory, "old.log");
+        using (FileStream file = File.Create(log))
+        {
+            byte[] header = new byte[WriteLog.FileHeaderSize];
+            WriteLog.WriteFileHeader(header, 512, 1 << 20);
+            file.Write(header);
+            string?[] marks = [null, "x", "y", "x"];
+            for (int i = 0; i < marks.Length; i++)
+            {
+                byte[] payload = marks[i] is string name ? WriteLog.MarkPayload(name) : [];
+                byte[] entry = new byte[WriteLog.EntryHeaderSize];
+                WriteLog.WriteEntryHeader(entry, marks[i] is null ? WriteLogKind.Flush : WriteLogKind.Mark, false, i + 1, 0, 0, payload.Length);
+                file.Write(entry);
+                file.Write(payload);
+            }
+        }
+
+        List<WriteLogEntry> entries = ReadEntries(log);
+        Assert.Equal(2, WriteLogReplay.FindTarget(entries, "y", 0));
+        FormatException error = Assert.Throws<FormatException>(() => WriteLogReplay.FindTarget(entries, "x", 0));
+        Assert.Equal("--to x: ambiguous, the log has 2 marks of that name (entries 2, 4); replay to one with --to-flush N (see --list).", error.Message);
     }
 
     private static List<WriteLogEntry> ReadEntries(string log)
