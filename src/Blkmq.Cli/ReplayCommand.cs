@@ -79,6 +79,14 @@ internal sealed class ReplayCommand : Command
         {
             using WriteLogReader reader = WriteLogReader.Open(log);
             List<WriteLogEntry> entries = reader.ReadEntries();
+            if (reader.TornBytes > 0)
+            {
+                // A crash of the server mid-entry (or a copy cut short): what comes before stands, but say so.
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"blkmq replay: {log}: torn tail: {reader.TornBytes} bytes after ")
+                    + (entries.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $"entry {entries[^1].Sequence}") : "the header")
+                    + " ignored.");
+            }
+
             if (list)
             {
                 PrintList(reader, entries);

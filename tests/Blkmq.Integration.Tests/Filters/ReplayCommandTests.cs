@@ -26,6 +26,40 @@ public sealed class ReplayCommandTests : IDisposable
         Assert.False(File.Exists(image));
     }
 
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData(17, false)]
+    [InlineData(140, true)]
+    public async Task List_LogTornMidEntry_SaysSoOnStandardError(int tornBytes, bool wholeHeader)
+    {
+        // Three flushes, then the start of a fourth entry: part of its header, or all of a write's header (payload
+        // 4096 bytes) and part of its data.
+        string log = CreateLog("torn.log", Flush, Flush, Flush);
+        byte[] tail = new byte[tornBytes];
+        if (wholeHeader)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(tail, 0x45474F4C);
+            tail[4] = 1; // WriteLogKind.Write
+            BinaryPrimitives.WriteInt32LittleEndian(tail.AsSpan(8), 4096);
+            BinaryPrimitives.WriteInt64LittleEndian(tail.AsSpan(16), 4);
+            BinaryPrimitives.WriteInt64LittleEndian(tail.AsSpan(32), 4096);
+        }
+
+        using (FileStream file = new(log, FileMode.Append))
+        {
+            file.Write(tail);
+        }
+
+        ToolResult list = await BlkmqCli.RunAsync(["replay", log, "--list"], FilterServe.ToolTimeout, TestContext.Current.CancellationToken);
+        Assert.Equal(0, list.ExitCode);
+        Assert.Equal("entries=3 writes=0 flush-points=3 capacity=4096 block-size=512", list.StandardOutput.Trim());
+        Assert.Equal($"blkmq replay: {log}: torn tail: {tornBytes} bytes after entry 3 ignored.", list.StandardError.Trim());
+
+        // A log that ends at an entry's end says nothing.
+        ToolResult whole = await BlkmqCli.RunAsync(["replay", CreateLog("whole.log", Flush), "--list"], FilterServe.ToolTimeout, TestContext.Current.CancellationToken);
+        Assert.Equal(0, whole.ExitCode);
+        Assert.Equal(string.Empty, whole.StandardError);
+    }
+
     /// <summary>
     /// Writes a log (docs/crash-testing.md; Blkmq.Filters' WriteLog: a 32-byte header, then 40-byte entry headers) of
     /// one 4 KiB disk with entries of these kinds and no payloads, numbered from 1; returns its path.
