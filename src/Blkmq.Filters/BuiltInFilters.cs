@@ -22,7 +22,7 @@ internal static class BuiltInFilters
             "delay",
             "Holds each IO before it goes below, per operation (read=2ms,write=5ms).",
             [
-                new("read", "Delay of reads (5ms, 2s, 100us).", "0"),
+                new("read", "Delay of reads (5ms, 2s, 100us; ns, us, ms, s, m, h; a bare number is ms; at most 24h).", "0"),
                 new("write", "Delay of writes.", "0"),
                 new("flush", "Delay of flushes.", "0"),
                 new("trim", "Delay of discards.", "0"),
