@@ -1,3 +1,4 @@
+using System.Globalization;
 using Blkmq.Drivers;
 
 namespace Blkmq.Filters;
@@ -61,7 +62,7 @@ internal static class BuiltInFilters
         new(
             "stats",
             "Counts IO per operation and keeps latency histograms; reported on exit and by 'blkmq ctl stats'.",
-            [new("sample", "Time one IO in N (a power of two) per request slot with the precise clock; 1 every IO.", "1")],
+            [new("sample", "Time one IO in N (a power of two) per request slot with the precise clock; 1 every IO.", StatsFilter.DefaultSample.ToString(CultureInfo.InvariantCulture))],
             static (a, _) => new StatsFilter(a)),
         new(
             "rate",
