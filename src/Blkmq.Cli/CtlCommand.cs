@@ -49,7 +49,16 @@ internal sealed class CtlCommand : Command
     private int Run(ParseResult parseResult)
     {
         string path = parseResult.GetRequiredValue(_control);
-        string line = string.Join(' ', parseResult.GetRequiredValue(_command));
+        string[] words = parseResult.GetRequiredValue(_command);
+        if (Array.FindIndex(words, string.IsNullOrWhiteSpace) is int empty and >= 0)
+        {
+            // The line goes as words between spaces: an empty one would vanish and shift the others (mark EXPORT '' would
+            // name the mark after the export).
+            Console.Error.WriteLine($"blkmq ctl: argument {empty + 1} of '{string.Join(' ', words)}' is empty; give a value.");
+            return Program.ExitBadArguments;
+        }
+
+        string line = string.Join(' ', words);
         string? reply;
         try
         {

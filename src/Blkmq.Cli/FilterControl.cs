@@ -6,7 +6,7 @@ namespace Blkmq.Cli;
 
 /// <summary>
 /// The filters' control commands, answered before the null driver's (<c>blkmq ctl</c>): <c>mark [EXPORT] NAME</c> appends a
-/// mark to the export's log-writes log (the first export with one when EXPORT is left out); <c>filters EXPORT</c> gives the
+/// mark to the export's log-writes log (EXPORT may be left out when only one export has one; a mark name is unique in its log); <c>filters EXPORT</c> gives the
 /// export's stack and what its filters report (stats). Anything else goes to <paramref name="next"/>.
 /// </summary>
 internal sealed class FilterControl(IReadOnlyList<(string Name, DriverInstance Instance)> exports, Func<string, ValueTask<string>> next)
@@ -32,31 +32,39 @@ internal sealed class FilterControl(IReadOnlyList<(string Name, DriverInstance I
 
     private string Mark(string? export, string name)
     {
+        if (export is null && exports.Any(e => e.Name == name))
+        {
+            // "mark EXPORT" with the name left out (or given as '', which the split drops): not a mark named after the export.
+            return $"error mark {name}: '{name}' is an export; give the mark's name (mark {name} NAME)";
+        }
+
+        var logs = new List<(string Export, LogWritesFilter Log)>();
         foreach ((string exportName, DriverInstance instance) in exports)
         {
-            if (export is not null && exportName != export)
+            if ((export is null || exportName == export) && FilterStack.FindFilters(instance).OfType<LogWritesFilter>().FirstOrDefault() is LogWritesFilter log)
             {
-                continue;
-            }
-
-            foreach (BlockFilter filter in FilterStack.FindFilters(instance))
-            {
-                if (filter is LogWritesFilter log)
-                {
-                    try
-                    {
-                        long sequence = log.Mark(name);
-                        return string.Create(CultureInfo.InvariantCulture, $"ok {exportName} mark {name} entry={sequence}");
-                    }
-                    catch (InvalidOperationException ex)
-                    {
-                        return "error " + ex.Message;
-                    }
-                }
+                logs.Add((exportName, log));
             }
         }
 
-        return export is null ? "error no export has a log-writes filter" : $"error export '{export}' has no log-writes filter";
+        switch (logs)
+        {
+            case []:
+                return export is null ? "error no export has a log-writes filter" : $"error export '{export}' has no log-writes filter";
+            case [(string exportName, LogWritesFilter log)]:
+                try
+                {
+                    long sequence = log.Mark(name);
+                    return string.Create(CultureInfo.InvariantCulture, $"ok {exportName} mark {name} entry={sequence}");
+                }
+                catch (InvalidOperationException ex)
+                {
+                    return "error " + ex.Message;
+                }
+
+            default:
+                return $"error ambiguous: exports {string.Join(", ", logs.Select(static l => l.Export))} have log-writes; name one (mark EXPORT {name})";
+        }
     }
 
     private string Filters(string export)

@@ -17,7 +17,7 @@ internal sealed class ReplayCommand : Command
 
     private readonly Option<string?> _to = new("--to") { Description = "Stop after this mark (blkmq ctl mark NAME).", HelpName = "mark" };
 
-    private readonly Option<int> _toFlush = new("--to-flush") { Description = "Stop after the Nth flush point (a flush or a FUA write), from 1.", HelpName = "n" };
+    private readonly Option<int?> _toFlush = new("--to-flush") { Description = "Stop after the Nth flush point (a flush or a FUA write), from 1.", HelpName = "n" };
 
     private readonly Option<bool> _list = new("--list") { Description = "List the log's entries, flush points and marks instead of replaying." };
 
@@ -48,7 +48,7 @@ internal sealed class ReplayCommand : Command
         string log = parseResult.GetRequiredValue(_log);
         string? output = parseResult.GetValue(_output);
         string? mark = parseResult.GetValue(_to);
-        int flush = parseResult.GetValue(_toFlush);
+        int? flush = parseResult.GetValue(_toFlush);
         bool list = parseResult.GetValue(_list);
         if (!list && output is null)
         {
@@ -62,7 +62,7 @@ internal sealed class ReplayCommand : Command
             return Program.ExitBadArguments;
         }
 
-        if (mark is not null && flush != 0)
+        if (mark is not null && flush is not null)
         {
             Console.Error.WriteLine("blkmq replay: give --to or --to-flush, not both.");
             return Program.ExitBadArguments;
@@ -75,7 +75,7 @@ internal sealed class ReplayCommand : Command
             return Program.ExitBadArguments;
         }
 
-        if (flush < 0)
+        if (flush is < 1)
         {
             Console.Error.WriteLine("blkmq replay: --to-flush must be 1 or more.");
             return Program.ExitBadArguments;
@@ -85,13 +85,21 @@ internal sealed class ReplayCommand : Command
         {
             using WriteLogReader reader = WriteLogReader.Open(log);
             List<WriteLogEntry> entries = reader.ReadEntries();
+            if (reader.TornBytes > 0)
+            {
+                // A crash of the server mid-entry (or a copy cut short): what comes before stands, but say so.
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"blkmq replay: {log}: torn tail: {reader.TornBytes} bytes after ")
+                    + (entries.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $"entry {entries[^1].Sequence}") : "the header")
+                    + " ignored.");
+            }
+
             if (list)
             {
                 PrintList(reader, entries);
                 return 0;
             }
 
-            int target = WriteLogReplay.FindTarget(entries, mark, flush);
+            int target = WriteLogReplay.FindTarget(entries, mark, flush ?? 0);
             ReplayResult result = WriteLogReplay.Replay(reader, entries, target, output!, parseResult.GetValue(_broken), crash);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{output}: {reader.Capacity} bytes, {target + 1} of {entries.Count} entries, {result.Applied} writes applied")
                 + (result.Dropped > 0 ? string.Create(CultureInfo.InvariantCulture, $", {result.Dropped} dropped (--broken)") : string.Empty)

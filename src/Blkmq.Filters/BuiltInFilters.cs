@@ -1,3 +1,4 @@
+using System.Globalization;
 using Blkmq.Drivers;
 
 namespace Blkmq.Filters;
@@ -13,7 +14,7 @@ internal static class BuiltInFilters
             "cow",
             "Copy-on-write: writes go to a sparse overlay (memory or file), reads fall through; the disk below is opened read-only.",
             [
-                new("file", "Overlay file (created empty and sparse at start, deleted at exit unless keep=1); default: memory.", string.Empty),
+                new("file", "Overlay file, a new one (an existing path is refused; created empty and sparse at start, deleted at exit unless keep=1); default: memory.", string.Empty),
                 new("keep", "Keep the overlay file at exit (the written blocks at their offsets, holes elsewhere; not reopened as an overlay).", "0"),
                 new("cow_block_size", "Bytes per overlay chunk in memory (cow-block-size), a power of two; 4K or the disk's block size if larger.", "4K"),
             ],
@@ -22,7 +23,7 @@ internal static class BuiltInFilters
             "delay",
             "Holds each IO before it goes below, per operation (read=2ms,write=5ms).",
             [
-                new("read", "Delay of reads (5ms, 2s, 100us).", "0"),
+                new("read", "Delay of reads (5ms, 2s, 100us; ns, us, ms, s, m, h; a bare number is ms; at most 24h).", "0"),
                 new("write", "Delay of writes.", "0"),
                 new("flush", "Delay of flushes.", "0"),
                 new("trim", "Delay of discards.", "0"),
@@ -56,12 +57,12 @@ internal static class BuiltInFilters
         new(
             "log-writes",
             "dm-log-writes: logs every completed write (with data), trim, zero, flush and FUA, and marks, for 'blkmq replay'.",
-            [new("file", "The log file (created; required).", string.Empty)],
+            [new("file", "The log file (created, or replaced if it is an earlier write log; any other existing file is refused; required).", string.Empty)],
             static (a, lower) => new LogWritesFilter(a, lower)),
         new(
             "stats",
             "Counts IO per operation and keeps latency histograms; reported on exit and by 'blkmq ctl stats'.",
-            [new("sample", "Time one IO in N (a power of two) per request slot with the precise clock; 1 every IO.", "1")],
+            [new("sample", "Time one IO in N (a power of two) per request slot with the precise clock; 1 every IO.", StatsFilter.DefaultSample.ToString(CultureInfo.InvariantCulture))],
             static (a, _) => new StatsFilter(a)),
         new(
             "rate",

@@ -64,16 +64,7 @@ internal sealed unsafe partial class CowFilter : BlockFilter
         _keep = arguments.GetBool("keep", false);
         if (_path is not null)
         {
-            try
-            {
-                _file = File.OpenHandle(_path, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
-                RandomAccess.SetLength(_file, _capacity);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                _file?.Dispose();
-                throw new IOException($"filter 'cow': file={_path}: {ex.Message}", ex);
-            }
+            _file = CreateOverlayFile(_path, _capacity);
         }
     }
 
@@ -157,7 +148,8 @@ internal sealed unsafe partial class CowFilter : BlockFilter
             _file.Dispose();
             if (!_keep)
             {
-                // Like nbdkit's cow overlay: a scratch file, gone with the server.
+                // Like nbdkit's cow overlay: a scratch file, gone with the server. It is always the file this filter
+                // created (an existing path is refused), so nothing else is deleted.
                 try
                 {
                     File.Delete(_path!);
@@ -225,6 +217,42 @@ internal sealed unsafe partial class CowFilter : BlockFilter
             return kind != 0 || lower is null
                 ? new ValueTask<AllocationExtent>(new AllocationExtent(kind != 2, length))
                 : lower.GetExtentAsync(offset, length, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Creates the overlay file, sparse, of the disk's size. It must be a new file: an existing one (a user's file, the
+    /// disk's own image, an overlay kept by <c>keep=1</c>) is refused, never truncated, since the overlay is scratch the
+    /// filter deletes at exit.
+    /// </summary>
+    /// <exception cref="IOException">The path exists or cannot be created; one line naming it.</exception>
+    private static SafeFileHandle CreateOverlayFile(string path, long capacity)
+    {
+        SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex) when (Path.Exists(path) || new FileInfo(path).LinkTarget is not null)
+        {
+            throw new IOException($"filter 'cow': file={path} already exists; give the path of a new file (the overlay is created at start and deleted at exit unless keep=1).", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"filter 'cow': file={path}: {ex.Message}", ex);
+        }
+
+        try
+        {
+            RandomAccess.SetLength(file, capacity);
+            return file;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The file is the one just created: remove it again.
+            file.Dispose();
+            File.Delete(path);
+            throw new IOException($"filter 'cow': file={path}: {ex.Message}", ex);
         }
     }
 

@@ -8,6 +8,9 @@ namespace Blkmq.Filters;
 /// </summary>
 internal sealed class FilterArguments
 {
+    /// <summary>The longest duration a filter takes, a day, in milliseconds: a delay or flakey phase longer than that is a typo.</summary>
+    private const double MaxDurationMilliseconds = 24 * 60 * 60 * 1000.0;
+
     private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
 
     private FilterArguments(string filter)
@@ -55,7 +58,11 @@ internal sealed class FilterArguments
     /// <summary>Gets a text value.</summary>
     public string? GetString(string key) => _values.TryGetValue(key, out string? value) ? value : null;
 
-    /// <summary>Gets a duration: <c>5ms</c>, <c>2s</c>, <c>100us</c>, <c>1m</c>, or a bare number of milliseconds.</summary>
+    /// <summary>
+    /// Gets a duration: a number and a lowercase unit, <c>ns</c>, <c>us</c>, <c>ms</c>, <c>s</c>, <c>m</c> (minutes) or
+    /// <c>h</c> (<c>5ms</c>, <c>2s</c>, <c>1.5m</c>), or a bare number of milliseconds; from 0 to 24h.
+    /// </summary>
+    /// <exception cref="FormatException">Not such a duration, or out of range; one line naming the filter and the key.</exception>
     public TimeSpan GetDuration(string key, TimeSpan defaultValue)
     {
         if (!_values.TryGetValue(key, out string? text))
@@ -63,22 +70,31 @@ internal sealed class FilterArguments
             return defaultValue;
         }
 
+        // Lowercase units only: M is not minutes (it is mega in sizes), MS not milliseconds.
         (string number, double scale) = text switch
         {
-            _ when text.EndsWith("ms", StringComparison.OrdinalIgnoreCase) => (text[..^2], 1.0),
-            _ when text.EndsWith("us", StringComparison.OrdinalIgnoreCase) => (text[..^2], 0.001),
-            _ when text.EndsWith("ns", StringComparison.OrdinalIgnoreCase) => (text[..^2], 0.000001),
-            _ when text.EndsWith('s') || text.EndsWith('S') => (text[..^1], 1000.0),
-            _ when text.EndsWith('m') || text.EndsWith('M') => (text[..^1], 60000.0),
+            _ when text.EndsWith("ns", StringComparison.Ordinal) => (text[..^2], 0.000001),
+            _ when text.EndsWith("us", StringComparison.Ordinal) => (text[..^2], 0.001),
+            _ when text.EndsWith("ms", StringComparison.Ordinal) => (text[..^2], 1.0),
+            _ when text.EndsWith('s') => (text[..^1], 1000.0),
+            _ when text.EndsWith('m') => (text[..^1], 60_000.0),
+            _ when text.EndsWith('h') => (text[..^1], 3_600_000.0),
             _ => (text, 1.0),
         };
 
-        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < 0 || double.IsInfinity(value))
+        // NaN and Infinity parse as doubles; neither is a duration.
+        if (!double.TryParse(number, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value) || value < 0)
         {
-            throw new FormatException($"filter '{Filter}': {key}={text} is not a duration (such as 5ms, 2s, 100us).");
+            throw new FormatException($"filter '{Filter}': {key}={text} is not a duration (e.g. 5ms, 2s; units ns, us, ms, s, m, h in lowercase; a bare number is milliseconds).");
         }
 
-        return TimeSpan.FromMilliseconds(value * scale);
+        double milliseconds = value * scale;
+        if (milliseconds > MaxDurationMilliseconds)
+        {
+            throw new FormatException($"filter '{Filter}': {key}={text} is too long (at most 24h).");
+        }
+
+        return TimeSpan.FromMilliseconds(milliseconds);
     }
 
     /// <summary>Gets a size in bytes (K, M, G, T suffixes, powers of 1024).</summary>

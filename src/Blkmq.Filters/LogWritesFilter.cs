@@ -12,21 +12,14 @@ internal sealed class LogWritesFilter : BlockFilter
     private readonly FileStream _log;
     private readonly byte[] _header = new byte[WriteLog.EntryHeaderSize];
     private readonly string _path;
+    private readonly HashSet<string> _marks = new(StringComparer.Ordinal);
     private long _sequence;
     private bool _closed;
 
     public LogWritesFilter(FilterArguments arguments, Disk lower)
     {
         _path = arguments.GetString("file") ?? throw new FormatException("filter 'log-writes': file=LOG is required.");
-        try
-        {
-            _log = new FileStream(_path, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new IOException($"filter 'log-writes': file={_path}: {ex.Message}", ex);
-        }
-
+        _log = OpenLog(_path);
         Span<byte> header = stackalloc byte[WriteLog.FileHeaderSize];
         WriteLog.WriteFileHeader(header, lower.Limits.LogicalBlockSize, lower.Capacity);
         _log.Write(header);
@@ -75,9 +68,27 @@ internal sealed class LogWritesFilter : BlockFilter
     }
 
     /// <summary>Appends a named mark; <c>blkmq replay --to NAME</c> stops after it.</summary>
-    /// <param name="name">The mark's name.</param>
+    /// <param name="name">The mark's name, not empty and not already in this log.</param>
     /// <returns>The mark's sequence number.</returns>
-    public long Mark(string name) => Append(WriteLogKind.Mark, false, 0, 0, WriteLog.MarkPayload(name));
+    /// <exception cref="InvalidOperationException">The name is empty or taken, or the log is closed; one line.</exception>
+    public long Mark(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw new InvalidOperationException("a mark needs a name");
+        }
+
+        lock (_lock)
+        {
+            if (!_closed && !_marks.Add(name))
+            {
+                throw new InvalidOperationException($"mark '{name}' already exists in this log");
+            }
+
+            return Append(WriteLogKind.Mark, false, 0, 0, WriteLog.MarkPayload(name));
+        }
+    }
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
@@ -89,6 +100,50 @@ internal sealed class LogWritesFilter : BlockFilter
         }
 
         base.Dispose(disposing);
+    }
+
+    /// <summary>
+    /// Opens the log for writing from its start: a new file, an empty one, or an earlier write log (a rerun replaces
+    /// it). Any other file is refused before a byte of it changes.
+    /// </summary>
+    /// <exception cref="IOException">The file cannot be opened or is not a write log; one line naming it.</exception>
+    private static FileStream OpenLog(string path)
+    {
+        FileStream log;
+        try
+        {
+            log = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1 << 20);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"filter 'log-writes': file={path}: {ex.Message}", ex);
+        }
+
+        bool foreign;
+        try
+        {
+            Span<byte> magic = stackalloc byte[WriteLog.FileMagic.Length];
+            foreign = log.Length > 0
+                && (log.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) != magic.Length || !magic.SequenceEqual(WriteLog.FileMagic));
+            if (!foreign)
+            {
+                log.SetLength(0);
+                log.Position = 0;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            log.Dispose();
+            throw new IOException($"filter 'log-writes': file={path}: {ex.Message}", ex);
+        }
+
+        if (foreign)
+        {
+            log.Dispose();
+            throw new IOException($"filter 'log-writes': file={path} exists and is not a blkmq write log; give a new path (an earlier log is replaced, any other file is left alone).");
+        }
+
+        return log;
     }
 
     private long Append(WriteLogKind kind, bool fua, long offset, long length, ReadOnlySpan<byte> payload)

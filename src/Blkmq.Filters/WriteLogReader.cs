@@ -21,6 +21,12 @@ internal sealed class WriteLogReader : IDisposable
     /// <summary>Gets the logged disk's capacity in bytes.</summary>
     public long Capacity { get; }
 
+    /// <summary>
+    /// Gets how many bytes after the last whole entry <see cref="ReadEntries"/> ignored: a last entry torn by a crash of
+    /// the server (or a copy cut short); 0 when the log ends at an entry's end.
+    /// </summary>
+    public long TornBytes { get; private set; }
+
     /// <summary>Opens a log.</summary>
     /// <exception cref="IOException">The file cannot be read or is no write log; one line.</exception>
     public static WriteLogReader Open(string path)
@@ -46,7 +52,7 @@ internal sealed class WriteLogReader : IDisposable
     }
 
     /// <summary>Reads every entry's header (payloads are skipped; marks' names are read).</summary>
-    /// <exception cref="IOException">The log is damaged before its end (a torn last entry is ignored).</exception>
+    /// <exception cref="IOException">The log is damaged before its end (a torn last entry is ignored; <see cref="TornBytes"/> says how much).</exception>
     public List<WriteLogEntry> ReadEntries()
     {
         var entries = new List<WriteLogEntry>();
@@ -90,6 +96,7 @@ internal sealed class WriteLogReader : IDisposable
             position = payloadPosition + payload;
         }
 
+        TornBytes = length - position;
         return entries;
     }
 

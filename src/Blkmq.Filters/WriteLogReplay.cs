@@ -24,13 +24,20 @@ internal static class WriteLogReplay
     /// <param name="mark">A mark's name, or <see langword="null"/>.</param>
     /// <param name="flush">The 1-based number of a flush point (flush or FUA write), or 0.</param>
     /// <returns>The index of the last entry to apply; -1 for an empty log with no target.</returns>
-    /// <exception cref="FormatException">The mark or flush point is not in the log; one line.</exception>
+    /// <exception cref="FormatException">The mark or flush point is not in the log, or several marks have the name; one line.</exception>
     public static int FindTarget(List<WriteLogEntry> entries, string? mark, int flush)
     {
         if (mark is not null)
         {
-            int index = entries.FindLastIndex(e => e.Kind == WriteLogKind.Mark && string.Equals(e.MarkName, mark, StringComparison.Ordinal));
-            return index >= 0 ? index : throw new FormatException($"--to {mark}: no such mark in the log ({string.Join(", ", entries.Where(static e => e.Kind == WriteLogKind.Mark).Select(static e => e.MarkName))}).");
+            List<int> matches = [.. Enumerable.Range(0, entries.Count).Where(i => entries[i].Kind == WriteLogKind.Mark && string.Equals(entries[i].MarkName, mark, StringComparison.Ordinal))];
+            return matches switch
+            {
+                [int index] => index,
+                [] => throw new FormatException($"--to {mark}: no such mark in the log ({string.Join(", ", entries.Where(static e => e.Kind == WriteLogKind.Mark).Select(static e => e.MarkName))})."),
+
+                // A log from before marks were unique: which one is meant is not for replay to guess.
+                _ => throw new FormatException($"--to {mark}: ambiguous, the log has {matches.Count} marks of that name (entries {string.Join(", ", matches.Select(i => entries[i].Sequence))}); replay to one with --to-flush N (see --list)."),
+            };
         }
 
         if (flush > 0)

@@ -134,6 +134,23 @@ public sealed class CowFilterTests : IDisposable
         Assert.Equal(_baseData, File.ReadAllBytes(_base));
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(",keep=1")]
+    public void OverlayFile_ThatExists_IsRefused_LeftAsItWas(string keep)
+    {
+        // A user's file given as the overlay by mistake: neither emptied at start nor deleted at exit.
+        string precious = Path.Combine(_directory, "important.txt");
+        File.WriteAllText(precious, "precious\n");
+        IOException error = Assert.Throws<IOException>(() => Stacks.Create($"file:path={_base}|cow:file={precious}{keep}"));
+        Assert.Equal($"filter 'cow': file={precious} already exists; give the path of a new file (the overlay is created at start and deleted at exit unless keep=1).", error.Message);
+        Assert.Equal("precious\n", File.ReadAllText(precious));
+
+        // The disk's own image as the overlay: refused, the image untouched.
+        Assert.Throws<IOException>(() => Stacks.Create($"file:path={_base}|cow:file={_base}"));
+        Assert.Equal(_baseData, File.ReadAllBytes(_base));
+    }
+
     [Fact]
     public async Task BlockStatus_OverlayDataOverTheBaseHoles_ZeroedBlocksAreHoles()
     {

@@ -12,6 +12,16 @@ public sealed class FilterStackTests
     [InlineData("cow|memory", "stack 'cow|memory': 'cow' is a filter; a stack starts with a driver")]
     [InlineData("memory|delay:foo=1", "filter 'delay': unknown parameter 'foo' (known: read, write, flush, trim, zero, all).")]
     [InlineData("memory|delay:read=fast", "filter 'delay': read=fast is not a duration")]
+    [InlineData("memory|delay:read=NaN", "filter 'delay': read=NaN is not a duration (e.g. 5ms, 2s; units ns, us, ms, s, m, h in lowercase; a bare number is milliseconds).")]
+    [InlineData("memory|delay:write=Infinitys", "filter 'delay': write=Infinitys is not a duration (e.g. 5ms, 2s;")]
+    [InlineData("memory|delay:read=1e400", "filter 'delay': read=1e400 is not a duration (e.g. 5ms, 2s;")]
+    [InlineData("memory|delay:read=1e300", "filter 'delay': read=1e300 is too long (at most 24h).")]
+    [InlineData("memory|delay:all=25h", "filter 'delay': all=25h is too long (at most 24h).")]
+    [InlineData("memory|delay:read=1M", "filter 'delay': read=1M is not a duration (e.g. 5ms, 2s; units ns, us, ms, s, m, h in lowercase;")]
+    [InlineData("memory|delay:read=5MS", "filter 'delay': read=5MS is not a duration")]
+    [InlineData("memory|delay:read=-1ms", "filter 'delay': read=-1ms is not a duration")]
+    [InlineData("memory|flakey:up=NaN", "filter 'flakey': up=NaN is not a duration")]
+    [InlineData("memory|rate:rate=1M,burst=1e300s", "filter 'rate': burst=1e300s is too long (at most 24h).")]
     [InlineData("memory|error:error=EWHAT", "filter 'error': error=EWHAT is not one of EIO")]
     [InlineData("memory|error:rate=150%", "filter 'error': rate=150% must be from 0% to 100%.")]
     [InlineData("memory|rate", "filter 'rate': give rate=BYTES")]
@@ -24,6 +34,22 @@ public sealed class FilterStackTests
         FormatException error = Assert.Throws<FormatException>(() => Stacks.Create(stack));
         Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Theory]
+    [InlineData("250", 250)]
+    [InlineData("1.5ms", 1.5)]
+    [InlineData("100us", 0.1)]
+    [InlineData("2000000ns", 2)]
+    [InlineData("2s", 2000)]
+    [InlineData("1m", 60_000)]
+    [InlineData("0.5h", 1_800_000)]
+    [InlineData("24h", 86_400_000)]
+    [InlineData("1e3", 1000)]
+    public async Task Duration_UnitsAndBareMilliseconds(string text, double milliseconds)
+    {
+        await using DriverInstance stack = Stacks.Create($"memory:size=1M|delay:read={text}");
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), FilterStack.FindFilters(stack).Single().CompletionDelay);
     }
 
     [Theory]
