@@ -216,6 +216,26 @@ internal sealed class BenchCommand : Command
         SetAction(Run);
     }
 
+    /// <summary>Refuses a plot path that cannot be written before the run, not after it: a directory, or a file in a directory that does not exist.</summary>
+    private static void CheckPlotPath(string? path)
+    {
+        if (path is null)
+        {
+            return;
+        }
+
+        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (Directory.Exists(path))
+        {
+            throw new BenchUsageException($"--plot {path} is a directory; give the SVG file to write.");
+        }
+
+        if (directory is not null && !Directory.Exists(directory))
+        {
+            throw new BenchUsageException($"--plot {path}: the directory {directory} does not exist.");
+        }
+    }
+
     private int Run(ParseResult parseResult)
     {
         BenchInvocation invocation;
@@ -225,6 +245,7 @@ internal sealed class BenchCommand : Command
         {
             metricsAddress = parseResult.GetValue(_metrics) is { } metricsText ? MetricsEndpoint.ParseAddress(metricsText) : null;
             MetricsEndpoint.ApplyLatencyOption(parseResult, _metricsLatency);
+            CheckPlotPath(parseResult.GetValue(_plot));
             (invocation, instance) = CreateSettings(parseResult);
         }
         catch (Exception ex) when (ex is BenchUsageException or ArgumentException or FormatException or OverflowException)

@@ -20,7 +20,7 @@ internal sealed class CtlCommand : Command
 
     private readonly Argument<string[]> _command = new("command")
     {
-        Description = "The command and its arguments: " + ControlProtocol.Usage + " | " + FilterControl.Usage + ", help.",
+        Description = "The command and its arguments: " + ControlProtocol.Usage + " | " + IostatReply.Usage + " | " + FilterControl.Usage + ", help.",
         Arity = ArgumentArity.OneOrMore,
     };
 

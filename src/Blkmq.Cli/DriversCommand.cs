@@ -12,7 +12,7 @@ internal sealed class DriversCommand : Command
 {
     private readonly Argument<string?> _name = new("driver")
     {
-        Description = "Show only this driver.",
+        Description = "Show only this driver or filter.",
         Arity = ArgumentArity.ZeroOrOne,
     };
 
@@ -56,14 +56,20 @@ internal sealed class DriversCommand : Command
         string? name = parseResult.GetValue(_name);
         if (name is not null)
         {
-            if (!registry.TryGet(name, out DriverDescriptor? driver))
+            if (registry.TryGet(name, out DriverDescriptor? driver))
             {
-                Console.Error.WriteLine($"blkmq drivers: unknown driver '{name}' (known: {registry.KnownNames}).");
-                return Program.ExitBadArguments;
+                Console.Out.Write(Format(driver));
+                return 0;
             }
 
-            Console.Out.Write(Format(driver));
-            return 0;
+            if (Blkmq.Filters.FilterRegistry.Default.TryGet(name, out Blkmq.Filters.FilterDescriptor? filter))
+            {
+                Console.Out.Write(Format(filter.Name, "(a filter) " + filter.Description, filter.Parameters));
+                return 0;
+            }
+
+            Console.Error.WriteLine($"blkmq drivers: unknown driver or filter '{name}' (drivers: {registry.KnownNames}; filters: {Blkmq.Filters.FilterRegistry.Default.KnownNames}).");
+            return Program.ExitBadArguments;
         }
 
         Console.Out.WriteLine("Drivers (NAME=DRIVER:key=value,... for serve --export, --driver DRIVER[:key=value,...] for bench; parameters shown with their defaults):");

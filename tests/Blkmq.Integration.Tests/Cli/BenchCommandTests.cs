@@ -206,6 +206,8 @@ public sealed partial class BenchCommandTests
     [InlineData("Unknown null_blk parameter 'frobnicate'", "--driver", "memory:frobnicate=1", "--ios", "1000")]
     [InlineData("--size (134217728) is larger than the disk (67108864 bytes)", "--driver", "memory:size=64M", "--size", "128M", "--ios", "1000")]
     [InlineData("--size: '16777217T' is too large", "--size", "16777217T")]
+    [InlineData("--plot /tmp is a directory", "--plot", "/tmp", "--runtime", "30")]
+    [InlineData("--plot /nonexistent-blkmq-dir/p.svg: the directory /nonexistent-blkmq-dir does not exist", "--plot", "/nonexistent-blkmq-dir/p.svg", "--runtime", "30")]
     public async Task UsageError_ExitsTwo_WithMessageOnStderr_NoStackTrace(string message, params string[] arguments)
     {
         ToolResult result = await BlkmqCli.RunAsync(["bench", .. arguments], s_runTimeout, TestContext.Current.CancellationToken);

@@ -46,11 +46,21 @@ public sealed class DriversCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Drivers_AFilterName_ShowsThatFilter()
+    {
+        ToolResult result = await RunAsync(["drivers", "cow"], TestContext.Current.CancellationToken);
+        Assert.True(result.ExitCode == 0, result.StandardError);
+        Assert.StartsWith("cow: (a filter) ", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("cow_block_size=", result.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task Drivers_UnknownName_ExitsTwo_ListingTheKnownOnes()
     {
         ToolResult result = await RunAsync(["drivers", "floppy"], TestContext.Current.CancellationToken);
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal("blkmq drivers: unknown driver 'floppy' (known: file, memory, null, rbd).", result.StandardError.Trim());
+        Assert.StartsWith("blkmq drivers: unknown driver or filter 'floppy' (drivers: file, memory, null, rbd; filters: ", result.StandardError.Trim(), StringComparison.Ordinal);
+        Assert.Contains("cow", result.StandardError, StringComparison.Ordinal);
         Assert.Equal(string.Empty, result.StandardOutput);
         BlkmqCli.AssertNoStackTrace(result);
     }
