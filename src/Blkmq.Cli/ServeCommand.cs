@@ -308,6 +308,7 @@ internal sealed class ServeCommand : Command
     private int Run(ParseResult parseResult)
     {
         var instances = new List<DriverInstance>();
+        bool serving = false;
         NbdServerOptions? options;
         List<NbdExport> exports;
         IPEndPoint? metrics;
@@ -391,7 +392,7 @@ internal sealed class ServeCommand : Command
             }
 
             var served = exports.Select(static e => (e.Name, e.Disk)).ToList();
-            int status = ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, otherExports, ublk, exports, stacks, served, parseResult.GetValue(_run), metrics).GetAwaiter().GetResult();
+            int status = ServeAsync(options, fuse, parseResult.GetValue(_control), controlExports, otherExports, ublk, exports, stacks, served, parseResult.GetValue(_run), metrics, () => serving = true).GetAwaiter().GetResult();
             PrintFilterReports(stacks);
             return status;
         }
@@ -405,6 +406,11 @@ internal sealed class ServeCommand : Command
             foreach (DriverInstance instance in instances)
             {
                 instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
+            if (!serving)
+            {
+                RemoveCreatedFiles(instances);
             }
 
             loggerFactory.Dispose();
@@ -513,6 +519,27 @@ internal sealed class ServeCommand : Command
         return (serverOptions, exports);
     }
 
+    /// <summary>
+    /// After a start that failed once disks existed (a bad filter parameter, a mount point, a listener): removes the files
+    /// this start created (<c>create=</c>), so that the refused command leaves nothing behind, as a command refused
+    /// before any disk was made does.
+    /// </summary>
+    private static void RemoveCreatedFiles(List<DriverInstance> instances)
+    {
+        foreach (string path in instances.SelectMany(static i => i.CreatedFiles))
+        {
+            try
+            {
+                File.Delete(path);
+                Console.Error.WriteLine($"blkmq serve: removed {path}, which this failed start created.");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"blkmq serve: could not remove {path}, which this failed start created: {ex.Message}");
+            }
+        }
+    }
+
     private static async Task<int> ServeAsync(
         NbdServerOptions? options,
         FuseExportOptions? fuseOptions,
@@ -524,7 +551,8 @@ internal sealed class ServeCommand : Command
         IReadOnlyList<(string Name, DriverInstance Instance)> stacks,
         List<(string Name, Disk Disk)> served,
         string? run,
-        IPEndPoint? metricsAddress)
+        IPEndPoint? metricsAddress,
+        Action serving)
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
@@ -659,6 +687,7 @@ internal sealed class ServeCommand : Command
                 return Program.ExitIOError;
             }
 
+            serving();
             PrintEndpoints(server, options, fuse);
             foreach ((Blkmq.Frontend.BlockExport _, UblkDevice device) in ublk)
             {

@@ -34,6 +34,9 @@ public sealed unsafe class FileDisk : IDisposable
     /// <summary>Gets the path that was opened.</summary>
     public string Path { get; }
 
+    /// <summary>Gets whether this disk created its file (<c>create=</c> and no file was there).</summary>
+    public bool Created { get; private set; }
+
     /// <summary>Gets whether the path is a block device (else a regular file).</summary>
     public bool IsBlockDevice { get; private set; }
 
@@ -306,6 +309,8 @@ public sealed unsafe class FileDisk : IDisposable
                     DeleteCreated(path);
                     throw Fail(path, $"cannot size the new file to {createSize} bytes", errno);
                 }
+
+                Created = true;
             }
             else if (Marshal.GetLastPInvokeError() is int errno && errno != Errno.EEXIST)
             {

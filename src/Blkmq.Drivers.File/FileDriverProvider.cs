@@ -80,6 +80,7 @@ public static class FileDriverProvider
             Owner = block,
             Summary = FormattableString.Invariant($"{(file.IsBlockDevice ? "block device" : "file")} {file.Path}, {file.Capacity} bytes, {file.LogicalBlockSize}-byte blocks, engine {FileDriverOptions.FormatEngine(file.Engine)}, {file.DataPath}{(file.ImageFormat is { } format ? $", starts with a {format} header (served raw)" : string.Empty)}"),
             Parameters = parsed.Format(),
+            CreatedFiles = file.Created ? [file.Path] : [],
         };
     }
 }

@@ -149,6 +149,21 @@ public static class FilterStack
         return parsed;
     }
 
+    private static void RemoveCreatedFiles(DriverInstance instance)
+    {
+        foreach (string path in instance.CreatedFiles)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Best effort: the error being thrown says why the stack failed.
+            }
+        }
+    }
+
     private static DriverInstance Apply(DriverInstance instance, List<(FilterDescriptor Descriptor, FilterArguments Arguments)> parsed)
     {
         foreach ((FilterDescriptor descriptor, FilterArguments arguments) in parsed)
@@ -169,7 +184,9 @@ public static class FilterStack
             }
             catch
             {
+                // The stack never reaches its host: nothing of it may stay behind, not even a file create= made.
                 instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                RemoveCreatedFiles(instance);
                 throw;
             }
 
@@ -182,6 +199,7 @@ public static class FilterStack
                 Summary = instance.Summary + " | " + descriptor.Name + (parameters.Length == 0 ? string.Empty : ":" + parameters),
                 Parameters = instance.Parameters + Separator + descriptor.Name + (parameters.Length == 0 ? string.Empty : ":" + parameters),
                 CompletionDelay = instance.CompletionDelay + block.Filter.CompletionDelay,
+                CreatedFiles = instance.CreatedFiles,
             };
         }
 

@@ -32,6 +32,13 @@ public sealed class DriverInstance : IAsyncDisposable
     /// </summary>
     public TimeSpan CompletionDelay { get; init; }
 
+    /// <summary>
+    /// Gets the files this instance created when it started (a file driver's <c>create=</c>): a host whose start fails
+    /// after the instance was made removes them, so that a refused command leaves nothing behind; on a normal stop they
+    /// stay (they hold the disk's data).
+    /// </summary>
+    public IReadOnlyList<string> CreatedFiles { get; init; } = [];
+
     /// <summary>Gets the first disk.</summary>
     public Disk Disk => Disks[0];
 

@@ -45,6 +45,59 @@ public sealed class ServeExportCheckTests
         }
     }
 
+    /// <summary>
+    /// What only a built disk can refuse (a filter's value, a filter over the wrong disk, a FUSE mount point that does
+    /// not exist) comes after the disks are made: the files this start created go again.
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("--export", "a=file:path=CREATED,create=10M|delay:read=NaN", "filter 'delay': read=NaN is not a duration")]
+    [InlineData("--export", "a=file:path=CREATED,create=10M|partition:partition=1", "filter 'partition': the disk has no MBR or GPT partition table")]
+    [InlineData("--fuse", "MISSING", "")]
+    public async Task StartFailingAfterTheDisksExist_RemovesTheFilesItCreated(string option, string value, string message)
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string created = Path.Combine(directory, "created.img");
+            string other = Path.Combine(directory, "other.img");
+            List<string> arguments = ["serve", "--export", $"b=file:path={other},create=1M", "--listen", "127.0.0.1:0"];
+            arguments.AddRange(option == "--fuse"
+                ? ["--fuse", Path.Combine(directory, "no", "such", "dir"), "--export", $"a=file:path={created},create=10M"]
+                : [option, value.Replace("CREATED", created, StringComparison.Ordinal)]);
+            ToolResult result = await BlkmqCli.RunAsync(arguments, s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.True(result.ExitCode != 0, $"exit {result.ExitCode}\n{result.StandardError}");
+            Assert.Equal(string.Empty, result.StandardOutput);
+            Assert.Contains(message, result.StandardError, StringComparison.Ordinal);
+            Assert.False(File.Exists(created), "the failed start left " + created + "\n" + result.StandardError);
+            Assert.False(File.Exists(other), "the failed start left " + other + "\n" + result.StandardError);
+            BlkmqCli.AssertNoStackTrace(result);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task CreatedFile_StaysAfterANormalStop()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string created = Path.Combine(directory, "created.img");
+            ToolResult result = await BlkmqCli.RunAsync(
+                ["serve", "--export", $"a=file:path={created},create=1M", "--listen", "unix:-", "--run", "true"],
+                s_toolTimeout,
+                TestContext.Current.CancellationToken);
+            Assert.True(result.ExitCode == 0, result.StandardError);
+            Assert.Equal(1L << 20, new FileInfo(created).Length);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task BadListenAddress_CreatesNoFile()
     {
