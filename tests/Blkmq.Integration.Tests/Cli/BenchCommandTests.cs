@@ -174,19 +174,19 @@ public sealed partial class BenchCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
-    public async Task Plot_IntoMissingDirectory_FailsWithMessage_NoStackTrace()
+    public async Task Plot_IntoMissingDirectory_IsRefusedBeforeTheRun_NoStackTrace()
     {
         string directory = BlkmqCli.CreateTempDirectory();
         try
         {
             string plot = Path.Combine(directory, "missing", "run.svg");
             ToolResult result = await BlkmqCli.RunAsync(["bench", "--ios", "1000", "--output-format", "terse", "--plot", plot], s_runTimeout, TestContext.Current.CancellationToken);
-            Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}\n{result.StandardError}");
-            Assert.Contains($"blkmq bench: --plot {plot}:", result.StandardError, StringComparison.Ordinal);
+            Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}\n{result.StandardError}");
+            Assert.Contains($"blkmq bench: --plot {plot}: the directory {Path.GetDirectoryName(plot)} does not exist", result.StandardError, StringComparison.Ordinal);
             BlkmqCli.AssertNoStackTrace(result);
 
-            // The run itself succeeded and was reported before the plot failed.
-            Assert.StartsWith("blkmq;1;randread;", result.StandardOutput, StringComparison.Ordinal);
+            // Refused before the run, not after it: nothing was measured.
+            Assert.Equal(string.Empty, result.StandardOutput);
         }
         finally
         {
