@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Blkmq.Metrics;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace Blkmq.Cli;
 
@@ -78,6 +79,7 @@ internal sealed class MetricsEndpoint : IDisposable
         try
         {
             provider = Sdk.CreateMeterProviderBuilder()
+                .ConfigureResource(static resource => resource.AddService("blkmq"))
                 .AddMeter(BlkmqMeter.Name)
                 .AddPrometheusHttpListener(options =>
                 {

@@ -44,6 +44,6 @@ internal static partial class FuseLog
     [LoggerMessage(EventId = 13, Level = LogLevel.Error, Message = "FUSE io_uring queue {Queue}: {Command} failed (errno {Errno})")]
     public static partial void RingCommandFailed(ILogger logger, int queue, string command, int errno);
 
-    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "FUSE mount {Path} is only for this user: allow_other needs user_allow_other in /etc/fuse.conf when not root, and without it fusermount3 cannot unmount the dead mount should this server be killed")]
+    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "FUSE mount {Path} is only for this user (not even root may open the file): allow_other needs user_allow_other in /etc/fuse.conf when not root")]
     public static partial void AllowOtherDropped(ILogger logger, string path);
 }

@@ -34,6 +34,7 @@ public sealed partial class ServeMetricsTests
         Assert.True(first.IsSuccessStatusCode, $"GET {metrics}: {(int)first.StatusCode}");
         Assert.Equal("text/plain", first.Content.Headers.ContentType?.MediaType);
         string before = await first.Content.ReadAsStringAsync(cancellationToken);
+        Assert.Contains("service_name=\"blkmq\"", before, StringComparison.Ordinal);
 
         await ExternalTool.RunCheckedAsync("qemu-io", ["-f", "raw", "-c", "write -P 7 0 1M", "-c", "write -P 8 4M 64k", "-c", "read -P 7 0 64k", uri], s_toolTimeout);
         string after = await http.GetStringAsync(metrics, cancellationToken);
