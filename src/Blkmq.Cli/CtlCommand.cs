@@ -96,6 +96,11 @@ internal sealed class CtlCommand : Command
         await stream.WriteAsync(utf8.GetBytes(line.ReplaceLineEndings(" ") + "\n"), timeout.Token).ConfigureAwait(false);
         socket.Shutdown(SocketShutdown.Send);
         using var reader = new StreamReader(stream, utf8, detectEncodingFromByteOrderMarks: false);
-        return await reader.ReadLineAsync(timeout.Token).ConfigureAwait(false);
+        string? reply = await reader.ReadLineAsync(timeout.Token).ConfigureAwait(false);
+
+        // An NBD server greets first with its magic: the user gave the --listen socket, not the --control one.
+        return reply is not null && reply.StartsWith("NBDMAGIC", StringComparison.Ordinal)
+            ? throw new IOException("an NBD socket (blkmq serve --listen unix:PATH), not a control socket (blkmq serve --control PATH)")
+            : reply;
     }
 }

@@ -339,6 +339,33 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task CtlAndStat_GivenTheNbdSocket_SayItIsNotTheControlSocket()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string nbd = Path.Combine(directory, "nbd.sock");
+            await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "disk=memory:size=16M", "--listen", "unix:" + nbd]);
+            _ = await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken);
+            foreach (string[] arguments in new[] { new[] { "ctl", "--control", nbd, "list" }, ["stat", "--control", nbd, "disk", "1"] })
+            {
+                ToolResult result = await BlkmqCli.RunAsync(arguments, s_toolTimeout, TestContext.Current.CancellationToken);
+                Assert.True(result.ExitCode == 1, $"{result.CommandLine} exited {result.ExitCode}\nstderr:\n{result.StandardError}");
+                Assert.Contains($"blkmq {arguments[0]}: {nbd}: an NBD socket (blkmq serve --listen unix:PATH), not a control socket", result.StandardError, StringComparison.Ordinal);
+                Assert.DoesNotContain("NBDMAGIC", result.StandardError, StringComparison.Ordinal);
+                BlkmqCli.AssertNoStackTrace(result);
+            }
+
+            serve.Signal(Libc.SigTerm);
+            Assert.Equal(0, await serve.WaitForExitAsync(s_exitTimeout, TestContext.Current.CancellationToken));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task MaxConnectionsOne_SecondClientClosedAtAccept_ServedOnceTheFirstLeaves()
     {
         // ServeCommand: "Most client connections at once; more are closed at accept" (NbdServer logs the refusal).
