@@ -22,9 +22,9 @@ internal sealed class StatCommand : Command
 
     private readonly Argument<string[]> _arguments = new("export-and-interval")
     {
-        Description = "[EXPORT] [INTERVAL]: only that export (default: all); seconds between reports (default: one report over 1 s).",
-        Arity = new ArgumentArity(0, 2),
-        HelpName = "EXPORT INTERVAL",
+        Description = "[EXPORT] [INTERVAL [COUNT]], as iostat: only that export (default: all); seconds between reports (default: one report over 1 s); reports to print (as --count).",
+        Arity = new ArgumentArity(0, 3),
+        HelpName = "EXPORT INTERVAL COUNT",
     };
 
     private readonly Option<int> _count = new("--count", "-c")
@@ -59,9 +59,20 @@ internal sealed class StatCommand : Command
 
         string? export = null;
         double? interval = null;
+        int? countArgument = null;
         foreach (string argument in parseResult.GetValue(_arguments) ?? [])
         {
-            if (double.TryParse(argument, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) && interval is null)
+            if (interval is not null && countArgument is null)
+            {
+                if (!int.TryParse(argument, NumberStyles.None, CultureInfo.InvariantCulture, out int reports) || reports < 1)
+                {
+                    Console.Error.WriteLine($"blkmq stat: count '{argument}': expected a number of reports, 1 or more (EXPORT comes before INTERVAL).");
+                    return Program.ExitBadArguments;
+                }
+
+                countArgument = reports;
+            }
+            else if (double.TryParse(argument, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) && interval is null)
             {
                 if (seconds is < 0.01 or > 86400 || double.IsNaN(seconds))
                 {
@@ -77,12 +88,18 @@ internal sealed class StatCommand : Command
             }
             else
             {
-                Console.Error.WriteLine($"blkmq stat: unexpected argument '{argument}': expected [EXPORT] [INTERVAL].");
+                Console.Error.WriteLine($"blkmq stat: unexpected argument '{argument}': expected [EXPORT] [INTERVAL [COUNT]].");
                 return Program.ExitBadArguments;
             }
         }
 
-        int count = parseResult.GetResult(_count) is { Implicit: false } ? parseResult.GetValue(_count) : interval is null ? 1 : int.MaxValue;
+        if (countArgument is not null && parseResult.GetResult(_count) is { Implicit: false })
+        {
+            Console.Error.WriteLine("blkmq stat: give COUNT or --count, not both.");
+            return Program.ExitBadArguments;
+        }
+
+        int count = parseResult.GetResult(_count) is { Implicit: false } ? parseResult.GetValue(_count) : countArgument ?? (interval is null ? 1 : int.MaxValue);
         if (count < 1)
         {
             Console.Error.WriteLine("blkmq stat: --count must be at least 1.");

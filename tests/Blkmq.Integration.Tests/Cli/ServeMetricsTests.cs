@@ -145,6 +145,15 @@ public sealed partial class ServeMetricsTests
             Assert.Equal(0, once.ExitCode);
             Assert.Contains("%util", once.StandardOutput, StringComparison.Ordinal);
 
+            // iostat's order: EXPORT INTERVAL COUNT prints COUNT reports and exits.
+            ToolResult three = await BlkmqCli.RunAsync(["stat", "--control", control, "s", "0.1", "3", "--json"], s_toolTimeout, cancellationToken);
+            Assert.True(three.ExitCode == 0, three.StandardError);
+            Assert.Equal(3, three.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+
+            ToolResult intervalFirst = await BlkmqCli.RunAsync(["stat", "--control", control, "1", "s"], s_toolTimeout, cancellationToken);
+            Assert.Equal(2, intervalFirst.ExitCode);
+            Assert.Contains("EXPORT comes before INTERVAL", intervalFirst.StandardError, StringComparison.Ordinal);
+
             serve.Signal(Libc.SigTerm);
             Assert.Equal(0, await serve.WaitForExitAsync(s_exitTimeout, cancellationToken));
         }
