@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Blkmq.Metrics;
 using Microsoft.Extensions.Logging;
@@ -120,9 +121,21 @@ public sealed class NbdServer : IAsyncDisposable
         {
             if (Options.TlsMode != NbdTlsMode.Off)
             {
-                _certificate = Options.TlsKeyFile is null
-                    ? X509Certificate2.CreateFromPemFile(Options.TlsCertificateFile!)
-                    : X509Certificate2.CreateFromPemFile(Options.TlsCertificateFile!, Options.TlsKeyFile);
+                try
+                {
+                    _certificate = Options.TlsKeyFile is null
+                        ? X509Certificate2.CreateFromPemFile(Options.TlsCertificateFile!)
+                        : X509Certificate2.CreateFromPemFile(Options.TlsCertificateFile!, Options.TlsKeyFile);
+                }
+                catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    // The runtime's messages name neither file ("The key contents do not contain a PEM ...").
+                    string files = Options.TlsKeyFile is null
+                        ? $"TLS certificate {Options.TlsCertificateFile} (certificate and key in one PEM file)"
+                        : $"TLS certificate {Options.TlsCertificateFile} with key {Options.TlsKeyFile}";
+                    throw new IOException($"{files}: {e.Message.Split('\n')[0]}", e);
+                }
+
                 CertificateContext = SslStreamCertificateContext.Create(_certificate, additionalCertificates: null, offline: true);
             }
 

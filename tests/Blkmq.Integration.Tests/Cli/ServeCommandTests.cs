@@ -282,6 +282,30 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task TlsCertificateNotAPem_NamesTheFile_ExitOne()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string certificate = Path.Combine(directory, "cert.pem");
+            string key = Path.Combine(directory, "key.pem");
+            await File.WriteAllTextAsync(certificate, "not a certificate\n", TestContext.Current.CancellationToken);
+            await File.WriteAllTextAsync(key, "not a key\n", TestContext.Current.CancellationToken);
+            ToolResult result = await BlkmqCli.RunAsync(
+                ["serve", "--export", "disk=memory:size=1M", "--listen", "127.0.0.1:0", "--tls", "on", "--tls-certificate", certificate, "--tls-key", key],
+                s_toolTimeout,
+                TestContext.Current.CancellationToken);
+            Assert.True(result.ExitCode == 1, $"{result.CommandLine} exited {result.ExitCode}\nstderr:\n{result.StandardError}");
+            Assert.Contains($"blkmq serve: TLS certificate {certificate} with key {key}: ", result.StandardError, StringComparison.Ordinal);
+            BlkmqCli.AssertNoStackTrace(result);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task UnusableFiles_ExitOne_WithMessage_NoStackTrace()
     {
         string directory = BlkmqCli.CreateTempDirectory();
