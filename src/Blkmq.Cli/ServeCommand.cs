@@ -54,7 +54,7 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<bool> _readOnly = new("--read-only")
     {
-        Description = "Serve every export read-only.",
+        Description = "Serve every export read-only; a driver that can open its storage read-only does (readonly=1), so readers share an image.",
     };
 
     private readonly Option<string> _tls = new("--tls")
@@ -258,12 +258,16 @@ internal sealed class ServeCommand : Command
         return new ExportSpec(name.Length == 0 ? "disk" : name, "'" + path + "'", null, path);
     }
 
-    /// <summary>Creates the disk(s) of an export checked by <see cref="ParseExport"/> or made by <see cref="ImageExport"/>.</summary>
+    /// <summary>
+    /// Creates the disk(s) of an export checked by <see cref="ParseExport"/> or made by <see cref="ImageExport"/>; for a
+    /// read-only server (<paramref name="readOnly"/>), a driver with a <c>readonly</c> parameter (the bottom of a stack)
+    /// opens its storage read-only, sharing it with other readers.
+    /// </summary>
     /// <exception cref="FormatException">A filter cannot go over the disk below; the message starts with the export.</exception>
     /// <exception cref="IOException">A file the driver needs cannot be used.</exception>
-    internal static DriverInstance CreateExport(ExportSpec export, ILoggerFactory? loggerFactory)
+    internal static DriverInstance CreateExport(ExportSpec export, bool readOnly, ILoggerFactory? loggerFactory)
     {
-        var options = new DriverCreateOptions { DiskName = export.Name, LoggerFactory = loggerFactory };
+        var options = new DriverCreateOptions { DiskName = export.Name, ReadOnly = readOnly, LoggerFactory = loggerFactory };
         try
         {
             return export.ImagePath is { } path ? DriverCatalog.CreateImage(path, options) : DriverCatalog.Create(export.Stack!, options);
@@ -504,7 +508,7 @@ internal sealed class ServeCommand : Command
         // Only now, with the whole command line checked, are disks (and files a driver creates) made.
         foreach (ExportSpec spec in specs)
         {
-            DriverInstance instance = CreateExport(spec, loggerFactory);
+            DriverInstance instance = CreateExport(spec, readOnly, loggerFactory);
             instances.Add(instance);
             exports.Add(new NbdExport
             {

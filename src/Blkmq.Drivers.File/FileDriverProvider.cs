@@ -58,7 +58,7 @@ public static class FileDriverProvider
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(options);
         FileDriverOptions start = options.DiskName is { } name ? s_defaults with { Name = name } : s_defaults;
-        return Create(start with { Path = path, LoggerFactory = options.LoggerFactory });
+        return Create(start with { Path = path, ReadOnly = options.ReadOnly, LoggerFactory = options.LoggerFactory });
     }
 
     private static FileDriverOptions Parse(string parameters, DriverCreateOptions options)

@@ -62,7 +62,8 @@ public sealed class DriverDescriptor
     public DriverInstance Create(string parameters, DriverCreateOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        return _create(parameters, options ?? new DriverCreateOptions());
+        options ??= new DriverCreateOptions();
+        return _create(WithHostOptions(parameters, options), options);
     }
 
     /// <summary>
@@ -76,7 +77,8 @@ public sealed class DriverDescriptor
     public void Check(string parameters, DriverCreateOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        _check?.Invoke(parameters, options ?? new DriverCreateOptions());
+        options ??= new DriverCreateOptions();
+        _check?.Invoke(WithHostOptions(parameters, options), options);
     }
 
     /// <summary>Gets whether the driver accepts a parameter of that name.</summary>
@@ -97,4 +99,14 @@ public sealed class DriverDescriptor
 
     /// <inheritdoc/>
     public override string ToString() => Name;
+
+    /// <summary>
+    /// The parameter text with what the host asks that the driver takes as a parameter: <c>readonly=1</c> last (so that
+    /// it wins) for a host that serves read-only (<see cref="DriverCreateOptions.ReadOnly"/>), when the driver has
+    /// <c>readonly</c>.
+    /// </summary>
+    private string WithHostOptions(string parameters, DriverCreateOptions options) =>
+        !options.ReadOnly || !HasParameter("readonly") ? parameters
+        : parameters.Trim().Length == 0 ? "readonly=1"
+        : parameters + ",readonly=1";
 }
