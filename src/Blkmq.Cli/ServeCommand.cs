@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Blkmq.Drivers;
 using Blkmq.Drivers.Null.Control;
+using Blkmq.Filters;
 using Blkmq.Fuse;
 using Blkmq.Nbd;
 using Blkmq.Ublk;
@@ -278,6 +279,21 @@ internal sealed class ServeCommand : Command
         }
     }
 
+    /// <summary>
+    /// The names of the disks an export checked by <see cref="ParseExport"/> or made by <see cref="ImageExport"/> will
+    /// make at the bottom of its stack (the filters' disks are named after them), as its driver tells without creating any.
+    /// </summary>
+    private static IReadOnlyList<string> DiskNames(ExportSpec export)
+    {
+        if (export.ImagePath is not null)
+        {
+            return [export.Name];
+        }
+
+        (string driverName, string parameters) = DriverRegistry.SplitSpecification(FilterStack.Split(export.Stack!).Driver);
+        return DriverCatalog.Registry.Get(driverName).DiskNames(parameters, new DriverCreateOptions { DiskName = export.Name });
+    }
+
     /// <summary>Parses a listen address: <c>HOST:PORT</c>, <c>[IPv6]:PORT</c> or <c>unix:PATH</c>.</summary>
     /// <exception cref="FormatException">The text is none of those.</exception>
     internal static EndPoint ParseListen(string text)
@@ -436,6 +452,22 @@ internal sealed class ServeCommand : Command
             if (!names.Add(spec.Name))
             {
                 throw new FormatException($"{spec.Text}: export name '{spec.Name}' is used twice; export names must be unique.");
+            }
+        }
+
+        // Two disks of one name would share their log lines, statistics and metrics series: refused before any exists.
+        var disks = new Dictionary<string, ExportSpec>(StringComparer.Ordinal);
+        foreach (ExportSpec spec in specs)
+        {
+            foreach (string disk in DiskNames(spec))
+            {
+                if (!disks.TryAdd(disk, spec))
+                {
+                    ExportSpec other = disks[disk];
+                    throw new FormatException(ReferenceEquals(other, spec)
+                        ? $"{spec.Text}: two of its disks are named '{disk}'; disk names must be unique."
+                        : $"{other.Text} and {spec.Text} both make a disk named '{disk}' (the null and memory drivers name disk i NAME+i); rename an export or set name=.");
+                }
             }
         }
 

@@ -33,7 +33,8 @@ public static class FileDriverProvider
             new("name", "The disk's name (a server uses the export name).", s_defaults.Name),
         ],
         static (parameters, options) => Create(parameters, options),
-        static (parameters, options) => Parse(parameters, options).Validate());
+        static (parameters, options) => Parse(parameters, options).Validate(),
+        static (parameters, options) => [Parse(parameters, options).Name]);
 
     /// <summary>Adds <c>file</c> to <paramref name="registry"/>.</summary>
     /// <param name="registry">The registry.</param>
