@@ -357,6 +357,24 @@ public sealed unsafe class FileDisk : IDisposable
             FileLog.ReadOnlyFallback(Logger, Name, path, Errno.EACCES);
         }
 
+        if (IsBlockDevice && !readOnly)
+        {
+            // A block device written under a mounted file system (or by two owners) is corrupted: a writer claims it
+            // with O_EXCL, which Linux refuses with EBUSY while a file system, device mapper, md, swap or another
+            // exclusive opener (another blkmq) holds it. Readers stay non-exclusive.
+            int exclusive = Libc.Open(path, Libc.ORdWr | Libc.OExcl | Libc.OCloexec, 0);
+            if (exclusive < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                throw errno == Errno.EBUSY
+                    ? new IOException($"{path} is in use (mounted or held by another program): serve it with readonly=1, or unmount it first.")
+                    : Fail(path, "cannot open exclusively", errno);
+            }
+
+            _ = Libc.Close(_fd);
+            _fd = exclusive;
+        }
+
         // Two servers must not write one image: exclusive for a writer, shared for readers (as qemu does with OFD locks).
         if (Libc.Flock(_fd, (readOnly ? Libc.LockSh : Libc.LockEx) | Libc.LockNb) != 0)
         {
