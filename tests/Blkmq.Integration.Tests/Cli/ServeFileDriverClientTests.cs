@@ -178,6 +178,51 @@ public sealed class ServeFileDriverClientTests
     }
 
     [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("1")]
+    [InlineData("0")]
+    public async Task LoopDevice_RotationalAsItsQueueSays_ReportedOverNbd(string rotational)
+    {
+        ExternalTool.Require("losetup", "mount", "umount", "nbdinfo");
+        RequireRootWithLoop();
+        string directory = BlkmqCli.CreateTempDirectory();
+        string tmpfs = await MountTmpfsAsync(directory, "16M");
+        string? loop = null;
+        try
+        {
+            string backing = Path.Combine(tmpfs, "backing.img");
+            await using (var file = new FileStream(backing, FileMode.CreateNew))
+            {
+                file.SetLength(8L << 20);
+            }
+
+            loop = await AttachLoopAsync(backing, readOnly: false);
+            string queue = $"/sys/block/{Path.GetFileName(loop)}/queue/rotational";
+            if ((await File.ReadAllTextAsync(queue, TestContext.Current.CancellationToken)).Trim() != rotational)
+            {
+                // A loop device starts rotational; 0 needs sysfs written (read-only in some containers).
+                try
+                {
+                    await File.WriteAllTextAsync(queue, rotational, TestContext.Current.CancellationToken);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    Assert.Skip($"cannot set {queue} to {rotational}: {ex.Message}");
+                }
+            }
+
+            await using CliProcess serve = Start($"vm=file:path={loop}");
+            string uri = (await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+            ToolResult info = await ExternalTool.RunCheckedAsync("nbdinfo", ["--json", uri], s_toolTimeout);
+            Assert.Contains($"\"is_rotational\": {(rotational == "1" ? "true" : "false")}", info.StandardOutput, StringComparison.Ordinal);
+            await StopAsync(serve);
+        }
+        finally
+        {
+            await CleanUpAsync(directory, tmpfs, loop);
+        }
+    }
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
     [MemberData(nameof(Engines))]
     public async Task FioVerifyCrc32c_Depth32_ThroughNbdAndThroughTheFuseFile(string engine)
     {
