@@ -43,7 +43,7 @@ internal sealed class ExportSpecTarget : IFuzzTarget
         DriverInstance instance;
         try
         {
-            instance = ServeCommand.CreateExport(spec, loggerFactory: null);
+            instance = ServeCommand.CreateExport(spec, readOnly: false, loggerFactory: null);
         }
         catch (Exception e) when (e is FormatException or ArgumentException)
         {

@@ -283,6 +283,12 @@ internal sealed class BenchCommand : Command
                 return Program.ExitIOError;
             }
 
+            if (metrics is not null)
+            {
+                // stderr, as serve says it: stdout carries the report (--format json), and port 0 picked a port to name.
+                Console.Error.WriteLine($"blkmq bench: metrics in Prometheus format at {metrics.Uri}");
+            }
+
             result = RunWithProgress(instance.Disk, invocation, cancellation.Token);
             BenchReportWriter.Write(invocation, result);
             if (invocation.PlotPath is not null)

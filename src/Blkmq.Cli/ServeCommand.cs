@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Blkmq.Drivers;
 using Blkmq.Drivers.Null.Control;
+using Blkmq.Filters;
 using Blkmq.Fuse;
 using Blkmq.Nbd;
 using Blkmq.Ublk;
@@ -54,7 +55,7 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<bool> _readOnly = new("--read-only")
     {
-        Description = "Serve every export read-only.",
+        Description = "Serve every export read-only; a driver that can open its storage read-only does (readonly=1), so readers share an image.",
     };
 
     private readonly Option<string> _tls = new("--tls")
@@ -258,12 +259,16 @@ internal sealed class ServeCommand : Command
         return new ExportSpec(name.Length == 0 ? "disk" : name, "'" + path + "'", null, path);
     }
 
-    /// <summary>Creates the disk(s) of an export checked by <see cref="ParseExport"/> or made by <see cref="ImageExport"/>.</summary>
+    /// <summary>
+    /// Creates the disk(s) of an export checked by <see cref="ParseExport"/> or made by <see cref="ImageExport"/>; for a
+    /// read-only server (<paramref name="readOnly"/>), a driver with a <c>readonly</c> parameter (the bottom of a stack)
+    /// opens its storage read-only, sharing it with other readers.
+    /// </summary>
     /// <exception cref="FormatException">A filter cannot go over the disk below; the message starts with the export.</exception>
     /// <exception cref="IOException">A file the driver needs cannot be used.</exception>
-    internal static DriverInstance CreateExport(ExportSpec export, ILoggerFactory? loggerFactory)
+    internal static DriverInstance CreateExport(ExportSpec export, bool readOnly, ILoggerFactory? loggerFactory)
     {
-        var options = new DriverCreateOptions { DiskName = export.Name, LoggerFactory = loggerFactory };
+        var options = new DriverCreateOptions { DiskName = export.Name, ReadOnly = readOnly, LoggerFactory = loggerFactory };
         try
         {
             return export.ImagePath is { } path ? DriverCatalog.CreateImage(path, options) : DriverCatalog.Create(export.Stack!, options);
@@ -272,6 +277,21 @@ internal sealed class ServeCommand : Command
         {
             throw new FormatException($"{export.Text}: {Program.OneLine(ex)}", ex);
         }
+    }
+
+    /// <summary>
+    /// The names of the disks an export checked by <see cref="ParseExport"/> or made by <see cref="ImageExport"/> will
+    /// make at the bottom of its stack (the filters' disks are named after them), as its driver tells without creating any.
+    /// </summary>
+    private static IReadOnlyList<string> DiskNames(ExportSpec export)
+    {
+        if (export.ImagePath is not null)
+        {
+            return [export.Name];
+        }
+
+        (string driverName, string parameters) = DriverRegistry.SplitSpecification(FilterStack.Split(export.Stack!).Driver);
+        return DriverCatalog.Registry.Get(driverName).DiskNames(parameters, new DriverCreateOptions { DiskName = export.Name });
     }
 
     /// <summary>Parses a listen address: <c>HOST:PORT</c>, <c>[IPv6]:PORT</c> or <c>unix:PATH</c>.</summary>
@@ -435,6 +455,22 @@ internal sealed class ServeCommand : Command
             }
         }
 
+        // Two disks of one name would share their log lines, statistics and metrics series: refused before any exists.
+        var disks = new Dictionary<string, ExportSpec>(StringComparer.Ordinal);
+        foreach (ExportSpec spec in specs)
+        {
+            foreach (string disk in DiskNames(spec))
+            {
+                if (!disks.TryAdd(disk, spec))
+                {
+                    ExportSpec other = disks[disk];
+                    throw new FormatException(ReferenceEquals(other, spec)
+                        ? $"{spec.Text}: two of its disks are named '{disk}'; disk names must be unique."
+                        : $"{other.Text} and {spec.Text} both make a disk named '{disk}' (the null and memory drivers name disk i NAME+i); rename an export or set name=.");
+                }
+            }
+        }
+
         bool ublk = parseResult.GetValue(_ublk);
         bool userCopyGiven = parseResult.GetResult(_ublkUserCopy) is { Implicit: false };
         bool queuesGiven = parseResult.GetResult(_ublkQueues) is { Implicit: false };
@@ -504,7 +540,7 @@ internal sealed class ServeCommand : Command
         // Only now, with the whole command line checked, are disks (and files a driver creates) made.
         foreach (ExportSpec spec in specs)
         {
-            DriverInstance instance = CreateExport(spec, loggerFactory);
+            DriverInstance instance = CreateExport(spec, readOnly, loggerFactory);
             instances.Add(instance);
             exports.Add(new NbdExport
             {

@@ -70,6 +70,7 @@ public sealed class FileBlock : IAsyncDisposable
                     MaxWriteZeroesSectors = int.MaxValue >> 9,
                 },
                 ReadOnly = file.ReadOnly,
+                Rotational = file.Rotational,
                 WriteCache = true,
                 Fua = true,
                 ReadsFillBuffers = true,

@@ -44,6 +44,12 @@ public sealed unsafe class FileDisk : IDisposable
     public bool ReadOnly { get; private set; }
 
     /// <summary>
+    /// Gets whether the block device says it is rotational (its queue's <c>rotational</c> in sysfs, a partition's
+    /// from its disk); false for a regular file and when sysfs cannot tell.
+    /// </summary>
+    public bool Rotational { get; private set; }
+
+    /// <summary>
     /// Gets whether the file may have holes: it had fewer blocks than its size when opened (a sparse image), or
     /// this disk has since discarded or zeroed a range. While false, the allocation map answers "data" without a
     /// system call: the NBD server asks it on every read, and <c>SEEK_HOLE</c> on a fully written tmpfs file walks
@@ -288,6 +294,28 @@ public sealed unsafe class FileDisk : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads <c>queue/rotational</c> of block device <paramref name="major"/>:<paramref name="minor"/> from sysfs:
+    /// <c>/sys/dev/block/MAJ:MIN</c> links to the device's directory, which for a partition (it has a <c>partition</c>
+    /// file and no queue) sits in its disk's. False when sysfs is missing or cannot tell.
+    /// </summary>
+    internal static bool ReadRotational(uint major, uint minor)
+    {
+        try
+        {
+            string link = FormattableString.Invariant($"/sys/dev/block/{major}:{minor}");
+            string device = Directory.ResolveLinkTarget(link, returnFinalTarget: true)?.FullName ?? link;
+            string queue = System.IO.File.Exists(System.IO.Path.Combine(device, "partition"))
+                ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(device)!, "queue", "rotational")
+                : System.IO.Path.Combine(device, "queue", "rotational");
+            return System.IO.File.ReadAllText(queue).Trim() == "1";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private static IOException Fail(string path, string what, int errno) =>
         new($"{path}: {what} ({Marshal.GetPInvokeErrorMessage(errno)}).");
 
@@ -357,6 +385,24 @@ public sealed unsafe class FileDisk : IDisposable
             FileLog.ReadOnlyFallback(Logger, Name, path, Errno.EACCES);
         }
 
+        if (IsBlockDevice && !readOnly)
+        {
+            // A block device written under a mounted file system (or by two owners) is corrupted: a writer claims it
+            // with O_EXCL, which Linux refuses with EBUSY while a file system, device mapper, md, swap or another
+            // exclusive opener (another blkmq) holds it. Readers stay non-exclusive.
+            int exclusive = Libc.Open(path, Libc.ORdWr | Libc.OExcl | Libc.OCloexec, 0);
+            if (exclusive < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                throw errno == Errno.EBUSY
+                    ? new IOException($"{path} is in use (mounted or held by another program): serve it with readonly=1, or unmount it first.")
+                    : Fail(path, "cannot open exclusively", errno);
+            }
+
+            _ = Libc.Close(_fd);
+            _fd = exclusive;
+        }
+
         // Two servers must not write one image: exclusive for a writer, shared for readers (as qemu does with OFD locks).
         if (Libc.Flock(_fd, (readOnly ? Libc.LockSh : Libc.LockEx) | Libc.LockNb) != 0)
         {
@@ -390,6 +436,7 @@ public sealed unsafe class FileDisk : IDisposable
             }
 
             Size = (long)bytes;
+            Rotational = ReadRotational(stat.RdevMajor, stat.RdevMinor);
             LogicalBlockSize = logical;
             PhysicalBlockSize = Math.Clamp(physical, logical, 65536);
             DirectMemoryAlign = logical;

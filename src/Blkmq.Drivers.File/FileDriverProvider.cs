@@ -33,7 +33,8 @@ public static class FileDriverProvider
             new("name", "The disk's name (a server uses the export name).", s_defaults.Name),
         ],
         static (parameters, options) => Create(parameters, options),
-        static (parameters, options) => Parse(parameters, options).Validate());
+        static (parameters, options) => Parse(parameters, options).Validate(),
+        static (parameters, options) => [Parse(parameters, options).Name]);
 
     /// <summary>Adds <c>file</c> to <paramref name="registry"/>.</summary>
     /// <param name="registry">The registry.</param>
@@ -58,7 +59,7 @@ public static class FileDriverProvider
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(options);
         FileDriverOptions start = options.DiskName is { } name ? s_defaults with { Name = name } : s_defaults;
-        return Create(start with { Path = path, LoggerFactory = options.LoggerFactory });
+        return Create(start with { Path = path, ReadOnly = options.ReadOnly, LoggerFactory = options.LoggerFactory });
     }
 
     private static FileDriverOptions Parse(string parameters, DriverCreateOptions options)

@@ -26,7 +26,8 @@ public static class NullDriverProvider
         "null_blk: a disk without a device; reads leave buffers untouched unless memory_backed=1.",
         Describe(new NullBlockOptions()),
         static (parameters, options) => Create(NullName, new NullBlockOptions(), parameters, options),
-        static (parameters, options) => ParseOptions(new NullBlockOptions(), parameters, options).Validate());
+        static (parameters, options) => ParseOptions(new NullBlockOptions(), parameters, options).Validate(),
+        static (parameters, options) => DiskNames(ParseOptions(new NullBlockOptions(), parameters, options)));
 
     /// <summary>Gets the <c>memory</c> driver.</summary>
     public static DriverDescriptor Memory { get; } = new(
@@ -34,7 +35,8 @@ public static class NullDriverProvider
         "null_blk keeping data in sparse memory pages (null with memory_backed=1,discard=1, size 1G).",
         Describe(s_memoryBase),
         static (parameters, options) => Create(MemoryName, s_memoryBase, parameters, options),
-        static (parameters, options) => ParseOptions(s_memoryBase, parameters, options).Validate());
+        static (parameters, options) => ParseOptions(s_memoryBase, parameters, options).Validate(),
+        static (parameters, options) => DiskNames(ParseOptions(s_memoryBase, parameters, options)));
 
     /// <summary>Adds <c>null</c> and <c>memory</c> to <paramref name="registry"/>.</summary>
     /// <param name="registry">The registry.</param>
@@ -65,6 +67,10 @@ public static class NullDriverProvider
 
         return parsed;
     }
+
+    /// <summary>The names of the disks <see cref="NullBlock.Create(NullBlockOptions)"/> makes: the prefix and the index, <c>NAME0</c> to <c>NAME</c>(nr_devices - 1).</summary>
+    private static string[] DiskNames(NullBlockOptions o) =>
+        [.. Enumerable.Range(0, Math.Clamp(o.NrDevices, 1, 1024)).Select(i => o.Name + i.ToString(CultureInfo.InvariantCulture))];
 
     /// <summary>The effective null_blk parameters that shape a benchmark, in null_blk's text form.</summary>
     internal static string FormatParameters(NullBlockOptions o) => string.Create(

@@ -34,7 +34,8 @@ public static class RbdDriverProvider
             new("name", "The disk's name (a server uses the export name).", s_defaults.Name),
         ],
         static (parameters, options) => Create(parameters, options),
-        static (parameters, options) => RbdDriverOptions.Parse(parameters, options.DiskName is { } name ? s_defaults with { Name = name } : s_defaults).Validate());
+        static (parameters, options) => RbdDriverOptions.Parse(parameters, options.DiskName is { } name ? s_defaults with { Name = name } : s_defaults).Validate(),
+        static (parameters, options) => [RbdDriverOptions.Parse(parameters, options.DiskName is { } name ? s_defaults with { Name = name } : s_defaults).Name]);
 
     /// <summary>Adds <c>rbd</c> to <paramref name="registry"/>.</summary>
     /// <param name="registry">The registry.</param>

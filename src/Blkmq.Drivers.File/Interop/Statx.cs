@@ -27,6 +27,12 @@ internal struct Statx
     [FieldOffset(48)]
     public ulong Blocks;
 
+    [FieldOffset(128)]
+    public uint RdevMajor;
+
+    [FieldOffset(132)]
+    public uint RdevMinor;
+
     [FieldOffset(152)]
     public uint DioMemoryAlign;
 

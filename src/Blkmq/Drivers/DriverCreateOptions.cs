@@ -14,6 +14,13 @@ public sealed record DriverCreateOptions
     /// </summary>
     public long? DefaultSize { get; init; }
 
+    /// <summary>
+    /// Gets whether the host serves the disks read-only (<c>blkmq serve --read-only</c>): a driver that has a
+    /// <c>readonly</c> parameter is then given <c>readonly=1</c>, so that it opens its storage read-only and shares it
+    /// with other readers instead of taking the writer's lock.
+    /// </summary>
+    public bool ReadOnly { get; init; }
+
     /// <summary>Gets the logger factory for the driver and its disks, or <see langword="null"/> for none.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -9,6 +9,7 @@ public sealed class DriverDescriptor
 {
     private readonly Func<string, DriverCreateOptions, DriverInstance> _create;
     private readonly Action<string, DriverCreateOptions>? _check;
+    private readonly Func<string, DriverCreateOptions, IReadOnlyList<string>>? _diskNames;
 
     /// <summary>Initializes a new instance of the <see cref="DriverDescriptor"/> class.</summary>
     /// <param name="name">The name hosts pick the driver by: lowercase letters, digits, '-' and '_'.</param>
@@ -22,8 +23,13 @@ public sealed class DriverDescriptor
     /// Parses and checks the parameter text as <paramref name="create"/> would, without creating anything (no file, no
     /// connection), throwing the same exceptions; <see langword="null"/> when the driver cannot check before creating.
     /// </param>
+    /// <param name="diskNames">
+    /// Parses the parameter text as <paramref name="create"/> would and returns the names of the disks it would make,
+    /// creating nothing, so that a host can refuse two disks of one name before it creates any; <see langword="null"/>
+    /// when the driver cannot tell.
+    /// </param>
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty or has other characters.</exception>
-    public DriverDescriptor(string name, string description, IReadOnlyList<DriverParameter> parameters, Func<string, DriverCreateOptions, DriverInstance> create, Action<string, DriverCreateOptions>? check = null)
+    public DriverDescriptor(string name, string description, IReadOnlyList<DriverParameter> parameters, Func<string, DriverCreateOptions, DriverInstance> create, Action<string, DriverCreateOptions>? check = null, Func<string, DriverCreateOptions, IReadOnlyList<string>>? diskNames = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(description);
@@ -42,6 +48,7 @@ public sealed class DriverDescriptor
         Parameters = parameters;
         _create = create;
         _check = check;
+        _diskNames = diskNames;
     }
 
     /// <summary>Gets the name hosts pick the driver by.</summary>
@@ -62,7 +69,8 @@ public sealed class DriverDescriptor
     public DriverInstance Create(string parameters, DriverCreateOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        return _create(parameters, options ?? new DriverCreateOptions());
+        options ??= new DriverCreateOptions();
+        return _create(WithHostOptions(parameters, options), options);
     }
 
     /// <summary>
@@ -76,7 +84,23 @@ public sealed class DriverDescriptor
     public void Check(string parameters, DriverCreateOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        _check?.Invoke(parameters, options ?? new DriverCreateOptions());
+        options ??= new DriverCreateOptions();
+        _check?.Invoke(WithHostOptions(parameters, options), options);
+    }
+
+    /// <summary>
+    /// Gets the names of the disks <see cref="Create"/> would make from <paramref name="parameters"/>, without creating
+    /// anything, so that a host serving several instances can refuse two disks of one name before it creates any.
+    /// </summary>
+    /// <param name="parameters">The driver's <c>key=value,...</c> text; empty for every default.</param>
+    /// <param name="options">What the host will ask beyond the parameters, or <see langword="null"/> for nothing.</param>
+    /// <returns>The names, first disk first; empty when the driver cannot tell.</returns>
+    /// <exception cref="FormatException">The text does not parse; the message names the parameter.</exception>
+    public IReadOnlyList<string> DiskNames(string parameters, DriverCreateOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        options ??= new DriverCreateOptions();
+        return _diskNames?.Invoke(WithHostOptions(parameters, options), options) ?? [];
     }
 
     /// <summary>Gets whether the driver accepts a parameter of that name.</summary>
@@ -97,4 +121,14 @@ public sealed class DriverDescriptor
 
     /// <inheritdoc/>
     public override string ToString() => Name;
+
+    /// <summary>
+    /// The parameter text with what the host asks that the driver takes as a parameter: <c>readonly=1</c> last (so that
+    /// it wins) for a host that serves read-only (<see cref="DriverCreateOptions.ReadOnly"/>), when the driver has
+    /// <c>readonly</c>.
+    /// </summary>
+    private string WithHostOptions(string parameters, DriverCreateOptions options) =>
+        !options.ReadOnly || !HasParameter("readonly") ? parameters
+        : parameters.Trim().Length == 0 ? "readonly=1"
+        : parameters + ",readonly=1";
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using Blkmq.Integration.Tests.Cli.Interop;
 using Blkmq.Integration.Tests.Infrastructure;
 
 namespace Blkmq.Integration.Tests.Cli;
@@ -233,6 +234,30 @@ public sealed partial class BenchCommandTests
         Assert.True(mean > 0 && mean <= max, context);
     }
 
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Metrics_OnPortZero_SaysOnStderrWhereTheEndpointIs_WhichAnswersDuringTheRun()
+    {
+        CancellationToken cancellationToken = TestContext.Current.CancellationToken;
+        await using CliProcess bench = BlkmqCli.Start(["bench", "--metrics", "127.0.0.1:0", "--runtime", "20s", "--output-format", "terse"]);
+        Match line = MetricsLine().Match(string.Empty);
+        for (DateTime end = DateTime.UtcNow + s_runTimeout; !line.Success && DateTime.UtcNow < end; await Task.Delay(50, cancellationToken))
+        {
+            line = MetricsLine().Match(bench.StandardError);
+        }
+
+        Assert.True(line.Success, "no metrics line on stderr\n" + bench.Describe());
+        Assert.NotEqual(0, int.Parse(line.Groups[1].Value, CultureInfo.InvariantCulture));
+        using var http = new HttpClient { Timeout = s_runTimeout };
+        string scraped = await http.GetStringAsync(new Uri(line.Value["blkmq bench: metrics in Prometheus format at ".Length..]), cancellationToken);
+        Assert.Contains("blkmq_disk_operations_total", scraped, StringComparison.Ordinal);
+
+        // The first Ctrl+C ends the run, which still reports: on stdout, apart from the line on stderr.
+        bench.Signal(Libc.SigInt);
+        int exitCode = await bench.WaitForExitAsync(s_runTimeout, cancellationToken);
+        Assert.True(exitCode == 0, $"exit {exitCode}\n{bench.Describe()}");
+        Assert.DoesNotContain("metrics", bench.StandardOutput, StringComparison.Ordinal);
+    }
+
     private static async Task<ToolResult> RunCheckedAsync(string[] benchArguments, CancellationToken cancellationToken)
     {
         ToolResult result = await BlkmqCli.RunAsync(["bench", .. benchArguments], s_runTimeout, cancellationToken);
@@ -241,6 +266,9 @@ public sealed partial class BenchCommandTests
     }
 
     private static string I(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"(?m)^blkmq bench: metrics in Prometheus format at http://127\.0\.0\.1:(\d+)/metrics$")]
+    private static partial Regex MetricsLine();
 
     [GeneratedRegex(@"terse \(one ';'-separated line: ([^)\s]+)\)")]
     private static partial Regex TerseFieldsInHelp();

@@ -46,6 +46,39 @@ public sealed class ServeExportCheckTests
     }
 
     /// <summary>
+    /// Two exports whose disks would share a name (a memory export's disk NAME0, a file export named NAME0; a name=
+    /// given twice) are refused in one line naming both, before either disk exists: their metrics would merge.
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("a=memory:size=1M", "a0=file:path=CREATED,create=1M", "a0")]
+    [InlineData("a=memory:size=1M|stats", "a0=file:path=CREATED,create=1M", "a0")]
+    [InlineData("a=memory:size=1M,nr_devices=3", "b=file:path=CREATED,create=1M,name=a2", "a2")]
+    [InlineData("a=null", "b=memory:name=a", "a0")]
+    public async Task ExportsWhoseDisksShareAName_RefusedInOneLineNamingBoth_NothingCreated(string first, string second, string disk)
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string created = Path.Combine(directory, "created.img");
+            second = second.Replace("CREATED", created, StringComparison.Ordinal);
+            ToolResult result = await BlkmqCli.RunAsync(
+                ["serve", "--export", first, "--export", second, "--listen", "127.0.0.1:0"],
+                s_toolTimeout,
+                TestContext.Current.CancellationToken);
+            Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}\n{result.StandardError}");
+            Assert.Equal(string.Empty, result.StandardOutput);
+            Assert.StartsWith($"blkmq serve: --export '{first}' and --export '{second}' both make a disk named '{disk}'", result.StandardError, StringComparison.Ordinal);
+            Assert.Single(result.StandardError.Trim().Split('\n'));
+            Assert.False(File.Exists(created), "the refused command line created " + created);
+            BlkmqCli.AssertNoStackTrace(result);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// What only a built disk can refuse (a filter's value, a filter over the wrong disk, a FUSE mount point that does
     /// not exist) comes after the disks are made: the files this start created go again.
     /// </summary>

@@ -118,6 +118,110 @@ public sealed class ServeFileDriverClientTests
         }
     }
 
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task MountedLoopDevice_ServedForWriting_RefusedInOneLine_ReadOnlyServes_AWriterHoldsItExclusively()
+    {
+        ExternalTool.Require("losetup", "mkfs.ext4", "mount", "umount");
+        RequireRootWithLoop();
+        string directory = BlkmqCli.CreateTempDirectory();
+        string tmpfs = await MountTmpfsAsync(directory, "40M");
+        string mountPoint = Path.Combine(directory, "ext4");
+        Directory.CreateDirectory(mountPoint);
+        string? loop = null;
+        bool mounted = false;
+        try
+        {
+            string backing = Path.Combine(tmpfs, "backing.img");
+            await using (var file = new FileStream(backing, FileMode.CreateNew))
+            {
+                file.SetLength(32L << 20);
+            }
+
+            loop = await AttachLoopAsync(backing, readOnly: false);
+            await ExternalTool.RunCheckedAsync("mkfs.ext4", ["-q", "-F", loop], s_toolTimeout);
+            await ExternalTool.RunCheckedAsync("mount", [loop, mountPoint], s_toolTimeout);
+            mounted = true;
+            string inUse = $"blkmq serve: {loop} is in use (mounted or held by another program): serve it with readonly=1, or unmount it first.";
+
+            ToolResult refused = await BlkmqCli.RunAsync(["serve", "--listen", "127.0.0.1:0", "--export", $"m=file:path={loop}"], s_readyTimeout, TestContext.Current.CancellationToken);
+            Assert.True(refused.ExitCode == 1, $"exit {refused.ExitCode}\n{refused.StandardError}");
+            Assert.Equal(inUse, refused.StandardError.Trim());
+            BlkmqCli.AssertNoStackTrace(refused);
+
+            // Reading a mounted device harms nobody: readonly=1 opens it without the claim.
+            await using (CliProcess reader = Start($"m=file:path={loop},readonly=1"))
+            {
+                await reader.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken);
+                await StopAsync(reader);
+            }
+
+            await ExternalTool.RunCheckedAsync("umount", [mountPoint], s_toolTimeout);
+            mounted = false;
+
+            // Unmounted, a writer serves it, and holds it: a second writer is refused the same way.
+            await using CliProcess writer = Start($"m=file:path={loop}");
+            await writer.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken);
+            ToolResult second = await BlkmqCli.RunAsync(["serve", "--listen", "127.0.0.1:0", "--export", $"n=file:path={loop}"], s_readyTimeout, TestContext.Current.CancellationToken);
+            Assert.True(second.ExitCode == 1, $"exit {second.ExitCode}\n{second.StandardError}");
+            Assert.Equal(inUse, second.StandardError.Trim());
+            await StopAsync(writer);
+        }
+        finally
+        {
+            if (mounted)
+            {
+                await ExternalTool.RunAsync("umount", ["-l", mountPoint], s_toolTimeout);
+            }
+
+            await CleanUpAsync(directory, tmpfs, loop);
+        }
+    }
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("1")]
+    [InlineData("0")]
+    public async Task LoopDevice_RotationalAsItsQueueSays_ReportedOverNbd(string rotational)
+    {
+        ExternalTool.Require("losetup", "mount", "umount", "nbdinfo");
+        RequireRootWithLoop();
+        string directory = BlkmqCli.CreateTempDirectory();
+        string tmpfs = await MountTmpfsAsync(directory, "16M");
+        string? loop = null;
+        try
+        {
+            string backing = Path.Combine(tmpfs, "backing.img");
+            await using (var file = new FileStream(backing, FileMode.CreateNew))
+            {
+                file.SetLength(8L << 20);
+            }
+
+            loop = await AttachLoopAsync(backing, readOnly: false);
+            string queue = $"/sys/block/{Path.GetFileName(loop)}/queue/rotational";
+            if ((await File.ReadAllTextAsync(queue, TestContext.Current.CancellationToken)).Trim() != rotational)
+            {
+                // A loop device starts rotational; 0 needs sysfs written (read-only in some containers).
+                try
+                {
+                    await File.WriteAllTextAsync(queue, rotational, TestContext.Current.CancellationToken);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    Assert.Skip($"cannot set {queue} to {rotational}: {ex.Message}");
+                }
+            }
+
+            await using CliProcess serve = Start($"vm=file:path={loop}");
+            string uri = (await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken))[0];
+            ToolResult info = await ExternalTool.RunCheckedAsync("nbdinfo", ["--json", uri], s_toolTimeout);
+            Assert.Contains($"\"is_rotational\": {(rotational == "1" ? "true" : "false")}", info.StandardOutput, StringComparison.Ordinal);
+            await StopAsync(serve);
+        }
+        finally
+        {
+            await CleanUpAsync(directory, tmpfs, loop);
+        }
+    }
+
     [Theory(Timeout = TestTimeoutMilliseconds)]
     [MemberData(nameof(Engines))]
     public async Task FioVerifyCrc32c_Depth32_ThroughNbdAndThroughTheFuseFile(string engine)
@@ -285,6 +389,17 @@ public sealed class ServeFileDriverClientTests
 
             await ExternalTool.RunAsync("umount", ["-l", mountPoint], s_toolTimeout);
             Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>Skips the test (fails it under <c>CI=true</c>) unless loop devices can be attached: root and <c>/dev/loop-control</c>.</summary>
+    private static void RequireRootWithLoop()
+    {
+        string? missing = Environment.UserName != "root" ? "root (for mount and losetup)" : !File.Exists("/dev/loop-control") ? "/dev/loop-control" : null;
+        if (missing is not null)
+        {
+            Assert.False(ExternalTool.IsCi, $"This test needs {missing}.");
+            Assert.Skip($"This test needs {missing}.");
         }
     }
 

@@ -182,6 +182,46 @@ public sealed partial class ServeFileDriverTests
         }
     }
 
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("image")]
+    [InlineData("export")]
+    [InlineData("stack")]
+    public async Task ReadOnlyServer_OpensTheImageReadOnly_ASecondReaderSharesIt(string form)
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string image = Path.Combine(directory, "ro.img");
+            await using (var file = new FileStream(image, FileMode.CreateNew))
+            {
+                file.SetLength(32L << 20);
+            }
+
+            string[] export = form switch
+            {
+                "image" => [image],
+                "export" => ["--export", $"ro=file:path={image}"],
+                _ => ["--export", $"ro=file:path={image}|stats"],
+            };
+            await using CliProcess first = BlkmqCli.Start(["serve", "--read-only", "--listen", "unix:" + Path.Combine(directory, "ro.sock"), .. export]);
+            await first.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken);
+
+            // --read-only reaches the driver: the image is open O_RDONLY (the access mode is the flags' low two bits).
+            int flags = OpenFlags(first.Id, image);
+            Assert.True((flags & 3) == 0, $"{image} is open with flags {Convert.ToString(flags, 8)}\n{first.Describe()}");
+
+            // So the lock is a reader's: a second reader serves the image too.
+            await using CliProcess second = BlkmqCli.Start(["serve", "--listen", "unix:" + Path.Combine(directory, "r2.sock"), "--export", $"r2=file:path={image},readonly=1"]);
+            await second.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken);
+            await StopAsync(second, Libc.SigTerm);
+            await StopAsync(first, Libc.SigTerm);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task QemuAndBlkmq_RefuseEachOthersImage_AsTwoQemusWould()
     {
@@ -309,6 +349,22 @@ public sealed partial class ServeFileDriverTests
         string parameters = $"path={image},engine={engine}" + (extra.Length > 0 ? "," + extra : string.Empty);
         await Task.CompletedTask;
         return BlkmqCli.Start(["serve", "--listen", "127.0.0.1:0", "--export", "vm=file:" + parameters]);
+    }
+
+    /// <summary>The flags (<c>/proc/PID/fdinfo</c>) of the descriptor process <paramref name="pid"/> has open on <paramref name="path"/>.</summary>
+    private static int OpenFlags(int pid, string path)
+    {
+        foreach (string fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+        {
+            if (new FileInfo(fd).LinkTarget == path)
+            {
+                string flags = File.ReadLines($"/proc/{pid}/fdinfo/{Path.GetFileName(fd)}").First(static l => l.StartsWith("flags:", StringComparison.Ordinal));
+                return Convert.ToInt32(flags["flags:".Length..].Trim(), 8);
+            }
+        }
+
+        Assert.Fail($"process {pid} does not have {path} open");
+        return 0;
     }
 
     private static async Task StopAsync(CliProcess serve, int signal)

@@ -71,6 +71,36 @@ public sealed class DriverRegistryTests
         Assert.Same(given, seenOptions);
     }
 
+    [Theory]
+    [InlineData("size=1G", true, "size=1G,readonly=1")]
+    [InlineData("", true, "readonly=1")]
+    [InlineData("readonly=0", true, "readonly=0,readonly=1")]
+    [InlineData("size=1G", false, "size=1G")]
+    public void Create_ReadOnlyHost_GivesADriverWithReadonlyThatParameterLast(string text, bool readOnly, string expected)
+    {
+        string? seen = null;
+        var driver = new DriverDescriptor("alpha", "a test driver", [new DriverParameter("size", "Capacity.", "1G"), new DriverParameter("readonly", "Read-only.", "0")], (parameters, _) =>
+        {
+            seen = parameters;
+            throw new FormatException("stop here");
+        });
+        Assert.Throws<FormatException>(() => driver.Create(text, new DriverCreateOptions { ReadOnly = readOnly }));
+        Assert.Equal(expected, seen);
+    }
+
+    [Fact]
+    public void Create_ReadOnlyHost_DriverWithoutReadonly_TextUnchanged()
+    {
+        string? seen = null;
+        DriverDescriptor driver = Descriptor("alpha", (parameters, _) =>
+        {
+            seen = parameters;
+            throw new FormatException("stop here");
+        });
+        Assert.Throws<FormatException>(() => driver.Create("size=1G", new DriverCreateOptions { ReadOnly = true }));
+        Assert.Equal("size=1G", seen);
+    }
+
     [Fact]
     public void HasParameter_OnlyListedOnes()
     {

@@ -14,6 +14,18 @@ public sealed class NullDriverProviderTests
         Assert.Equal(["memory", "null"], registry.Drivers.Select(static d => d.Name));
     }
 
+    [Theory]
+    [InlineData("", "vm0")]
+    [InlineData("nr_devices=3", "vm0 vm1 vm2")]
+    [InlineData("name=x,nr_devices=2", "x0 x1")]
+    public async Task DiskNames_AreTheNamesCreateGives(string parameters, string names)
+    {
+        var options = new DriverCreateOptions { DiskName = "vm", DefaultSize = 1 << 20 };
+        Assert.Equal(names.Split(' '), NullDriverProvider.Memory.DiskNames(parameters, options));
+        await using DriverInstance instance = NullDriverProvider.Memory.Create(parameters, options);
+        Assert.Equal(names.Split(' '), instance.Disks.Select(static d => d.Name));
+    }
+
     [Fact]
     public void Parameters_DescribeEveryNullBlkParameter()
     {
