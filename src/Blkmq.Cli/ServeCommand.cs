@@ -60,7 +60,7 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<string> _tls = new("--tls")
     {
-        Description = "TLS: off, on (offered with STARTTLS) or require (every option but STARTTLS refused before TLS).",
+        Description = "TLS: off, on (offered with STARTTLS) or require (every option but STARTTLS refused before TLS). Default: off, or on when --tls-certificate is given.",
         DefaultValueFactory = _ => "off",
         HelpName = "mode",
     };
@@ -517,10 +517,20 @@ internal sealed class ServeCommand : Command
                 }
             }
 
+            // A certificate without --tls offers TLS (as qemu-nbd's --tls-creds turns it on); with --tls off it would be
+            // silently unused, which a user who gave it cannot mean.
+            bool tlsGiven = parseResult.GetResult(_tls) is { Implicit: false };
+            bool certificateGiven = parseResult.GetValue(_tlsCertificate) is not null || parseResult.GetValue(_tlsKey) is not null;
+            if (tlsGiven && parseResult.GetValue(_tls) == "off" && certificateGiven)
+            {
+                throw new FormatException("--tls off with --tls-certificate or --tls-key: the certificate would not be used; drop it, or say --tls on or --tls require.");
+            }
+
             NbdTlsMode tls = parseResult.GetValue(_tls) switch
             {
                 "on" => NbdTlsMode.On,
                 "require" => NbdTlsMode.Require,
+                _ when !tlsGiven && certificateGiven => NbdTlsMode.On,
                 _ => NbdTlsMode.Off,
             };
             serverOptions = new NbdServerOptions

@@ -123,8 +123,10 @@ public static class FilterStack
 
         List<(FilterDescriptor, FilterArguments)> parsed = Parse(filters);
 
-        // cow never writes below: open a base that can be opened read-only that way (nbdkit's cow does the same).
-        if (parsed.Exists(static f => f.Item1.Name == "cow") && descriptor.HasParameter("readonly") && !driverText.Contains("readonly", StringComparison.Ordinal))
+        // cow never writes below: open a base that can be opened read-only that way (nbdkit's cow does the same) -- but
+        // not one the driver is asked to create (create=), which it could not make read-only.
+        if (parsed.Exists(static f => f.Item1.Name == "cow") && descriptor.HasParameter("readonly") && !driverText.Contains("readonly", StringComparison.Ordinal)
+            && !("," + driverText).Contains(",create=", StringComparison.Ordinal))
         {
             driverText = driverText.Length == 0 ? "readonly=1" : driverText + ",readonly=1";
         }

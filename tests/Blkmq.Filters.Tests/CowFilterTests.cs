@@ -94,6 +94,26 @@ public sealed class CowFilterTests : IDisposable
     }
 
     [Fact]
+    public async Task BaseMadeWithCreate_IsServedThroughCow_AndStaysZero()
+    {
+        // cow opens its base read-only, except one the driver is asked to create: that one cannot be read-only.
+        string created = Path.Combine(_directory, "created-base.img");
+        await using (DriverInstance stack = Stacks.Create($"file:path={created},create=1M|cow"))
+        {
+            BlockDevice device = stack.Disk.OpenDevice();
+            await device.WriteAsync(4096, Enumerable.Repeat((byte)0x5a, 4096).ToArray());
+            byte[] read = new byte[8192];
+            await device.ReadAsync(0, read);
+            Assert.True(read.AsSpan(0, 4096).IndexOfAnyExcept((byte)0) < 0);
+            Assert.True(read.AsSpan(4096).IndexOfAnyExcept((byte)0x5a) < 0);
+        }
+
+        byte[] baseBytes = await File.ReadAllBytesAsync(created, TestContext.Current.CancellationToken);
+        Assert.Equal(1 << 20, baseBytes.Length);
+        Assert.True(baseBytes.AsSpan().IndexOfAnyExcept((byte)0) < 0, "cow wrote its base");
+    }
+
+    [Fact]
     public async Task OverlayFile_MakesTheFilterDiskBlocking_MemoryOverlayDoesNot()
     {
         // The file overlay is written inside Queue: the block layer must treat that disk as one that may sleep.

@@ -282,6 +282,33 @@ public sealed partial class ServeCommandTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task TlsCertificate_WithoutTls_TurnsTlsOn_WithTlsOff_IsRefused()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string certificate = Path.Combine(directory, "cert.pem");
+            await File.WriteAllTextAsync(certificate, "not a certificate\n", TestContext.Current.CancellationToken);
+
+            // Without --tls the certificate is used (and this one fails to load): TLS is on, not silently off.
+            ToolResult implicitOn = await BlkmqCli.RunAsync(
+                ["serve", "--export", "disk=memory:size=1M", "--listen", "127.0.0.1:0", "--tls-certificate", certificate], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.True(implicitOn.ExitCode == 1, $"exit {implicitOn.ExitCode}\n{implicitOn.StandardError}");
+            Assert.Contains($"TLS certificate {certificate}", implicitOn.StandardError, StringComparison.Ordinal);
+
+            ToolResult off = await BlkmqCli.RunAsync(
+                ["serve", "--export", "disk=memory:size=1M", "--listen", "127.0.0.1:0", "--tls", "off", "--tls-certificate", certificate], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.True(off.ExitCode == 2, $"exit {off.ExitCode}\n{off.StandardError}");
+            Assert.Contains("--tls off with --tls-certificate or --tls-key: the certificate would not be used", off.StandardError, StringComparison.Ordinal);
+            BlkmqCli.AssertNoStackTrace(off);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task TlsCertificateNotAPem_NamesTheFile_ExitOne()
     {
         string directory = BlkmqCli.CreateTempDirectory();
