@@ -572,17 +572,11 @@ internal sealed class ServeCommand : Command
     /// </summary>
     private static void RemoveCreatedFiles(List<DriverInstance> instances)
     {
-        foreach (string path in instances.SelectMany(static i => i.CreatedFiles))
+        foreach ((string path, string? error) in instances.SelectMany(static i => i.RemoveCreatedFiles()))
         {
-            try
-            {
-                File.Delete(path);
-                Console.Error.WriteLine($"blkmq serve: removed {path}, which this failed start created.");
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                Console.Error.WriteLine($"blkmq serve: could not remove {path}, which this failed start created: {ex.Message}");
-            }
+            Console.Error.WriteLine(error is null
+                ? $"blkmq serve: removed {path}, which this failed start created."
+                : $"blkmq serve: could not remove {path}, which this failed start created: {error}");
         }
     }
 

@@ -151,21 +151,6 @@ public static class FilterStack
         return parsed;
     }
 
-    private static void RemoveCreatedFiles(DriverInstance instance)
-    {
-        foreach (string path in instance.CreatedFiles)
-        {
-            try
-            {
-                File.Delete(path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // Best effort: the error being thrown says why the stack failed.
-            }
-        }
-    }
-
     private static DriverInstance Apply(DriverInstance instance, List<(FilterDescriptor Descriptor, FilterArguments Arguments)> parsed)
     {
         foreach ((FilterDescriptor descriptor, FilterArguments arguments) in parsed)
@@ -188,7 +173,7 @@ public static class FilterStack
             {
                 // The stack never reaches its host: nothing of it may stay behind, not even a file create= made.
                 instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                RemoveCreatedFiles(instance);
+                _ = instance.RemoveCreatedFiles(); // best effort: the error being thrown says why the stack failed
                 throw;
             }
 

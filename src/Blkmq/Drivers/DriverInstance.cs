@@ -39,6 +39,27 @@ public sealed class DriverInstance : IAsyncDisposable
     /// </summary>
     public IReadOnlyList<string> CreatedFiles { get; init; } = [];
 
+    /// <summary>Deletes <see cref="CreatedFiles"/>, after a start that failed; best effort, never throws.</summary>
+    /// <returns>Each file with why it could not be removed, or <see langword="null"/> when it was.</returns>
+    public List<(string Path, string? Error)> RemoveCreatedFiles()
+    {
+        var outcomes = new List<(string Path, string? Error)>(CreatedFiles.Count);
+        foreach (string path in CreatedFiles)
+        {
+            try
+            {
+                File.Delete(path);
+                outcomes.Add((path, null));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                outcomes.Add((path, ex.Message));
+            }
+        }
+
+        return outcomes;
+    }
+
     /// <summary>Gets the first disk.</summary>
     public Disk Disk => Disks[0];
 
