@@ -7,6 +7,9 @@ namespace Blkmq.Nbd;
 /// </summary>
 internal sealed class ThreadCache : IDisposable
 {
+    /// <summary>How many times a thread that could not be started is tried again.</summary>
+    private const int StartRetries = 5;
+
     private readonly Lock _lock = new();
     private readonly Stack<Worker> _parked = new();
     private readonly int _maxParked;
@@ -27,7 +30,7 @@ internal sealed class ThreadCache : IDisposable
     /// <summary>Runs <paramref name="work"/> on a thread of its own: a parked one, or a new one.</summary>
     /// <param name="work">What to run; it must not throw.</param>
     /// <param name="state">Its argument.</param>
-    /// <exception cref="OutOfMemoryException">No thread could be started (a thread limit).</exception>
+    /// <exception cref="OutOfMemoryException">No thread could be started (a thread limit), after a few tries.</exception>
     public void Run(Action<object?> work, object? state)
     {
         Worker? worker = null;
@@ -46,8 +49,21 @@ internal sealed class ThreadCache : IDisposable
         }
 
         worker = new Worker(this, work, state);
-        var thread = new Thread(static w => ((Worker)w!).Loop(), _stackSize) { IsBackground = true, Name = _name };
-        thread.Start(worker);
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                new Thread(static w => ((Worker)w!).Loop(), _stackSize) { IsBackground = true, Name = _name }.Start(worker);
+                return;
+            }
+            catch (OutOfMemoryException) when (attempt < StartRetries)
+            {
+                // pthread_create failed (EAGAIN): a thread, process or memory limit was reached. Threads of this and
+                // other processes end all the time (seen once in CI under load), so wait a little and try again:
+                // 10 + 20 + 40 + 80 + 160 ms before the caller hears of it.
+                Thread.Sleep(10 << attempt);
+            }
+        }
     }
 
     /// <summary>Ends the parked threads; threads still working end when their work is done.</summary>
