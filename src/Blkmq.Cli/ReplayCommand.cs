@@ -101,7 +101,7 @@ internal sealed class ReplayCommand : Command
 
             int target = WriteLogReplay.FindTarget(entries, mark, flush ?? 0);
             ReplayResult result = WriteLogReplay.Replay(reader, entries, target, output!, parseResult.GetValue(_broken), crash);
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{output}: {reader.Capacity} bytes, {target + 1} of {entries.Count} entries, {result.Applied} writes applied")
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{output}: {reader.Capacity} bytes, {target + 1} of {entries.Count} entries, {result.Applied} writes, write zeroes and discards applied")
                 + (result.Dropped > 0 ? string.Create(CultureInfo.InvariantCulture, $", {result.Dropped} dropped (--broken)") : string.Empty)
                 + (crash is not null ? string.Create(CultureInfo.InvariantCulture, $", crash {crash}: {result.CrashLanded} of the {result.CrashWindow} writes before the next flush point landed") : string.Empty));
             return 0;
@@ -122,9 +122,13 @@ internal sealed class ReplayCommand : Command
     {
         int flushes = 0;
         int writes = 0;
+        int zeroes = 0;
+        int discards = 0;
         foreach (WriteLogEntry entry in entries)
         {
             writes += entry.Kind == WriteLogKind.Write ? 1 : 0;
+            zeroes += entry.Kind == WriteLogKind.WriteZeroes ? 1 : 0;
+            discards += entry.Kind == WriteLogKind.Discard ? 1 : 0;
             if (entry.IsFlushPoint)
             {
                 flushes++;
@@ -136,6 +140,6 @@ internal sealed class ReplayCommand : Command
             }
         }
 
-        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"entries={entries.Count} writes={writes} flush-points={flushes} capacity={reader.Capacity} block-size={reader.BlockSize}"));
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"entries={entries.Count} writes={writes} write-zeroes={zeroes} discards={discards} flush-points={flushes} capacity={reader.Capacity} block-size={reader.BlockSize}"));
     }
 }

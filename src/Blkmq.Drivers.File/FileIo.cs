@@ -138,7 +138,7 @@ internal static unsafe class FileIo
             case RequestOp.Discard:
                 return Discard(disk, request.Sector << 9, request.Length);
             case RequestOp.WriteZeroes:
-                return WriteZeroes(disk, request.Sector << 9, request.Length, (request.Flags & RequestFlags.NoUnmap) != 0);
+                return WriteZeroes(disk, request.Sector << 9, request.Length, request.Flags);
             default:
                 return BlockStatus.NotSupported;
         }
@@ -163,36 +163,46 @@ internal static unsafe class FileIo
     }
 
     /// <summary>
-    /// Writes zeroes over a range: <c>BLKZEROOUT</c> on a device; on a file <c>FALLOC_FL_ZERO_RANGE</c> (keeps the
-    /// blocks allocated) when <paramref name="noUnmap"/>, else a punched hole; then the other; then plain writes.
+    /// Writes zeroes over a range. On a device <c>BLKZEROOUT</c>. On a file, when the range may be deallocated, a
+    /// punched hole, else <c>FALLOC_FL_ZERO_RANGE</c>; with <see cref="RequestFlags.NoUnmap"/> (NBD's <c>NO_HOLE</c>:
+    /// the range must stay provisioned) <c>FALLOC_FL_ZERO_RANGE</c>, else a punched hole allocated again with
+    /// <c>fallocate</c> (tmpfs has no ZERO_RANGE), as nbdkit's file plugin does. Where the file system has none of
+    /// these, zero buffers are written, unless <see cref="RequestFlags.NoFallback"/> (NBD's <c>FAST_ZERO</c>) asks
+    /// for <see cref="BlockStatus.NotSupported"/> instead of a zeroing no faster than a write.
     /// </summary>
-    public static BlockStatus WriteZeroes(FileDisk disk, long offset, long length, bool noUnmap)
+    public static BlockStatus WriteZeroes(FileDisk disk, long offset, long length, RequestFlags flags)
     {
         if (disk.IsBlockDevice)
         {
             return RangeIoctl(disk.Fd, Libc.BlkZeroOut, offset, length);
         }
 
-        int first = noUnmap ? Libc.FallocZeroRange | Libc.FallocKeepSize : Libc.FallocPunchHole | Libc.FallocKeepSize;
-        int second = noUnmap ? Libc.FallocPunchHole | Libc.FallocKeepSize : Libc.FallocZeroRange | Libc.FallocKeepSize;
-        if (Libc.Fallocate(disk.Fd, first, offset, length) == 0)
+        const int Punch = Libc.FallocPunchHole | Libc.FallocKeepSize;
+        const int ZeroRange = Libc.FallocZeroRange | Libc.FallocKeepSize;
+        bool provision = (flags & RequestFlags.NoUnmap) != 0;
+        int errno = Fallocate(disk.Fd, provision ? ZeroRange : Punch, offset, length);
+        if (errno == Errno.EOPNOTSUPP)
         {
-            return BlockStatus.Ok;
+            errno = Fallocate(disk.Fd, provision ? Punch : ZeroRange, offset, length);
+            if (errno == 0 && provision)
+            {
+                // The hole reads as zeroes; allocating it again keeps the promise (or reports ENOSPC, as a write would).
+                errno = Fallocate(disk.Fd, Libc.FallocKeepSize, offset, length);
+            }
         }
 
-        int errno = Marshal.GetLastPInvokeError();
         if (errno != Errno.EOPNOTSUPP)
         {
-            return FileStatus.FromErrno(errno);
+            return errno == 0 ? BlockStatus.Ok : FileStatus.FromErrno(errno);
         }
 
-        if (Libc.Fallocate(disk.Fd, second, offset, length) == 0)
-        {
-            return BlockStatus.Ok;
-        }
+        return (flags & RequestFlags.NoFallback) != 0 ? BlockStatus.NotSupported : WriteZeroBuffers(disk.Fd, offset, length);
+    }
 
-        errno = Marshal.GetLastPInvokeError();
-        return errno == Errno.EOPNOTSUPP ? WriteZeroBuffers(disk.Fd, offset, length) : FileStatus.FromErrno(errno);
+    /// <returns>0, or the errno of <c>fallocate</c>.</returns>
+    private static int Fallocate(int fd, int mode, long offset, long length)
+    {
+        return Libc.Fallocate(fd, mode, offset, length) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
     private static BlockStatus Transfer(FileDisk disk, Request<FileRequest> request, bool write, IoVec* iov, MemoryHandle[] pins)

@@ -499,11 +499,11 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
                 request.TryEnd(FileIo.Discard(_disk, slot.Offset, slot.Remaining));
                 return;
             case RequestOp.WriteZeroes when _disk.IsBlockDevice:
-                request.TryEnd(FileIo.WriteZeroes(_disk, slot.Offset, slot.Remaining, noUnmap: true));
+                request.TryEnd(FileIo.WriteZeroes(_disk, slot.Offset, slot.Remaining, request.Flags | RequestFlags.NoUnmap));
                 return;
             case RequestOp.Discard:
             case RequestOp.WriteZeroes:
-                slot.NoUnmap = (request.Flags & RequestFlags.NoUnmap) != 0;
+                slot.ZeroFlags = request.Flags & (RequestFlags.NoUnmap | RequestFlags.NoFallback);
                 break;
             default:
                 request.TryEnd(BlockStatus.NotSupported);
@@ -540,7 +540,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
                 sqe->Opcode = IoUringOpcode.Fallocate;
                 sqe->Offset = (ulong)slot.Offset;
                 sqe->Address = (ulong)slot.Remaining;
-                sqe->Length = (uint)(slot.Op == RequestOp.WriteZeroes && slot.NoUnmap
+                sqe->Length = (uint)(slot.Op == RequestOp.WriteZeroes && (slot.ZeroFlags & RequestFlags.NoUnmap) != 0
                     ? Libc.FallocZeroRange | Libc.FallocKeepSize
                     : Libc.FallocPunchHole | Libc.FallocKeepSize);
                 break;
@@ -627,7 +627,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             case RequestOp.WriteZeroes:
                 // A file system without this fallocate mode (tmpfs has no ZERO_RANGE): the synchronous fallbacks.
                 status = result == -Errno.EOPNOTSUPP
-                    ? FileIo.WriteZeroes(_disk, slot.Offset, slot.Remaining, slot.NoUnmap)
+                    ? FileIo.WriteZeroes(_disk, slot.Offset, slot.Remaining, slot.ZeroFlags)
                     : result < 0 ? FileStatus.FromErrno(-result) : BlockStatus.Ok;
                 break;
             default:
@@ -764,7 +764,8 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
 
         public bool Fua { get; set; }
 
-        public bool NoUnmap { get; set; }
+        /// <summary>Gets or sets a write zeroes' <see cref="RequestFlags.NoUnmap"/> and <see cref="RequestFlags.NoFallback"/>.</summary>
+        public RequestFlags ZeroFlags { get; set; }
 
         public int Fd { get; set; }
 

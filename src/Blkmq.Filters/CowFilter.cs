@@ -24,6 +24,9 @@ internal sealed unsafe partial class CowFilter : BlockFilter
     /// <summary>Bytes of one slab the memory overlay carves its chunks from (or one chunk, when larger): a huge page.</summary>
     private const int SlabSize = 2 << 20;
 
+    /// <summary>Zeroes for a write zeroes that must stay provisioned; a multiple of every logical block size.</summary>
+    private static readonly byte[] s_zeroes = new byte[64 * 1024];
+
     private readonly Lock _lock = new();
     private readonly int _block;
     private readonly int _blockShift;
@@ -115,6 +118,10 @@ internal sealed unsafe partial class CowFilter : BlockFilter
                 break;
             case RequestOp.Write:
                 io.End(Write(io.Offset, io.Buffer.Span, (io.Flags & RequestFlags.Fua) != 0));
+                break;
+            case RequestOp.WriteZeroes when (io.Flags & RequestFlags.NoUnmap) != 0:
+                // NBD's NO_HOLE: the range must stay provisioned, so the overlay keeps zeroes as data (block status: data).
+                io.End(WriteZeroData(io.Offset, io.Length));
                 break;
             case RequestOp.Discard:
             case RequestOp.WriteZeroes:
@@ -476,6 +483,24 @@ internal sealed unsafe partial class CowFilter : BlockFilter
         {
             NativeMemory.AlignedFree((void*)address);
         }
+    }
+
+    private BlockStatus WriteZeroData(long offset, int length)
+    {
+        ReadOnlySpan<byte> zeroes = s_zeroes;
+        for (int done = 0; done < length;)
+        {
+            int part = Math.Min(zeroes.Length, length - done);
+            BlockStatus status = Write(offset + done, zeroes[..part], fua: false);
+            if (status != BlockStatus.Ok)
+            {
+                return status;
+            }
+
+            done += part;
+        }
+
+        return BlockStatus.Ok;
     }
 
     private BlockStatus Zero(long offset, int length)

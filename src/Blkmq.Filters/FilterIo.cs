@@ -111,7 +111,7 @@ internal sealed class FilterIo
             RequestOp.Write => device.WriteStatusAsync(offset, buffer, flags & RequestFlags.Fua),
             RequestOp.Flush => device.FlushStatusAsync(),
             RequestOp.Discard => device.DiscardStatusAsync(offset, length),
-            RequestOp.WriteZeroes => device.WriteZeroesStatusAsync(offset, length, mayUnmap: (flags & RequestFlags.NoUnmap) == 0),
+            RequestOp.WriteZeroes => device.WriteZeroesStatusAsync(offset, length, mayUnmap: (flags & RequestFlags.NoUnmap) == 0, noFallback: (flags & RequestFlags.NoFallback) != 0),
             RequestOp.ZoneAppend or RequestOp.ZoneOpen or RequestOp.ZoneClose or RequestOp.ZoneFinish or RequestOp.ZoneReset or RequestOp.ZoneResetAll
                 => ForwardZoneAsync(op, flags & RequestFlags.Fua, offset, buffer),
             _ => new ValueTask<BlockStatus>(BlockStatus.NotSupported),

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Text;
 
 namespace Blkmq.Filters;
@@ -6,6 +7,12 @@ namespace Blkmq.Filters;
 /// <summary>Reads a write log (<see cref="WriteLog"/>) entry by entry, and replays it onto an image.</summary>
 internal sealed class WriteLogReader : IDisposable
 {
+    /// <summary>The largest capacity a log header may give (8 EiB would overflow offsets; no file system takes more than 8 PiB).</summary>
+    private const long MaxCapacity = 1L << 53;
+
+    /// <summary>The longest mark name a log may hold (names come from <c>blkmq ctl mark</c>, one line).</summary>
+    private const int MaxMarkBytes = 64 * 1024;
+
     private readonly FileStream _stream;
 
     private WriteLogReader(FileStream stream, int blockSize, long capacity)
@@ -48,7 +55,20 @@ internal sealed class WriteLogReader : IDisposable
             throw new IOException($"{path}: not a blkmq write log (made by the log-writes filter).");
         }
 
-        return new WriteLogReader(stream, BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12)), BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16)));
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(8));
+        int blockSize = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(12));
+        long capacity = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16));
+        string? problem = version != WriteLog.Version ? $"version {version} (this blkmq reads version {WriteLog.Version})"
+            : blockSize is < 512 or > 65536 || !BitOperations.IsPow2(blockSize) ? $"block size {blockSize}"
+            : capacity <= 0 || capacity > MaxCapacity || capacity % blockSize != 0 ? $"capacity {capacity}"
+            : null;
+        if (problem is not null)
+        {
+            stream.Dispose();
+            throw new IOException($"{path}: damaged write log header: {problem}.");
+        }
+
+        return new WriteLogReader(stream, blockSize, capacity);
     }
 
     /// <summary>Reads every entry's header (payloads are skipped; marks' names are read).</summary>
@@ -70,6 +90,13 @@ internal sealed class WriteLogReader : IDisposable
 
             var kind = (WriteLogKind)header[4];
             int payload = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(8));
+            long offset = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24));
+            long range = BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(32));
+            if (CheckEntry(kind, payload, offset, range) is { } problem)
+            {
+                throw new IOException($"write log: bad entry at byte {position}: {problem}.");
+            }
+
             long payloadPosition = position + WriteLog.EntryHeaderSize;
             if (payloadPosition + payload > length)
             {
@@ -88,8 +115,8 @@ internal sealed class WriteLogReader : IDisposable
                 kind,
                 header[5] != 0,
                 BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16)),
-                BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(24)),
-                BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(32)),
+                offset,
+                range,
                 payloadPosition,
                 payload,
                 name));
@@ -98,6 +125,32 @@ internal sealed class WriteLogReader : IDisposable
 
         TornBytes = length - position;
         return entries;
+    }
+
+    /// <summary>Checks an entry's header against what the log-writes filter writes and the logged disk's size.</summary>
+    /// <returns>Null when it is sound, else what is wrong with it.</returns>
+    private string? CheckEntry(WriteLogKind kind, int payload, long offset, long length)
+    {
+        switch (kind)
+        {
+            case WriteLogKind.Write:
+            case WriteLogKind.Discard:
+            case WriteLogKind.WriteZeroes:
+                if (kind == WriteLogKind.Write ? payload != length : payload != 0)
+                {
+                    return $"{kind} of {length} bytes with a payload of {payload}";
+                }
+
+                return length <= 0 || offset < 0 || offset > Capacity - length || (offset | length) % 512 != 0
+                    ? $"{kind} of {length} bytes at {offset} on a disk of {Capacity} bytes"
+                    : null;
+            case WriteLogKind.Flush:
+                return payload != 0 || offset != 0 || length != 0 ? $"flush with a payload of {payload}" : null;
+            case WriteLogKind.Mark:
+                return payload is <= 0 or > MaxMarkBytes ? $"mark name of {payload} bytes" : null;
+            default:
+                return $"unknown kind {(byte)kind}";
+        }
     }
 
     /// <summary>Applies one entry's effect on the disk to <paramref name="image"/>.</summary>

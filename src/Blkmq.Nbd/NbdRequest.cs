@@ -97,7 +97,11 @@ internal sealed class NbdRequest
                 break;
             case NbdProtocol.CmdWriteZeroes:
                 _flushAfter = (Flags & NbdProtocol.CmdFlagFua) != 0;
-                io = device.WriteZeroesStatusAsync((long)Offset, (long)Length, mayUnmap: (Flags & NbdProtocol.CmdFlagNoHole) == 0);
+                io = device.WriteZeroesStatusAsync(
+                    (long)Offset,
+                    (long)Length,
+                    mayUnmap: (Flags & NbdProtocol.CmdFlagNoHole) == 0,
+                    noFallback: (Flags & NbdProtocol.CmdFlagFastZero) != 0);
                 break;
             default:
                 // CACHE has nothing to do for an in-memory block layer; BLOCK_STATUS was answered when received.

@@ -108,12 +108,16 @@ public sealed partial class BlockDevice
     /// <param name="offset">The byte offset, a multiple of the logical block size.</param>
     /// <param name="length">The length in bytes, a multiple of the logical block size.</param>
     /// <param name="mayUnmap">Whether the device may deallocate the range instead of writing zeroes.</param>
+    /// <param name="noFallback">
+    /// Fail with <see cref="BlockStatus.NotSupported"/> where zeroing would be no faster than writing zero buffers
+    /// (<see cref="RequestFlags.NoFallback"/>, NBD's <c>FAST_ZERO</c>, the kernel's <c>BLKDEV_ZERO_NOFALLBACK</c>).
+    /// </param>
     /// <returns>A task that completes when the range reads as zeroes.</returns>
     /// <exception cref="ArgumentException">The range is negative, misaligned or beyond the end.</exception>
-    public ValueTask WriteZeroesAsync(long offset, long length, bool mayUnmap = true)
+    public ValueTask WriteZeroesAsync(long offset, long length, bool mayUnmap = true, bool noFallback = false)
     {
         Validate(offset, length);
-        return SubmitWrite(RequestOp.WriteZeroes, mayUnmap ? RequestFlags.None : RequestFlags.NoUnmap, offset, length, default).AsTask(RequestOp.WriteZeroes, offset, length);
+        return SubmitWrite(RequestOp.WriteZeroes, ZeroFlags(mayUnmap, noFallback), offset, length, default).AsTask(RequestOp.WriteZeroes, offset, length);
     }
 
     /// <summary>Reads <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>, returning a failure as a status.</summary>
@@ -191,16 +195,20 @@ public sealed partial class BlockDevice
     /// <param name="offset">The byte offset, a multiple of the logical block size.</param>
     /// <param name="length">The length in bytes, a multiple of the logical block size.</param>
     /// <param name="mayUnmap">Whether the device may deallocate the range instead of writing zeroes.</param>
+    /// <param name="noFallback">Fail with <see cref="BlockStatus.NotSupported"/> rather than zero no faster than a write.</param>
     /// <returns>The status; <see cref="BlockStatus.Invalid"/> for a bad range.</returns>
-    public ValueTask<BlockStatus> WriteZeroesStatusAsync(long offset, long length, bool mayUnmap = true)
+    public ValueTask<BlockStatus> WriteZeroesStatusAsync(long offset, long length, bool mayUnmap = true, bool noFallback = false)
     {
         if (!IsValidRange(offset, length))
         {
             return new ValueTask<BlockStatus>(BlockStatus.Invalid);
         }
 
-        return SubmitWrite(RequestOp.WriteZeroes, mayUnmap ? RequestFlags.None : RequestFlags.NoUnmap, offset, length, default).AsStatusTask();
+        return SubmitWrite(RequestOp.WriteZeroes, ZeroFlags(mayUnmap, noFallback), offset, length, default).AsStatusTask();
     }
+
+    private static RequestFlags ZeroFlags(bool mayUnmap, bool noFallback) =>
+        (mayUnmap ? RequestFlags.None : RequestFlags.NoUnmap) | (noFallback ? RequestFlags.NoFallback : RequestFlags.None);
 
     /// <summary>Polls the disk's poll queues once; polled IO completes only through this.</summary>
     /// <returns>How many requests completed.</returns>
@@ -423,7 +431,7 @@ public sealed partial class BlockDevice
         }
 
         return op == RequestOp.WriteZeroes && !disk.SupportsWriteZeroes
-            ? SubmitZeroBuffers(offset, length)
+            ? (flags & RequestFlags.NoFallback) != 0 ? Submission.Done(BlockStatus.NotSupported) : SubmitZeroBuffers(offset, length)
             : SubmitSplit(op, flags, offset, length, data, max);
     }
 

@@ -216,6 +216,28 @@ public sealed class CowFilterTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("cow")]
+    [InlineData("cow:file=OVERLAY")]
+    public async Task WriteZeroes_NoUnmap_IsDataInBlockStatus_MayUnmapIsAHole(string filter)
+    {
+        // NBD's NO_HOLE: the range must stay provisioned, so the overlay keeps it as data (it once showed as a hole).
+        await using DriverInstance stack = Stacks.Create($"memory:size=4M|{filter.Replace("OVERLAY", Path.Combine(_directory, "overlay"), StringComparison.Ordinal)}");
+        BlockDevice device = stack.Disk.OpenDevice();
+        await device.WriteAsync(0, Stacks.Pattern(256 << 10, 6));
+        await device.WriteZeroesAsync(0, 128 << 10, mayUnmap: false);
+        await device.WriteZeroesAsync(128 << 10, 128 << 10, mayUnmap: true);
+        await device.WriteZeroesAsync(1 << 20, 192 << 10, mayUnmap: false); // over the base, never written
+        IAllocationSource allocation = stack.Disk.Allocation!;
+        Assert.Equal(new AllocationExtent(true, 128 << 10), await allocation.GetExtentAsync(0, 256 << 10));
+        Assert.Equal(new AllocationExtent(false, 128 << 10), await allocation.GetExtentAsync(128 << 10, 128 << 10));
+        Assert.Equal(new AllocationExtent(true, 192 << 10), await allocation.GetExtentAsync(1 << 20, 192 << 10));
+        byte[] read = new byte[2 << 20];
+        await device.ReadAsync(0, read);
+        Assert.True(read.AsSpan(0, 256 << 10).IndexOfAnyExcept((byte)0) < 0);
+        Assert.True(read.AsSpan(1 << 20, 192 << 10).IndexOfAnyExcept((byte)0) < 0);
+    }
+
     private static async Task WriteAsync(BlockDevice device, byte[] model, long offset, byte[] data)
     {
         await device.WriteAsync(offset, data);

@@ -92,6 +92,56 @@ public sealed class LogWritesFilterTests : IDisposable
         Assert.Equal("--to x: ambiguous, the log has 2 marks of that name (entries 2, 4); replay to one with --to-flush N (see --list).", error.Message);
     }
 
+    /// <summary>
+    /// A damaged log (one field of a sound two-entry log overwritten) is refused with one line naming what is wrong,
+    /// never read in a loop (a negative payload length once did, allocating gigabytes) nor replayed out of range.
+    /// </summary>
+    [Theory]
+    [InlineData(8, 2, "damaged write log header: version 2 (this blkmq reads version 1).")]
+    [InlineData(12, 3, "damaged write log header: block size 3.")]
+    [InlineData(16, 0, "damaged write log header: capacity 0.")]
+    [InlineData(20, 0x7fffffff, "damaged write log header: capacity 9223372032560857088.")]
+    [InlineData(36, 9, "write log: bad entry at byte 32: unknown kind 9.")]
+    [InlineData(40, -40, "write log: bad entry at byte 32: Write of 512 bytes with a payload of -40.")]
+    [InlineData(60, 0x7fffffff, "write log: bad entry at byte 32: Write of 512 bytes at 9223372032559808512 on a disk of 1048576 bytes.")]
+    [InlineData(56, 1048576, "write log: bad entry at byte 32: Write of 512 bytes at 1048576 on a disk of 1048576 bytes.")]
+    [InlineData(56, 100, "write log: bad entry at byte 32: Write of 512 bytes at 100 on a disk of 1048576 bytes.")]
+    [InlineData(32 + 40 + 512 + 8, 7, "write log: bad entry at byte 584: flush with a payload of 7.")]
+    public void DamagedLog_IsRefusedInOneLine(int at, int value, string message)
+    {
+        string log = Path.Combine(_directory, "damaged.log");
+        var bytes = new List<byte>();
+        byte[] header = new byte[WriteLog.FileHeaderSize];
+        WriteLog.WriteFileHeader(header, 512, 1 << 20);
+        bytes.AddRange(header);
+        byte[] entry = new byte[WriteLog.EntryHeaderSize];
+        WriteLog.WriteEntryHeader(entry, WriteLogKind.Write, false, 1, 0, 512, 512);
+        bytes.AddRange(entry);
+        bytes.AddRange(Stacks.Pattern(512, 1));
+        WriteLog.WriteEntryHeader(entry, WriteLogKind.Flush, false, 2, 0, 0, 0);
+        bytes.AddRange(entry);
+        byte[] file = [.. bytes];
+        Assert.Equal(2, ReadEntries(Write(file)).Count);
+
+        if (at == 36)
+        {
+            file[at] = (byte)value; // the kind is one byte (36 = the first entry's byte 4)
+        }
+        else
+        {
+            BitConverter.TryWriteBytes(file.AsSpan(at), value);
+        }
+
+        IOException error = Assert.Throws<IOException>(() => ReadEntries(Write(file)));
+        Assert.Equal(message, error.Message.Replace(log + ": ", string.Empty, StringComparison.Ordinal));
+
+        string Write(byte[] content)
+        {
+            File.WriteAllBytes(log, content);
+            return log;
+        }
+    }
+
     private static List<WriteLogEntry> ReadEntries(string log)
     {
         using WriteLogReader reader = WriteLogReader.Open(log);

@@ -83,7 +83,7 @@ public sealed class FilterControlTests
 
             ToolResult list = await BlkmqCli.RunAsync(["replay", logA, "--list"], FilterServe.ToolTimeout, TestContext.Current.CancellationToken);
             Assert.Equal(0, list.ExitCode);
-            Assert.Equal(["mark m1 entry=1 after-flush-points=0", "entries=1 writes=0 flush-points=0 capacity=1048576 block-size=512"], list.StandardOutput.Trim().Split('\n'));
+            Assert.Equal(["mark m1 entry=1 after-flush-points=0", "entries=1 writes=0 write-zeroes=0 discards=0 flush-points=0 capacity=1048576 block-size=512"], list.StandardOutput.Trim().Split('\n'));
         }
         finally
         {

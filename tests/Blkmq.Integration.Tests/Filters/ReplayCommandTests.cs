@@ -51,7 +51,7 @@ public sealed class ReplayCommandTests : IDisposable
 
         ToolResult list = await BlkmqCli.RunAsync(["replay", log, "--list"], FilterServe.ToolTimeout, TestContext.Current.CancellationToken);
         Assert.Equal(0, list.ExitCode);
-        Assert.Equal("entries=3 writes=0 flush-points=3 capacity=4096 block-size=512", list.StandardOutput.Trim());
+        Assert.Equal("entries=3 writes=0 write-zeroes=0 discards=0 flush-points=3 capacity=4096 block-size=512", list.StandardOutput.Trim());
         Assert.Equal($"blkmq replay: {log}: torn tail: {tornBytes} bytes after entry 3 ignored.", list.StandardError.Trim());
 
         // A log that ends at an entry's end says nothing.

@@ -57,4 +57,100 @@ public sealed class FileDriverSparseTests
         AllocationExtent extent = await scope.Disk.Allocation!.GetExtentAsync(2 * MiB, MiB);
         Assert.Equal(!mayUnmap, extent.Allocated);
     }
+
+    [Theory]
+    [InlineData(FileEngine.Threads)]
+    [InlineData(FileEngine.IoUring)]
+    public async Task WriteZeroes_NoUnmap_OnTmpfs_ProvisionsTheRange(FileEngine engine)
+    {
+        // tmpfs has no FALLOC_FL_ZERO_RANGE: the driver once fell back to a punched hole, leaving a NO_HOLE range
+        // unprovisioned (and hiding ENOSPC); now it punches and allocates again, as nbdkit's file plugin does.
+        await using FileScope scope = FileScope.Create(engine, parent: FileScope.InMemory);
+        BlockDevice device = scope.Disk.OpenDevice();
+        byte[] data = new byte[MiB];
+        new Random(12).NextBytes(data);
+        await device.WriteAsync(2 * MiB, data);
+        await device.WriteZeroesAsync(2 * MiB, MiB, mayUnmap: false);
+        await device.WriteZeroesAsync(8 * MiB, MiB, mayUnmap: false); // never written
+        Assert.Equal(2L * MiB, AllocatedBytes(scope.ImagePath));
+        foreach (long offset in new long[] { 2 * MiB, 8 * MiB })
+        {
+            byte[] read = new byte[MiB];
+            await device.ReadAsync(offset, read);
+            Assert.True(read.AsSpan().IndexOfAnyExcept((byte)0) < 0);
+        }
+
+        // (Block status still calls the range a hole: SEEK_DATA treats tmpfs's allocated but never written pages, like
+        // ext4's unwritten extents, as holes; what NO_HOLE promises, the space, is there.)
+
+        await device.WriteZeroesAsync(8 * MiB, MiB, mayUnmap: true);
+        Assert.Equal(1L * MiB, AllocatedBytes(scope.ImagePath));
+    }
+
+    [Theory]
+    [InlineData(FileEngine.Threads)]
+    [InlineData(FileEngine.IoUring)]
+    public async Task WriteZeroes_OnAFileSystemWithoutFallocate_WritesZeroes_UnlessNoFallback(FileEngine engine)
+    {
+        // ramfs has no fallocate at all: write zeroes falls back to zero buffers, which NBD's FAST_ZERO (NoFallback)
+        // refuses with ENOTSUP so that the client can choose another way.
+        await using RamfsMount ramfs = await RamfsMount.CreateAsync();
+        await using FileScope scope = FileScope.Create(engine, size: 4 * MiB, parent: ramfs.Path);
+        BlockDevice device = scope.Disk.OpenDevice();
+        byte[] data = new byte[MiB];
+        new Random(13).NextBytes(data);
+        await device.WriteAsync(0, data);
+
+        Assert.Equal(BlockStatus.NotSupported, await device.WriteZeroesStatusAsync(0, MiB, mayUnmap: true, noFallback: true));
+        Assert.Equal(BlockStatus.NotSupported, await device.WriteZeroesStatusAsync(0, MiB, mayUnmap: false, noFallback: true));
+        byte[] read = new byte[MiB];
+        await device.ReadAsync(0, read);
+        Assert.Equal(data, read);
+
+        Assert.Equal(BlockStatus.Ok, await device.WriteZeroesStatusAsync(0, MiB, mayUnmap: false));
+        await device.ReadAsync(0, read);
+        Assert.True(read.AsSpan().IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    /// <summary>The bytes a file's blocks take (<c>st_blocks</c> × 512).</summary>
+    private static long AllocatedBytes(string path)
+    {
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%b", path]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        string blocks = stat.StandardOutput.ReadToEnd();
+        stat.WaitForExit();
+        return long.Parse(blocks, System.Globalization.CultureInfo.InvariantCulture) * 512;
+    }
+
+    /// <summary>A ramfs mounted on a temp directory (root only), unmounted and removed on disposal.</summary>
+    private sealed class RamfsMount : IAsyncDisposable
+    {
+        private RamfsMount(string path) => Path = path;
+
+        public string Path { get; }
+
+        public static async Task<RamfsMount> CreateAsync()
+        {
+            string path = Directory.CreateTempSubdirectory("blkmq-ramfs-").FullName;
+            if (await RunAsync("mount", "-t", "ramfs", "ramfs", path) != 0)
+            {
+                Directory.Delete(path);
+                Assert.Skip("mounting a ramfs needs root");
+            }
+
+            return new RamfsMount(path);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await RunAsync("umount", Path);
+            Directory.Delete(Path, recursive: true);
+        }
+
+        private static async Task<int> RunAsync(string file, params string[] arguments)
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(file, arguments) { RedirectStandardError = true, UseShellExecute = false })!;
+            await process.WaitForExitAsync();
+            return process.ExitCode;
+        }
+    }
 }
