@@ -21,17 +21,22 @@ internal static partial class CaptiveCommand
 
     private const int SigTerm = 15;
 
-    /// <summary>The variables CMD sees, from the first export, its first listener and its FUSE file.</summary>
-    public static Dictionary<string, string> Variables(string exportName, EndPoint? endPoint, string? fuseFile, string? device = null)
+    /// <summary>
+    /// The variables CMD sees, from the first export: <c>$uri</c> and <c>$nbd</c> name the first listener,
+    /// <c>$port</c> the first TCP one and <c>$unixsocket</c> the first Unix one (so <c>--listen unix:- --listen
+    /// 127.0.0.1:0</c> sets both), <c>$file</c> its FUSE file.
+    /// </summary>
+    public static Dictionary<string, string> Variables(string exportName, IReadOnlyList<EndPoint> endPoints, string? fuseFile, string? device = null)
     {
+        EndPoint? endPoint = endPoints.Count > 0 ? endPoints[0] : null;
         string uri = endPoint is null ? string.Empty : NbdServer.FormatUri(endPoint, exportName);
-        string port = endPoint is IPEndPoint ip ? ip.Port.ToString(CultureInfo.InvariantCulture) : string.Empty;
-        string unixSocket = endPoint is UnixDomainSocketEndPoint unix ? unix.ToString() : string.Empty;
+        string port = endPoints.OfType<IPEndPoint>().FirstOrDefault() is { } ip ? ip.Port.ToString(CultureInfo.InvariantCulture) : string.Empty;
+        string unixSocket = endPoints.OfType<UnixDomainSocketEndPoint>().FirstOrDefault() is { } unix ? unix.ToString() : string.Empty;
         string nbd = endPoint switch
         {
             // qemu's legacy nbd: syntax, as nbdkit's $nbd; an IPv6 address in brackets (nbd:[::1]:PORT), a wildcard as localhost.
             IPEndPoint address => FormattableString.Invariant($"nbd:{Host(address.Address)}:{address.Port}:exportname={exportName}"),
-            UnixDomainSocketEndPoint => $"nbd:unix:{unixSocket}:exportname={exportName}",
+            UnixDomainSocketEndPoint socket => $"nbd:unix:{socket}:exportname={exportName}",
             _ => string.Empty,
         };
         return new Dictionary<string, string>(StringComparer.Ordinal)
@@ -72,10 +77,17 @@ internal static partial class CaptiveCommand
     public static int ExitStatus(Process process) => process.ExitCode;
 
     /// <summary>Makes a private directory for <c>--listen unix:-</c>; the socket goes in it, and both are removed on exit.</summary>
+    /// <exception cref="IOException">The directory cannot be made; one line naming where (<c>$TMPDIR</c>).</exception>
     public static string CreatePrivateSocketDirectory()
     {
-        DirectoryInfo directory = Directory.CreateTempSubdirectory("blkmq-");
-        return directory.FullName;
+        try
+        {
+            return Directory.CreateTempSubdirectory("blkmq-").FullName;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"--listen unix:-: cannot make a private directory in {Path.GetTempPath()} (TMPDIR): {ex.Message}", ex);
+        }
     }
 
     /// <summary>

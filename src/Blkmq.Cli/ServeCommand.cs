@@ -728,15 +728,18 @@ internal sealed class ServeCommand : Command
             }
 
             serving();
-            PrintEndpoints(server, options, fuse);
+            // The endpoints go to stdout for scripts, except under --run: there stdout is CMD's alone (a piped
+            // `--run 'nbdcopy "$uri" -'` must carry only the disk's bytes, as with nbdkit), and they go to stderr.
+            TextWriter endpoints = run is null ? Console.Out : Console.Error;
+            PrintEndpoints(endpoints, server, options, fuse);
             foreach ((Blkmq.Frontend.BlockExport _, UblkDevice device) in ublk)
             {
-                Console.Out.WriteLine(device.BlockDevicePath);
+                endpoints.WriteLine(device.BlockDevicePath);
             }
 
+            endpoints.Flush();
             if (run is not null)
             {
-                Console.Out.Flush();
                 return await RunCaptiveAsync(run, exports[0].Name, server, fuse, ublk.Count > 0 ? ublk[0].Device.BlockDevicePath : null, stop.Task).ConfigureAwait(false);
             }
 
@@ -793,7 +796,7 @@ internal sealed class ServeCommand : Command
 
     private static async Task<int> RunCaptiveAsync(string run, string export, NbdServer? server, FuseExport? fuse, string? device, Task stopped)
     {
-        Dictionary<string, string> variables = CaptiveCommand.Variables(export, server is { EndPoints.Count: > 0 } ? server.EndPoints[0] : null, fuse?.FilePaths[0], device);
+        Dictionary<string, string> variables = CaptiveCommand.Variables(export, server?.EndPoints ?? [], fuse?.FilePaths[0], device);
         System.Diagnostics.Process process;
         try
         {
@@ -833,7 +836,7 @@ internal sealed class ServeCommand : Command
         }
     }
 
-    private static void PrintEndpoints(NbdServer? server, NbdServerOptions? options, FuseExport? fuse)
+    private static void PrintEndpoints(TextWriter output, NbdServer? server, NbdServerOptions? options, FuseExport? fuse)
     {
         if (server is not null)
         {
@@ -842,16 +845,14 @@ internal sealed class ServeCommand : Command
             {
                 foreach (EndPoint endPoint in server.EndPoints)
                 {
-                    Console.Out.WriteLine(NbdServer.FormatUri(endPoint, export.Name, tls));
+                    output.WriteLine(NbdServer.FormatUri(endPoint, export.Name, tls));
                 }
             }
         }
 
         foreach (string path in fuse?.FilePaths ?? [])
         {
-            Console.Out.WriteLine(path);
+            output.WriteLine(path);
         }
-
-        Console.Out.Flush();
     }
 }

@@ -77,7 +77,7 @@ internal abstract class BlockFilter : IDisposable
     {
     }
 
-    /// <summary>Gets what the filter has to report (statistics), or <see langword="null"/>; printed on exit and by <c>blkmq ctl stats</c>.</summary>
+    /// <summary>Gets what the filter has to report (statistics), or <see langword="null"/>; printed on exit and by <c>blkmq ctl filters EXPORT</c>.</summary>
     /// <returns>The report's lines, or <see langword="null"/>.</returns>
     public virtual string? Report() => null;
 

@@ -20,9 +20,10 @@ internal sealed class BlockSizeFilter : BlockFilter
         _min = (int)arguments.GetSize("min", lower.Limits.LogicalBlockSize);
         _max = (int)arguments.GetSize("max", lower.Limits.MaxBytes);
         _preferred = (int)arguments.GetSize("preferred", Math.Max(_min, lower.Limits.EffectivePhysicalBlockSize));
-        if (!BitOperations.IsPow2(_min) || _min < lower.Limits.LogicalBlockSize || _min > 65536)
+        // A logical block, as the kernel's: at most 4K (QueueLimits refuses more).
+        if (!BitOperations.IsPow2(_min) || _min < lower.Limits.LogicalBlockSize || _min > 4096)
         {
-            throw new FormatException($"filter 'blocksize': min={_min} must be a power of two from the disk's block size ({lower.Limits.LogicalBlockSize}) to 64K.");
+            throw new FormatException($"filter 'blocksize': min={_min} must be a power of two from the disk's block size ({lower.Limits.LogicalBlockSize}) to 4K.");
         }
 
         if (_max < _min || _max % _min != 0 || _max > lower.Limits.MaxBytes)

@@ -61,7 +61,7 @@ internal static class BuiltInFilters
             static (a, lower) => new LogWritesFilter(a, lower)),
         new(
             "stats",
-            "Counts IO per operation and keeps latency histograms; reported on exit and by 'blkmq ctl stats'.",
+            "Counts IO per operation and keeps latency histograms; reported on exit and by 'blkmq ctl filters EXPORT'.",
             [new("sample", "Time one IO in N (a power of two) per request slot with the precise clock; 1 every IO.", StatsFilter.DefaultSample.ToString(CultureInfo.InvariantCulture))],
             static (a, _) => new StatsFilter(a)),
         new(
@@ -77,7 +77,7 @@ internal static class BuiltInFilters
             "blocksize",
             "Changes block-size limits: min (logical block), max (bytes per request, larger IO is split), preferred (physical block).",
             [
-                new("min", "Logical block size, a power of two >= the disk's.", "the disk's"),
+                new("min", "Logical block size, a power of two from the disk's to 4K.", "the disk's"),
                 new("max", "Most bytes per request.", "the disk's"),
                 new("preferred", "Physical (preferred) block size.", "the disk's"),
             ],

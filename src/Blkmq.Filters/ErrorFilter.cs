@@ -84,6 +84,18 @@ internal sealed class ErrorFilter : BlockFilter
     public override string Parameters => _parameters;
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// With flushes among its operations the filter's disk has a write cache even over a disk without one: the block
+    /// layer ends a flush to a disk without a cache at once (as the kernel does), so it would never reach the filter
+    /// and <c>ops=flush</c> would never fail anything.
+    /// </remarks>
+    public override DiskOptions Shape(Disk lower, string name)
+    {
+        DiskOptions shape = PassThroughShape(lower, name);
+        return _ops is "all" or "flush" ? shape with { WriteCache = true } : shape;
+    }
+
+    /// <inheritdoc/>
     public override void Queue(FilterIo io)
     {
         if (Fails(io))

@@ -25,7 +25,7 @@ internal sealed class FilterArguments
     /// <param name="descriptor">The filter.</param>
     /// <param name="text">The parameters (may be empty).</param>
     /// <returns>The arguments.</returns>
-    /// <exception cref="FormatException">A pair has no '=', a key is unknown or given twice.</exception>
+    /// <exception cref="FormatException">A pair has no '=' or no value, a key is unknown or given twice.</exception>
     public static FilterArguments Parse(FilterDescriptor descriptor, string text)
     {
         var arguments = new FilterArguments(descriptor.Name);
@@ -43,7 +43,13 @@ internal sealed class FilterArguments
                 throw new FormatException($"filter '{descriptor.Name}': unknown parameter '{pair[..eq].Trim()}' (known: {string.Join(", ", descriptor.Parameters.Select(static p => p.Name))}).");
             }
 
-            if (!arguments._values.TryAdd(key, pair[(eq + 1)..].Trim()))
+            string value = pair[(eq + 1)..].Trim();
+            if (value.Length == 0)
+            {
+                throw new FormatException($"filter '{descriptor.Name}': '{pair}' has no value.");
+            }
+
+            if (!arguments._values.TryAdd(key, value))
             {
                 throw new FormatException($"filter '{descriptor.Name}': '{key}' is given twice.");
             }

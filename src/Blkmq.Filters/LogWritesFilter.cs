@@ -22,8 +22,25 @@ internal sealed class LogWritesFilter : BlockFilter
         _log = OpenLog(_path);
         Span<byte> header = stackalloc byte[WriteLog.FileHeaderSize];
         WriteLog.WriteFileHeader(header, lower.Limits.LogicalBlockSize, lower.Capacity);
-        _log.Write(header);
-        _log.Flush();
+        try
+        {
+            _log.Write(header);
+            _log.Flush();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A file that takes no writes (/proc, a full file system): one line naming it. Disposing flushes the
+            // header again and fails again, after closing the file.
+            try
+            {
+                _log.Dispose();
+            }
+            catch (IOException)
+            {
+            }
+
+            throw new IOException($"filter 'log-writes': file={_path}: {ex.Message}", ex);
+        }
     }
 
     /// <inheritdoc/>

@@ -9,7 +9,7 @@ namespace Blkmq.Filters;
 /// <summary>
 /// Counts IO per operation (requests, bytes, errors) and keeps a latency histogram per operation in powers of two of
 /// nanoseconds, measured from the submission below to its end (nbdkit's stats filter). Reported on exit and by
-/// <c>blkmq ctl stats</c>. Bio-based: its disk is a <see cref="StackedDisk"/> and this filter the disk's end observer.
+/// <c>blkmq ctl filters EXPORT</c>. Bio-based: its disk is a <see cref="StackedDisk"/> and this filter the disk's end observer.
 /// </summary>
 /// <remarks>
 /// Counting costs this filter nothing of its own: every disk keeps per-slot statistics of every IO (as Linux keeps

@@ -24,6 +24,19 @@ public sealed class ErrorFilterFaultTests
         Assert.Equal(BlockStatus.Ok, await device.FlushStatusAsync());
     }
 
+    [Theory]
+    [InlineData("memory:size=1M")]
+    [InlineData("memory:size=1M,cache_size=1")]
+    public async Task OpsFlush_FailsFlushes_EvenOverADiskWithoutAWriteCache(string driver)
+    {
+        // A disk without a write cache ends flushes at once, so the filter's disk has one: else ops=flush failed nothing.
+        await using DriverInstance stack = Stacks.Create(driver + "|error:ops=flush");
+        BlockDevice device = stack.Disk.OpenDevice();
+        Assert.Equal(BlockStatus.IoError, await device.FlushStatusAsync());
+        Assert.Equal(BlockStatus.Ok, await device.WriteStatusAsync(0, new byte[4096]));
+        Assert.Equal(BlockStatus.Ok, await device.ReadStatusAsync(0, new byte[4096]));
+    }
+
     [Fact]
     public async Task Times_FailsThatManyIosThenPasses()
     {

@@ -29,10 +29,21 @@ public sealed class FilterStackTests
     [InlineData("memory:size=1M|partition", "filter 'partition': the disk has no MBR or GPT partition table.")]
     [InlineData("memory|blocksize:min=3000", "filter 'blocksize': min=3000 must be a power of two")]
     [InlineData("memory|stats:x", "filter 'stats': 'x' is not key=value.")]
+    [InlineData("memory|blocksize:min=8K", "filter 'blocksize': min=8192 must be a power of two from the disk's block size (512) to 4K.")]
+    [InlineData("memory|cow:file=", "filter 'cow': 'file=' has no value.")]
+    [InlineData("memory|log-writes:file=", "filter 'log-writes': 'file=' has no value.")]
     public void BadStack_OneLineFormatException(string stack, string message)
     {
         FormatException error = Assert.Throws<FormatException>(() => Stacks.Create(stack));
         Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void LogWrites_OnAFileThatTakesNoWrites_IsOneLineNamingIt()
+    {
+        IOException error = Assert.Throws<IOException>(() => Stacks.Create("memory|log-writes:file=/proc/version"));
+        Assert.StartsWith("filter 'log-writes': file=/proc/version: ", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', error.Message);
     }
 

@@ -24,7 +24,7 @@ public sealed class CaptiveCommandTests
             s_toolTimeout,
             TestContext.Current.CancellationToken);
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.StandardOutput}\n{result.StandardError}");
-        string printed = result.StandardOutput.Split('\n')[0].Trim();
+        string printed = result.StandardError.Split('\n').Select(static l => l.Trim()).Single(static l => l.StartsWith("nbd://", StringComparison.Ordinal));
         Assert.Matches(@"^nbd://\[::1\]:\d+/m$", printed);
         int port = new Uri(printed).Port;
         Assert.Contains($"nbd=nbd:[::1]:{port}:exportname=m uri=nbd://[::1]:{port}/m", result.StandardOutput, StringComparison.Ordinal);
@@ -42,9 +42,8 @@ public sealed class CaptiveCommandTests
             s_toolTimeout,
             TestContext.Current.CancellationToken);
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.StandardOutput}\n{result.StandardError}");
-        string[] lines = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.Matches(@"^nbd://localhost:\d+/m$", lines[0]);
-        Assert.Equal(["1048576", "1048576", "1048576"], lines[1..]);
+        Assert.Matches(@"(?m)^nbd://localhost:\d+/m$", result.StandardError);
+        Assert.Equal(["1048576", "1048576", "1048576"], result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]

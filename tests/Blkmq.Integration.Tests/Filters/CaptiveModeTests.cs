@@ -28,10 +28,10 @@ public sealed class CaptiveModeTests
             FilterServe.ToolTimeout,
             TestContext.Current.CancellationToken);
         Assert.True(result.ExitCode == 0, result.StandardOutput + result.StandardError);
-        string uri = result.StandardOutput.Split('\n')[0].Trim();
+        // Under --run stdout is the command's alone (the URI goes to stderr), so a pipe of nbdcopy carries only the disk.
+        string uri = result.StandardError.Split('\n').Select(static l => l.Trim()).Single(static l => l.StartsWith("nbd://", StringComparison.Ordinal));
         int port = new Uri(uri).Port;
-        Assert.Contains($"port={port} export=vm uri=nbd://127.0.0.1:{port}/vm nbd=nbd:127.0.0.1:{port}:exportname=vm", result.StandardOutput, StringComparison.Ordinal);
-        Assert.Contains("3145728", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Equal([$"port={port} export=vm uri=nbd://127.0.0.1:{port}/vm nbd=nbd:127.0.0.1:{port}:exportname=vm", "3145728"], result.StandardOutput.Trim().Split('\n'));
 
         // The stats filter reports on exit (stderr): nbdinfo's reads were counted.
         Assert.Contains("vm: read: ", result.StandardError, StringComparison.Ordinal);
@@ -51,6 +51,28 @@ public sealed class CaptiveModeTests
         Assert.StartsWith(Path.GetTempPath().TrimEnd('/'), socket, StringComparison.Ordinal);
         Assert.False(File.Exists(socket));
         Assert.False(Directory.Exists(Path.GetDirectoryName(socket)));
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Run_UnixAndTcpListeners_SetBothUnixsocketAndPort()
+    {
+        ExternalTool.Require("nbdinfo");
+        ToolResult result = await BlkmqCli.RunAsync(
+            ["serve", "--export", "d=memory:size=2M", "--listen", "unix:-", "--listen", "127.0.0.1:0", "--run", "nbdinfo --size \"nbd://127.0.0.1:$port/d\" && nbdinfo --size \"nbd+unix:///d?socket=$unixsocket\""],
+            FilterServe.ToolTimeout,
+            TestContext.Current.CancellationToken);
+        Assert.True(result.ExitCode == 0, result.StandardOutput + result.StandardError);
+        Assert.Equal(["2097152", "2097152"], result.StandardOutput.Trim().Split('\n'));
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Run_PrivateSocket_InAMissingTmpdir_IsOneLineNamingIt()
+    {
+        await using CliProcess serve = CliProcess.Start(
+            "env",
+            ["TMPDIR=/nonexistent-blkmq-tmp", BlkmqCli.DotnetPath, BlkmqCli.AssemblyPath, "serve", "--export", "d=memory:size=2M", "--listen", "unix:-", "--run", "true"]);
+        Assert.Equal(1, await serve.WaitForExitAsync(FilterServe.ToolTimeout, TestContext.Current.CancellationToken));
+        Assert.Contains("blkmq serve: --listen unix:-: cannot make a private directory in /nonexistent-blkmq-tmp/ (TMPDIR)", serve.StandardError, StringComparison.Ordinal);
     }
 
     [Theory(Timeout = TestTimeoutMilliseconds)]
