@@ -286,8 +286,8 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
     }
 
     /// <summary>
-    /// The timeout handler's last step, after the driver's <c>Timeout</c> callback: publishes an end the driver
-    /// made meanwhile, queues a completion it made, or else applies <paramref name="action"/>: rearms the timer
+    /// The timeout handler's last step, after the driver's <c>Timeout</c> callback: accounts an end the driver
+    /// made meanwhile (its publication goes to a work item, as that of the handler's own end does), queues a completion it made, or else applies <paramref name="action"/>: rearms the timer
     /// with <paramref name="deadline"/> (<see cref="TimeoutAction.ResetTimer"/>, and <see cref="TimeoutAction.WillEnd"/>
     /// with no deadline) or ends the request with <paramref name="status"/> (<see cref="TimeoutAction.Done"/>).
     /// </summary>
@@ -302,7 +302,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
             {
                 case RequestState.EndedInline:
                     Volatile.Write(ref _state, RequestState.Word(generation, RequestState.Ended, RequestState.Status(word)));
-                    Finish(RequestState.Status(word), inline: true);
+                    FinishDeferred(RequestState.Status(word));
                     return false;
                 case RequestState.Completing:
                     _hctx!.EnqueueCompletion(this);
@@ -319,7 +319,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
                 long ended = RequestState.Word(generation, RequestState.Ended, status);
                 if (Interlocked.CompareExchange(ref _state, ended, word) == word)
                 {
-                    Finish(status, inline: true);
+                    FinishDeferred(status);
                     return true;
                 }
             }
@@ -416,7 +416,7 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
 
     /// <summary>
     /// Accounts the ended IO and tells its submitter. On a thread the block layer runs (dispatch, completion
-    /// context, timeout scan, poll) or when the ender asked for it, the submitter's continuation or target runs
+    /// context, poll; not the timeout scan, see <see cref="FinishDeferred"/>) or when the ender asked for it, the submitter's continuation or target runs
     /// here; on any other thread (an io_uring reaper, a librbd callback, a driver's own timer) it is handed to the
     /// thread pool, so a foreign thread never runs submitter code it did not ask for (rule 10).
     /// </summary>
@@ -437,6 +437,17 @@ internal abstract class RequestSlot : IValueTaskSource, IValueTaskSource<BlockSt
             // later generation can queue it again meanwhile.
             _hctx!.Disk.TagSetCore.QueueWork(this);
         }
+    }
+
+    /// <summary>
+    /// Accounts the ended IO and hands its publication to a work item: the timeout scan's end. The scan runs on the
+    /// tag set's timer under its scan lock; a submitter's continuation run there would hold up every other timeout
+    /// behind it, and one that disposes the tag set would wait for the timer callback it is running in.
+    /// </summary>
+    private void FinishDeferred(BlockStatus status)
+    {
+        Account(status);
+        _hctx!.Disk.TagSetCore.QueueWork(this);
     }
 
     void IThreadPoolWorkItem.Execute()
