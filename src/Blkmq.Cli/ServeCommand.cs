@@ -93,7 +93,7 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<string?> _fuse = new("--fuse")
     {
-        Description = "Also serve every export as the file DIR/NAME of a FUSE mount on DIR (an existing directory; needs root). "
+        Description = "Also serve every export as the file DIR/NAME of a FUSE mount on DIR (an existing directory; as root, or through fusermount3 from Debian's fuse3 without it). "
             + "losetup turns such a file into /dev/loopN. Unmounted when the server stops (a loop device still attached gets 10 s, then the mount is forced off). "
             + "A dead mount left on DIR by a killed server is detached first; a live one is an error.",
         HelpName = "dir",
@@ -251,11 +251,17 @@ internal sealed class ServeCommand : Command
     /// <summary>
     /// The export of <c>blkmq serve FILE</c>: the file driver on FILE as it is (any character, ',' '|' '=' included),
     /// named after the file without its extension, blanks and control characters made '_' (a control command names an
-    /// export in one word); <c>disk</c> when that leaves nothing.
+    /// export in one word); a dot file (<c>.hidden</c>) by its name without the dot; <c>disk</c> when that leaves nothing.
     /// </summary>
     internal static ExportSpec ImageExport(string path)
     {
-        string name = string.Concat(Path.GetFileNameWithoutExtension(path).Select(static c => char.IsWhiteSpace(c) || char.IsControl(c) ? '_' : c));
+        string stem = Path.GetFileNameWithoutExtension(path);
+        if (stem.Length == 0)
+        {
+            stem = Path.GetFileName(path).TrimStart('.');
+        }
+
+        string name = string.Concat(stem.Select(static c => char.IsWhiteSpace(c) || char.IsControl(c) ? '_' : c));
         return new ExportSpec(name.Length == 0 ? "disk" : name, "'" + path + "'", null, path);
     }
 

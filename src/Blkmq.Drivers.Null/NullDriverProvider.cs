@@ -106,7 +106,7 @@ public static class NullDriverProvider
 
         return
         [
-            new("size", "Capacity in bytes; K, M, G, T suffixes (powers of 1024).", Size(d.Size)),
+            new("size", "Capacity in bytes; K, M, G, T, P, E suffixes (powers of 1024).", Size(d.Size)),
             new("gb", "Capacity in GiB (null_blk's module parameter; size wins if both are given last).", Number(d.Size >> 30)),
             new("bs", "Logical and physical block size: 512, 1024, 2048 or 4096 (alias blocksize).", Number(d.BlockSize)),
             new("irqmode", "How requests end: 0/none inside queue_rq, 1/softirq on the queue's completion context, 2/timer after completion_nsec.", Number((int)d.IrqMode)),

@@ -126,6 +126,11 @@ public sealed partial class BlockDevice
 
     private void ValidateBytes(long position, long length)
     {
+        if (length < 0)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(length), length, "The length must not be negative.");
+        }
+
         if (!IsInside(position, length))
         {
             ThrowHelper.ThrowArgumentOutOfRange(nameof(position), position, $"The range [{position}, {position + length}) is not inside the device ({Size} bytes).");

@@ -71,6 +71,8 @@ public sealed class ByteGranularAccessTests
         Assert.Throws<ArgumentOutOfRangeException>(() => { _ = device.ReadBytesAsync((1 << 20) - 10, new byte[11]).AsTask(); });
         Assert.Throws<ArgumentOutOfRangeException>(() => { _ = device.WriteBytesAsync(-1, new byte[1]).AsTask(); });
         Assert.Throws<ArgumentOutOfRangeException>(() => { _ = device.ZeroBytesAsync(1 << 20, 1, mayUnmap: false).AsTask(); });
+        ArgumentOutOfRangeException negative = Assert.Throws<ArgumentOutOfRangeException>(() => { _ = device.ZeroBytesAsync(0, -5, mayUnmap: false).AsTask(); });
+        Assert.Equal("length", negative.ParamName);
         Assert.Equal(0, nullb.Disk.GetStatistics().ReadIos + nullb.Disk.GetStatistics().WriteIos);
         await device.WriteBytesAsync((1 << 20) - 10, new byte[10], TestContext.Current.CancellationToken);
     }

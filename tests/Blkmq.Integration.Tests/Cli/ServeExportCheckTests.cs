@@ -167,7 +167,7 @@ public sealed class ServeExportCheckTests
         string directory = BlkmqCli.CreateTempDirectory();
         try
         {
-            string[] files = ["x,y.img", "p|q.img", "e=f.img", "my disk.img"];
+            string[] files = ["x,y.img", "p|q.img", "e=f.img", "my disk.img", ".hidden"];
             for (int i = 0; i < files.Length; i++)
             {
                 await using FileStream stream = File.Create(Path.Combine(directory, files[i]));
@@ -185,7 +185,10 @@ public sealed class ServeExportCheckTests
 
             // A blank would split the export's name in a control command: it becomes '_'.
             Assert.Contains("\"export-name\": \"my_disk\"", result.StandardOutput, StringComparison.Ordinal);
-            foreach (long size in new[] { 1L << 20, 2L << 20, 3L << 20, 4L << 20 })
+
+            // A dot file is named without its dot, not "disk".
+            Assert.Contains("\"export-name\": \"hidden\"", result.StandardOutput, StringComparison.Ordinal);
+            foreach (long size in new[] { 1L << 20, 2L << 20, 3L << 20, 4L << 20, 5L << 20 })
             {
                 Assert.Contains($"\"export-size\": {size}", result.StandardOutput, StringComparison.Ordinal);
             }
