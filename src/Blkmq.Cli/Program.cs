@@ -75,9 +75,22 @@ internal static partial class Program
             ArgumentResult argument => (argument.Argument.Name, argument.Argument.ValueType),
             _ => (null, null),
         };
-        return match.Success && name is not null && type is not null
-            ? $"{name}: '{match.Groups["value"].Value}' is not {Expected(type)}."
-            : error.Message;
+        if (match.Success && name is not null && type is not null)
+        {
+            return $"{name}: '{match.Groups["value"].Value}' is not {Expected(type)}.";
+        }
+
+        // System.CommandLine lists the accepted values one per line ("Argument 'x' not recognized. Must be one of:\n\t'a'..."):
+        // one line, naming the option.
+        Match choices = NotAChoiceError().Match(error.Message);
+        if (choices.Success)
+        {
+            string accepted = string.Join(", ", choices.Groups["choice"].Captures.Select(static c => c.Value));
+            string value = choices.Groups["value"].Value;
+            return name is not null ? $"{name}: '{value}' is not one of {accepted}." : $"'{value}' is not one of {accepted}.";
+        }
+
+        return string.Join(' ', error.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     private static string Expected(Type type)
@@ -100,6 +113,9 @@ internal static partial class Program
 
     [GeneratedRegex(@"^Cannot parse argument '(?<value>.*)' for (option|command) '.*' as expected type ", RegexOptions.Singleline | RegexOptions.ExplicitCapture)]
     private static partial Regex ConversionError();
+
+    [GeneratedRegex(@"^Argument '(?<value>.*)' not recognized\. Must be one of:(\s+'(?<choice>[^']*)')+\s*$", RegexOptions.Singleline | RegexOptions.ExplicitCapture)]
+    private static partial Regex NotAChoiceError();
 
     private static string CommandPath(CommandResult result) =>
         result.Parent is CommandResult parent

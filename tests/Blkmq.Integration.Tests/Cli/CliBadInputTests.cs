@@ -1,0 +1,29 @@
+using Blkmq.Integration.Tests.Infrastructure;
+
+namespace Blkmq.Integration.Tests.Cli;
+
+/// <summary>
+/// Inputs README does not show, each refused in one line with exit 2 (usage) or 1 (the system refused): a value not
+/// among an option's choices, an unknown option where a command takes free words (ctl, stat, drivers, replay), an empty
+/// export, a directory for a log, a mark on an export that does not exist, a --control or --listen unix: path that holds
+/// a regular file (left alone, not deleted as a stale socket), --metrics checked before any disk is made.
+/// </summary>
+public sealed class CliBadInputTests
+{
+    private const int TestTimeoutMilliseconds = 120_000;
+
+    private static readonly TimeSpan s_toolTimeout = TimeSpan.FromSeconds(60);
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("blkmq bench: --rw: 'sideways' is not one of read, write, randread, randwrite, randrw.", "bench", "--rw", "sideways")]
+    [InlineData("blkmq bench: --output-format: 'xml' is not one of normal, json, terse.", "bench", "--output-format", "xml")]
+    [InlineData("blkmq serve: --tls: 'maybe' is not one of off, on, require.", "serve", "--tls", "maybe")]
+    [InlineData("blkmq serve: --metrics-latency: 'all' is not one of sampled, every.", "serve", "--metrics-latency", "all")]
+    public async Task ValueNotAmongChoices_OneLineNamingTheOption(string message, params string[] arguments)
+    {
+        ToolResult result = await BlkmqCli.RunAsync(arguments, s_toolTimeout, TestContext.Current.CancellationToken);
+        Assert.Equal(2, result.ExitCode);
+        string[] lines = result.StandardError.TrimEnd().Split('\n');
+        Assert.Equal([message, $"Try 'blkmq {arguments[0]} --help'."], lines);
+    }
+}
