@@ -91,6 +91,25 @@ internal static class ArgumentParsers
         }
     }
 
+    /// <summary>
+    /// Refuses a value of <paramref name="argument"/> that looks like an option (<c>--x</c>, <c>-x</c>) as an unknown
+    /// option: an argument that takes several words would otherwise take a mistyped option as a command word, an
+    /// export or a file (<c>ctl --control c.sock --bogus list</c> sent <c>--bogus list</c> to the server). A leading '-'
+    /// followed by a digit stays a value (a negative number, which the command then refuses in its own words).
+    /// </summary>
+    /// <param name="argument">The argument to check; a validator is added to it.</param>
+    public static void RefuseUnknownOptions(System.CommandLine.Argument argument) => argument.Validators.Add(static result =>
+    {
+        foreach (Token token in result.Tokens)
+        {
+            if (token.Value.Length > 1 && token.Value[0] == '-' && !char.IsAsciiDigit(token.Value[1]))
+            {
+                result.AddError($"unknown option '{token.Value}'.");
+                return;
+            }
+        }
+    });
+
     private static string SingleToken(ArgumentResult result) => result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
 
     private static string OptionName(ArgumentResult result) =>

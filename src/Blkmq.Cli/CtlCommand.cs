@@ -24,10 +24,14 @@ internal sealed class CtlCommand : Command
         Arity = ArgumentArity.OneOrMore,
     };
 
+    /// <summary>How long <see cref="SendAsync"/> waits for the server's reply line (as in <see cref="DescribeConnectFailure"/>'s text).</summary>
+    private static readonly TimeSpan s_replyTimeout = TimeSpan.FromSeconds(60);
+
     public CtlCommand()
         : base("ctl", "Change a running 'blkmq serve' (null_blk's configfs): power, bad blocks, power cut, stats; filters: log-writes marks, filter stats.")
     {
         Options.Add(_control);
+        ArgumentParsers.RefuseUnknownOptions(_command);
         Arguments.Add(_command);
         SetAction(Run);
     }
@@ -41,6 +45,9 @@ internal sealed class CtlCommand : Command
         // Connecting to a path that does not exist fails with EADDRNOTAVAIL on Linux ("Cannot assign requested address").
         SocketException when !Path.Exists(path) => $"{path}: no such control socket (is 'blkmq serve --control {path}' running?)",
         SocketException { SocketErrorCode: SocketError.ConnectionRefused } => $"{path}: nothing listens on it (its server stopped, or it is not a socket)",
+
+        // SendAsync's timeout: something listens there but never answers a line (not a blkmq control socket, or a hung server).
+        OperationCanceledException => $"{path}: no reply within 60 s (is it the socket of 'blkmq serve --control PATH'?)",
 
         // ArgumentException: a path longer than a Unix socket address holds (108 bytes).
         _ => $"{path}: {ex.Message.Split('\n')[0]}",
@@ -89,7 +96,7 @@ internal sealed class CtlCommand : Command
     internal static async Task<string?> SendAsync(string path, string line)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(s_replyTimeout);
         await socket.ConnectAsync(new UnixDomainSocketEndPoint(Path.GetFullPath(path)), timeout.Token).ConfigureAwait(false);
         using var stream = new NetworkStream(socket, ownsSocket: false);
         var utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);

@@ -19,6 +19,7 @@ internal sealed class DriversCommand : Command
     public DriversCommand()
         : base("drivers", "List the drivers 'serve --export' and 'bench --driver' accept, with their parameters.")
     {
+        ArgumentParsers.RefuseUnknownOptions(_name);
         Arguments.Add(_name);
         SetAction(Run);
     }

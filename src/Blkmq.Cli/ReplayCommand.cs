@@ -33,6 +33,7 @@ internal sealed class ReplayCommand : Command
     public ReplayCommand()
         : base("replay", "Rebuild a disk from a log-writes log as it was at a mark or flush point.")
     {
+        ArgumentParsers.RefuseUnknownOptions(_log);
         Arguments.Add(_log);
         Options.Add(_output);
         Options.Add(_to);
@@ -50,6 +51,13 @@ internal sealed class ReplayCommand : Command
         string? mark = parseResult.GetValue(_to);
         int? flush = parseResult.GetValue(_toFlush);
         bool list = parseResult.GetValue(_list);
+        if (Directory.Exists(log))
+        {
+            // Opening a directory fails as "Access to the path is denied", which sends the user to check permissions.
+            Console.Error.WriteLine($"blkmq replay: {log} is a directory; give the log file (log-writes:file=LOG).");
+            return Program.ExitBadArguments;
+        }
+
         if (!list && output is null)
         {
             Console.Error.WriteLine("blkmq replay: --output IMAGE is required (or --list).");

@@ -42,6 +42,7 @@ internal sealed class StatCommand : Command
         : base("stat", "Watch a running 'blkmq serve': IOPS, MiB/s, await, queue size, utilization, in flight and errors per export (iostat -x).")
     {
         Options.Add(_control);
+        ArgumentParsers.RefuseUnknownOptions(_arguments);
         Arguments.Add(_arguments);
         Options.Add(_count);
         Options.Add(_json);
@@ -84,6 +85,13 @@ internal sealed class StatCommand : Command
             }
             else if (export is null && interval is null)
             {
+                if (string.IsNullOrWhiteSpace(argument))
+                {
+                    // An empty name would go as "iostat " and report every export, as if none was given.
+                    Console.Error.WriteLine("blkmq stat: EXPORT is empty; give an export's name, or leave it out for all.");
+                    return Program.ExitBadArguments;
+                }
+
                 export = argument;
             }
             else

@@ -26,4 +26,34 @@ public sealed class CliBadInputTests
         string[] lines = result.StandardError.TrimEnd().Split('\n');
         Assert.Equal([message, $"Try 'blkmq {arguments[0]} --help'."], lines);
     }
+
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("ctl", "--control", "/nonexistent/c.sock", "--bogus", "list")]
+    [InlineData("ctl", "--control", "/nonexistent/c.sock", "list", "--bogus")]
+    [InlineData("stat", "--control", "/nonexistent/c.sock", "--bogus")]
+    [InlineData("drivers", "--bogus")]
+    [InlineData("replay", "--bogus", "--list")]
+    public async Task UnknownOption_WhereFreeWordsAreTaken_IsAnUnknownOption(params string[] arguments)
+    {
+        ToolResult result = await BlkmqCli.RunAsync(arguments, s_toolTimeout, TestContext.Current.CancellationToken);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"blkmq {arguments[0]}: unknown option '--bogus'.", result.StandardError.Split('\n')[0]);
+        Assert.Equal(string.Empty, result.StandardOutput);
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Replay_LogIsADirectory_SaysSo()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            ToolResult result = await BlkmqCli.RunAsync(["replay", directory, "--list"], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.Equal(2, result.ExitCode);
+            Assert.Equal($"blkmq replay: {directory} is a directory; give the log file (log-writes:file=LOG).", result.StandardError.Trim());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }
