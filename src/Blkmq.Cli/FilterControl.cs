@@ -38,6 +38,11 @@ internal sealed class FilterControl(IReadOnlyList<(string Name, DriverInstance I
             return $"error mark {name}: '{name}' is an export; give the mark's name (mark {name} NAME)";
         }
 
+        if (export is not null && !exports.Any(e => e.Name == export))
+        {
+            return $"error unknown export '{export}'.";
+        }
+
         var logs = new List<(string Export, LogWritesFilter Log)>();
         foreach ((string exportName, DriverInstance instance) in exports)
         {

@@ -56,4 +56,33 @@ public sealed class CliBadInputTests
             Directory.Delete(directory, recursive: true);
         }
     }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Ctl_MarkOnAMissingExport_AndStatOfAnEmptyExport_SaySo()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string control = Path.Combine(directory, "c.sock");
+            await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "m=memory:size=1M|log-writes:file=" + Path.Combine(directory, "m.log"), "--listen", "127.0.0.1:0", "--control", control]);
+            await serve.ReadLinesAsync(1, TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+            ToolResult mark = await BlkmqCli.RunAsync(["ctl", "--control", control, "mark", "nope", "one"], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.Equal(1, mark.ExitCode);
+            Assert.Equal("error unknown export 'nope'.", mark.StandardError.Trim());
+
+            ToolResult good = await BlkmqCli.RunAsync(["ctl", "--control", control, "mark", "m", "one"], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.Equal(0, good.ExitCode);
+            Assert.StartsWith("ok m mark one entry=", good.StandardOutput, StringComparison.Ordinal);
+
+            ToolResult stat = await BlkmqCli.RunAsync(["stat", "--control", control, ""], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.Equal(2, stat.ExitCode);
+            Assert.Equal("blkmq stat: EXPORT is empty; give an export's name, or leave it out for all.", stat.StandardError.Trim());
+            Assert.Equal(string.Empty, stat.StandardOutput);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
 }
