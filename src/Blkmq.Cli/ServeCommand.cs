@@ -348,8 +348,11 @@ internal sealed class ServeCommand : Command
             try
             {
                 MetricsEndpoint.ApplyLatencyOption(parseResult, _metricsLatency);
-                (options, exports) = CreateOptions(parseResult, instances, loggerFactory);
+
+                // Checked before CreateOptions makes any disk (or creates an image file), as the rest of the command line.
                 metrics = parseResult.GetValue(_metrics) is { } metricsText ? MetricsEndpoint.ParseAddress(metricsText) : null;
+                CheckSocketPaths(parseResult);
+                (options, exports) = CreateOptions(parseResult, instances, loggerFactory);
             }
             catch (ArgumentException ex) when (ex.ParamName is { } name && s_optionNames.TryGetValue(name, out string? option))
             {
@@ -440,6 +443,24 @@ internal sealed class ServeCommand : Command
             }
 
             loggerFactory.Dispose();
+        }
+    }
+
+    /// <summary>Refuses a --control or --listen unix: path that holds something other than a socket, which is left alone.</summary>
+    /// <exception cref="IOException">Such a path.</exception>
+    private void CheckSocketPaths(ParseResult parseResult)
+    {
+        if (parseResult.GetValue(_control) is { Length: > 0 } control)
+        {
+            SocketFile.ThrowIfNotASocket("--control " + control, control);
+        }
+
+        foreach (string listen in parseResult.GetValue(_listen) ?? [])
+        {
+            if (listen.StartsWith("unix:", StringComparison.Ordinal) && listen is not "unix:-" and not "unix:")
+            {
+                SocketFile.ThrowIfNotASocket("--listen " + listen, listen["unix:".Length..]);
+            }
         }
     }
 

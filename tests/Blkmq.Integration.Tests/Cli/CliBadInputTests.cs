@@ -58,6 +58,53 @@ public sealed class CliBadInputTests
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Serve_ControlOrListenPathIsARegularFile_Refused_FileKept()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            // Empty, as a socket file is: the stale-socket probe took it for one and deleted it.
+            string file = Path.Combine(directory, "placeholder");
+            await File.WriteAllBytesAsync(file, [], TestContext.Current.CancellationToken);
+
+            ToolResult control = await BlkmqCli.RunAsync(["serve", "--export", "m=memory:size=1M", "--listen", "127.0.0.1:0", "--control", file], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.Equal(1, control.ExitCode);
+            Assert.Equal($"blkmq serve: --control {file}: a regular file is there, not a socket; give a path that is free or holds a socket (it is left alone).", control.StandardError.Trim());
+            Assert.True(File.Exists(file), "--control deleted the regular file");
+
+            ToolResult listen = await BlkmqCli.RunAsync(["serve", "--export", "m=memory:size=1M", "--listen", "unix:" + file], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.Equal(1, listen.ExitCode);
+            Assert.Equal($"blkmq serve: --listen unix:{file}: a regular file is there, not a socket; give a path that is free or holds a socket (it is left alone).", listen.StandardError.Trim());
+            Assert.True(File.Exists(file), "--listen unix: deleted the regular file");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Serve_BadMetricsAddress_RefusedBeforeAnyDiskOrFileIsMade()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string image = Path.Combine(directory, "new.img");
+            ToolResult result = await BlkmqCli.RunAsync(
+                ["serve", "--export", $"x=file:path={image},create=1M", "--metrics", "foo", "--listen", "127.0.0.1:0"], s_toolTimeout, TestContext.Current.CancellationToken);
+            Assert.Equal(2, result.ExitCode);
+
+            // Only the error: no disk added, no file created and removed again.
+            Assert.Equal("blkmq serve: --metrics 'foo': expected HOST:PORT, as 127.0.0.1:9464 or [::1]:9464.", result.StandardError.Trim());
+            Assert.False(File.Exists(image));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task Ctl_MarkOnAMissingExport_AndStatOfAnEmptyExport_SaySo()
     {
         string directory = BlkmqCli.CreateTempDirectory();
