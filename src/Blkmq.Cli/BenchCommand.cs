@@ -380,6 +380,9 @@ internal sealed class BenchCommand : Command
         Check(ios == 0 || ios >= (long)jobs * ioDepth, $"--ios ({ios}) must be at least jobs x iodepth ({(long)jobs * ioDepth}).");
         Check(runtime > TimeSpan.Zero, "--runtime must be positive.");
 
+        // Shorter than the coarse clock's tick, a run measured no IO at all and reported 0 IOPS as a success.
+        Check(runtime >= TimeSpan.FromMilliseconds(1), "--runtime must be at least 1ms.");
+
         // Driver parameters, weakest first: the driver's defaults, bench's (ends inline), --driver's, --driver-params,
         // then individual options; the disk is as large as the region unless they set its size.
         (string driverSpecification, string[] filters) = FilterStack.Split(parseResult.GetValue(_driver) ?? DriverCatalog.DefaultBenchDriver);

@@ -199,6 +199,7 @@ public sealed partial class BenchCommandTests
     [InlineData("--hipri needs poll queues: add --poll-queues 1", "--hipri", "--ios", "1000")]
     [InlineData("Unrecognized command or argument '--frobnicate'", "--frobnicate")]
     [InlineData("--rw: 'sideways' is not one of read, write", "--rw", "sideways")]
+    [InlineData("--runtime must be at least 1ms", "--runtime", "0.0001")]
     [InlineData("--bs: '4x' is not a size", "--bs", "4x")]
     [InlineData("--ios (4) must be at least jobs x iodepth (8)", "--ios", "4", "--jobs", "2", "--iodepth", "4")]
     [InlineData("Give either --runtime or --ios, not both", "--runtime", "1", "--ios", "1000")]
