@@ -45,7 +45,9 @@ public sealed record LatencySummary
         return new LatencySummary
         {
             Mean = histogram.GetMean(),
-            Min = histogram.GetValueAtPercentile(0),
+            // The lowest value of the smallest sample's bucket: GetValueAtPercentile gives its highest, which is above
+            // the mean (made of the buckets' middles) when every sample fell in one bucket (a single IO, say).
+            Min = histogram.LowestEquivalentValue(histogram.GetValueAtPercentile(0)),
             P50 = histogram.GetValueAtPercentile(50),
             P90 = histogram.GetValueAtPercentile(90),
             P99 = histogram.GetValueAtPercentile(99),
