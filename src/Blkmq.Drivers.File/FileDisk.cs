@@ -13,6 +13,9 @@ namespace Blkmq.Drivers.File;
 /// </summary>
 public sealed unsafe class FileDisk : IDisposable
 {
+    /// <summary>The logical block size of a regular file's disk; a file <c>create=</c> makes is a whole number of them.</summary>
+    internal const int RegularFileBlockSize = 512;
+
     private int _fd;
     private volatile bool _mayHaveHoles;
     private volatile bool _noWaitUnsupported;
@@ -63,8 +66,8 @@ public sealed unsafe class FileDisk : IDisposable
     /// <summary>Gets the capacity served: <see cref="Size"/> rounded down to whole logical blocks.</summary>
     public long Capacity => Size / LogicalBlockSize * LogicalBlockSize;
 
-    /// <summary>Gets the logical block size: the device's, or 512 for a regular file.</summary>
-    public int LogicalBlockSize { get; private set; } = 512;
+    /// <summary>Gets the logical block size: the device's, or <see cref="RegularFileBlockSize"/> for a regular file.</summary>
+    public int LogicalBlockSize { get; private set; } = RegularFileBlockSize;
 
     /// <summary>Gets the physical block size: the device's, or the file system's preferred IO size (512 or 4096).</summary>
     public int PhysicalBlockSize { get; private set; } = 512;

@@ -132,9 +132,26 @@ public sealed record FileDriverOptions
             ThrowOutOfRange(nameof(RequestTimeout), RequestTimeout, "file: timeout must be 1 to 3600 seconds.");
         }
 
-        if (CreateSize is <= 0)
+        if (CreateSize is long create)
         {
-            ThrowOutOfRange(nameof(CreateSize), CreateSize, "file: create=SIZE must be positive (a 0-byte disk has nothing to serve).");
+            if (create <= 0)
+            {
+                ThrowOutOfRange(nameof(CreateSize), CreateSize, "file: create=SIZE must be positive (a 0-byte disk has nothing to serve).");
+            }
+
+            // Refused here, before the file exists: a file made of part of a block would be created, then refused as
+            // "nothing to serve" (under 512 bytes) or served with its tail cut off.
+            if (create % FileDisk.RegularFileBlockSize != 0)
+            {
+                ThrowOutOfRange(nameof(CreateSize), CreateSize, string.Create(CultureInfo.InvariantCulture, $"file: create={create} is not a multiple of {FileDisk.RegularFileBlockSize} bytes, the block size of a file's disk (such as 512, 64K or 1G)."));
+            }
+
+            // A file made for a disk that can never write it would only ever serve zeros; whoever asks for both made a
+            // mistake (readonly=1 given by hand, or by serve --read-only), so say so instead of "no such file".
+            if (ReadOnly)
+            {
+                ThrowConflict(nameof(CreateSize), "file: create=SIZE conflicts with readonly=1 (or serve --read-only): a new file that can never be written serves only zeros; create it in a writable start, then serve it read-only.");
+            }
         }
     }
 
@@ -169,6 +186,10 @@ public sealed record FileDriverOptions
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private static void ThrowOutOfRange(string property, object? value, string message) =>
         throw new ArgumentOutOfRangeException(property, value, message);
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowConflict(string property, string message) =>
+        throw new ArgumentException(message, property);
 
     private static FileEngine ParseEngine(string value) => value.ToLowerInvariant() switch
     {
