@@ -271,6 +271,7 @@ internal sealed class BenchCommand : Command
         Console.CancelKeyPress += onCancel;
         BenchResult? result = null;
         MetricsEndpoint? metrics = null;
+        bool measuring = false;
         try
         {
             try
@@ -289,6 +290,7 @@ internal sealed class BenchCommand : Command
                 Console.Error.WriteLine($"blkmq bench: metrics in Prometheus format at {metrics.Uri}");
             }
 
+            measuring = true;
             result = RunWithProgress(instance.Disk, invocation, cancellation.Token);
             BenchReportWriter.Write(invocation, result);
             if (invocation.PlotPath is not null)
@@ -321,6 +323,12 @@ internal sealed class BenchCommand : Command
             if (result is not { Stalled: true })
             {
                 instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
+            if (!measuring)
+            {
+                // The run never began (the metrics endpoint failed): a file create= made holds nothing of it.
+                DriverCatalog.RemoveCreatedFiles("bench", [instance]);
             }
         }
     }
@@ -441,7 +449,9 @@ internal sealed class BenchCommand : Command
         }
         catch
         {
+            // Refused with the disk built: as serve does, the refused command leaves no file create= made behind.
             instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            DriverCatalog.RemoveCreatedFiles("bench", [instance]);
             throw;
         }
 

@@ -432,7 +432,8 @@ internal sealed class ServeCommand : Command
 
             if (!serving)
             {
-                RemoveCreatedFiles(instances);
+                // A refused start leaves nothing behind, as a command refused before any disk was made does.
+                DriverCatalog.RemoveCreatedFiles("serve", instances);
             }
 
             loggerFactory.Dispose();
@@ -565,21 +566,6 @@ internal sealed class ServeCommand : Command
 
         serverOptions?.Validate();
         return (serverOptions, exports);
-    }
-
-    /// <summary>
-    /// After a start that failed once disks existed (a bad filter parameter, a mount point, a listener): removes the files
-    /// this start created (<c>create=</c>), so that the refused command leaves nothing behind, as a command refused
-    /// before any disk was made does.
-    /// </summary>
-    private static void RemoveCreatedFiles(List<DriverInstance> instances)
-    {
-        foreach ((string path, string? error) in instances.SelectMany(static i => i.RemoveCreatedFiles()))
-        {
-            Console.Error.WriteLine(error is null
-                ? $"blkmq serve: removed {path}, which this failed start created."
-                : $"blkmq serve: could not remove {path}, which this failed start created: {error}");
-        }
     }
 
     private static async Task<int> ServeAsync(

@@ -219,6 +219,38 @@ public sealed partial class BenchCommandTests
         BlkmqCli.AssertNoStackTrace(result);
     }
 
+    /// <summary>
+    /// A bench refused once its disk is built (a job parameter only the disk can refuse, a filter, a metrics port in
+    /// use) removes the file its <c>create=</c> made, as serve does: the same command run again is refused again rather
+    /// than finding a file and using it.
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData(2, "--bs (3000) must be a multiple of the disk's block size (512)", "", "--bs", "3000", "--ios", "1000")]
+    [InlineData(2, "--size (4194304) is larger than the disk (1048576 bytes)", "", "--size", "4M", "--ios", "1000")]
+    [InlineData(2, "unknown filter 'bogus'", "|bogus", "--ios", "1000")]
+    [InlineData(1, "--metrics 127.0.0.1:", "", "--metrics", "BUSY", "--ios", "1000")]
+    public async Task FailedStart_WithTheDiskBuilt_RemovesTheFileCreateMade(int exitCode, string message, string filters, params string[] arguments)
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        using var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        try
+        {
+            string created = Path.Combine(directory, "created.img");
+            string[] rest = [.. arguments.Select(a => a == "BUSY" ? busy.LocalEndpoint.ToString()! : a)];
+            ToolResult result = await BlkmqCli.RunAsync(["bench", "--driver", $"file:path={created},create=1M{filters}", .. rest], s_runTimeout, TestContext.Current.CancellationToken);
+            Assert.True(result.ExitCode == exitCode, $"{result.CommandLine} exited {result.ExitCode}\nstderr:\n{result.StandardError}");
+            Assert.StartsWith("blkmq bench: ", result.StandardError, StringComparison.Ordinal);
+            Assert.Contains(message, result.StandardError, StringComparison.Ordinal);
+            Assert.False(File.Exists(created), "the failed bench left " + created + "\n" + result.StandardError);
+            BlkmqCli.AssertNoStackTrace(result);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static void AssertOrderedLatencies(JsonElement latency, string context)
     {
         long min = latency.GetProperty("min").GetInt64();
