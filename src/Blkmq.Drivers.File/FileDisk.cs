@@ -122,11 +122,24 @@ public sealed unsafe class FileDisk : IDisposable
         }
         catch
         {
-            disk.Dispose();
+            disk.DisposeFailed();
             throw;
         }
 
         return disk;
+    }
+
+    /// <summary>
+    /// Closes a disk whose start failed and deletes its file if it created it (<c>create=</c>): the caller never got
+    /// an instance that could name the file, and the same command run again would otherwise find it and serve zeros.
+    /// </summary>
+    internal void DisposeFailed()
+    {
+        Dispose();
+        if (Created)
+        {
+            DeleteCreated(Path);
+        }
     }
 
     /// <summary>Picks the descriptor for a data transfer: the direct one when every address, length and the offset are aligned.</summary>
