@@ -332,6 +332,35 @@ public sealed unsafe class FileDisk : IDisposable
         }
     }
 
+    /// <summary>
+    /// Refuses a path that is neither a regular file nor a block device by what it is, before anything opens it:
+    /// <c>open(2)</c> of a FIFO for reading waits for a writer, for ever at a server's start; a directory, socket or
+    /// character device is no disk either. A path that cannot be looked at is left to <c>open</c>, which says why.
+    /// </summary>
+    /// <exception cref="IOException">The path is something else; the message is one line naming it and what it is.</exception>
+    private static void RefuseWhatIsNoDisk(string path)
+    {
+        Statx stat;
+        if (Libc.StatxCall(Libc.AtFdcwd, path, 0, Libc.StatxType, &stat) == 0 && (stat.Mask & Libc.StatxType) != 0
+            && (stat.Mode & Libc.SIfmt) is int type && type is not (Libc.SIfreg or Libc.SIfblk))
+        {
+            throw NoDisk(path, type);
+        }
+    }
+
+    private static IOException NoDisk(string path, int type)
+    {
+        string? what = type switch
+        {
+            Libc.SIfifo => "a FIFO",
+            Libc.SIfdir => "a directory",
+            Libc.SIfchr => "a character device",
+            Libc.SIfsock => "a socket",
+            _ => null,
+        };
+        return new IOException(what is null ? $"{path}: not a regular file or block device." : $"{path} is {what}, not a regular file or block device.");
+    }
+
     private static IOException Fail(string path, string what, int errno) =>
         new($"{path}: {what} ({Marshal.GetPInvokeErrorMessage(errno)}).");
 
@@ -362,6 +391,7 @@ public sealed unsafe class FileDisk : IDisposable
             }
         }
 
+        RefuseWhatIsNoDisk(path);
         _fd = Libc.Open(path, (readOnly ? Libc.ORdOnly : Libc.ORdWr) | Libc.OCloexec, 0);
         if (_fd < 0 && !readOnly && Marshal.GetLastPInvokeError() is int writeErrno && writeErrno is Errno.EACCES or Errno.EROFS or Errno.EPERM)
         {
@@ -390,7 +420,8 @@ public sealed unsafe class FileDisk : IDisposable
         int type = stat.Mode & Libc.SIfmt;
         if (type is not (Libc.SIfreg or Libc.SIfblk))
         {
-            throw new IOException($"{path}: not a regular file or a block device.");
+            // Replaced since RefuseWhatIsNoDisk looked at it.
+            throw NoDisk(path, type);
         }
 
         IsBlockDevice = type == Libc.SIfblk;
