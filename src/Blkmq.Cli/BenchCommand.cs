@@ -124,17 +124,17 @@ internal sealed class BenchCommand : Command
         HelpName = "size",
     };
 
-    private readonly Option<bool> _memoryBacked = new("--memory-backed")
+    private readonly Option<string> _memoryBacked = new("--memory-backed")
     {
-        Description = "null_blk memory_backed: keep written data in sparse pages (0 or 1; no value means 1).",
+        Description = "null_blk memory_backed: keep written data in sparse pages (1/0, yes/no, true/false or on/off; no value means 1).",
         CustomParser = ArgumentParsers.ParseFlag,
         Arity = ArgumentArity.ZeroOrOne,
         HelpName = "0|1",
     };
 
-    private readonly Option<bool> _blocking = new("--blocking")
+    private readonly Option<string> _blocking = new("--blocking")
     {
-        Description = "null_blk blocking: register the tag set as BLK_MQ_F_BLOCKING (0 or 1; no value means 1).",
+        Description = "null_blk blocking: register the tag set as BLK_MQ_F_BLOCKING (1/0, yes/no, true/false or on/off; no value means 1).",
         CustomParser = ArgumentParsers.ParseFlag,
         Arity = ArgumentArity.ZeroOrOne,
         HelpName = "0|1",
@@ -423,8 +423,8 @@ internal sealed class BenchCommand : Command
             AddOption(_deviceBlockSize, "bs", I(deviceBlockSize));
         }
 
-        AddOption(_memoryBacked, "memory_backed", parseResult.GetValue(_memoryBacked) ? "1" : "0");
-        AddOption(_blocking, "blocking", parseResult.GetValue(_blocking) ? "1" : "0");
+        AddOption(_memoryBacked, "memory_backed", parseResult.GetValue(_memoryBacked)!);
+        AddOption(_blocking, "blocking", parseResult.GetValue(_blocking)!);
 
         string text = string.Join(',', parameters.Where(static p => !string.IsNullOrWhiteSpace(p)));
         DriverInstance instance = driver.Create(text, new DriverCreateOptions { DefaultSize = size });

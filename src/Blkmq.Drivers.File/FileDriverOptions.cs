@@ -94,7 +94,7 @@ public sealed record FileDriverOptions
                 "engine" => o with { Engine = ParseEngine(value) },
                 "direct" => o with { Direct = ParseDirect(value) },
                 "create" => o with { CreateSize = SizeParser.Parse(value, "create") },
-                "readonly" or "ro" => o with { ReadOnly = ParseFlag(key, value) },
+                "readonly" or "ro" => o with { ReadOnly = BooleanParser.Parse(value, "file: " + key) },
                 "queues" or "submit_queues" => o with { Queues = ParseInt(key, value) },
                 "depth" or "hw_queue_depth" => o with { Depth = ParseInt(key, value) },
                 "threads" => o with { Threads = ParseInt(key, value) },
@@ -209,24 +209,16 @@ public sealed record FileDriverOptions
     private static DirectIoMode ParseDirect(string value) => value.ToLowerInvariant() switch
     {
         "auto" => DirectIoMode.Auto,
-        "on" or "1" or "true" => DirectIoMode.On,
-        "off" or "0" or "false" => DirectIoMode.Off,
-        _ => throw new FormatException($"file: direct '{value}' is not auto, on or off."),
+        _ when BooleanParser.TryParse(value, out bool on) => on ? DirectIoMode.On : DirectIoMode.Off,
+        _ => throw new FormatException($"file: direct '{value}' is not auto, on or off ({BooleanParser.Syntax})."),
     };
 
     private static FileInlineMode ParseInline(string value) => value.ToLowerInvariant() switch
     {
         "auto" => FileInlineMode.Auto,
-        "1" or "true" or "on" or "always" => FileInlineMode.Always,
-        "0" or "false" or "off" => FileInlineMode.Off,
-        _ => throw new FormatException($"file: inline '{value}' is not auto, 0 or 1."),
-    };
-
-    private static bool ParseFlag(string key, string value) => value switch
-    {
-        "1" or "true" or "on" => true,
-        "0" or "false" or "off" => false,
-        _ => throw new FormatException($"file: {key} '{value}' is not 0 or 1."),
+        "always" => FileInlineMode.Always,
+        _ when BooleanParser.TryParse(value, out bool on) => on ? FileInlineMode.Always : FileInlineMode.Off,
+        _ => throw new FormatException($"file: inline '{value}' is not auto, 0 or 1 ({BooleanParser.Syntax})."),
     };
 
     private static int ParseInt(string key, string value) =>

@@ -97,6 +97,26 @@ public sealed partial class BenchCommandTests
         Assert.Equal(900, root.GetProperty("disk_stats").GetProperty("write_ios").GetInt64());
     }
 
+    /// <summary>
+    /// <c>--memory-backed</c> and <c>--blocking</c> take what every driver's flags take; System.CommandLine gave a bool
+    /// option only true or false, so the <c>0|1</c> its help shows was "Unrecognized command or argument '0'".
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("0", "memory_backed=0")]
+    [InlineData("1", "memory_backed=1")]
+    [InlineData("yes", "memory_backed=1")]
+    [InlineData("Off", "memory_backed=0")]
+    [InlineData(null, "memory_backed=1")]
+    public async Task FlagOptions_TakeEveryBooleanWord(string? value, string expected)
+    {
+        string[] flag = value is null ? ["--memory-backed"] : ["--memory-backed", value];
+        ToolResult result = await RunCheckedAsync(["--driver", "null", .. flag, "--blocking", value ?? "1", "--ios", "1000", "--output-format", "json"], TestContext.Current.CancellationToken);
+        using JsonDocument document = JsonDocument.Parse(result.StandardOutput);
+        string parameters = document.RootElement.GetProperty("job").GetProperty("driver_params").GetString()!;
+        Assert.Contains(expected, parameters, StringComparison.Ordinal);
+        Assert.Contains(expected.Replace("memory_backed", "blocking", StringComparison.Ordinal), parameters, StringComparison.Ordinal);
+    }
+
     [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task ContinueOnError_CountsFailedIos_AndRunsToTheEnd()
     {
@@ -200,6 +220,8 @@ public sealed partial class BenchCommandTests
     [InlineData("Unrecognized command or argument '--frobnicate'", "--frobnicate")]
     [InlineData("Argument 'sideways' not recognized", "--rw", "sideways")]
     [InlineData("--bs: '4x' is not a size", "--bs", "4x")]
+    [InlineData("--memory-backed: 'maybe' is not a boolean (1/0, yes/no, true/false or on/off)", "--memory-backed", "maybe")]
+    [InlineData("file: readonly=maybe is not a boolean (1/0, yes/no, true/false or on/off)", "--driver", "file:path=/nonexistent-blkmq-dir/x.img,readonly=maybe")]
     [InlineData("--ios (4) must be at least jobs x iodepth (8)", "--ios", "4", "--jobs", "2", "--iodepth", "4")]
     [InlineData("Give either --runtime or --ios, not both", "--runtime", "1", "--ios", "1000")]
     [InlineData("completion_nsec must be 0 to 10 s", "--irqmode", "2", "--completion-nsec", "-1", "--ios", "1000")]
