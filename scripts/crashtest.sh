@@ -3,7 +3,7 @@
 # (docs/crash-testing.md). Needs root (FUSE mount, losetup, mount), e2fsprogs, and sqlite3 for --sqlite.
 #
 #   scripts/crashtest.sh [--size 64M] [--workload FILE] [--sqlite N] [--max-points N] [--last N] [--explore K]
-#                        [--broken] [--keep]
+#                        [--mount-options OPTS] [--broken] [--keep] [--help]
 #
 # 1. serve a memory disk through log-writes as a FUSE file (--run captive mode), losetup it, mkfs.ext4 (then a mark
 #    'mkfs'), mount, run the workload (FILE runs with sh in the mounted directory; default: a built-in fsstress-like
@@ -18,22 +18,35 @@
 # the point made durable is lost, while later ones landed): a correct checker reports unclean points then (at the
 # unmount's checkpoint at least). Prints one line per unclean point and a summary; exits 0 when every point is clean,
 # 1 when some are not, 2 on a usage or setup error (or a log without the N commit marks).
+# N and K are whole numbers (0: none, or for --max-points every point; --max-points 1 checks the last flush point).
+# --help prints this text.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 size=64M workload="" sqlite=0 max_points=0 last=0 explore=0 broken="" keep=0 mount_options=""
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
+usage_error() { echo "crashtest: $1 (try --help)" >&2; exit 2; }
+# Checks that option $1's value $2 is a whole number (bash arithmetic would read 08 as octal, or wrap a huge one).
+whole() { [[ $2 =~ ^[0-9]{1,9}$ ]] || usage_error "$1 '$2' is not a whole number from 0 to 999999999"; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --size) size=$2; shift 2 ;;
-    --workload) workload=$(realpath "$2"); shift 2 ;;
-    --sqlite) sqlite=$2; shift 2 ;;
-    --max-points) max_points=$2; shift 2 ;;
-    --last) last=$2; shift 2 ;;
-    --explore) explore=$2; shift 2 ;;
-    --mount-options) mount_options=$2; shift 2 ;;
-    --broken) broken=--broken; shift ;;
-    --keep) keep=1; shift ;;
-    *) echo "crashtest: unknown argument '$1'" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    --broken) broken=--broken; shift; continue ;;
+    --keep) keep=1; shift; continue ;;
+    --size|--workload|--sqlite|--max-points|--last|--explore|--mount-options)
+      # A value that is the next option is a forgotten one: "--sqlite --keep" would make "--keep" the count.
+      [ $# -ge 2 ] && [[ $2 != --* ]] || usage_error "$1 needs a value" ;;
+    *) usage_error "unknown option '$1'" ;;
   esac
+  case "$1" in
+    --size) [[ $2 =~ ^[1-9][0-9]*([KkMmGgTt](i?[Bb])?)?$ ]] || usage_error "--size '$2' is not a size (such as 64M)"; size=$2 ;;
+    --workload) [ -f "$2" ] || usage_error "--workload '$2' is not a file"; workload=$(realpath "$2") ;;
+    --sqlite) whole "$1" "$2"; sqlite=$((10#$2)) ;;
+    --max-points) whole "$1" "$2"; max_points=$((10#$2)) ;;
+    --last) whole "$1" "$2"; last=$((10#$2)) ;;
+    --explore) whole "$1" "$2"; explore=$((10#$2)) ;;
+    --mount-options) mount_options=$2 ;;
+  esac
+  shift 2
 done
 for tool in losetup mkfs.ext4 e2fsck debugfs mount; do
   command -v "$tool" >/dev/null || { echo "crashtest: $tool is missing (scripts/install-test-tools.sh)" >&2; exit 2; }
@@ -119,7 +132,9 @@ fi
 points=()
 if [ "$last" -gt 0 ] && [ $((total - last + 1)) -gt "$first" ]; then first=$((total - last + 1)); fi
 for ((p = first; p <= total; p++)); do points+=("$p"); done
-if [ "$max_points" -gt 0 ] && [ "${#points[@]}" -gt "$max_points" ]; then
+if [ "$max_points" = 1 ] && [ "${#points[@]}" -gt 1 ]; then
+  points=("${points[-1]}") # one point spread evenly from the first to the last is the last (k / (N - 1) divides by 0)
+elif [ "$max_points" -gt 0 ] && [ "${#points[@]}" -gt "$max_points" ]; then
   picked=()
   for ((k = 0; k < max_points; k++)); do picked+=("${points[$((k * (${#points[@]} - 1) / (max_points - 1)))]}"); done
   points=("${picked[@]}")

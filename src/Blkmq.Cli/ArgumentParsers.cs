@@ -4,7 +4,7 @@ using Blkmq.Drivers.Null;
 
 namespace Blkmq.Cli;
 
-/// <summary>Value parsers for options in fio's and null_blk's notations (sizes with suffixes, durations, 0/1 flags).</summary>
+/// <summary>Value parsers for options in fio's and null_blk's notations (sizes with suffixes, durations, on/off flags).</summary>
 internal static class ArgumentParsers
 {
     /// <summary>Parses a byte count such as <c>4K</c>, <c>128k</c>, <c>1M</c>, <c>1G</c> or <c>4096</c> (powers of 1024).</summary>
@@ -52,25 +52,26 @@ internal static class ArgumentParsers
         return TimeSpan.FromSeconds(value * unitSeconds);
     }
 
-    /// <summary>Parses a null_blk boolean: no value means true; else 1/0, y/n, yes/no, true/false, on/off.</summary>
-    public static bool ParseFlag(ArgumentResult result)
+    /// <summary>
+    /// Parses a null_blk boolean into null_blk's text, <c>1</c> or <c>0</c>: no value means 1; else what
+    /// <see cref="BooleanParser"/> takes (1/0, yes/no, true/false, on/off). Its option is an <c>Option&lt;string&gt;</c>:
+    /// System.CommandLine gives a bool-typed option only a following token that <see cref="bool.TryParse(string, out bool)"/>
+    /// reads, so <c>--memory-backed 0</c> was "Unrecognized command or argument '0'".
+    /// </summary>
+    public static string ParseFlag(ArgumentResult result)
     {
         if (result.Tokens.Count == 0)
         {
-            return true;
+            return "1";
         }
 
-        string text = result.Tokens[0].Value.ToLowerInvariant();
-        switch (text)
+        string text = result.Tokens[0].Value;
+        if (!BooleanParser.TryParse(text, out bool value))
         {
-            case "1" or "y" or "yes" or "true" or "on":
-                return true;
-            case "0" or "n" or "no" or "false" or "off":
-                return false;
-            default:
-                result.AddError($"{OptionName(result)}: '{text}' is not a boolean (0 or 1).");
-                return false;
+            result.AddError($"{OptionName(result)}: '{text}' is not a boolean ({BooleanParser.Syntax}).");
         }
+
+        return value ? "1" : "0";
     }
 
     /// <summary>Parses null_blk's <c>irqmode</c>: 0/none, 1/softirq, 2/timer.</summary>

@@ -124,17 +124,17 @@ internal sealed class BenchCommand : Command
         HelpName = "size",
     };
 
-    private readonly Option<bool> _memoryBacked = new("--memory-backed")
+    private readonly Option<string> _memoryBacked = new("--memory-backed")
     {
-        Description = "null_blk memory_backed: keep written data in sparse pages (0 or 1; no value means 1).",
+        Description = "null_blk memory_backed: keep written data in sparse pages (1/0, yes/no, true/false or on/off; no value means 1).",
         CustomParser = ArgumentParsers.ParseFlag,
         Arity = ArgumentArity.ZeroOrOne,
         HelpName = "0|1",
     };
 
-    private readonly Option<bool> _blocking = new("--blocking")
+    private readonly Option<string> _blocking = new("--blocking")
     {
-        Description = "null_blk blocking: register the tag set as BLK_MQ_F_BLOCKING (0 or 1; no value means 1).",
+        Description = "null_blk blocking: register the tag set as BLK_MQ_F_BLOCKING (1/0, yes/no, true/false or on/off; no value means 1).",
         CustomParser = ArgumentParsers.ParseFlag,
         Arity = ArgumentArity.ZeroOrOne,
         HelpName = "0|1",
@@ -271,6 +271,7 @@ internal sealed class BenchCommand : Command
         Console.CancelKeyPress += onCancel;
         BenchResult? result = null;
         MetricsEndpoint? metrics = null;
+        bool measuring = false;
         try
         {
             try
@@ -289,6 +290,7 @@ internal sealed class BenchCommand : Command
                 Console.Error.WriteLine($"blkmq bench: metrics in Prometheus format at {metrics.Uri}");
             }
 
+            measuring = true;
             result = RunWithProgress(instance.Disk, invocation, cancellation.Token);
             BenchReportWriter.Write(invocation, result);
             if (invocation.PlotPath is not null)
@@ -321,6 +323,12 @@ internal sealed class BenchCommand : Command
             if (result is not { Stalled: true })
             {
                 instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
+            if (!measuring)
+            {
+                // The run never began (the metrics endpoint failed): a file create= made holds nothing of it.
+                DriverCatalog.RemoveCreatedFiles("bench", [instance]);
             }
         }
     }
@@ -418,8 +426,8 @@ internal sealed class BenchCommand : Command
             AddOption(_deviceBlockSize, "bs", I(deviceBlockSize));
         }
 
-        AddOption(_memoryBacked, "memory_backed", parseResult.GetValue(_memoryBacked) ? "1" : "0");
-        AddOption(_blocking, "blocking", parseResult.GetValue(_blocking) ? "1" : "0");
+        AddOption(_memoryBacked, "memory_backed", parseResult.GetValue(_memoryBacked)!);
+        AddOption(_blocking, "blocking", parseResult.GetValue(_blocking)!);
 
         string text = string.Join(',', parameters.Where(static p => !string.IsNullOrWhiteSpace(p)));
         DriverInstance instance = driver.Create(text, new DriverCreateOptions { DefaultSize = size });
@@ -444,7 +452,9 @@ internal sealed class BenchCommand : Command
         }
         catch
         {
+            // Refused with the disk built: as serve does, the refused command leaves no file create= made behind.
             instance.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            DriverCatalog.RemoveCreatedFiles("bench", [instance]);
             throw;
         }
 

@@ -52,6 +52,26 @@ internal static class DriverCatalog
     /// <exception cref="IOException">The file cannot be opened, sized or locked.</exception>
     public static DriverInstance CreateImage(string path, DriverCreateOptions options) => FileDriverProvider.CreateForPath(path, options);
 
+    /// <summary>
+    /// After a start that failed once disks existed (a bad filter or job parameter, a mount point, a listener): removes
+    /// the files the start created (<c>create=</c>) with <see cref="DriverInstance.RemoveCreatedFiles"/>, so that the
+    /// refused command leaves nothing behind, and says so on stderr, one line per file. The instances must be disposed.
+    /// </summary>
+    /// <param name="command">The command, for the messages (<c>serve</c>, <c>bench</c>).</param>
+    /// <param name="instances">The instances the start made.</param>
+    public static void RemoveCreatedFiles(string command, IEnumerable<DriverInstance> instances)
+    {
+        foreach (DriverInstance instance in instances)
+        {
+            foreach ((string path, string? error) in instance.RemoveCreatedFiles())
+            {
+                Console.Error.WriteLine(error is null
+                    ? $"blkmq {command}: removed {path}, which this failed start created."
+                    : $"blkmq {command}: could not remove {path}, which this failed start created: {error}");
+            }
+        }
+    }
+
     private static DriverRegistry CreateRegistry()
     {
         var registry = new DriverRegistry();

@@ -74,6 +74,7 @@ internal sealed class DriversCommand : Command
         }
 
         Console.Out.WriteLine("Drivers (NAME=DRIVER:key=value,... for serve --export, --driver DRIVER[:key=value,...] for bench; parameters shown with their defaults):");
+        Console.Out.WriteLine($"On/off parameters (readonly, memory_backed, ...) of drivers and filters take {BooleanParser.Syntax}, in any case.");
         foreach (DriverDescriptor driver in registry.Drivers)
         {
             Console.Out.WriteLine();

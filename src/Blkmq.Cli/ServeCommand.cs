@@ -232,13 +232,15 @@ internal sealed class ServeCommand : Command
     /// Parses and checks <c>NAME=DRIVER[:key=value,...]</c> without creating anything: the name is not empty, the driver
     /// and every filter are known, and their parameters parse and are in range.
     /// </summary>
+    /// <param name="text">The <c>--export</c> value.</param>
+    /// <param name="readOnly">Whether the server serves read-only (<c>--read-only</c>), which the driver's check sees as <c>readonly=1</c>.</param>
     /// <exception cref="FormatException">Any of that is wrong; the message starts with the text.</exception>
-    internal static ExportSpec ParseExport(string text)
+    internal static ExportSpec ParseExport(string text, bool readOnly = false)
     {
         (string name, string driver) = SplitExport(text);
         try
         {
-            DriverCatalog.Check(driver, new DriverCreateOptions { DiskName = name });
+            DriverCatalog.Check(driver, new DriverCreateOptions { DiskName = name, ReadOnly = readOnly });
         }
         catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException)
         {
@@ -439,7 +441,8 @@ internal sealed class ServeCommand : Command
 
             if (!serving)
             {
-                RemoveCreatedFiles(instances);
+                // A refused start leaves nothing behind, as a command refused before any disk was made does.
+                DriverCatalog.RemoveCreatedFiles("serve", instances);
             }
 
             loggerFactory.Dispose();
@@ -467,10 +470,11 @@ internal sealed class ServeCommand : Command
     private (NbdServerOptions? Nbd, List<NbdExport> Exports) CreateOptions(ParseResult parseResult, List<DriverInstance> instances, ILoggerFactory loggerFactory)
     {
         // Every export is parsed and checked before any is created: a refused command line leaves no file behind.
-        List<ExportSpec> specs = [.. (parseResult.GetValue(_exports) ?? []).Select(ParseExport), .. (parseResult.GetValue(_images) ?? []).Select(ImageExport)];
+        bool readOnly = parseResult.GetValue(_readOnly);
+        List<ExportSpec> specs = [.. (parseResult.GetValue(_exports) ?? []).Select(text => ParseExport(text, readOnly)), .. (parseResult.GetValue(_images) ?? []).Select(ImageExport)];
         if (specs.Count == 0)
         {
-            specs.Add(ParseExport(s_defaultExport));
+            specs.Add(ParseExport(s_defaultExport, readOnly));
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -522,7 +526,6 @@ internal sealed class ServeCommand : Command
             throw new FormatException("--recover N: N must not be negative, and the server must have exactly one export.");
         }
 
-        bool readOnly = parseResult.GetValue(_readOnly);
         string[] listenTexts = parseResult.GetValue(_listen) is { Length: > 0 } listen ? listen : ["127.0.0.1:" + NbdServerOptions.DefaultPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
         bool nbd = listenTexts is not ["none"];
         if (!nbd && parseResult.GetValue(_fuse) is null && !ublk)
@@ -590,21 +593,6 @@ internal sealed class ServeCommand : Command
 
         serverOptions?.Validate();
         return (serverOptions, exports);
-    }
-
-    /// <summary>
-    /// After a start that failed once disks existed (a bad filter parameter, a mount point, a listener): removes the files
-    /// this start created (<c>create=</c>), so that the refused command leaves nothing behind, as a command refused
-    /// before any disk was made does.
-    /// </summary>
-    private static void RemoveCreatedFiles(List<DriverInstance> instances)
-    {
-        foreach ((string path, string? error) in instances.SelectMany(static i => i.RemoveCreatedFiles()))
-        {
-            Console.Error.WriteLine(error is null
-                ? $"blkmq serve: removed {path}, which this failed start created."
-                : $"blkmq serve: could not remove {path}, which this failed start created: {error}");
-        }
     }
 
     private static async Task<int> ServeAsync(

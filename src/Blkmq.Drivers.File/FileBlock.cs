@@ -88,7 +88,7 @@ public sealed class FileBlock : IAsyncDisposable
         catch
         {
             tagSet?.Dispose();
-            file.Dispose();
+            file.DisposeFailed();
             throw;
         }
     }

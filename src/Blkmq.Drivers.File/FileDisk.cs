@@ -13,6 +13,9 @@ namespace Blkmq.Drivers.File;
 /// </summary>
 public sealed unsafe class FileDisk : IDisposable
 {
+    /// <summary>The logical block size of a regular file's disk; a file <c>create=</c> makes is a whole number of them.</summary>
+    internal const int RegularFileBlockSize = 512;
+
     private int _fd;
     private volatile bool _mayHaveHoles;
     private volatile bool _noWaitUnsupported;
@@ -63,8 +66,8 @@ public sealed unsafe class FileDisk : IDisposable
     /// <summary>Gets the capacity served: <see cref="Size"/> rounded down to whole logical blocks.</summary>
     public long Capacity => Size / LogicalBlockSize * LogicalBlockSize;
 
-    /// <summary>Gets the logical block size: the device's, or 512 for a regular file.</summary>
-    public int LogicalBlockSize { get; private set; } = 512;
+    /// <summary>Gets the logical block size: the device's, or <see cref="RegularFileBlockSize"/> for a regular file.</summary>
+    public int LogicalBlockSize { get; private set; } = RegularFileBlockSize;
 
     /// <summary>Gets the physical block size: the device's, or the file system's preferred IO size (512 or 4096).</summary>
     public int PhysicalBlockSize { get; private set; } = 512;
@@ -119,11 +122,24 @@ public sealed unsafe class FileDisk : IDisposable
         }
         catch
         {
-            disk.Dispose();
+            disk.DisposeFailed();
             throw;
         }
 
         return disk;
+    }
+
+    /// <summary>
+    /// Closes a disk whose start failed and deletes its file if it created it (<c>create=</c>): the caller never got
+    /// an instance that could name the file, and the same command run again would otherwise find it and serve zeros.
+    /// </summary>
+    internal void DisposeFailed()
+    {
+        Dispose();
+        if (Created)
+        {
+            DeleteCreated(Path);
+        }
     }
 
     /// <summary>Picks the descriptor for a data transfer: the direct one when every address, length and the offset are aligned.</summary>
@@ -316,6 +332,35 @@ public sealed unsafe class FileDisk : IDisposable
         }
     }
 
+    /// <summary>
+    /// Refuses a path that is neither a regular file nor a block device by what it is, before anything opens it:
+    /// <c>open(2)</c> of a FIFO for reading waits for a writer, for ever at a server's start; a directory, socket or
+    /// character device is no disk either. A path that cannot be looked at is left to <c>open</c>, which says why.
+    /// </summary>
+    /// <exception cref="IOException">The path is something else; the message is one line naming it and what it is.</exception>
+    private static void RefuseWhatIsNoDisk(string path)
+    {
+        Statx stat;
+        if (Libc.StatxCall(Libc.AtFdcwd, path, 0, Libc.StatxType, &stat) == 0 && (stat.Mask & Libc.StatxType) != 0
+            && (stat.Mode & Libc.SIfmt) is int type && type is not (Libc.SIfreg or Libc.SIfblk))
+        {
+            throw NoDisk(path, type);
+        }
+    }
+
+    private static IOException NoDisk(string path, int type)
+    {
+        string? what = type switch
+        {
+            Libc.SIfifo => "a FIFO",
+            Libc.SIfdir => "a directory",
+            Libc.SIfchr => "a character device",
+            Libc.SIfsock => "a socket",
+            _ => null,
+        };
+        return new IOException(what is null ? $"{path}: not a regular file or block device." : $"{path} is {what}, not a regular file or block device.");
+    }
+
     private static IOException Fail(string path, string what, int errno) =>
         new($"{path}: {what} ({Marshal.GetPInvokeErrorMessage(errno)}).");
 
@@ -346,6 +391,7 @@ public sealed unsafe class FileDisk : IDisposable
             }
         }
 
+        RefuseWhatIsNoDisk(path);
         _fd = Libc.Open(path, (readOnly ? Libc.ORdOnly : Libc.ORdWr) | Libc.OCloexec, 0);
         if (_fd < 0 && !readOnly && Marshal.GetLastPInvokeError() is int writeErrno && writeErrno is Errno.EACCES or Errno.EROFS or Errno.EPERM)
         {
@@ -374,7 +420,8 @@ public sealed unsafe class FileDisk : IDisposable
         int type = stat.Mode & Libc.SIfmt;
         if (type is not (Libc.SIfreg or Libc.SIfblk))
         {
-            throw new IOException($"{path}: not a regular file or a block device.");
+            // Replaced since RefuseWhatIsNoDisk looked at it.
+            throw NoDisk(path, type);
         }
 
         IsBlockDevice = type == Libc.SIfblk;

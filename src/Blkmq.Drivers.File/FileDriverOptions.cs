@@ -94,7 +94,7 @@ public sealed record FileDriverOptions
                 "engine" => o with { Engine = ParseEngine(value) },
                 "direct" => o with { Direct = ParseDirect(value) },
                 "create" => o with { CreateSize = SizeParser.Parse(value, "create") },
-                "readonly" or "ro" => o with { ReadOnly = ParseFlag(key, value) },
+                "readonly" or "ro" => o with { ReadOnly = BooleanParser.Parse(value, "file: " + key) },
                 "queues" or "submit_queues" => o with { Queues = ParseInt(key, value) },
                 "depth" or "hw_queue_depth" => o with { Depth = ParseInt(key, value) },
                 "threads" => o with { Threads = ParseInt(key, value) },
@@ -132,9 +132,26 @@ public sealed record FileDriverOptions
             ThrowOutOfRange(nameof(RequestTimeout), RequestTimeout, "file: timeout must be 1 to 3600 seconds.");
         }
 
-        if (CreateSize is <= 0)
+        if (CreateSize is long create)
         {
-            ThrowOutOfRange(nameof(CreateSize), CreateSize, "file: create=SIZE must be positive (a 0-byte disk has nothing to serve).");
+            if (create <= 0)
+            {
+                ThrowOutOfRange(nameof(CreateSize), CreateSize, "file: create=SIZE must be positive (a 0-byte disk has nothing to serve).");
+            }
+
+            // Refused here, before the file exists: a file made of part of a block would be created, then refused as
+            // "nothing to serve" (under 512 bytes) or served with its tail cut off.
+            if (create % FileDisk.RegularFileBlockSize != 0)
+            {
+                ThrowOutOfRange(nameof(CreateSize), CreateSize, string.Create(CultureInfo.InvariantCulture, $"file: create={create} is not a multiple of {FileDisk.RegularFileBlockSize} bytes, the block size of a file's disk (such as 512, 64K or 1G)."));
+            }
+
+            // A file made for a disk that can never write it would only ever serve zeros; whoever asks for both made a
+            // mistake (readonly=1 given by hand, or by serve --read-only), so say so instead of "no such file".
+            if (ReadOnly)
+            {
+                ThrowConflict(nameof(CreateSize), "file: create=SIZE conflicts with readonly=1 (or serve --read-only): a new file that can never be written serves only zeros; create it in a writable start, then serve it read-only.");
+            }
         }
     }
 
@@ -170,6 +187,10 @@ public sealed record FileDriverOptions
     private static void ThrowOutOfRange(string property, object? value, string message) =>
         throw new ArgumentOutOfRangeException(property, value, message);
 
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowConflict(string property, string message) =>
+        throw new ArgumentException(message, property);
+
     private static FileEngine ParseEngine(string value) => value.ToLowerInvariant() switch
     {
         "auto" => FileEngine.Auto,
@@ -188,24 +209,16 @@ public sealed record FileDriverOptions
     private static DirectIoMode ParseDirect(string value) => value.ToLowerInvariant() switch
     {
         "auto" => DirectIoMode.Auto,
-        "on" or "1" or "true" => DirectIoMode.On,
-        "off" or "0" or "false" => DirectIoMode.Off,
-        _ => throw new FormatException($"file: direct '{value}' is not auto, on or off."),
+        _ when BooleanParser.TryParse(value, out bool on) => on ? DirectIoMode.On : DirectIoMode.Off,
+        _ => throw new FormatException($"file: direct '{value}' is not auto, on or off ({BooleanParser.Syntax})."),
     };
 
     private static FileInlineMode ParseInline(string value) => value.ToLowerInvariant() switch
     {
         "auto" => FileInlineMode.Auto,
-        "1" or "true" or "on" or "always" => FileInlineMode.Always,
-        "0" or "false" or "off" => FileInlineMode.Off,
-        _ => throw new FormatException($"file: inline '{value}' is not auto, 0 or 1."),
-    };
-
-    private static bool ParseFlag(string key, string value) => value switch
-    {
-        "1" or "true" or "on" => true,
-        "0" or "false" or "off" => false,
-        _ => throw new FormatException($"file: {key} '{value}' is not 0 or 1."),
+        "always" => FileInlineMode.Always,
+        _ when BooleanParser.TryParse(value, out bool on) => on ? FileInlineMode.Always : FileInlineMode.Off,
+        _ => throw new FormatException($"file: inline '{value}' is not auto, 0 or 1 ({BooleanParser.Syntax})."),
     };
 
     private static int ParseInt(string key, string value) =>

@@ -21,7 +21,7 @@ public static class FileDriverProvider
             new("path", "The regular file or block device to serve (required).", string.Empty),
             new("engine", "auto (io_uring, else threads), io_uring, or threads (preadv2/pwritev2 on worker threads).", "auto"),
             new("direct", "O_DIRECT: off (the page cache, as nbdkit and qemu-nbd; writes are copied into it inside QueueRq), auto (O_DIRECT when the file system supports it), or on (or fail at start).", "off"),
-            new("create", "Create a sparse file of this size (K, M, G, T suffixes) when path does not exist.", string.Empty),
+            new("create", "Create a sparse file of this size (K, M, G, T suffixes; a multiple of 512) when path does not exist; not with readonly.", string.Empty),
             new("readonly", "Open read-only (also when the file or its file system is).", "0"),
             new("queues", "Hardware queues, each with its own ring or worker pool, 1 to 64.", "1"),
             new("depth", "Tags per hardware queue, 1 to 4096.", "64"),

@@ -354,12 +354,7 @@ public sealed record NullBlockOptions
         _ => throw new FormatException($"irqmode '{value}' is not 0/none, 1/softirq or 2/timer."),
     };
 
-    private static bool ParseBool(string key, string value) => value.ToLowerInvariant() switch
-    {
-        "1" or "y" or "yes" or "true" or "on" => true,
-        "0" or "n" or "no" or "false" or "off" => false,
-        _ => throw new FormatException($"{key}: '{value}' is not a boolean (0 or 1)."),
-    };
+    private static bool ParseBool(string key, string value) => BooleanParser.Parse(value, key);
 
     private static int ParseInt(string key, string value) =>
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int result)

@@ -88,8 +88,8 @@ public sealed record RbdDriverOptions
                 "conf" => o with { ConfigFile = value.Length == 0 ? null : value },
                 "id" or "user" => o with { Id = value.StartsWith("client.", StringComparison.Ordinal) ? value["client.".Length..] : value },
                 "create" => o with { CreateSize = SizeParser.Parse(value, "create") },
-                "readonly" or "ro" => o with { ReadOnly = ParseFlag(key, value) },
-                "exclusive" => o with { Exclusive = ParseFlag(key, value) },
+                "readonly" or "ro" => o with { ReadOnly = BooleanParser.Parse(value, "rbd: " + key) },
+                "exclusive" => o with { Exclusive = BooleanParser.Parse(value, "rbd: " + key) },
                 "connect_timeout" => o with { ConnectTimeout = TimeSpan.FromSeconds(ParseInt(key, value)) },
                 "op_timeout" => o with { OperationTimeout = TimeSpan.FromSeconds(ParseInt(key, value)) },
                 "poll" => o with { Poll = TimeSpan.FromMicroseconds(ParseInt(key, value)) },
@@ -162,13 +162,6 @@ public sealed record RbdDriverOptions
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private static void ThrowOutOfRange(string property, object? value, string message) =>
         throw new ArgumentOutOfRangeException(property, value, message);
-
-    private static bool ParseFlag(string key, string value) => value switch
-    {
-        "1" or "true" or "on" => true,
-        "0" or "false" or "off" => false,
-        _ => throw new FormatException($"rbd: {key} '{value}' is not 0 or 1."),
-    };
 
     private static int ParseInt(string key, string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int result)

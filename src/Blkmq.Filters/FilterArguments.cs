@@ -167,19 +167,7 @@ internal sealed class FilterArguments
         return Array.IndexOf(choices, lower) >= 0 ? lower : throw new FormatException($"filter '{Filter}': {key}={text} must be one of {string.Join(", ", choices)}.");
     }
 
-    /// <summary>Gets a flag: 1/0, on/off, true/false, yes/no.</summary>
-    public bool GetBool(string key, bool defaultValue)
-    {
-        if (!_values.TryGetValue(key, out string? text))
-        {
-            return defaultValue;
-        }
-
-        return text.ToLowerInvariant() switch
-        {
-            "1" or "on" or "true" or "yes" => true,
-            "0" or "off" or "false" or "no" => false,
-            _ => throw new FormatException($"filter '{Filter}': {key}={text} must be 1 or 0."),
-        };
-    }
+    /// <summary>Gets a flag: 1/0, yes/no, true/false, on/off (<see cref="BooleanParser"/>).</summary>
+    public bool GetBool(string key, bool defaultValue) =>
+        _values.TryGetValue(key, out string? text) ? BooleanParser.Parse(text, $"filter '{Filter}': {key}") : defaultValue;
 }

@@ -73,7 +73,7 @@ public static class FilterStack
     }
 
     /// <summary>Puts filters over an instance's first disk (a benchmark creates its driver itself, then filters it).</summary>
-    /// <param name="lower">The instance below; owned by the result from now on (disposed on failure).</param>
+    /// <param name="lower">The instance below; owned by the result from now on (disposed on failure, the files it created removed).</param>
     /// <param name="filters">The filter specifications, bottom first.</param>
     /// <returns>The top disk and its owner.</returns>
     /// <exception cref="FormatException">A filter is unknown or its parameters do not parse.</exception>
@@ -89,7 +89,9 @@ public static class FilterStack
         }
         catch
         {
+            // As below: the stack never reaches its host, so not even a file create= made may stay behind.
             lower.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _ = lower.RemoveCreatedFiles(); // best effort: the error being thrown says why the stack failed
             throw;
         }
 

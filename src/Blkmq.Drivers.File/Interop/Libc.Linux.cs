@@ -31,13 +31,20 @@ internal static unsafe partial class Libc
     /// <summary><c>RWF_NOWAIT</c>: fail with EAGAIN instead of waiting for the device (a read not in the page cache).</summary>
     public const int RwfNowait = 0x8;
 
+    /// <summary><c>AT_FDCWD</c>: a relative path is looked up from the working directory.</summary>
+    public const int AtFdcwd = -100;
     public const int AtEmptyPath = 0x1000;
+    public const uint StatxType = 0x1;
     public const uint StatxBasicStats = 0x7ff;
     public const uint StatxDioAlign = 0x2000;
 
     public const int SIfmt = 0xF000;
     public const int SIfreg = 0x8000;
     public const int SIfblk = 0x6000;
+    public const int SIfifo = 0x1000;
+    public const int SIfchr = 0x2000;
+    public const int SIfdir = 0x4000;
+    public const int SIfsock = 0xC000;
 
     /// <summary><c>BLKGETSIZE64 = _IOR(0x12, 114, size_t)</c>.</summary>
     public const ulong BlkGetSize64 = 0x80081272;

@@ -97,6 +97,26 @@ public sealed partial class BenchCommandTests
         Assert.Equal(900, root.GetProperty("disk_stats").GetProperty("write_ios").GetInt64());
     }
 
+    /// <summary>
+    /// <c>--memory-backed</c> and <c>--blocking</c> take what every driver's flags take; System.CommandLine gave a bool
+    /// option only true or false, so the <c>0|1</c> its help shows was "Unrecognized command or argument '0'".
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData("0", "memory_backed=0")]
+    [InlineData("1", "memory_backed=1")]
+    [InlineData("yes", "memory_backed=1")]
+    [InlineData("Off", "memory_backed=0")]
+    [InlineData(null, "memory_backed=1")]
+    public async Task FlagOptions_TakeEveryBooleanWord(string? value, string expected)
+    {
+        string[] flag = value is null ? ["--memory-backed"] : ["--memory-backed", value];
+        ToolResult result = await RunCheckedAsync(["--driver", "null", .. flag, "--blocking", value ?? "1", "--ios", "1000", "--output-format", "json"], TestContext.Current.CancellationToken);
+        using JsonDocument document = JsonDocument.Parse(result.StandardOutput);
+        string parameters = document.RootElement.GetProperty("job").GetProperty("driver_params").GetString()!;
+        Assert.Contains(expected, parameters, StringComparison.Ordinal);
+        Assert.Contains(expected.Replace("memory_backed", "blocking", StringComparison.Ordinal), parameters, StringComparison.Ordinal);
+    }
+
     [Fact(Timeout = TestTimeoutMilliseconds)]
     public async Task ContinueOnError_CountsFailedIos_AndRunsToTheEnd()
     {
@@ -201,6 +221,8 @@ public sealed partial class BenchCommandTests
     [InlineData("--rw: 'sideways' is not one of read, write", "--rw", "sideways")]
     [InlineData("--runtime must be at least 1ms", "--runtime", "0.0001")]
     [InlineData("--bs: '4x' is not a size", "--bs", "4x")]
+    [InlineData("--memory-backed: 'maybe' is not a boolean (1/0, yes/no, true/false or on/off)", "--memory-backed", "maybe")]
+    [InlineData("file: readonly=maybe is not a boolean (1/0, yes/no, true/false or on/off)", "--driver", "file:path=/nonexistent-blkmq-dir/x.img,readonly=maybe")]
     [InlineData("--ios (4) must be at least jobs x iodepth (8)", "--ios", "4", "--jobs", "2", "--iodepth", "4")]
     [InlineData("Give either --runtime or --ios, not both", "--runtime", "1", "--ios", "1000")]
     [InlineData("completion_nsec must be 0 to 10 s", "--irqmode", "2", "--completion-nsec", "-1", "--ios", "1000")]
@@ -218,6 +240,38 @@ public sealed partial class BenchCommandTests
         Assert.Contains(message, result.StandardError, StringComparison.Ordinal);
         Assert.Equal(string.Empty, result.StandardOutput);
         BlkmqCli.AssertNoStackTrace(result);
+    }
+
+    /// <summary>
+    /// A bench refused once its disk is built (a job parameter only the disk can refuse, a filter, a metrics port in
+    /// use) removes the file its <c>create=</c> made, as serve does: the same command run again is refused again rather
+    /// than finding a file and using it.
+    /// </summary>
+    [Theory(Timeout = TestTimeoutMilliseconds)]
+    [InlineData(2, "--bs (3000) must be a multiple of the disk's block size (512)", "", "--bs", "3000", "--ios", "1000")]
+    [InlineData(2, "--size (4194304) is larger than the disk (1048576 bytes)", "", "--size", "4M", "--ios", "1000")]
+    [InlineData(2, "unknown filter 'bogus'", "|bogus", "--ios", "1000")]
+    [InlineData(1, "--metrics 127.0.0.1:", "", "--metrics", "BUSY", "--ios", "1000")]
+    public async Task FailedStart_WithTheDiskBuilt_RemovesTheFileCreateMade(int exitCode, string message, string filters, params string[] arguments)
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        using var busy = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        busy.Start();
+        try
+        {
+            string created = Path.Combine(directory, "created.img");
+            string[] rest = [.. arguments.Select(a => a == "BUSY" ? busy.LocalEndpoint.ToString()! : a)];
+            ToolResult result = await BlkmqCli.RunAsync(["bench", "--driver", $"file:path={created},create=1M{filters}", .. rest], s_runTimeout, TestContext.Current.CancellationToken);
+            Assert.True(result.ExitCode == exitCode, $"{result.CommandLine} exited {result.ExitCode}\nstderr:\n{result.StandardError}");
+            Assert.StartsWith("blkmq bench: ", result.StandardError, StringComparison.Ordinal);
+            Assert.Contains(message, result.StandardError, StringComparison.Ordinal);
+            Assert.False(File.Exists(created), "the failed bench left " + created + "\n" + result.StandardError);
+            BlkmqCli.AssertNoStackTrace(result);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     private static void AssertOrderedLatencies(JsonElement latency, string context)

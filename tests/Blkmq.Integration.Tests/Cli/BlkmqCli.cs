@@ -13,12 +13,16 @@ internal static partial class BlkmqCli
 {
     private static readonly Lazy<string> s_assemblyPath = new(FindAssembly);
     private static readonly Lazy<string> s_dotnetPath = new(FindDotnet);
+    private static readonly Lazy<string> s_repositoryRoot = new(FindRepositoryRoot);
 
     /// <summary>Gets the path of Blkmq.Cli.dll; fails the test when the build did not produce it.</summary>
     public static string AssemblyPath => s_assemblyPath.Value;
 
     /// <summary>Gets the dotnet host that runs the CLI.</summary>
     public static string DotnetPath => s_dotnetPath.Value;
+
+    /// <summary>Gets the repository the CLI was built in (the directory holding Blkmq.slnx), for its scripts.</summary>
+    public static string RepositoryRoot => s_repositoryRoot.Value;
 
     /// <summary>
     /// Runs <c>blkmq</c> with <paramref name="arguments"/> to its end and returns its exit code and output; fails the test
@@ -58,6 +62,18 @@ internal static partial class BlkmqCli
         Assert.False(string.IsNullOrEmpty(path), "The test assembly does not record where Blkmq.Cli.dll is (see Blkmq.Integration.Tests.csproj).");
         Assert.True(File.Exists(path), $"Blkmq.Cli.dll is not at {path}: build the test project (it builds the CLI).");
         return path;
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        string? directory = Path.GetDirectoryName(AssemblyPath);
+        while (directory is not null && !File.Exists(Path.Combine(directory, "Blkmq.slnx")))
+        {
+            directory = Path.GetDirectoryName(directory);
+        }
+
+        Assert.True(directory is not null, $"No Blkmq.slnx above {AssemblyPath}.");
+        return directory;
     }
 
     /// <summary>The host that runs these tests when it is the dotnet muxer, else the muxer of the running runtime's install.</summary>

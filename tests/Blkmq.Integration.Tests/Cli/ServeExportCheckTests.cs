@@ -19,6 +19,8 @@ public sealed class ServeExportCheckTests
     [InlineData("b=floppy", "--export 'b=floppy': unknown driver 'floppy'")]
     [InlineData("b=memory:size=0", "--export 'b=memory:size=0': size must be a positive multiple of bs (512).")]
     [InlineData("b=file:path=other.img,queues=0", "--export 'b=file:path=other.img,queues=0': file: queues must be 1 to 64.")]
+    [InlineData("b=file:path=other.img,create=100", "--export 'b=file:path=other.img,create=100': file: create=100 is not a multiple of 512 bytes")]
+    [InlineData("b=file:path=other.img,create=1M,readonly=1", "--export 'b=file:path=other.img,create=1M,readonly=1': file: create=SIZE conflicts with readonly=1")]
     public async Task RefusedCommandLine_CreatesNoFile_AndBuildsNoDisk(string second, string message)
     {
         string directory = BlkmqCli.CreateTempDirectory();
@@ -36,6 +38,35 @@ public sealed class ServeExportCheckTests
             // One line: no disk was added (and removed) before the error.
             Assert.Single(result.StandardError.Trim().Split('\n'));
             Assert.DoesNotContain("(Parameter", result.StandardError, StringComparison.Ordinal);
+            Assert.False(File.Exists(created), "the refused command line created " + created);
+            BlkmqCli.AssertNoStackTrace(result);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// <c>serve --read-only</c> gives the file driver <c>readonly=1</c>: with <c>create=</c> that is refused in one line
+    /// naming the conflict while the command line is checked, not "no such file" once the disks are being made.
+    /// </summary>
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task ReadOnlyServer_WithCreate_RefusedInOneLineAsAConflict_NothingCreated()
+    {
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            string created = Path.Combine(directory, "created.img");
+            string export = $"a=file:path={created},create=1M";
+            ToolResult result = await BlkmqCli.RunAsync(
+                ["serve", "--read-only", "--export", export, "--listen", "127.0.0.1:0"],
+                s_toolTimeout,
+                TestContext.Current.CancellationToken);
+            Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}\n{result.StandardError}");
+            Assert.Equal(string.Empty, result.StandardOutput);
+            Assert.StartsWith($"blkmq serve: --export '{export}': file: create=SIZE conflicts with readonly=1 (or serve --read-only)", result.StandardError, StringComparison.Ordinal);
+            Assert.Single(result.StandardError.Trim().Split('\n'));
             Assert.False(File.Exists(created), "the refused command line created " + created);
             BlkmqCli.AssertNoStackTrace(result);
         }

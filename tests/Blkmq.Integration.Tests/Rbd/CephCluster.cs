@@ -24,7 +24,7 @@ public abstract class CephCluster : IAsyncLifetime
     public string Conf => Path.Combine(Directory, "ceph.conf");
 
     /// <summary>Gets the path of scripts/ceph-cluster.sh.</summary>
-    public static string Script { get; } = FindScript();
+    public static string Script { get; } = Path.Combine(BlkmqCli.RepositoryRoot, "scripts", "ceph-cluster.sh");
 
     /// <summary>Skips (fails under CI) the calling test when the cluster did not start.</summary>
     public void Require()
@@ -94,18 +94,6 @@ public abstract class CephCluster : IAsyncLifetime
     {
         await ExternalTool.RunAsync("bash", [Script, "stop", Directory], s_scriptTimeout);
         GC.SuppressFinalize(this);
-    }
-
-    private static string FindScript()
-    {
-        string? directory = Path.GetDirectoryName(BlkmqCli.AssemblyPath);
-        while (directory is not null && !System.IO.File.Exists(Path.Combine(directory, "Blkmq.slnx")))
-        {
-            directory = Path.GetDirectoryName(directory);
-        }
-
-        Assert.NotNull(directory);
-        return Path.Combine(directory, "scripts", "ceph-cluster.sh");
     }
 }
 
