@@ -455,14 +455,14 @@ internal sealed class ServeCommand : Command
     {
         if (parseResult.GetValue(_control) is { Length: > 0 } control)
         {
-            SocketFile.ThrowIfNotASocket("--control " + control, control);
+            Blkmq.Nbd.UnixSocketPath.ThrowIfNotASocket("--control " + control, control);
         }
 
         foreach (string listen in parseResult.GetValue(_listen) ?? [])
         {
             if (listen.StartsWith("unix:", StringComparison.Ordinal) && listen is not "unix:-" and not "unix:")
             {
-                SocketFile.ThrowIfNotASocket("--listen " + listen, listen["unix:".Length..]);
+                Blkmq.Nbd.UnixSocketPath.ThrowIfNotASocket("--listen " + listen, listen["unix:".Length..]);
             }
         }
     }

@@ -1,5 +1,6 @@
 using System.IO;
 using System.Net.Sockets;
+using Blkmq.Nbd.Interop;
 
 namespace Blkmq.Nbd;
 
@@ -29,9 +30,9 @@ internal static class UnixSocketPath
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
         {
-            // Nobody listens, or it is no socket: a socket file is always empty, so a file with data in it is never
-            // taken for one.
-            if (new FileInfo(path).Length == 0)
+            // Nobody listens, or it is no socket: only a socket is removed (an empty regular file the user named by
+            // mistake refuses connections too).
+            if (TryGetFileType(path, out int type) && type == Libc.FileTypeSocket)
             {
                 File.Delete(path);
                 return true;
@@ -41,5 +42,41 @@ internal static class UnixSocketPath
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Throws when something other than a socket is at <paramref name="path"/>, before anything binds it; nothing
+    /// there, or a socket, is fine (binding then reports a live server).
+    /// </summary>
+    /// <param name="option">The option and value that name the path, for the message (<c>--listen unix:PATH</c>).</param>
+    /// <param name="path">The path.</param>
+    /// <exception cref="IOException">A regular file, directory, FIFO or device is at the path.</exception>
+    public static void ThrowIfNotASocket(string option, string path)
+    {
+        if (TryGetFileType(path, out int type) && type != Libc.FileTypeSocket)
+        {
+            string what = type switch
+            {
+                0x8000 => "a regular file",
+                0x4000 => "a directory",
+                0xA000 => "a symbolic link",
+                _ => "a FIFO or device",
+            };
+            throw new IOException($"{option}: {what} is there, not a socket; give a path that is free or holds a socket (it is left alone).");
+        }
+    }
+
+    private static unsafe bool TryGetFileType(string path, out int type)
+    {
+        byte* buffer = stackalloc byte[Libc.StatxSize];
+        if (!OperatingSystem.IsLinux() || Libc.Statx(Libc.AtCurrentDirectory, path, Libc.AtSymlinkNoFollow, Libc.StatxType, buffer) != 0)
+        {
+            // Nothing there (or it cannot be looked at): binding reports what is wrong.
+            type = 0;
+            return false;
+        }
+
+        type = *(ushort*)(buffer + Libc.StatxModeOffset) & Libc.FileTypeMask;
+        return true;
     }
 }

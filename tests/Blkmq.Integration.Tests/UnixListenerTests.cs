@@ -31,6 +31,21 @@ public sealed class UnixListenerTests : IDisposable
     }
 
     [Fact]
+    public async Task EmptyRegularFileAtThePath_IsRefused_AndKept()
+    {
+        // An empty file refuses connections as a stale socket does; it used to be taken for one and deleted.
+        string path = Path.Combine(_directory, "empty");
+        await File.WriteAllBytesAsync(path, [], TestContext.Current.CancellationToken);
+        await using NullBlock nullb = NullBlock.Create("size=1M,irqmode=0");
+        await using var server = new NbdServer(Options(nullb, new UnixDomainSocketEndPoint(path)));
+
+        IOException error = await Assert.ThrowsAsync<IOException>(() => server.StartAsync());
+
+        Assert.Equal(SocketError.AddressAlreadyInUse, Assert.IsType<SocketException>(error.InnerException).SocketErrorCode);
+        Assert.True(File.Exists(path), "the empty file stays");
+    }
+
+    [Fact]
     public async Task PathOfARunningServer_IsRefused_AndTheFirstKeepsItsSocket()
     {
         string path = Path.Combine(_directory, "nbd.sock");

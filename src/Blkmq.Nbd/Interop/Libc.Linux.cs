@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace Blkmq.Cli.Interop;
+namespace Blkmq.Nbd.Interop;
 
-/// <summary>The libc calls of the command itself: what kind of file a socket path names.</summary>
+/// <summary>The libc call of the NBD server: what kind of file a Unix socket path names.</summary>
 internal static partial class Libc
 {
     public const int AtCurrentDirectory = -100;
