@@ -427,6 +427,7 @@ internal sealed partial class NbdConnection
         NbdErrorMessage.IOFailed => "I/O error"u8,
         NbdErrorMessage.ShuttingDown => "server shutting down"u8,
         NbdErrorMessage.BadPayload => "unexpected or malformed request payload"u8,
+        NbdErrorMessage.Offline => "the export's disk is powered off or removed"u8,
         _ => default,
     };
 }

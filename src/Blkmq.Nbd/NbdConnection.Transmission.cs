@@ -499,6 +499,14 @@ internal sealed partial class NbdConnection
             return NbdProtocol.Enotsup;
         }
 
+        if (type is NbdProtocol.CmdBlockStatus or NbdProtocol.CmdCache && export.Disk.IsRemoved)
+        {
+            // Reads and writes of a powered-off disk fail ESHUTDOWN in the block layer; these two never reach it,
+            // so they say the same here instead of answering from the removed disk's map or succeeding.
+            message = NbdErrorMessage.Offline;
+            return NbdProtocol.Eshutdown;
+        }
+
         message = NbdErrorMessage.None;
         return 0;
     }

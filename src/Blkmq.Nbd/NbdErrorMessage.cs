@@ -18,4 +18,5 @@ internal enum NbdErrorMessage : byte
     IOFailed,
     ShuttingDown,
     BadPayload,
+    Offline,
 }

@@ -167,12 +167,22 @@ public sealed partial class ServeCommandTests
             ToolResult off = await BlkmqCli.RunAsync(["ctl", "--control", control, "power", "disk", "off"], s_toolTimeout, TestContext.Current.CancellationToken);
             Assert.True(off.ExitCode == 0, off.StandardError);
             await RunNbdShAsync($$"""
+                import errno
+                h.add_meta_context("base:allocation")
                 h.connect_uri("{{uri}}")
                 try:
                     h.pread(4096, 0)
                     raise AssertionError("a read succeeded on a disk that is powered off")
                 except nbd.Error as e:
                     print("ok", e.errnum)
+                # Block status and cache never reach the block layer: they fail as reads do, not from the old map.
+                for name, call in (("block_status", lambda: h.block_status(4096, 0, lambda *a: 0)), ("cache", lambda: h.cache(4096, 0))):
+                    try:
+                        call()
+                        raise AssertionError(name + " succeeded on a disk that is powered off")
+                    except nbd.Error as e:
+                        assert e.errnum == errno.ESHUTDOWN, (name, e.errnum, str(e))
+                print("ok")
                 """);
 
             // On: null_blk keeps a memory-backed device's data across a power cycle; new clients get the new disk.
