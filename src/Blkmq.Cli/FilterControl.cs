@@ -79,8 +79,7 @@ internal sealed class FilterControl(IReadOnlyList<(string Name, DriverInstance I
             if (exportName == export)
             {
                 // The stack, then what each filter has to report (statistics), top first, on one line.
-                IEnumerable<string> reports = FilterStack.FindFilters(instance).Select(static f => f.Report()).OfType<string>();
-                return string.Join("; ", reports.Prepend("ok " + instance.DriverName)).ReplaceLineEndings("; ");
+                return string.Join("; ", FilterStack.Reports(instance).Prepend("ok " + instance.DriverName)).ReplaceLineEndings("; ");
             }
         }
 

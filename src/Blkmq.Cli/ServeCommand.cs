@@ -805,7 +805,7 @@ internal sealed class ServeCommand : Command
                 await server.DisposeAsync().ConfigureAwait(false);
             }
 
-            await FlushDisksAsync(served).ConfigureAwait(false);
+            await FlushDisksAsync(stacks, served).ConfigureAwait(false);
             metrics?.Dispose();
         }
     }
@@ -813,10 +813,12 @@ internal sealed class ServeCommand : Command
     /// <summary>
     /// Makes what the clients wrote durable once every front end has stopped, as qemu-nbd flushes an image it closes:
     /// a write acknowledged without a later flush or FUA sits in a disk's write cache (a file's page cache) until then,
-    /// and a clean stop must not leave it there. Disks powered off (removed) or read-only have nothing to flush; a
-    /// failure is reported in one line and the others are still flushed.
+    /// and a clean stop must not leave it there. The flush goes to the driver's disk under the filters: it is the
+    /// server's, not a client's, so log-writes does not log it (a crash test's flush points stay the workload's) and
+    /// stats does not count it. Disks powered off (removed) or read-only have nothing to flush; a failure is reported
+    /// in one line and the others are still flushed.
     /// </summary>
-    private static async Task FlushDisksAsync(List<(string Name, Disk Disk)> served)
+    private static async Task FlushDisksAsync(IReadOnlyList<(string Name, DriverInstance Instance)> stacks, List<(string Name, Disk Disk)> served)
     {
         List<(string Name, Disk Disk)> disks;
         lock (served)
@@ -824,8 +826,11 @@ internal sealed class ServeCommand : Command
             disks = [.. served];
         }
 
-        foreach ((string name, Disk disk) in disks)
+        foreach ((string name, Disk top) in disks)
         {
+            // Unfiltered, the served disk is the driver's (after a power cycle, its new disk).
+            DriverInstance? stack = stacks.FirstOrDefault(s => s.Name == name).Instance;
+            Disk disk = stack?.Owner is Blkmq.Filters.FilterBlock ? Blkmq.Filters.FilterStack.Driver(stack).Disk : top;
             if (!disk.HasWriteCache || disk.IsReadOnly || disk.IsRemoved)
             {
                 continue;
@@ -871,12 +876,9 @@ internal sealed class ServeCommand : Command
     {
         foreach ((string name, DriverInstance instance) in stacks)
         {
-            foreach (Blkmq.Filters.BlockFilter filter in Blkmq.Filters.FilterStack.FindFilters(instance))
+            foreach (string report in Blkmq.Filters.FilterStack.Reports(instance))
             {
-                if (filter.Report() is { } report)
-                {
-                    Console.Error.WriteLine($"{name}: {report.ReplaceLineEndings(Environment.NewLine + name + ": ")}");
-                }
+                Console.Error.WriteLine($"{name}: {report.ReplaceLineEndings(Environment.NewLine + name + ": ")}");
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Blkmq.Drivers;
 
 namespace Blkmq.Filters;
@@ -98,9 +99,47 @@ public static class FilterStack
         return Apply(lower, parsed);
     }
 
+    /// <summary>
+    /// What the filters of a stack have to report (statistics), top first. With two or more reports in one stack
+    /// (<c>memory|stats|cow|stats</c>) each starts with its place, <c>filter N:</c>, counted from the driver as the
+    /// stack is written, or the two would read the same.
+    /// </summary>
+    /// <param name="instance">The stack's top instance.</param>
+    /// <returns>The reports, each maybe several lines.</returns>
+    internal static List<string> Reports(DriverInstance instance)
+    {
+        List<BlockFilter> filters = [.. FindFilters(instance)];
+        var reports = new List<(int Place, string Text)>();
+        for (int i = 0; i < filters.Count; i++)
+        {
+            if (filters[i].Report() is { } report)
+            {
+                reports.Add((filters.Count - i, report));
+            }
+        }
+
+        return reports.Count > 1
+            ? reports.ConvertAll(static r => string.Create(CultureInfo.InvariantCulture, $"filter {r.Place}: {r.Text}"))
+            : reports.ConvertAll(static r => r.Text);
+    }
+
+    /// <summary>The instance at the bottom of a stack, under every filter: the driver's own (the instance itself without filters).</summary>
+    /// <param name="instance">The stack's top instance.</param>
+    /// <returns>The driver's instance.</returns>
+    internal static DriverInstance Driver(DriverInstance instance)
+    {
+        DriverInstance current = instance;
+        while (current.Owner is FilterBlock block)
+        {
+            current = block.Lower;
+        }
+
+        return current;
+    }
+
     /// <summary>Finds the filters of a stack, top first.</summary>
     /// <param name="instance">The stack's instance.</param>
-    /// <returns>Each filter's name and what it reports (statistics), top first.</returns>
+    /// <returns>The filters, top first.</returns>
     internal static IEnumerable<BlockFilter> FindFilters(DriverInstance instance)
     {
         DriverInstance? current = instance;

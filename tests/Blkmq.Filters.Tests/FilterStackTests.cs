@@ -1,4 +1,5 @@
 using Blkmq.Drivers;
+using Blkmq.Drivers.Null;
 
 namespace Blkmq.Filters.Tests;
 
@@ -116,6 +117,36 @@ public sealed class FilterStackTests
             await device.ReadAsync(i * 65536L, back);
             Assert.Equal(Stacks.Pattern(65536, i), back);
         }
+    }
+
+    [Fact]
+    public async Task TwoStatsFilters_ReportsNameTheirPlace_OneStatsFilter_ReportsAsItIs()
+    {
+        await using DriverInstance two = Stacks.Create("memory:size=1M|stats|pass|stats");
+        await two.Disk.OpenDevice().ReadAsync(0, new byte[4096]);
+        List<string> reports = FilterStack.Reports(two);
+        Assert.Equal(2, reports.Count);
+        Assert.StartsWith("filter 3: stats: elapsed ", reports[0], StringComparison.Ordinal);
+        Assert.StartsWith("filter 1: stats: elapsed ", reports[1], StringComparison.Ordinal);
+
+        await using DriverInstance one = Stacks.Create("memory:size=1M|pass|stats");
+        Assert.StartsWith("stats: elapsed ", Assert.Single(FilterStack.Reports(one)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FlushOfTheDriversDisk_EmptiesItsCache_AndNoFilterSeesIt()
+    {
+        // serve's flush at stop goes there: the server's flush, not a client's, kept out of stats' counts and logs.
+        await using DriverInstance stack = Stacks.Create("memory:size=1M,cache_size=1|stats");
+        await stack.Disk.OpenDevice().WriteAsync(0, Stacks.Pattern(4096, 1));
+        NullDevice device = ((NullBlock)FilterStack.Driver(stack).Owner).Devices[0];
+        Assert.Equal(4096, device.CachedBytes);
+
+        await FilterStack.Driver(stack).Disk.OpenDevice().FlushAsync();
+
+        Assert.Equal(0, device.CachedBytes);
+        Assert.Equal(0, stack.Disk.GetStatistics().FlushIos);
+        Assert.NotSame(stack, FilterStack.Driver(stack));
     }
 
     [Fact]
