@@ -45,7 +45,7 @@ internal static class ArgumentParsers
         };
         if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || value < 0 || double.IsInfinity(value) || value * unitSeconds > 365 * 86400.0)
         {
-            result.AddError($"{OptionName(result)}: '{text}' is not a duration (seconds, or a number with ms, s, m or h).");
+            result.AddError($"{OptionName(result)}: '{text}' is not a duration (seconds, or a number with us, ms, s, m or h).");
             return TimeSpan.Zero;
         }
 
@@ -113,6 +113,7 @@ internal static class ArgumentParsers
 
     private static string SingleToken(ArgumentResult result) => result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
 
+    // The name the user typed (--ramp-time, not its alias --warmup).
     private static string OptionName(ArgumentResult result) =>
-        result.Parent is OptionResult option ? option.Option.Name : result.Argument.Name;
+        result.Parent is OptionResult option ? option.IdentifierToken?.Value ?? option.Option.Name : result.Argument.Name;
 }

@@ -220,6 +220,7 @@ public sealed partial class BenchCommandTests
     [InlineData("Unrecognized command or argument '--frobnicate'", "--frobnicate")]
     [InlineData("--rw: 'sideways' is not one of read, write", "--rw", "sideways")]
     [InlineData("--runtime must be at least 1ms", "--runtime", "0.0001")]
+    [InlineData("--ramp-time: '-1' is not a duration (seconds, or a number with us, ms, s, m or h)", "--ramp-time", "-1")]
     [InlineData("--bs: '4x' is not a size", "--bs", "4x")]
     [InlineData("--memory-backed: 'maybe' is not a boolean (1/0, yes/no, true/false or on/off)", "--memory-backed", "maybe")]
     [InlineData("file: readonly=maybe is not a boolean (1/0, yes/no, true/false or on/off)", "--driver", "file:path=/nonexistent-blkmq-dir/x.img,readonly=maybe")]
