@@ -188,5 +188,6 @@ for p in "${points[@]}"; do
 done
 db=""; [ "$sqlite" -gt 0 ] && db=", $sqlite SQLite transactions committed"
 explored=""; [ "$crashes" -gt 0 ] && explored=" ($crashes of them crash states)"
-echo "crashtest: ext4 $size, ${total} flush points$db, checked $checked$explored (from flush point $first and the end)${broken:+ with --broken replay}, $unclean unclean"
+if [ "$first" -le "$total" ]; then range="from flush point $first and the end"; else range="the end only: no flush point after mkfs"; fi
+echo "crashtest: ext4 $size, ${total} flush points$db, checked $checked$explored ($range)${broken:+ with --broken replay}, $unclean unclean"
 [ "$unclean" = 0 ]
