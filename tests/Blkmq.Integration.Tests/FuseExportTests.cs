@@ -165,6 +165,38 @@ public sealed class FuseExportTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task Fallocate_PastTheEnd_ServesTheRangeToTheEndWhenTheSizeIsKept_AndRefusesToGrow(bool ioUring)
+    {
+        ExternalTool.Require("fallocate");
+        FuseRequirements.RequireRootWithFuse();
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=4M,irqmode=0", ioUring: ioUring);
+        byte[] ones = Enumerable.Repeat((byte)1, 4 << 20).ToArray();
+        byte[] read = new byte[4 << 20];
+
+        // Zeroing a range that crosses the end would grow the file: EFBIG, and nothing is zeroed.
+        await rig.Disk.OpenDevice().WriteAsync(0, ones);
+        ToolResult grow = await ExternalTool.RunAsync("fallocate", ["--zero-range", "--offset", "3M", "--length", "2M", rig.Path], s_timeout);
+        Assert.NotEqual(0, grow.ExitCode);
+        Assert.Contains("File too large", grow.StandardError, StringComparison.Ordinal);
+        await rig.Disk.OpenDevice().ReadAsync(0, read);
+        Assert.True(read.AsSpan().IndexOfAnyExcept((byte)1) < 0);
+
+        // With the size kept, a length longer than the file reaches its end (fallocate -p -l 1T punches the rest).
+        await ExternalTool.RunCheckedAsync("fallocate", ["--punch-hole", "--offset", "3M", "--length", "1T", rig.Path], s_timeout);
+        await rig.Disk.OpenDevice().ReadAsync(0, read);
+        Assert.True(read.AsSpan(0, 3 << 20).IndexOfAnyExcept((byte)1) < 0);
+        Assert.True(read.AsSpan(3 << 20).IndexOfAnyExcept((byte)0) < 0);
+
+        await rig.Disk.OpenDevice().WriteAsync(0, ones);
+        await ExternalTool.RunCheckedAsync("fallocate", ["--zero-range", "--keep-size", "--offset", "1M", "--length", "8M", rig.Path], s_timeout);
+        await rig.Disk.OpenDevice().ReadAsync(0, read);
+        Assert.True(read.AsSpan(0, 1 << 20).IndexOfAnyExcept((byte)1) < 0);
+        Assert.True(read.AsSpan(1 << 20).IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task SeekDataAndHole_FollowTheDisksAllocation_AndCpSparseKeepsTheHoles(bool ioUring)
     {
         ExternalTool.Require("python3", "cp");
