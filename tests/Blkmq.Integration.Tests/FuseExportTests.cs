@@ -314,6 +314,65 @@ public sealed class FuseExportTests
         }
     }
 
+    [Fact]
+    public async Task Dispose_AfterSomeoneDetachedTheMount_ServesTheOpenFileUntilTheTimeout_AndLeavesTheNextMountAlone()
+    {
+        ExternalTool.Require("umount");
+        FuseRequirements.RequireRootWithFuse();
+        await using NullBlock first = NullBlock.Create("memory_backed=1,size=1M,irqmode=0");
+        await using NullBlock second = NullBlock.Create("memory_backed=1,size=1M,irqmode=0");
+        string directory = Directory.CreateTempSubdirectory("blkmq-fuse-").FullName;
+        FuseExport? next = null;
+        try
+        {
+            FuseExport export = FuseExport.Mount(new FuseExportOptions
+            {
+                MountPoint = directory,
+                Files = [new FuseFile { Name = "disk", Disk = first.Disk }],
+                DirectIO = true,
+                UnmountTimeout = TimeSpan.FromSeconds(3),
+            });
+            Task disposed;
+            await using (FileStream open = new(export.FilePaths[0], FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1))
+            {
+                // umount -l: the mount leaves the directory but lives on while its file is open; another server mounts there.
+                await ExternalTool.RunCheckedAsync("umount", ["-l", directory], s_timeout);
+                next = FuseExport.Mount(new FuseExportOptions
+                {
+                    MountPoint = directory,
+                    Files = [new FuseFile { Name = "next", Disk = second.Disk }],
+                });
+
+                // Stopping the first export neither aborts its open file at once nor unmounts the next one.
+                disposed = export.DisposeAsync().AsTask();
+                await Task.Delay(500, TestContext.Current.CancellationToken);
+                Assert.False(disposed.IsCompleted);
+                byte[] read = new byte[512];
+                await open.ReadExactlyAsync(read, TestContext.Current.CancellationToken);
+                Assert.False(next.Completion.IsCompleted);
+                Assert.Single(MountTable.At(directory));
+                Assert.True(File.Exists(next.FilePaths[0]));
+
+                // Past the timeout the open file's connection is aborted, and the export ends.
+                await disposed.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+                Assert.True(export.Completion.IsCompleted);
+            }
+
+            Assert.False(next.Completion.IsCompleted);
+            Assert.Equal(1L << 20, new FileInfo(next.FilePaths[0]).Length);
+        }
+        finally
+        {
+            if (next is not null)
+            {
+                await next.DisposeAsync();
+            }
+
+            DeadFuseMount.DetachAll(directory);
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
