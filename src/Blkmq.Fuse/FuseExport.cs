@@ -119,7 +119,9 @@ public sealed class FuseExport : IAsyncDisposable
             ioUring = FuseIoUringMode.Off;
         }
 
-        string mountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.MountPoint));
+        // The path the mount table will show, links resolved: the checks of a mount already there and the unmount look it
+        // up there.
+        string mountPoint = FuseMountPoint.Resolve(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.MountPoint)));
         ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Fuse.FuseExport") ?? NullLogger.Instance;
 
         // A server killed without unmounting leaves a dead mount that hides the directory: take it away (never a live one).
