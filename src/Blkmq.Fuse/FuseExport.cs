@@ -234,6 +234,7 @@ public sealed class FuseExport : IAsyncDisposable
         // every blocked read of the device returns ENODEV.
         long deadline = Environment.TickCount64 + (long)_unmountTimeout.TotalMilliseconds;
         bool unmounted = false;
+        bool waiting = false;
         while (!Completion.IsCompleted)
         {
             if (IsMountedOnTop())
@@ -248,6 +249,13 @@ public sealed class FuseExport : IAsyncDisposable
             if (Environment.TickCount64 >= deadline)
             {
                 break;
+            }
+
+            if (!waiting)
+            {
+                // Said at once: whoever stops the server learns why it does not stop, and what comes.
+                FuseLog.Busy(_logger, _mountPoint, _unmountTimeout);
+                waiting = true;
             }
 
             await Task.WhenAny(Completion, Task.Delay(50)).ConfigureAwait(false);
