@@ -119,7 +119,9 @@ public sealed class FuseExport : IAsyncDisposable
             ioUring = FuseIoUringMode.Off;
         }
 
-        string mountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.MountPoint));
+        // The path the mount table will show, links resolved: the checks of a mount already there and the unmount look it
+        // up there.
+        string mountPoint = FuseMountPoint.Resolve(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.MountPoint)));
         ILogger logger = options.LoggerFactory?.CreateLogger("Blkmq.Fuse.FuseExport") ?? NullLogger.Instance;
 
         // A server killed without unmounting leaves a dead mount that hides the directory: take it away (never a live one).
@@ -225,20 +227,44 @@ public sealed class FuseExport : IAsyncDisposable
         }
 
         // A plain unmount succeeds at once unless a file is open (EBUSY): then keep serving, so that a loop device on
-        // the file does not fail under its user, and try again until the timeout. A forced unmount then aborts the
-        // connection (the kernel's umount_begin), and every blocked read of the device returns ENODEV.
+        // the file does not fail under its user, and try again until the timeout. A mount someone else detached
+        // (umount -l) lives on while its file is open just the same: then wait for the file to be closed, until the
+        // timeout. Only this export's own mount is ever unmounted, never another that is on the directory now (a new
+        // server's, after a umount -l). A forced unmount then aborts the connection (the kernel's umount_begin), and
+        // every blocked read of the device returns ENODEV.
         long deadline = Environment.TickCount64 + (long)_unmountTimeout.TotalMilliseconds;
-        bool unmounted = TryUnmount(0, out int errno);
-        while (!unmounted && errno == Libc.EBUSY && Environment.TickCount64 < deadline && !Completion.IsCompleted)
+        bool unmounted = false;
+        bool waiting = false;
+        while (!Completion.IsCompleted)
         {
+            if (IsMountedOnTop())
+            {
+                unmounted = TryUnmount(0, out int errno);
+                if (unmounted || errno != Libc.EBUSY)
+                {
+                    break;
+                }
+            }
+
+            if (Environment.TickCount64 >= deadline)
+            {
+                break;
+            }
+
+            if (!waiting)
+            {
+                // Said at once: whoever stops the server learns why it does not stop, and what comes.
+                FuseLog.Busy(_logger, _mountPoint, _unmountTimeout);
+                waiting = true;
+            }
+
             await Task.WhenAny(Completion, Task.Delay(50)).ConfigureAwait(false);
-            unmounted = TryUnmount(0, out errno);
         }
 
         if (!unmounted && !Completion.IsCompleted)
         {
             FuseLog.Aborted(_logger, _mountPoint, _unmountTimeout);
-            if (!TryUnmount(Libc.UnmountForce | Libc.UnmountDetach, out _) || _helper is not null)
+            if (!IsMountedOnTop() || !TryUnmount(Libc.UnmountForce | Libc.UnmountDetach, out _) || _helper is not null)
             {
                 // fusermount3 can only detach: the connection stays while the file is open, so end it too.
                 // Detached by someone else already: only the connection's control file can end it.
@@ -252,6 +278,12 @@ public sealed class FuseExport : IAsyncDisposable
         Counters.Dispose();
         FuseLog.Unmounted(_logger, _mountPoint);
     }
+
+    /// <summary>
+    /// Gets whether this export's mount is the one on top at the mount point, the one an unmount of the directory takes
+    /// away; true when the connection or the mount table is not known.
+    /// </summary>
+    private bool IsMountedOnTop() => _connection is null || FuseMountTable.FindTop(_mountPoint) is { IsBlkmq: true } top && top.Connection == _connection;
 
     private bool TryUnmount(int flags, out int errno)
     {

@@ -21,8 +21,52 @@ internal static class FuseMountPoint
     /// <summary>More Blkmq mounts stacked on one directory than this are not cleared one by one.</summary>
     private const int MaxStacked = 16;
 
+    /// <summary>Links followed at most while resolving a mount point, as the kernel's <c>MAXSYMLINKS</c>.</summary>
+    private const int MaxSymbolicLinks = 40;
+
     /// <summary>Gets the source this process mounts with: <c>blkmq:PID</c>.</summary>
     public static string Source { get; } = FuseMountEntry.BlkmqSource + ":" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Gets the path at which the kernel's mount table lists a mount on <paramref name="mountPoint"/>: with its symbolic
+    /// links resolved (a mount on <c>/var/run/x</c> is listed at <c>/run/x</c>). The directory itself is never stat'ed:
+    /// a dead mount hides it (<c>ENOTCONN</c>), a hung one would hang; its parent is resolved, and it is followed only
+    /// if it is a link itself (a mount's root is none).
+    /// </summary>
+    /// <param name="mountPoint">A full path without a trailing slash.</param>
+    public static string Resolve(string mountPoint)
+    {
+        string path = mountPoint;
+        for (int links = 0; links < MaxSymbolicLinks; links++)
+        {
+            string? parent = Path.GetDirectoryName(path);
+            if (parent is null)
+            {
+                return path; // the root
+            }
+
+            string resolvedParent = RealPath(parent) ?? parent;
+            string candidate = Path.Join(resolvedParent, Path.GetFileName(path));
+            string? target;
+            try
+            {
+                target = new FileInfo(candidate).LinkTarget;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                target = null; // Not there, or not ours to read: the mount reports it in its own words.
+            }
+
+            if (target is null)
+            {
+                return candidate;
+            }
+
+            path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target, resolvedParent));
+        }
+
+        return path;
+    }
 
     /// <summary>
     /// Detaches every dead Blkmq mount on top at <paramref name="mountPoint"/> (logging each); leaves anything else as it is.
@@ -93,6 +137,25 @@ internal static class FuseMountPoint
         }
 
         throw new IOException($"The mount point {mountPoint} has more than {MaxStacked} dead Blkmq mounts stacked on it; unmount them first (umount -l {mountPoint}).");
+    }
+
+    /// <summary><c>realpath(3)</c> of <paramref name="path"/>, or null if it cannot be resolved (missing, no access).</summary>
+    private static string? RealPath(string path)
+    {
+        nint resolved = Libc.RealPath(path, 0);
+        if (resolved == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved);
+        }
+        finally
+        {
+            Libc.Free(resolved);
+        }
     }
 
     /// <summary>Stats <paramref name="path"/> through to the file system (no cached attributes) and returns 0 or the errno.</summary>

@@ -322,19 +322,19 @@ internal sealed partial class FuseSession
 
         FuseFallocateIn allocate = MemoryMarshal.Read<FuseFallocateIn>(args);
         long size = file.Device.Size;
-        if (allocate.Offset > (ulong)size || allocate.Length > (ulong)size)
-        {
-            return (allocate.Mode & FuseProtocol.FallocKeepSize) != 0 ? 0 : -Libc.EFBIG;
-        }
-
-        long offset = (long)allocate.Offset;
-        long length = Math.Min((long)allocate.Length, size - offset);
         bool keepSize = (allocate.Mode & FuseProtocol.FallocKeepSize) != 0;
+
+        // A range that ends past the file grows it, impossible for a disk (EFBIG, nothing done), unless the size is
+        // kept: then the part inside the file is served, as a file system does (fallocate -p -l 1T punches to the end).
+        // The kernel has refused a range whose end overflows.
+        bool grows = !keepSize && allocate.Offset + allocate.Length > (ulong)size;
+        long offset = (long)Math.Min(allocate.Offset, (ulong)size);
+        long length = (long)Math.Min(allocate.Length, (ulong)(size - offset));
         switch (allocate.Mode & ~FuseProtocol.FallocKeepSize)
         {
             case 0:
-                // Preallocation: a disk's every byte exists already; growing the file is impossible.
-                return keepSize || offset + (long)allocate.Length <= size ? 0 : -Libc.EFBIG;
+                // Preallocation: a disk's every byte exists already.
+                return grows ? -Libc.EFBIG : 0;
 
             case FuseProtocol.FallocPunchHole when keepSize:
                 if (file.ReadOnly)
@@ -342,15 +342,15 @@ internal sealed partial class FuseSession
                     return -Libc.EROFS;
                 }
 
-                return call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: true), 0);
+                return length == 0 ? 0 : call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: true), 0);
 
             case FuseProtocol.FallocZeroRange:
-                if (file.ReadOnly)
+                if (file.ReadOnly || grows)
                 {
-                    return -Libc.EROFS;
+                    return file.ReadOnly ? -Libc.EROFS : -Libc.EFBIG;
                 }
 
-                return call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: false), 0);
+                return length == 0 ? 0 : call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: false), 0);
 
             default:
                 // Collapse, insert, unshare, or a hole punched without KEEP_SIZE (which fallocate(2) refuses too).

@@ -165,6 +165,38 @@ public sealed class FuseExportTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task Fallocate_PastTheEnd_ServesTheRangeToTheEndWhenTheSizeIsKept_AndRefusesToGrow(bool ioUring)
+    {
+        ExternalTool.Require("fallocate");
+        FuseRequirements.RequireRootWithFuse();
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=4M,irqmode=0", ioUring: ioUring);
+        byte[] ones = Enumerable.Repeat((byte)1, 4 << 20).ToArray();
+        byte[] read = new byte[4 << 20];
+
+        // Zeroing a range that crosses the end would grow the file: EFBIG, and nothing is zeroed.
+        await rig.Disk.OpenDevice().WriteAsync(0, ones);
+        ToolResult grow = await ExternalTool.RunAsync("fallocate", ["--zero-range", "--offset", "3M", "--length", "2M", rig.Path], s_timeout);
+        Assert.NotEqual(0, grow.ExitCode);
+        Assert.Contains("File too large", grow.StandardError, StringComparison.Ordinal);
+        await rig.Disk.OpenDevice().ReadAsync(0, read);
+        Assert.True(read.AsSpan().IndexOfAnyExcept((byte)1) < 0);
+
+        // With the size kept, a length longer than the file reaches its end (fallocate -p -l 1T punches the rest).
+        await ExternalTool.RunCheckedAsync("fallocate", ["--punch-hole", "--offset", "3M", "--length", "1T", rig.Path], s_timeout);
+        await rig.Disk.OpenDevice().ReadAsync(0, read);
+        Assert.True(read.AsSpan(0, 3 << 20).IndexOfAnyExcept((byte)1) < 0);
+        Assert.True(read.AsSpan(3 << 20).IndexOfAnyExcept((byte)0) < 0);
+
+        await rig.Disk.OpenDevice().WriteAsync(0, ones);
+        await ExternalTool.RunCheckedAsync("fallocate", ["--zero-range", "--keep-size", "--offset", "1M", "--length", "8M", rig.Path], s_timeout);
+        await rig.Disk.OpenDevice().ReadAsync(0, read);
+        Assert.True(read.AsSpan(0, 1 << 20).IndexOfAnyExcept((byte)1) < 0);
+        Assert.True(read.AsSpan(1 << 20).IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task SeekDataAndHole_FollowTheDisksAllocation_AndCpSparseKeepsTheHoles(bool ioUring)
     {
         ExternalTool.Require("python3", "cp");
@@ -278,6 +310,65 @@ public sealed class FuseExportTests
                 await ExternalTool.RunAsync("losetup", ["--detach", loop], s_timeout);
             }
 
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Dispose_AfterSomeoneDetachedTheMount_ServesTheOpenFileUntilTheTimeout_AndLeavesTheNextMountAlone()
+    {
+        ExternalTool.Require("umount");
+        FuseRequirements.RequireRootWithFuse();
+        await using NullBlock first = NullBlock.Create("memory_backed=1,size=1M,irqmode=0");
+        await using NullBlock second = NullBlock.Create("memory_backed=1,size=1M,irqmode=0");
+        string directory = Directory.CreateTempSubdirectory("blkmq-fuse-").FullName;
+        FuseExport? next = null;
+        try
+        {
+            FuseExport export = FuseExport.Mount(new FuseExportOptions
+            {
+                MountPoint = directory,
+                Files = [new FuseFile { Name = "disk", Disk = first.Disk }],
+                DirectIO = true,
+                UnmountTimeout = TimeSpan.FromSeconds(3),
+            });
+            Task disposed;
+            await using (FileStream open = new(export.FilePaths[0], FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1))
+            {
+                // umount -l: the mount leaves the directory but lives on while its file is open; another server mounts there.
+                await ExternalTool.RunCheckedAsync("umount", ["-l", directory], s_timeout);
+                next = FuseExport.Mount(new FuseExportOptions
+                {
+                    MountPoint = directory,
+                    Files = [new FuseFile { Name = "next", Disk = second.Disk }],
+                });
+
+                // Stopping the first export neither aborts its open file at once nor unmounts the next one.
+                disposed = export.DisposeAsync().AsTask();
+                await Task.Delay(500, TestContext.Current.CancellationToken);
+                Assert.False(disposed.IsCompleted);
+                byte[] read = new byte[512];
+                await open.ReadExactlyAsync(read, TestContext.Current.CancellationToken);
+                Assert.False(next.Completion.IsCompleted);
+                Assert.Single(MountTable.At(directory));
+                Assert.True(File.Exists(next.FilePaths[0]));
+
+                // Past the timeout the open file's connection is aborted, and the export ends.
+                await disposed.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+                Assert.True(export.Completion.IsCompleted);
+            }
+
+            Assert.False(next.Completion.IsCompleted);
+            Assert.Equal(1L << 20, new FileInfo(next.FilePaths[0]).Length);
+        }
+        finally
+        {
+            if (next is not null)
+            {
+                await next.DisposeAsync();
+            }
+
+            DeadFuseMount.DetachAll(directory);
             Directory.Delete(directory, recursive: true);
         }
     }

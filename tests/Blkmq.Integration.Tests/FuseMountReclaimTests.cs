@@ -49,6 +49,42 @@ public sealed class FuseMountReclaimTests
     }
 
     [Fact]
+    public async Task MountPointReachedThroughASymbolicLink_IsFoundInTheMountTable()
+    {
+        FuseRequirements.RequireRootWithFuse();
+        string directory = Directory.CreateTempSubdirectory("blkmq-reclaim-").FullName;
+        string mountPoint = Path.Combine(directory, "real");
+        string link = Path.Combine(directory, "link");
+        Directory.CreateDirectory(mountPoint);
+        File.CreateSymbolicLink(link, mountPoint);
+        try
+        {
+            // As /var/run/x is /run/x: the table lists the mount at the link's target.
+            DeadFuseMount.Create(mountPoint, "fuse.blkmq", "blkmq:2147483646");
+            await using NullBlock nullb = NullBlock.Create("memory_backed=1,size=1M,irqmode=0");
+            var options = new FuseExportOptions
+            {
+                MountPoint = link,
+                Files = [new FuseFile { Name = "disk", Disk = nullb.Disk }],
+            };
+            await using (FuseExport export = FuseExport.Mount(options))
+            {
+                Assert.Equal([OwnMount()], MountTable.At(mountPoint));
+                IOException refused = Assert.Throws<IOException>(() => FuseExport.Mount(options));
+                Assert.Contains("already served by Blkmq", refused.Message, StringComparison.Ordinal);
+                Assert.Equal(1L << 20, new FileInfo(Path.Combine(link, "disk")).Length);
+            }
+
+            Assert.Empty(MountTable.At(mountPoint));
+        }
+        finally
+        {
+            DeadFuseMount.DetachAll(mountPoint);
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task LiveBlkmqMount_IsRefused_NamingItsServer_AndKeepsServing()
     {
         FuseRequirements.RequireRootWithFuse();

@@ -63,6 +63,14 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Mount(string source, string target, string fileSystemType, ulong flags, string data);
 
+    /// <summary><c>char *realpath(const char *path, char *resolved_path)</c>, <c>resolved_path</c> null: the result is allocated, freed with <see cref="Free"/>.</summary>
+    [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint RealPath(string path, nint resolvedPath);
+
+    /// <summary><c>void free(void *ptr)</c>.</summary>
+    [LibraryImport("libc", EntryPoint = "free")]
+    public static partial void Free(nint pointer);
+
     /// <summary><c>int umount2(const char *target, int flags)</c>.</summary>
     [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unmount(string target, int flags);
