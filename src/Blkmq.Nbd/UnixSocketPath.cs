@@ -57,9 +57,9 @@ internal static class UnixSocketPath
         {
             string what = type switch
             {
-                0x8000 => "a regular file",
-                0x4000 => "a directory",
-                0xA000 => "a symbolic link",
+                Libc.FileTypeRegular => "a regular file",
+                Libc.FileTypeDirectory => "a directory",
+                Libc.FileTypeSymbolicLink => "a symbolic link",
                 _ => "a FIFO or device",
             };
             throw new IOException($"{option}: {what} is there, not a socket; give a path that is free or holds a socket (it is left alone).");

@@ -18,6 +18,9 @@ internal static partial class Libc
 
     public const int FileTypeMask = 0xF000; // S_IFMT
     public const int FileTypeSocket = 0xC000; // S_IFSOCK
+    public const int FileTypeRegular = 0x8000; // S_IFREG
+    public const int FileTypeDirectory = 0x4000; // S_IFDIR
+    public const int FileTypeSymbolicLink = 0xA000; // S_IFLNK
 
     /// <summary><c>int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf)</c>;
     /// <paramref name="buffer"/> is <see cref="StatxSize"/> bytes.</summary>
