@@ -324,6 +324,12 @@ internal sealed partial class NbdConnection
             return "truncated write payload";
         }
 
+        if (_largeWritesOffReader && request.Type == NbdProtocol.CmdWrite && budget >= OffReaderWriteBytes)
+        {
+            request.ExecuteOnThreadPool(export);
+            return null;
+        }
+
         t_executing = this;
         try
         {

@@ -13,7 +13,7 @@ namespace Blkmq.Nbd;
 /// Ownership: the reader fills it and calls <see cref="Execute"/>; from then on the IO owns it until
 /// <see cref="NbdConnection.OnRequestCompleted"/>; then the writer owns it until <see cref="Reset"/> returns it to the pool.
 /// </remarks>
-internal sealed class NbdRequest
+internal sealed class NbdRequest : IThreadPoolWorkItem
 {
     /// <summary>The most content chunks a structured read reply is split into around holes.</summary>
     public const int MaxReadChunks = 32;
@@ -22,6 +22,7 @@ internal sealed class NbdRequest
     private readonly Action _onIoCompleted;
     private ValueTask<BlockStatus> _pending;
     private bool _flushAfter;
+    private NbdExportEntry? _deferredExport;
 
     public NbdRequest(NbdConnection connection)
     {
@@ -110,6 +111,34 @@ internal sealed class NbdRequest
         }
 
         Await(io);
+    }
+
+    /// <summary>
+    /// Starts the request's IO (<see cref="Execute"/>) from a thread-pool thread, so the reader goes on receiving; the
+    /// request itself is the work item, so nothing is allocated.
+    /// </summary>
+    /// <param name="export">The export in use.</param>
+    public void ExecuteOnThreadPool(NbdExportEntry export)
+    {
+        _deferredExport = export;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <inheritdoc/>
+    void IThreadPoolWorkItem.Execute()
+    {
+        NbdExportEntry export = _deferredExport!;
+        _deferredExport = null;
+        try
+        {
+            Execute(export);
+        }
+#pragma warning disable CA1031 // Nothing may escape a thread-pool work item (it would end the process): the request fails with EIO.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            Fail(NbdProtocol.Eio, NbdErrorMessage.IOFailed);
+        }
     }
 
     /// <summary>Returns the buffer and clears the request for the pool.</summary>

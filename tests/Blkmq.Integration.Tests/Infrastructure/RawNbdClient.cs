@@ -87,9 +87,12 @@ internal sealed class RawNbdClient : IAsyncDisposable
 
     public Socket Socket => _socket;
 
-    public static async Task<RawNbdClient> ConnectAsync(IPEndPoint endPoint)
+    /// <summary>Connects over TCP (an <see cref="IPEndPoint"/>) or a Unix socket (a <see cref="UnixDomainSocketEndPoint"/>).</summary>
+    public static async Task<RawNbdClient> ConnectAsync(EndPoint endPoint)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Socket socket = endPoint is UnixDomainSocketEndPoint
+            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+            : new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(endPoint);
         return new RawNbdClient(socket);
     }
@@ -105,7 +108,7 @@ internal sealed class RawNbdClient : IAsyncDisposable
     }
 
     /// <summary>Connects, greets, optionally negotiates structured replies / extended headers / base:allocation, and sends NBD_OPT_GO.</summary>
-    public static async Task<RawNbdClient> OpenAsync(IPEndPoint endPoint, string export = "disk", bool structured = false, bool extended = false, bool metaContext = false)
+    public static async Task<RawNbdClient> OpenAsync(EndPoint endPoint, string export = "disk", bool structured = false, bool extended = false, bool metaContext = false)
     {
         RawNbdClient client = await ConnectAsync(endPoint);
         await client.GreetAsync();

@@ -5,6 +5,14 @@ namespace Blkmq.Integration.Tests.Infrastructure;
 /// <summary>Test data files: random content from a fixed seed, and checksums.</summary>
 internal static class TestFiles
 {
+    /// <summary>Random bytes from <paramref name="seed"/>: the same seed gives the same bytes.</summary>
+    public static byte[] Pattern(int length, int seed)
+    {
+        byte[] data = new byte[length];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
     public static async Task WriteRandomAsync(string path, long size, int seed)
     {
         var random = new Random(seed);
