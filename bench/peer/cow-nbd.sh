@@ -2,17 +2,14 @@
 # bench/peer/cow-nbd.sh: NBD through a copy-on-write filter on a file, Blkmq against nbdkit (issue 13: "NBD through
 # `cow` on a file >= nbdkit with its cow filter on the same file").
 #
-#   blkmq       blkmq serve --export 'vm=file:path=base.img|cow'                  (memory overlay, the default)
+#   blkmq       blkmq serve --export 'vm=file:path=base.img|cow'                  (memory overlay, a memfd: the default)
 #   blkmq-file  blkmq serve --export 'vm=file:path=base.img|cow:file=overlay.img' (overlay file in the same directory)
-#   blkmq-64k   blkmq serve --export 'vm=file:path=base.img|cow:cow_block_size=64K' (memory overlay in nbdkit's
-#               64K chunks instead of the default 4K; not in the default set: --servers "blkmq blkmq-64k nbdkit")
 #   nbdkit      TMPDIR=DIR nbdkit --filter=cow file base.img                      (its overlay: a temp file in TMPDIR)
 #
 # All three serve the same base image (SIZE of random bytes, no holes, so every read that misses the overlay reaches
-# the file) in DIR; nbdkit's overlay lies in the same directory (TMPDIR). Cow block size: nbdkit's default 64K, and
-# Blkmq's default cow-block-size=4K (in Blkmq it only sizes the memory overlay's chunks: its bitmaps track
-# the disk's logical blocks, so a 4 KiB write to an empty overlay copies nothing from below, where nbdkit reads the
-# 64K block from the plugin first). Each server runs with its defaults otherwise: Blkmq's file driver direct=auto
+# the file) in DIR; nbdkit's overlay lies in the same directory (TMPDIR). Cow block size: nbdkit's default 64K; Blkmq
+# has none to set (its bitmaps track the disk's logical blocks, so a 4 KiB write to an empty overlay copies nothing
+# from below, where nbdkit reads the 64K block from the plugin first). Each server runs with its defaults otherwise: Blkmq's file driver direct=auto
 # (O_DIRECT on ext4, buffered on tmpfs), nbdkit's file plugin through the page cache.
 #
 # Every measurement gets a fresh server (its overlay starts empty) and is one fio run with the nbd engine: 4 KiB
@@ -33,12 +30,12 @@ usage: bench/peer/cow-nbd.sh [--runtime S] [--reps N] [--size SIZE] [--dir DIR] 
   --size SIZE     base image size (default 1G)
   --dir DIR       directory of the base image and the overlays (default /var/tmp)
   --transports T  tcp, unix or both (default "tcp unix")
-  --servers S     of blkmq, blkmq-file, blkmq-64k, nbdkit (default all but blkmq-64k; nbdkit is the reference)
+  --servers S     of blkmq, blkmq-file, nbdkit (default all; nbdkit is the reference)
   --tests T       of randread-qd1 randread-qd32 randwrite-qd1 randwrite-qd32 write1m-qd32 randrw-qd32 (default all)
   --raw FILE      also keep every single measurement in FILE (TSV)
   --prime         before each server starts, touch and free 2 x SIZE + 512 MiB in a short-lived process (as
                   bench/peer/nbd.sh does): on a VM whose host backs guest memory lazily, memory never used before
-                  costs several times more to fault in, which hits the memory overlay (fresh anonymous pages) more
+                  costs several times more to fault in, which hits the memory overlay (new shared-memory pages) more
                   than page-cache overlays (default: off)
   BLKMQ=PATH      a built blkmq (default: build one with dotnet publish)
 
@@ -115,10 +112,9 @@ start_server() {
   rm -f "$sock" "$WORK/overlay.img"
   if [ "$transport" = tcp ]; then listen="127.0.0.1:$port"; else listen="unix:$sock"; fi
   case "$server" in
-    blkmq|blkmq-file|blkmq-64k)
+    blkmq|blkmq-file)
       local cow="cow"
       [ "$server" = blkmq-file ] && cow="cow:file=$WORK/overlay.img"
-      [ "$server" = blkmq-64k ] && cow="cow:cow_block_size=64K"
       : >"$WORK/blkmq.out"
       "$BLKMQ" serve --export "vm=file:path=$BASE|$cow" --listen "$listen" >"$WORK/blkmq.out" 2>"$WORK/blkmq.err" &
       SERVER_PID=$!

@@ -14,9 +14,8 @@ internal static class BuiltInFilters
             "cow",
             "Copy-on-write: writes go to a sparse overlay (memory or file), reads fall through; the disk below is opened read-only.",
             [
-                new("file", "Overlay file, a new one (an existing path is refused; created empty and sparse at start, deleted at exit unless keep=1); default: memory.", string.Empty),
+                new("file", "Overlay file, a new one (an existing path is refused; created empty and sparse at start, deleted at exit unless keep=1); default: memory (a memfd, gone with the process).", string.Empty),
                 new("keep", "Keep the overlay file at exit (the written blocks at their offsets, holes elsewhere; not reopened as an overlay).", "0"),
-                new("cow_block_size", "Bytes per overlay chunk in memory (cow-block-size), a power of two; 4K or the disk's block size if larger.", "4K"),
             ],
             static (a, lower) => new CowFilter(a, lower)),
         new(

@@ -51,7 +51,7 @@ public sealed class DriversCommandTests
         ToolResult result = await RunAsync(["drivers", "cow"], TestContext.Current.CancellationToken);
         Assert.True(result.ExitCode == 0, result.StandardError);
         Assert.StartsWith("cow: (a filter) ", result.StandardOutput, StringComparison.Ordinal);
-        Assert.Contains("cow_block_size=", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("keep=", result.StandardOutput, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]

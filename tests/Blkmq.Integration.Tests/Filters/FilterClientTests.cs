@@ -20,7 +20,7 @@ public sealed class FilterClientTests
             string before = await TestFiles.Sha256Async(image);
             byte[] baseBytes = await File.ReadAllBytesAsync(image, TestContext.Current.CancellationToken);
 
-            (CliProcess serve, string uri) = await FilterServe.StartAsync($"vm=file:path={image}|cow:cow-block-size=4K", TestContext.Current.CancellationToken);
+            (CliProcess serve, string uri) = await FilterServe.StartAsync($"vm=file:path={image}|cow", TestContext.Current.CancellationToken);
             await using (serve)
             {
                 await ExternalTool.RunCheckedAsync("qemu-io", ["-f", "raw", "-c", "write -P 0xaa 1M 64k", "-c", "write -z 3M 8k", "-c", "flush", uri], FilterServe.ToolTimeout);
