@@ -17,6 +17,9 @@ internal sealed class FuseNode
     private FuseTimestamp _mtime;
     private FuseTimestamp _ctime;
 
+    // Environment.TickCount64 of the latest write or hole punched since the attributes were last taken; 0 for none.
+    private long _modifiedTick;
+
     public FuseNode(ulong id, FuseFile file, uint uid, uint gid)
     {
         Id = id;
@@ -76,11 +79,41 @@ internal sealed class FuseNode
         }
     }
 
+    /// <summary>
+    /// Notes that the file's data changes (a write, a hole punched, a range zeroed): the next attributes show that
+    /// time as its mtime and ctime, as a file system's would. Cheap enough for every write: a coarse clock read, and
+    /// a store only once per millisecond.
+    /// </summary>
+    public void NoteModified()
+    {
+        long now = Environment.TickCount64;
+        if (Volatile.Read(ref _modifiedTick) != now)
+        {
+            Volatile.Write(ref _modifiedTick, now);
+        }
+    }
+
     public FuseAttr Attributes()
     {
         ulong size = (ulong)Device.Size;
         lock (_lock)
         {
+            long modified = Interlocked.Exchange(ref _modifiedTick, 0);
+            if (modified != 0)
+            {
+                // The wall-clock time of that tick (millisecond resolution); never moves the times backwards.
+                FuseTimestamp at = FuseTimestamp.Now().MinusMilliseconds(Environment.TickCount64 - modified);
+                if (at.IsAfter(_mtime))
+                {
+                    _mtime = at;
+                }
+
+                if (at.IsAfter(_ctime))
+                {
+                    _ctime = at;
+                }
+            }
+
             return new FuseAttr
             {
                 Ino = Id,

@@ -248,6 +248,7 @@ internal sealed partial class FuseSession
 
         // The data may lie where the reply goes (an io_uring entry's payload): the reply is written after the IO.
         int count = (int)Math.Min(write.Size, size - (long)write.Offset);
+        file.NoteModified();
         return call.WaitWrite(target.Device.WriteBytesStatusAsync((long)write.Offset, data[..count]), body, count);
     }
 
@@ -342,7 +343,13 @@ internal sealed partial class FuseSession
                     return -Libc.EROFS;
                 }
 
-                return length == 0 ? 0 : call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: true), 0);
+                if (length == 0)
+                {
+                    return 0;
+                }
+
+                file.NoteModified();
+                return call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: true), 0);
 
             case FuseProtocol.FallocZeroRange:
                 if (file.ReadOnly || grows)
@@ -350,7 +357,13 @@ internal sealed partial class FuseSession
                     return file.ReadOnly ? -Libc.EROFS : -Libc.EFBIG;
                 }
 
-                return length == 0 ? 0 : call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: false), 0);
+                if (length == 0)
+                {
+                    return 0;
+                }
+
+                file.NoteModified();
+                return call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: false), 0);
 
             default:
                 // Collapse, insert, unshare, or a hole punched without KEEP_SIZE (which fallocate(2) refuses too).

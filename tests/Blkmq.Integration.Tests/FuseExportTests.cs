@@ -70,6 +70,51 @@ public sealed class FuseExportTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public async Task WritesAndPunchedHoles_MoveMtimeAndCtime_ReadsDoNot(bool ioUring)
+    {
+        // What make, rsync and backup tools look at: a file whose data changed has a later mtime.
+        FuseRequirements.RequireRootWithFuse();
+        await using var rig = await FuseRig.MountAsync("memory_backed=1,discard=1,size=16M,bs=4096,irqmode=0", ioUring: ioUring);
+        (DateTime Mtime, DateTime Ctime) Times() => (File.GetLastWriteTimeUtc(rig.Path), StatCtime(rig.Path));
+        (DateTime Mtime, DateTime Ctime) mounted = Times();
+
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        await using (var file = new FileStream(rig.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.None))
+        {
+            await file.ReadExactlyAsync(new byte[4096], TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(mounted, Times());
+
+        DateTime before = DateTime.UtcNow;
+        await using (var file = new FileStream(rig.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, 1, FileOptions.None))
+        {
+            file.Position = 8192;
+            await file.WriteAsync(new byte[] { 1, 2, 3 }, TestContext.Current.CancellationToken);
+        }
+
+        (DateTime Mtime, DateTime Ctime) written = Times();
+        Assert.True(written.Mtime > mounted.Mtime && written.Mtime >= before.AddMilliseconds(-5), $"mtime {written.Mtime:O} after a write at {before:O} (mounted {mounted.Mtime:O})");
+        Assert.True(written.Ctime >= written.Mtime.AddMilliseconds(-1), $"ctime {written.Ctime:O}, mtime {written.Mtime:O}");
+
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        await ExternalTool.RunCheckedAsync("fallocate", ["--punch-hole", "--offset", "0", "--length", "4096", rig.Path], s_timeout);
+        Assert.True(Times().Mtime > written.Mtime, "a punched hole did not move mtime");
+    }
+
+    private static DateTime StatCtime(string path)
+    {
+        // .NET has no ctime; stat(1) prints it to the nanosecond (%.9Z: seconds.nanoseconds).
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%.9Z", path]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        string[] parts = stat.StandardOutput.ReadToEnd().Trim().Split('.');
+        stat.WaitForExit();
+        return DateTime.UnixEpoch.AddSeconds(long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture))
+            .AddTicks(long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) / 100);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public async Task WritePastTheEnd_FailsWithNoSpace_TruncationZeroesTheRest_AndGrowingFails(bool ioUring)
     {
         ExternalTool.Require("truncate");
