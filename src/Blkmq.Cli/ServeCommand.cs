@@ -610,17 +610,25 @@ internal sealed class ServeCommand : Command
         Action serving)
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var hurry = new CancellationTokenSource();
+        FuseExport? fuse = null;
         void OnSignal(PosixSignalContext context)
         {
-            // Handled here: stop cleanly and exit 0 instead of the runtime's default termination.
+            // Handled here: stop cleanly and exit 0 instead of the runtime's default termination. A second signal
+            // while the stop waits (a FUSE file still open, NBD requests still in flight) stops the waiting: open
+            // files are unmounted by force and in-flight requests fail at once.
             context.Cancel = true;
-            stop.TrySetResult();
+            if (!stop.TrySetResult() && !hurry.IsCancellationRequested)
+            {
+                Console.Error.WriteLine("blkmq serve: stopping now, without waiting for open files and in-flight requests");
+                Volatile.Read(ref fuse)?.StopWaiting();
+                hurry.Cancel();
+            }
         }
 
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         NbdServer? server = options is null ? null : new NbdServer(options);
-        FuseExport? fuse = null;
         ControlServer? control = null;
         MetricsEndpoint? metrics = null;
         List<(Blkmq.Frontend.BlockExport Export, UblkDevice Device)> ublk = [];
@@ -797,8 +805,9 @@ internal sealed class ServeCommand : Command
 
             if (server is not null)
             {
-                using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+                using (var grace = CancellationTokenSource.CreateLinkedTokenSource(hurry.Token))
                 {
+                    grace.CancelAfter(TimeSpan.FromSeconds(10));
                     await server.StopAsync(grace.Token).ConfigureAwait(false);
                 }
 

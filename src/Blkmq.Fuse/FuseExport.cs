@@ -30,6 +30,7 @@ public sealed class FuseExport : IAsyncDisposable
     private readonly string? _connection; // found while mounted: an unmount takes the mount out of the table
     private readonly Fusermount? _helper; // mounted by fusermount3 (not root): it unmounts
     private int _disposed;
+    private volatile bool _stopWaiting;
 
     private FuseExport(FuseSession session, string mountPoint, IReadOnlyList<FuseFile> files, ILogger logger, TimeSpan unmountTimeout, FrontendCounters counters, Fusermount? helper)
     {
@@ -215,6 +216,12 @@ public sealed class FuseExport : IAsyncDisposable
     }
 
     /// <summary>
+    /// Ends a <see cref="DisposeAsync"/> that waits for an open file to be closed (or makes the next one not wait):
+    /// it unmounts by force at once, as after the timeout. What a second SIGINT / SIGTERM of <c>blkmq serve</c> does.
+    /// </summary>
+    public void StopWaiting() => _stopWaiting = true;
+
+    /// <summary>
     /// Unmounts the file system (lazily), waits up to <see cref="FuseExportOptions.UnmountTimeout"/> for the file to be
     /// closed, aborts the connection if it is still open, and waits for the worker threads.
     /// </summary>
@@ -246,7 +253,7 @@ public sealed class FuseExport : IAsyncDisposable
                 }
             }
 
-            if (Environment.TickCount64 >= deadline)
+            if (Environment.TickCount64 >= deadline || _stopWaiting)
             {
                 break;
             }
@@ -263,7 +270,14 @@ public sealed class FuseExport : IAsyncDisposable
 
         if (!unmounted && !Completion.IsCompleted)
         {
-            FuseLog.Aborted(_logger, _mountPoint, _unmountTimeout);
+            if (_stopWaiting)
+            {
+                FuseLog.AbortedOnRequest(_logger, _mountPoint);
+            }
+            else
+            {
+                FuseLog.Aborted(_logger, _mountPoint, _unmountTimeout);
+            }
             if (!IsMountedOnTop() || !TryUnmount(Libc.UnmountForce | Libc.UnmountDetach, out _) || _helper is not null)
             {
                 // fusermount3 can only detach: the connection stays while the file is open, so end it too.

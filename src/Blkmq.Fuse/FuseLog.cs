@@ -17,7 +17,10 @@ internal static partial class FuseLog
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "FUSE export {Path} still open {Timeout} after its unmount (a loop device attached?); connection aborted")]
     public static partial void Aborted(ILogger logger, string path, TimeSpan timeout);
 
-    [LoggerMessage(EventId = 16, Level = LogLevel.Warning, Message = "FUSE export {Path} is in use (a file is open: a loop device attached?); serving it until it is closed, at most {Timeout}, then unmounting by force")]
+    [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "FUSE export {Path} still open, and asked to stop again: not waiting for it to be closed; connection aborted")]
+    public static partial void AbortedOnRequest(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Warning, Message = "FUSE export {Path} is in use (a file is open: a loop device attached?); serving it until it is closed, at most {Timeout}, then unmounting by force (blkmq serve: SIGINT / SIGTERM again to do so now)")]
     public static partial void Busy(ILogger logger, string path, TimeSpan timeout);
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "FUSE device read failed (errno {Errno}); worker stopped")]

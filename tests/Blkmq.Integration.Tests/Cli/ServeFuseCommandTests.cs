@@ -78,12 +78,46 @@ public sealed class ServeFuseCommandTests
                     await Task.Delay(50, TestContext.Current.CancellationToken);
                 }
 
-                Assert.True(serve.StandardError.Contains($"FUSE export {directory} is in use (a file is open: a loop device attached?); serving it until it is closed, at most 00:00:10, then unmounting by force", StringComparison.Ordinal), serve.Describe());
+                Assert.True(serve.StandardError.Contains($"FUSE export {directory} is in use (a file is open: a loop device attached?); serving it until it is closed, at most 00:00:10, then unmounting by force (blkmq serve: SIGINT / SIGTERM again to do so now)", StringComparison.Ordinal), serve.Describe());
             }
 
             int exitCode = await serve.WaitForExitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
             Assert.True(exitCode == 0, $"exit {exitCode}\n{serve.Describe()}");
             Assert.DoesNotContain("connection aborted", serve.StandardError, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await ExternalTool.RunAsync("umount", ["-l", directory], TimeSpan.FromSeconds(30));
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task SecondSigterm_WhileTheFileIsOpen_UnmountsByForceAtOnce_AndLeavesNothingMounted()
+    {
+        FuseRequirements.RequireRootWithFuse();
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "disk=memory:size=1M", "--listen", "none", "--fuse", directory]);
+            IReadOnlyList<string> lines = await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken);
+            await using var open = new FileStream(lines[0], FileMode.Open, FileAccess.Read);
+            serve.Signal(Libc.SigTerm);
+            long deadline = Environment.TickCount64 + 5_000;
+            while (!serve.StandardError.Contains("is in use", StringComparison.Ordinal) && Environment.TickCount64 < deadline)
+            {
+                await Task.Delay(50, TestContext.Current.CancellationToken);
+            }
+
+            // The file stays open: without the second signal the server would serve it for 10 s more.
+            long second = Environment.TickCount64;
+            serve.Signal(Libc.SigTerm);
+            int exitCode = await serve.WaitForExitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+            Assert.True(exitCode == 0, $"exit {exitCode}\n{serve.Describe()}");
+            Assert.True(Environment.TickCount64 - second < 5_000, serve.Describe());
+            Assert.Contains("blkmq serve: stopping now, without waiting for open files and in-flight requests", serve.StandardError, StringComparison.Ordinal);
+            Assert.Contains($"FUSE export {directory} still open, and asked to stop again: not waiting for it to be closed; connection aborted", serve.StandardError, StringComparison.Ordinal);
+            Assert.Empty(MountTable.At(directory));
         }
         finally
         {
