@@ -324,7 +324,7 @@ internal sealed partial class NbdConnection
             return "truncated write payload";
         }
 
-        if (_largeWritesOffReader && request.Type == NbdProtocol.CmdWrite && budget >= OffReaderWriteBytes)
+        if (_largeWritesOffReader && request.Type == NbdProtocol.CmdWrite && budget >= OffReaderWriteBytes && HasSpareCpu)
         {
             request.ExecuteOnThreadPool(export);
             return null;

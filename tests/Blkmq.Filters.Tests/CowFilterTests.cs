@@ -45,7 +45,7 @@ public sealed class CowFilterTests : IDisposable
 
             for (int i = 0; i < 400; i++)
             {
-                // One IO in eight is large (256 KiB to 1 MiB: many chunks, and beyond what the NBD reader submits inline).
+                // One IO in eight is large (256 KiB to 1 MiB: many pages of the overlay in one write).
                 int blocks = random.Next(8) == 0 ? random.Next(256 << 10, 1 << 20) / block : random.Next(1, 40);
                 long offset = (long)random.Next(0, (BaseSize / block) - blocks) * block;
                 switch (random.Next(4))

@@ -4,8 +4,8 @@ using Blkmq.Integration.Tests.Infrastructure;
 namespace Blkmq.Integration.Tests;
 
 /// <summary>
-/// Over a Unix socket, writes of 256 KiB and more start their IO from the thread pool so the reader keeps draining the
-/// socket (NbdConnection.OffReaderWriteBytes): each is still answered once, with its own cookie, lands whole next to
+/// Over a Unix socket with one connection, writes of 512 KiB and more start their IO from the thread pool so the reader
+/// keeps draining the socket (NbdConnection.OffReaderWriteBytes): each is still answered once, with its own cookie, lands whole next to
 /// the small writes sent between them, and is finished before the server closes a connection that disconnects
 /// without waiting for its replies.
 /// </summary>
