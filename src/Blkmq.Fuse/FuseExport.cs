@@ -169,7 +169,7 @@ public sealed class FuseExport : IAsyncDisposable
 
         for (int i = 0; i < options.Files.Count; i++)
         {
-            FuseLog.Mounted(logger, options.Files[i].Disk.Name, export.FilePaths[i]);
+            FuseLog.Mounted(logger, export.FilePaths[i], options.Files[i].Name, options.Files[i].Disk.Name);
         }
 
         return export;

@@ -5,8 +5,8 @@ namespace Blkmq.Fuse;
 /// <summary>The FUSE export's log messages: mount, unmount and protocol events, never one per IO.</summary>
 internal static partial class FuseLog
 {
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "FUSE export of {Disk} mounted: {Path}")]
-    public static partial void Mounted(ILogger logger, string disk, string path);
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "FUSE file {Path} mounted (export {Export}, disk {Disk})")]
+    public static partial void Mounted(ILogger logger, string path, string export, string disk);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "FUSE protocol {Major}.{Minor} negotiated with the kernel (it offered {KernelMajor}.{KernelMinor}); max write {MaxWrite} bytes")]
     public static partial void Initialized(ILogger logger, uint major, uint minor, uint kernelMajor, uint kernelMinor, int maxWrite);
