@@ -68,16 +68,8 @@ public sealed class ServeFuseCommandTests
         try
         {
             await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "disk=memory:size=1M", "--listen", "none", "--fuse", directory]);
-            IReadOnlyList<string> lines = await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken);
-            await using (var open = new FileStream(lines[0], FileMode.Open, FileAccess.Read))
+            await using (FileStream open = await SigtermWithTheFileOpenAsync(serve))
             {
-                serve.Signal(Libc.SigTerm);
-                long deadline = Environment.TickCount64 + 5_000;
-                while (!serve.StandardError.Contains("is in use", StringComparison.Ordinal) && Environment.TickCount64 < deadline)
-                {
-                    await Task.Delay(50, TestContext.Current.CancellationToken);
-                }
-
                 Assert.True(serve.StandardError.Contains($"FUSE export {directory} is in use (a file is open: a loop device attached?); serving it until it is closed, at most 00:00:10, then unmounting by force (blkmq serve: SIGINT / SIGTERM again to do so now)", StringComparison.Ordinal), serve.Describe());
             }
 
@@ -100,14 +92,7 @@ public sealed class ServeFuseCommandTests
         try
         {
             await using CliProcess serve = BlkmqCli.Start(["serve", "--export", "disk=memory:size=1M", "--listen", "none", "--fuse", directory]);
-            IReadOnlyList<string> lines = await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken);
-            await using var open = new FileStream(lines[0], FileMode.Open, FileAccess.Read);
-            serve.Signal(Libc.SigTerm);
-            long deadline = Environment.TickCount64 + 5_000;
-            while (!serve.StandardError.Contains("is in use", StringComparison.Ordinal) && Environment.TickCount64 < deadline)
-            {
-                await Task.Delay(50, TestContext.Current.CancellationToken);
-            }
+            await using FileStream open = await SigtermWithTheFileOpenAsync(serve);
 
             // The file stays open: without the second signal the server would serve it for 10 s more.
             long second = Environment.TickCount64;
@@ -124,6 +109,22 @@ public sealed class ServeFuseCommandTests
             await ExternalTool.RunAsync("umount", ["-l", directory], TimeSpan.FromSeconds(30));
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>Opens the served file, sends SIGTERM and waits (up to 5 s) for the server to say the file keeps it.</summary>
+    /// <returns>The open file: the server goes on serving it until it is closed.</returns>
+    private static async Task<FileStream> SigtermWithTheFileOpenAsync(CliProcess serve)
+    {
+        IReadOnlyList<string> lines = await serve.ReadLinesAsync(1, s_readyTimeout, TestContext.Current.CancellationToken);
+        var open = new FileStream(lines[0], FileMode.Open, FileAccess.Read);
+        serve.Signal(Libc.SigTerm);
+        long deadline = Environment.TickCount64 + 5_000;
+        while (!serve.StandardError.Contains("is in use", StringComparison.Ordinal) && Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+
+        return open;
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
