@@ -108,7 +108,15 @@ public sealed class Rule7RemovalTests
             }
         }))];
 
+        // Remove while IO flows: once every submitter has had time to run and some reads have completed (a fixed 20 ms
+        // was not always enough on a loaded 2-core machine: no read had completed yet, and the test failed).
         await Task.Delay(20);
+        long deadline = Environment.TickCount64 + 10_000;
+        while (Volatile.Read(ref ok) == 0 && Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(5);
+        }
+
         await rig.Disk.RemoveAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
         rig.Data.Removed = true;
         await Task.WhenAll(submitters).WaitAsync(TimeSpan.FromSeconds(30));
