@@ -343,13 +343,7 @@ internal sealed partial class FuseSession
                     return -Libc.EROFS;
                 }
 
-                if (length == 0)
-                {
-                    return 0;
-                }
-
-                file.NoteModified();
-                return call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: true), 0);
+                return ZeroRange(call, file, offset, length, mayUnmap: true);
 
             case FuseProtocol.FallocZeroRange:
                 if (file.ReadOnly || grows)
@@ -357,18 +351,24 @@ internal sealed partial class FuseSession
                     return file.ReadOnly ? -Libc.EROFS : -Libc.EFBIG;
                 }
 
-                if (length == 0)
-                {
-                    return 0;
-                }
-
-                file.NoteModified();
-                return call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap: false), 0);
+                return ZeroRange(call, file, offset, length, mayUnmap: false);
 
             default:
                 // Collapse, insert, unshare, or a hole punched without KEEP_SIZE (which fallocate(2) refuses too).
                 return -Libc.EOPNOTSUPP;
         }
+    }
+
+    /// <summary>Zeroes (or punches, <paramref name="mayUnmap"/>) a range of the file's disk; an empty range does nothing.</summary>
+    private static int ZeroRange(FuseCall call, FuseNode file, long offset, long length, bool mayUnmap)
+    {
+        if (length == 0)
+        {
+            return 0;
+        }
+
+        file.NoteModified();
+        return call.Wait(file.Device.ZeroBytesStatusAsync(offset, length, mayUnmap), 0);
     }
 
     private int StatFs(Span<byte> body)

@@ -94,7 +94,7 @@ public sealed class FileDriverSparseTests
     {
         // ramfs has no fallocate at all: write zeroes falls back to zero buffers, which NBD's FAST_ZERO (NoFallback)
         // refuses with ENOTSUP so that the client can choose another way.
-        await using RamfsMount ramfs = await RamfsMount.CreateAsync();
+        await using ScratchMount ramfs = await ScratchMount.CreateAsync("ramfs");
         await using FileScope scope = FileScope.Create(engine, size: 4 * MiB, parent: ramfs.Path);
         BlockDevice device = scope.Disk.OpenDevice();
         byte[] data = new byte[MiB];
@@ -119,38 +119,5 @@ public sealed class FileDriverSparseTests
         string blocks = stat.StandardOutput.ReadToEnd();
         stat.WaitForExit();
         return long.Parse(blocks, System.Globalization.CultureInfo.InvariantCulture) * 512;
-    }
-
-    /// <summary>A ramfs mounted on a temp directory (root only), unmounted and removed on disposal.</summary>
-    private sealed class RamfsMount : IAsyncDisposable
-    {
-        private RamfsMount(string path) => Path = path;
-
-        public string Path { get; }
-
-        public static async Task<RamfsMount> CreateAsync()
-        {
-            string path = Directory.CreateTempSubdirectory("blkmq-ramfs-").FullName;
-            if (await RunAsync("mount", "-t", "ramfs", "ramfs", path) != 0)
-            {
-                Directory.Delete(path);
-                Assert.Skip("mounting a ramfs needs root");
-            }
-
-            return new RamfsMount(path);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await RunAsync("umount", Path);
-            Directory.Delete(Path, recursive: true);
-        }
-
-        private static async Task<int> RunAsync(string file, params string[] arguments)
-        {
-            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(file, arguments) { RedirectStandardError = true, UseShellExecute = false })!;
-            await process.WaitForExitAsync();
-            return process.ExitCode;
-        }
     }
 }
