@@ -99,6 +99,14 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private int _takeovers;
     private int _watchWanted; // set by the owner when it could not inline for want of a watch; taken by the runner
 
+    /// <summary>
+    /// The most SQEs the ring thread prepares before it submits them, while its pass has more to do. One
+    /// <c>io_uring_enter</c> per reaped burst (32 IOs at queue depth 32) kept a virtio disk in lockstep: IOs submitted
+    /// together completed together and came back together, and the device idled between bursts (0.75-0.85x fio's
+    /// IOPS, where fio submits each IO as it reaps it). Eight at a time matched fio at a quarter of its system calls.
+    /// </summary>
+    internal const int SubmitBatch = 8;
+
     /// <summary>Ticks after a takeover during which the ring thread ends no request inline.</summary>
     internal const int InlineSuspendTicks = 100;
 
@@ -152,6 +160,9 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         ArmEventFd();
         StartRingThread();
     }
+
+    /// <summary>Gets the most SQEs one <c>io_uring_enter</c> of this queue has submitted (read after the IO is done).</summary>
+    internal uint LargestSubmit => _ring.LargestSubmit;
 
     /// <summary>Gets how many times the completion runner took the ring away from a continuation that ran too long.</summary>
     internal int Takeovers => Volatile.Read(ref _takeovers);
@@ -348,6 +359,12 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         {
             DrainPending();
             DrainCancels();
+            if (_ring.Unsubmitted != 0 && _ring.TryPeekCompletion(out _))
+            {
+                // More completions wait: what is prepared goes to the device before they are reaped (SubmitBatch).
+                _ = _ring.Submit(0);
+            }
+
             int ended = Reap();
             if ((Volatile.Read(ref _control) >> 32) != generation)
             {
@@ -460,6 +477,10 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             head++;
             Volatile.Write(ref _pendingHead, head);
             Start(request);
+            if (_ring.Unsubmitted >= SubmitBatch)
+            {
+                _ = _ring.Submit(0);
+            }
         }
     }
 
@@ -641,6 +662,11 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             if (_inline)
             {
                 request.TryEnd(status, EndOptions.RunContinuationInline);
+                if (Volatile.Read(ref _pendingTail) - _pendingHead >= SubmitBatch)
+                {
+                    // The continuations of a long burst queued their next IOs: start them before reaping the rest.
+                    DrainPending();
+                }
             }
             else
             {

@@ -87,6 +87,9 @@ internal sealed unsafe class IoUringRing : IDisposable
     /// <summary>Gets the number of SQEs prepared or published that the kernel has not consumed yet.</summary>
     public uint Unsubmitted => _sqeTail - Volatile.Read(ref *_sqHead);
 
+    /// <summary>Gets the most SQEs one <see cref="Submit"/> has handed the kernel (the owner thread's; for tests and diagnostics).</summary>
+    public uint LargestSubmit { get; private set; }
+
     /// <summary>Gets whether SQEs are 128 bytes (<see cref="IoUringSetup.Sqe128"/>): <c>URING_CMD</c> carries 80 bytes of command in place.</summary>
     public bool HasBigSqes => _sqeShift == 7;
 
@@ -195,6 +198,11 @@ internal sealed unsafe class IoUringRing : IDisposable
         if (toSubmit == 0 && waitFor == 0)
         {
             return 0;
+        }
+
+        if (toSubmit > LargestSubmit)
+        {
+            LargestSubmit = toSubmit;
         }
 
         int result = IoUringNative.Enter(_enterFd, toSubmit, waitFor, _enterFlags | (waitFor > 0 ? IoUringNative.EnterGetEvents : 0));
