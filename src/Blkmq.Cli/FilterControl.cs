@@ -83,6 +83,6 @@ internal sealed class FilterControl(IReadOnlyList<(string Name, DriverInstance I
             }
         }
 
-        return $"error unknown export '{export}'";
+        return $"error unknown export '{export}'.";
     }
 }

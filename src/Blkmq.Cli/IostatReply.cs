@@ -41,7 +41,7 @@ internal static class IostatReply
             text.Append(CultureInfo.InvariantCulture, $" {s.ReadErrors} {s.WriteErrors} {s.DiscardErrors} {s.FlushErrors}");
         }
 
-        return words.Length == 2 && !found ? $"error no export named '{words[1]}'" : text.ToString();
+        return words.Length == 2 && !found ? $"error unknown export '{words[1]}'." : text.ToString();
     }
 
     /// <summary>Parses a reply of <see cref="Execute"/>.</summary>

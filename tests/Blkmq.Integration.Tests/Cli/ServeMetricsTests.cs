@@ -129,7 +129,7 @@ public sealed partial class ServeMetricsTests
 
             ToolResult missing = await BlkmqCli.RunAsync(["stat", "--control", control, "nosuch", "--count", "1", "--json"], s_toolTimeout, cancellationToken);
             Assert.Equal(1, missing.ExitCode);
-            Assert.Contains("no export named 'nosuch'", missing.StandardError, StringComparison.Ordinal);
+            Assert.Contains("unknown export 'nosuch'", missing.StandardError, StringComparison.Ordinal);
             BlkmqCli.AssertNoStackTrace(missing);
 
             ToolResult badInterval = await BlkmqCli.RunAsync(["stat", "--control", control, "s", "-1"], s_toolTimeout, cancellationToken);
