@@ -212,9 +212,8 @@ cleanup_host() {
 }
 trap cleanup_host EXIT
 mkdir -p "$tmp/pub" "$tmp/out"
-say "publishing src/Blkmq.Cli (Release) to $tmp/pub"
-if ! dotnet publish "$root/src/Blkmq.Cli/Blkmq.Cli.csproj" -c Release -o "$tmp/pub" -nologo -v quiet > "$tmp/publish.log" 2>&1; then
-  tail -30 "$tmp/publish.log"
+say "publishing src/Blkmq.Cli (Release, ReadyToRun) to $tmp/pub"
+if ! "$root/scripts/publish-guest-cli.sh" "$tmp/pub"; then
   echo "FAIL: dotnet publish"
   exit 1
 fi

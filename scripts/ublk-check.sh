@@ -496,12 +496,10 @@ guest_setup() {
   fi
 }
 
-# guest_publish DIR: publishes src/Blkmq.Cli (Release) to DIR/pub (the guest has no network and runs .NET 20-30x
-# slower); prints PASS, or the log's end and FAIL and returns 1.
+# guest_publish DIR: publishes src/Blkmq.Cli (Release, ReadyToRun: scripts/publish-guest-cli.sh) to DIR/pub (the
+# guest has no network and runs .NET 20-30x slower); prints PASS, or the log's end and FAIL and returns 1.
 guest_publish() {
-  mkdir -p "$1/pub"
-  if ! dotnet publish "$root/src/Blkmq.Cli/Blkmq.Cli.csproj" -c Release -o "$1/pub" -nologo -v quiet > "$1/publish.log" 2>&1; then
-    tail -30 "$1/publish.log"
+  if ! "$root/scripts/publish-guest-cli.sh" "$1/pub"; then
     echo "FAIL: dotnet publish"
     return 1
   fi
@@ -533,7 +531,7 @@ cleanup_host() {
 }
 trap cleanup_host EXIT
 mkdir -p "$tmp/out"
-say "publishing src/Blkmq.Cli (Release) to $tmp/pub"
+say "publishing src/Blkmq.Cli (Release, ReadyToRun) to $tmp/pub"
 guest_publish "$tmp" || exit 1
 
 timeout=${UBLK_CHECK_TIMEOUT:-1500}
