@@ -14,8 +14,9 @@ namespace Blkmq.Drivers.File;
 /// The io_uring engine's hardware queue: one ring owned by one thread that both submits and reaps. <c>QueueRq</c>
 /// puts the request into a single-producer, single-consumer hand-off ring (the block layer serializes <c>QueueRq</c>
 /// per hardware queue, so there is one producer at a time) and, on the batch's last request or <c>CommitRqs</c>,
-/// wakes the ring thread if it sleeps; the ring thread turns every handed-off request into an SQE and submits the
-/// whole batch with the same <c>io_uring_enter</c> that waits for completions. Each SQE's <c>user_data</c> is the
+/// wakes the ring thread if it sleeps; the ring thread turns every handed-off request into an SQE and submits them
+/// in steps of at most <see cref="SubmitBatch"/> (never holding prepared SQEs while completions wait), the last step
+/// with the same <c>io_uring_enter</c> that waits for completions. Each SQE's <c>user_data</c> is the
 /// request's <see cref="RequestToken"/>; a completion finds the request again with
 /// <c>TagSet.TryGetRequest(token)</c>; who ends it (and so runs the submitter's continuation) depends on
 /// <see cref="FileInlineMode"/>: the queue's <see cref="FileCompletionRunner"/>, the ring thread itself, or the
