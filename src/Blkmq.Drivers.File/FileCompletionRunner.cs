@@ -94,6 +94,9 @@ internal sealed unsafe class FileCompletionRunner
     /// </summary>
     public bool IsWatching => Volatile.Read(ref _state) is Idle or Sleeping;
 
+    /// <summary>Gets whether the runner is running a batch the ring thread handed it.</summary>
+    public bool IsRunningBatch => Volatile.Read(ref _state) == Handed;
+
     /// <summary>
     /// Gives the runner ended IOs (<paramref name="tokens"/>, <paramref name="statuses"/>) if it is idle; ring thread only. The
     /// runner looks each request up by its token and ends it, so the requests stay the driver's until then.

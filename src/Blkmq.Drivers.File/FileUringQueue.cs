@@ -108,6 +108,11 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     /// </summary>
     internal const int SubmitBatch = 8;
 
+    /// <summary>How long the ring thread polls for the IOs of a batch the completion runner is running (<see cref="FollowBatch"/>).</summary>
+    internal const int FollowBatchMicroseconds = 50;
+
+    private static readonly long FollowBatchTicks = FollowBatchMicroseconds * Stopwatch.Frequency / 1_000_000;
+
     /// <summary>Ticks after a takeover during which the ring thread ends no request inline.</summary>
     internal const int InlineSuspendTicks = 100;
 
@@ -383,6 +388,12 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
                 continue;
             }
 
+            if (ended > 1 && _runner is { IsRunningBatch: true })
+            {
+                FollowBatch();
+                continue;
+            }
+
             if (ended > 0 && _spinTicks > 0 && SpinForWork())
             {
                 continue;
@@ -441,6 +452,35 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Follows the completion runner through the batch this thread just handed it, for at most
+    /// <see cref="FollowBatchMicroseconds"/>: each continuation there usually queues its next IO within microseconds, and
+    /// a ring thread found awake needs no eventfd write and no wake-up for it. The IOs go to the kernel as they come,
+    /// <see cref="SubmitBatch"/> at a time. Only for batches of more than one IO: at queue depth 1 the poll cost more
+    /// CPU per IO than the wake-up it saved. Measured at queue depth 32 on the virtio disk: 0.18-0.31 context switches
+    /// per IO before, 0.13-0.22 with it, and 4-20 % less CPU per IO.
+    /// </summary>
+    private void FollowBatch()
+    {
+        long start = Stopwatch.GetTimestamp();
+        int round = 0;
+        while (_runner!.IsRunningBatch && !_ring.TryPeekCompletion(out _))
+        {
+            if (HasWork())
+            {
+                DrainPending();
+                continue;
+            }
+
+            if (Stopwatch.GetTimestamp() - start > FollowBatchTicks)
+            {
+                return;
+            }
+
+            FileCompletionRunner.PollPause(ref round);
+        }
     }
 
     private void ArmEventFd()
