@@ -2,8 +2,8 @@
 # bench/peer/file.sh: the file driver (in-process, `blkmq bench --driver file:…`) against fio's io_uring engine on
 # the same file, same run, same jobs: 4 KiB random read and random write at QD1 and QD32, 1 and 2 jobs, O_DIRECT on
 # both sides (blkmq: engine=io_uring,direct=on; fio: --ioengine=io_uring --direct=1). Blkmq runs three times: with
-# inline=auto (the ring thread runs the continuation of a queue's only IO, the completion runner the rest), with
-# inline=0 (the default: the completion runner ends every IO) and with inline=1 (the ring thread runs every continuation and
+# inline=auto (the default: the ring thread runs the continuation of a queue's only IO, the completion runner the rest), with
+# inline=0 (the completion runner ends every IO) and with inline=1 (the ring thread runs every continuation and
 # submits the next IO itself, as fio's loop does). All run back to back, in an order that rotates between ROUNDS
 # rounds; the table gives medians and Blkmq's ratios to fio measured in the same rounds (target >= 0.9).
 # With LOOP=1 the target is a loop device over a file on /dev/shm (tmpfs) instead of a file in DIR; it is detached
@@ -102,7 +102,7 @@ for line in open(sys.argv[1]):
     rows[name][who].append(float(iops))
     if per_io:
         alloc[who].append(float(per_io))
-print("| job | inline=auto (IOPS) | inline=0, the default (IOPS) | inline=1 (IOPS) | fio io_uring (IOPS) | auto / fio | inline=0 / fio | inline=1 / fio |")
+print("| job | inline=auto, the default (IOPS) | inline=0 (IOPS) | inline=1 (IOPS) | fio io_uring (IOPS) | auto / fio | inline=0 / fio | inline=1 / fio |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for name in order:
     b, o, i, f = (statistics.median(rows[name][who]) for who in ("blkmq", "blkmq-off", "blkmq-inline", "fio"))

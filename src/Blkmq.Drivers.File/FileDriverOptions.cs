@@ -47,12 +47,12 @@ public sealed record FileDriverOptions
 
     /// <summary>
     /// Gets where the io_uring engine runs the submitter's continuation when it ends a request:
-    /// <see cref="FileInlineMode.Off"/> (the default) never on the ring thread; <see cref="FileInlineMode.Auto"/> on
+    /// <see cref="FileInlineMode.Off"/> never on the ring thread; <see cref="FileInlineMode.Auto"/> (the default) on
     /// the ring thread while the queue has a single IO, watched by the completion runner, which takes the ring away
     /// from a continuation that runs longer than a tick (about 1 ms); <see cref="FileInlineMode.Always"/> always on it,
     /// unwatched (a continuation that blocks stalls the ring for good).
     /// </summary>
-    public FileInlineMode InlineMode { get; init; }
+    public FileInlineMode InlineMode { get; init; } = FileInlineMode.Auto;
 
     /// <summary>
     /// Gets how long, in microseconds, the io_uring engine's ring thread keeps polling for the next request after it

@@ -3,7 +3,7 @@ using Blkmq.Drivers.File;
 namespace Blkmq.Tests.FileBacked;
 
 /// <summary>
-/// <c>inline=auto</c> (opt-in; the io_uring engine's default is <c>inline=0</c>): at queue depth 1 the submitter's continuation runs on the ring
+/// <c>inline=auto</c> (the io_uring engine's default): at queue depth 1 the submitter's continuation runs on the ring
 /// thread, watched by the completion runner; a continuation that blocks on another IO of the same queue (its own
 /// synchronous write, or another submitter's write) loses the ring to a new ring thread instead of stalling the queue;
 /// at queue depth 32 data reads back; removing the disk with IO in flight drains it.
