@@ -162,15 +162,16 @@ internal sealed unsafe class Fusermount : IDisposable
     }
 
     /// <summary>Runs <c>fusermount3 -u</c> (<c>-z</c> for a lazy unmount) on <paramref name="mountPoint"/>.</summary>
+    /// <remarks>
+    /// The helper writes to the server's own standard error (<c>-q</c> keeps "not mounted" quiet): reading a redirected
+    /// pipe would start .NET's socket engine and its thread, at shutdown, in a server that may never have used a
+    /// socket (<c>--listen none</c>); once in CI that thread could not be created and the server died with an
+    /// unhandled exception instead of unmounting.
+    /// </remarks>
     /// <returns>Whether it unmounted.</returns>
     public static bool Unmount(string mountPoint, bool lazy)
     {
-        var start = new ProcessStartInfo(Program)
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
+        var start = new ProcessStartInfo(Program) { UseShellExecute = false };
         start.ArgumentList.Add("-u");
         start.ArgumentList.Add("-q");
         if (lazy)
@@ -183,7 +184,6 @@ internal sealed unsafe class Fusermount : IDisposable
         try
         {
             using Process process = Process.Start(start)!;
-            _ = process.StandardError.ReadToEnd();
             process.WaitForExit();
             return process.ExitCode == 0;
         }
