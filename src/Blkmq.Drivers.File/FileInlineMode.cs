@@ -7,12 +7,12 @@ public enum FileInlineMode
     Off = 0,
 
     /// <summary>
-    /// On the ring thread while the queue has a single IO (nothing else in flight, nothing waiting), else on the
-    /// queue's completion runner. The runner watches an inline continuation: one that runs a whole tick (about 1 ms)
-    /// loses the ring to a new ring thread, and the queue ends requests on the runner for the next 100 ticks. At
-    /// queue depth 1 it is at fio's speed where <see cref="Off"/> pays two thread hand-offs per IO; at queue depth 32
-    /// it takes <see cref="Off"/>'s path and measured the same (its earlier slowdown there went with the ring's
-    /// lockstep batching, fixed on 7 December 2026). The default.
+    /// On the ring thread, watched by the queue's completion runner: a continuation that runs a whole tick (about
+    /// 1 ms) while IOs wait (blocked: at once; computing: after ten ticks) loses the ring to a new ring thread, the
+    /// IOs reaped with it end on the thread pool, and the queue ends requests on the runner for the next 100 ticks.
+    /// When the runner is parked (an idle disk) or busy, a pass goes to it as with <see cref="Off"/>, and it watches
+    /// again. At fio's speed where <see cref="Off"/> pays two thread hand-offs per IO at queue depth 1 and 5-15 % of
+    /// the IOPS at queue depth 32; a continuation that blocks costs its queue about two ticks. The default.
     /// </summary>
     Auto = 1,
 

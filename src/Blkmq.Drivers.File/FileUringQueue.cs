@@ -29,19 +29,20 @@ namespace Blkmq.Drivers.File;
 /// <c>_sleeping</c> with an interlocked compare-exchange; if it was set, it writes the eventfd, on which the ring
 /// always keeps a read pending, so the sleeping <c>io_uring_enter</c> returns. Both sides use full fences between
 /// their store and their load, so at least one of them sees the other's store.</para>
-/// <para><c>inline=auto</c> (the default): when a pass reaps one IO and the queue has nothing else in flight or waiting
-/// (queue depth 1), the ring thread ends it with <see cref="EndOptions.RunContinuationInline"/> itself, as
-/// <c>inline=1</c> does below, while the completion runner watches (<see cref="FileCompletionRunner.IsWatching"/>);
-/// any other pass goes to the runner. Ownership protocol: the ring belongs to whoever runs <see cref="Run"/> with
+/// <para><c>inline=auto</c> (the default): the ring thread ends the IOs a pass reaps with
+/// <see cref="EndOptions.RunContinuationInline"/> itself, one at a time, as <c>inline=1</c> does below, while the
+/// completion runner watches (<see cref="FileCompletionRunner.IsWatching"/>); when the runner is parked or busy the
+/// pass goes to the runner, which then watches again. Ownership protocol: the ring belongs to whoever runs <see cref="Run"/> with
 /// the generation in the high half of <c>_control</c>; its low half counts entries into and exits from inline
 /// continuations (odd: one runs). Only the owner moves an even word (its entry is an interlocked exchange: the full
 /// fence orders its ring state before it and the runner's state read after it); the runner, at a tick that finds the
-/// same odd word as the tick before (a continuation that ran a whole tick) while a request or cancel waits in the
-/// hand-off ring (or a disposal waits for the loop to end), and the continuation's thread sleeps (or has held the ring
-/// for <see cref="RunnableTakeoverTicks"/> ticks), moves it with a CAS to the next generation and starts a new ring
-/// thread, which owns the ring from then on. The old owner's exit CAS then fails,
-/// and it returns from <see cref="Run"/> without touching the ring again. The inline continuation's own IO (or any
-/// other) is thus served within about two ticks if the continuation blocks on it (ten if it computes), and the queue ends requests
+/// same odd word as the tick before (a continuation that ran a whole tick) while an IO waits (in the kernel, in the rest
+/// of the continuation's batch, or as a request or cancel in the hand-off ring) or a disposal waits for the loop to
+/// end, and the continuation's thread sleeps (or has held the ring for <see cref="RunnableTakeoverTicks"/> ticks),
+/// moves it with a CAS to the next generation, ends the rest of the batch through the completion context and starts a
+/// new ring thread, which owns the ring from then on. The old owner's exit CAS then fails, and it returns from
+/// <see cref="Run"/> without touching the ring again. An IO the continuation waits for is thus served within about two
+/// ticks if the continuation blocks on it (ten if it computes), and the queue ends requests
 /// on the runner for the next <see cref="InlineSuspendTicks"/> ticks, so a workload of slow continuations pays a
 /// takeover at most about ten times a second.</para>
 /// <para>With <c>inline=1</c> a completion ends its request with <see cref="EndOptions.RunContinuationInline"/>: the
@@ -77,7 +78,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private readonly ulong[] _endedTokens;
     private readonly BlockStatus[] _endedStatuses;
     private int _endedCount;
-    private int _alonePasses; // the owner's: reaping passes in a row that ended the queue's only IO
+    private InlineBatch _inlineBatch; // the owner generation's; replaced by the runner when it takes the ring over
     private readonly string _name;
 
     // Written by the producer (QueueRq) and read by the ring thread; the head only by the ring thread.
@@ -98,6 +99,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private readonly ManualResetEventSlim _loopEnded = new();
     private int _releaseVotes; // the loop's end and Dispose: the second releases the ring
     private int _takeovers;
+    private int _batchIosEndedByTakeover;
     private int _watchWanted; // set by the owner when it could not inline for want of a watch; taken by the runner
 
     /// <summary>
@@ -162,6 +164,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         _pendingMask = capacity - 1;
         _endedTokens = new ulong[depth];
         _endedStatuses = new BlockStatus[depth];
+        _inlineBatch = new InlineBatch(depth);
         _runner = _inline ? null : new FileCompletionRunner(disk, hwQueueIndex, depth, _inlineWhenAlone ? this : null);
         ArmEventFd();
         StartRingThread();
@@ -172,6 +175,9 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
 
     /// <summary>Gets how many times the completion runner took the ring away from a continuation that ran too long.</summary>
     internal int Takeovers => Volatile.Read(ref _takeovers);
+
+    /// <summary>Gets how many IOs reaped with such a continuation the runner ended when it took the ring away.</summary>
+    internal int BatchIosEndedByTakeover => Volatile.Read(ref _batchIosEndedByTakeover);
 
     /// <summary>
     /// Takes the ring thread's request that the runner watch (it ended a queue's only IO through the runner because the
@@ -224,6 +230,13 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         {
             Release();
         }
+        else
+        {
+            // The ring outlives this call: its references to the disk's files go now, so that the file is closed
+            // when the disk's disposal returns (an unmount, a new lock on the image) and not when the call chain
+            // returns to the loop. Nothing is in flight (the queue is empty) and nothing more will be started.
+            _ring.UnregisterFiles();
+        }
 
         _runner?.Stop();
     }
@@ -249,18 +262,20 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             return seen != last;
         }
 
-        if (!HasWork() && !_stopping)
+        InlineBatch batch = _inlineBatch;
+        if (!HasWork() && !_stopping && Volatile.Read(ref _inFlight) == 0 && Volatile.Read(ref batch.Next) >= batch.Count)
         {
-            // A continuation that is slow (or descheduled) while nothing waits for the ring holds up no IO: while one
-            // runs nothing is in the kernel (it started with the queue's only IO ended), so only the hand-off ring
-            // and the cancels can hold work for the ring; or a disposal, which waits for the ring's loop to end.
+            // A continuation that is slow (or descheduled) while nothing waits for the ring holds up no IO: nothing
+            // is in the kernel, nothing is left of its batch, and neither the hand-off ring nor the cancels hold work
+            // for the ring; nor does a disposal wait for the ring's loop to end.
             return true;
         }
 
-        // The same continuation ran a whole tick and an IO (or a disposal) waits. If its thread is runnable it is
-        // computing, or the scheduler keeps it off a CPU on a loaded machine, and will likely return soon: a new ring
-        // thread would cost a thread start and wait for a CPU as well; give it RunnableTakeoverTicks. If it sleeps
-        // (a wait, a lock, a blocking system call), it may wait for that very IO: take the ring now.
+        // The same continuation ran a whole tick and an IO (in the kernel, in its batch or waiting to be submitted)
+        // or a disposal waits. If its thread is runnable it is computing, or the scheduler keeps it off a CPU on a
+        // loaded machine, and will likely return soon: a new ring thread would cost a thread start and wait for a CPU
+        // as well; give it RunnableTakeoverTicks. If it sleeps (a wait, a lock, a blocking system call), it may wait
+        // for one of those very IOs: take the ring now.
         if (++_stuckTicks < RunnableTakeoverTicks && !IsBlocked(_ownerStatPath))
         {
             return true;
@@ -275,6 +290,17 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             Volatile.Write(ref _inlineSuspendTicks, InlineSuspendTicks);
             Interlocked.Increment(ref _takeovers);
             FileLog.RingTakenOver(_disk.Logger, _name, _hwQueueIndex);
+
+            // The old owner keeps its batch (it claims nothing more once its continuation returns); the new one gets
+            // its own, published by the thread start. The rest of the old batch ends here, through the completion
+            // context: the held continuation may be waiting for one of them.
+            _inlineBatch = new InlineBatch(batch.Tokens.Length);
+            for (int index = batch.Claim(); index < batch.Count; index = batch.Claim())
+            {
+                CompleteElsewhere(batch.Tokens[index], batch.Statuses[index]);
+                Interlocked.Increment(ref _batchIosEndedByTakeover);
+            }
+
             StartRingThread();
         }
 
@@ -723,9 +749,11 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     }
 
     /// <summary>
-    /// Ends the IOs this pass reaped: the completion runner takes them all when it is idle; otherwise each goes to the
-    /// queue's completion context (<c>TryComplete</c>), whose stack turns the burst into one thread-pool work item
-    /// that resumes the submitters (ends made here would queue one work item per IO).
+    /// Ends the IOs this pass reaped: with <c>inline=auto</c> on this thread while the completion runner watches
+    /// (<see cref="EndInline"/>); otherwise, or what is left when the runner stopped watching, the completion runner
+    /// takes them all when it is idle, else each goes to the queue's completion context (<c>TryComplete</c>), whose
+    /// stack turns the burst into one thread-pool work item that resumes the submitters (ends made here would queue
+    /// one work item per IO).
     /// </summary>
     private void Deliver()
     {
@@ -736,19 +764,19 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         }
 
         _endedCount = 0;
-        // Queue depth 1: this pass and the one before each ended the queue's only IO. One such pass alone also happens
-        // at depth 32 when a burst drains (its submitters are still in their continuations on the runner); inlining
-        // there measured twice the context switches per IO of inline=0.
-        _alonePasses = count == 1 && _inFlight == 0 && !HasWork() ? Math.Min(_alonePasses + 1, 2) : 0;
-        if (_alonePasses >= 2 && _inlineWhenAlone)
+        if (_inlineWhenAlone)
         {
-            if (Volatile.Read(ref _inlineSuspendTicks) == 0 && TryEndInline(_endedTokens[0], _endedStatuses[0]))
+            if (Volatile.Read(ref _inlineSuspendTicks) == 0)
             {
-                return;
+                count = EndInline(count);
+                if (count == 0)
+                {
+                    return;
+                }
             }
 
-            // Paused after a takeover, or the runner was parked (or busy): the batch below goes to the runner, and
-            // this asks it to watch afterwards (its ticks also count the pause down).
+            // Paused after a takeover, or the runner was parked (or busy): the rest goes to the runner, and this asks
+            // it to watch afterwards (its ticks also count the pause down).
             Volatile.Write(ref _watchWanted, 1);
         }
 
@@ -759,46 +787,76 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
 
         for (int i = 0; i < count; i++)
         {
-            if (_disk.TagSet.TryGetRequest(new RequestToken(_endedTokens[i]), out Request<FileRequest> request))
-            {
-                request.TryComplete(_endedStatuses[i]);
-            }
+            CompleteElsewhere(_endedTokens[i], _endedStatuses[i]);
         }
     }
 
     /// <summary>
-    /// Ends the queue's only IO on this thread, running the submitter's continuation here (<c>inline=auto</c>), while
-    /// the completion runner watches; see the ownership protocol in the summary. After this returns the ring may
-    /// belong to another thread (the caller checks the generation).
+    /// Ends the IOs this pass reaped on this thread, one at a time, running each submitter's continuation here
+    /// (<c>inline=auto</c>), while the completion runner watches; see the ownership protocol in the summary. Each IO
+    /// is claimed from the generation's <see cref="InlineBatch"/>, so a runner that takes the ring away from a
+    /// continuation ends the rest of the batch (which that continuation may be waiting for). After this returns the
+    /// ring may belong to another thread (the caller checks the generation).
     /// </summary>
-    /// <returns>Whether the IO was ended (or handed to the completion context); false: the runner does not watch, the
-    /// caller hands the IO over as usual.</returns>
-    private bool TryEndInline(ulong token, BlockStatus status)
+    /// <param name="count">How many IOs the pass reaped (in <c>_endedTokens</c> and <c>_endedStatuses</c>).</param>
+    /// <returns>How many IOs are left for the caller to hand over as usual, moved to the front of
+    /// <c>_endedTokens</c>: those not ended when the runner does not watch; 0 when all were ended, or when the ring
+    /// was taken over (the runner ended the rest).</returns>
+    private int EndInline(int count)
     {
-        // Only the owner moves an even word; the exchange is a full fence (Dekker with the runner's move to Parked).
-        long entered = Step(Volatile.Read(ref _control));
-        Interlocked.Exchange(ref _control, entered);
-        if (!_runner!.IsWatching)
+        InlineBatch batch = _inlineBatch;
+        _endedTokens.AsSpan(0, count).CopyTo(batch.Tokens);
+        _endedStatuses.AsSpan(0, count).CopyTo(batch.Statuses);
+        batch.Count = count;
+        batch.Next = 0; // both published to the runner by the interlocked entry below
+        long control = Volatile.Read(ref _control);
+        while (true)
         {
-            if (Interlocked.CompareExchange(ref _control, Step(entered), entered) == entered)
+            // Only the owner moves an even word; the exchange is a full fence (Dekker with the runner's move to Parked).
+            long entered = Step(control);
+            Interlocked.Exchange(ref _control, entered);
+            bool watched = _runner!.IsWatching;
+            int index = watched ? batch.Claim() : batch.Count;
+            if (index < batch.Count)
             {
-                return false;
+                if (_disk.TagSet.TryGetRequest(new RequestToken(batch.Tokens[index]), out Request<FileRequest> request))
+                {
+                    // The submitter's continuation runs here; its next QueueRq finds this thread awake (no eventfd write).
+                    request.TryEnd(batch.Statuses[index], EndOptions.RunContinuationInline);
+                }
             }
 
-            // Taken over in between (the runner watched after all): the ring is not ours, the IO still is.
-            CompleteElsewhere(token, status);
-            return true;
-        }
+            control = Step(entered);
+            if (Interlocked.CompareExchange(ref _control, control, entered) != entered)
+            {
+                return 0; // the runner took the ring meanwhile, and ended what was left of the batch
+            }
 
-        if (_disk.TagSet.TryGetRequest(new RequestToken(token), out Request<FileRequest> request))
-        {
-            // The submitter's continuation runs here; its next QueueRq finds this thread awake (no eventfd write).
-            request.TryEnd(status, EndOptions.RunContinuationInline);
-        }
+            if (!watched)
+            {
+                // Parked or busy: the IOs not ended yet go the usual way.
+                int left = 0;
+                while ((index = batch.Claim()) < batch.Count)
+                {
+                    _endedTokens[left] = batch.Tokens[index];
+                    _endedStatuses[left] = batch.Statuses[index];
+                    left++;
+                }
 
-        // Fails when the runner took the ring meanwhile; the caller sees the new generation and leaves.
-        _ = Interlocked.CompareExchange(ref _control, Step(entered), entered);
-        return true;
+                return left;
+            }
+
+            if (index >= batch.Count)
+            {
+                return 0;
+            }
+
+            if (Volatile.Read(ref _pendingTail) - _pendingHead >= SubmitBatch)
+            {
+                // The continuations of a long burst queued their next IOs: start them before ending the rest.
+                DrainPending();
+            }
+        }
     }
 
     /// <summary>The control word with its inline count one further (the generation unchanged).</summary>
@@ -810,6 +868,22 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         {
             request.TryComplete(status);
         }
+    }
+
+    /// <summary>
+    /// The IOs one pass reaped that the ring thread ends itself (<c>inline=auto</c>): written by the owner before
+    /// its interlocked entry into the first continuation, then claimed one at a time, by the owner or, when the runner
+    /// takes the ring away from a continuation, by the runner (which ends the rest).
+    /// </summary>
+    private sealed class InlineBatch(int capacity)
+    {
+        public readonly ulong[] Tokens = new ulong[capacity];
+        public readonly BlockStatus[] Statuses = new BlockStatus[capacity];
+        public int Count;
+        public int Next;
+
+        /// <summary>Claims the next IO of the batch; at least <see cref="Count"/> when none is left.</summary>
+        public int Claim() => Interlocked.Increment(ref Next) - 1;
     }
 
     /// <summary>What one tag's IO needs while the kernel has it; touched only by the ring thread.</summary>

@@ -255,6 +255,20 @@ internal sealed unsafe class IoUringRing : IDisposable
     }
 
     /// <summary>
+    /// Drops the files <see cref="RegisterFiles"/> registered (<c>IORING_UNREGISTER_FILES</c>, synchronous: they are
+    /// no longer the ring's when it returns), for a ring whose owner closes them before the ring itself goes; IOs still
+    /// in flight keep their own references. Fixed-file SQEs fail after this.
+    /// </summary>
+    public void UnregisterFiles()
+    {
+        if (_filesRegistered)
+        {
+            _filesRegistered = false;
+            _ = IoUringNative.Register(_fd, IoUringNative.UnregisterFiles, null, 0);
+        }
+    }
+
+    /// <summary>
     /// Registers the ring's descriptor with the calling thread (<c>IORING_REGISTER_RING_FDS</c>, Linux 5.18+): from then
     /// on every <c>io_uring_enter</c> names it by index (<c>IORING_ENTER_REGISTERED_RING</c>) and the kernel skips the
     /// descriptor table's lookup and reference count. The registration belongs to the thread: only it may submit after,
@@ -291,12 +305,9 @@ internal sealed unsafe class IoUringRing : IDisposable
             _ = IoUringNative.Register(_fd, IoUringNative.UnregisterRingFds, &update, 1);
         }
 
-        if (_filesRegistered)
-        {
-            // Synchronous: the files are no longer the ring's when it returns, whereas closing the ring lets the
-            // kernel drop them later, from a work item.
-            _ = IoUringNative.Register(_fd, IoUringNative.UnregisterFiles, null, 0);
-        }
+        // Synchronous: the files are no longer the ring's when it returns, whereas closing the ring lets the kernel
+        // drop them later, from a work item.
+        UnregisterFiles();
 
         _ = IoUringNative.Munmap(_sqesMemory, _sqesSize);
         if (_cqRingSize != 0)

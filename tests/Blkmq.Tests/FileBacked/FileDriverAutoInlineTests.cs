@@ -1,12 +1,13 @@
 using Blkmq.Drivers.File;
+using Blkmq.Tests.Shared;
 
 namespace Blkmq.Tests.FileBacked;
 
 /// <summary>
-/// <c>inline=auto</c> (the io_uring engine's default): at queue depth 1 the submitter's continuation runs on the ring
-/// thread, watched by the completion runner; a continuation that blocks on another IO of the same queue (its own
-/// synchronous write, or another submitter's write) loses the ring to a new ring thread instead of stalling the queue;
-/// at queue depth 32 data reads back; removing the disk with IO in flight drains it.
+/// <c>inline=auto</c> (the io_uring engine's default): the submitter's continuation runs on the ring thread, watched by the completion runner; a continuation that blocks on another IO of the same queue (its own
+/// synchronous write, or another submitter's write, or an IO reaped with it) loses the ring to a new ring thread
+/// instead of stalling the queue; at queue depth 32 the ring thread runs continuations too and data reads back;
+/// removing the disk with IO in flight drains it.
 /// </summary>
 public sealed class FileDriverAutoInlineTests
 {
@@ -154,7 +155,7 @@ public sealed class FileDriverAutoInlineTests
     }
 
     [Fact]
-    public async Task Auto_QueueDepth32_DataReadsBack_ThenDepth1InlinesAgain()
+    public async Task Auto_QueueDepth32_ContinuationsOnTheRing_DataReadsBack_ThenDepth1InlinesAgain()
     {
         const int Workers = 32, PerWorker = 24;
         await using FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20, ",inline=auto" + FileScope.WritesToTheRing);
@@ -162,15 +163,35 @@ public sealed class FileDriverAutoInlineTests
         new Random(13).NextBytes(model);
         BlockDevice device = scope.Disk.OpenDevice();
 
+        // At queue depth 32 the ring thread runs the continuations too (the runner watches): in most of a round's
+        // writes, in some round of at most 10 s of them (a takeover, when a continuation is descheduled for ten ticks,
+        // pauses inlining for a while). Before, only a pass that ended the queue's last IO ran one there: a few a round.
+        int rounds = 0, best = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (best * 2 < Workers * PerWorker && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            int onRing = 0;
+            await Task.WhenAll(Enumerable.Range(0, Workers).Select(w => Task.Run(async () =>
+            {
+                for (int k = 0; k < PerWorker; k++)
+                {
+                    int blockIndex = (k * Workers) + w;
+                    await device.WriteAsync(blockIndex * 4096L, model.AsMemory(blockIndex * 4096, 4096));
+                    if (OnRingThread())
+                    {
+                        Interlocked.Increment(ref onRing);
+                    }
+                }
+            }))).WaitAsync(Bound, TestContext.Current.CancellationToken);
+            best = Math.Max(best, onRing);
+            rounds++;
+        }
+
+        Assert.True(best * 2 >= Workers * PerWorker, $"at most {best} of {Workers * PerWorker} continuations of a round at queue depth 32 ran on the ring thread ({rounds} rounds)");
+
         await Task.WhenAll(Enumerable.Range(0, Workers).Select(w => Task.Run(async () =>
         {
             byte[] read = new byte[4096];
-            for (int k = 0; k < PerWorker; k++)
-            {
-                int blockIndex = (k * Workers) + w;
-                await device.WriteAsync(blockIndex * 4096L, model.AsMemory(blockIndex * 4096, 4096));
-            }
-
             for (int k = 0; k < PerWorker; k++)
             {
                 int blockIndex = (k * Workers) + w;
@@ -179,11 +200,11 @@ public sealed class FileDriverAutoInlineTests
             }
         }))).WaitAsync(Bound, TestContext.Current.CancellationToken);
 
-        // Back at queue depth 1 after hundreds of batches (the runner parked meanwhile): the ring thread inlines again.
-        // Not necessarily at once: a takeover during the depth-32 phase (a worker's continuation descheduled while it
-        // held the ring) suspends inlining for InlineSuspendTicks (about 0.1 s), longer than 64 writes take on a fast
-        // disk; so write at depth 1 for up to 5 s, until 16 continuations ran on the ring thread.
-        (int onRing, int writes) = await Task.Run(async () =>
+        // Back at queue depth 1: the ring thread inlines on. Not necessarily at once: a takeover during the depth-32
+        // phase (a worker's continuation descheduled while it held the ring) suspends inlining for InlineSuspendTicks
+        // (about 0.1 s), longer than 64 writes take on a fast disk; so write at depth 1 for up to 5 s, until 16
+        // continuations ran on the ring thread.
+        (int onRingAtDepth1, int writesAtDepth1) = await Task.Run(async () =>
         {
             int ring = 0, count = 0;
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -196,12 +217,66 @@ public sealed class FileDriverAutoInlineTests
 
             return (ring, count);
         }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
-        Assert.True(onRing >= 16, $"{onRing} of {writes} continuations at depth 1 in 5 s ran on the ring thread");
+        Assert.True(onRingAtDepth1 >= 16, $"{onRingAtDepth1} of {writesAtDepth1} continuations at depth 1 in 5 s ran on the ring thread");
 
         await device.FlushAsync();
         await scope.CloseAsync();
         byte[] file = await System.IO.File.ReadAllBytesAsync(scope.ImagePath, TestContext.Current.CancellationToken);
         Assert.True(model.AsSpan().SequenceEqual(file.AsSpan(0, model.Length)), "the file holds what was written");
+    }
+
+    [Fact]
+    public async Task Auto_ContinuationWaitingForAnIoReapedWithIt_LosesTheRing_TheRunnerEndsTheRestOfTheBatch()
+    {
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=auto" + FileScope.WritesToTheRing);
+        var queue = (FileUringQueue)scope.Block!.File.HwQueues[0]!;
+        BlockDevice device = scope.Disk.OpenDevice();
+        byte[] block = new byte[4096];
+        new Random(34).NextBytes(block);
+
+        // Two writes at once, whose completions one pass usually reaps together: the first one's continuation, on the
+        // ring thread, waits for the second's, which only a takeover can end (it is the next IO of the same batch).
+        // Until that happened once (each takeover pauses inlining for about 0.1 s).
+        (int pairs, int onRing, int unfinished) = await Task.Run(async () =>
+        {
+            int pairs = 0, onRing = 0, unfinished = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (queue.BatchIosEndedByTakeover == 0 && clock.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                using var secondDone = new ManualResetEventSlim();
+                async Task First()
+                {
+                    await device.WriteAsync(0, block);
+                    if (OnRingThread())
+                    {
+                        onRing++;
+                        unfinished += secondDone.Wait(Bound) ? 0 : 1;
+                    }
+                }
+
+                async Task Second()
+                {
+                    await device.WriteAsync(4096, block);
+                    secondDone.Set();
+                }
+
+                Task first = First(), second = Second();
+                await Task.WhenAll(first, second);
+                pairs++;
+            }
+
+            return (pairs, onRing, unfinished);
+        }, TestContext.Current.CancellationToken).WaitAsync(Bound * 2, TestContext.Current.CancellationToken);
+
+        Assert.True(onRing > 0, $"a continuation at queue depth 2 ran on the ring thread ({pairs} pairs)");
+        Assert.Equal(0, unfinished);
+        Assert.True(queue.BatchIosEndedByTakeover > 0, $"the runner ended an IO of a held batch ({pairs} pairs, {onRing} on the ring)");
+        Assert.True(queue.Takeovers >= 1);
+
+        // The queue serves on after the takeovers.
+        byte[] read = new byte[4096];
+        await device.ReadAsync(4096, read);
+        Assert.True(block.AsSpan().SequenceEqual(read));
     }
 
     [Theory]
@@ -243,6 +318,49 @@ public sealed class FileDriverAutoInlineTests
         }
 
         Assert.Equal(burst.Length + 1, ok + offline);
+    }
+
+    [Fact]
+    public async Task Auto_DiskDisposedByAContinuationOnTheRing_FileClosedWhenTheDisposalReturns()
+    {
+        // The ring outlives a disposal made on its own thread (it is released when the call chain returns to the ring
+        // loop); the file must not: a ramfs holding the image unmounts right after the disposal, on the same thread.
+        ScratchMount ramfs = await ScratchMount.CreateAsync("ramfs");
+        FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=auto" + FileScope.WritesToTheRing, parent: ramfs.Path);
+        try
+        {
+            BlockDevice device = scope.Disk.OpenDevice();
+            byte[] block = new byte[4096];
+            (bool disposedOnRing, int umount) = await Task.Run(async () =>
+            {
+                for (int i = 0; i < 1000; i++)
+                {
+                    await device.WriteAsync(0, block);
+                    if (OnRingThread())
+                    {
+                        await scope.CloseAsync();
+                        if (!OnRingThread())
+                        {
+                            continue; // the disposal went asynchronous: the ring thread was not in the call chain
+                        }
+
+                        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("umount", ramfs.Path) { RedirectStandardError = true, UseShellExecute = false })!;
+                        process.WaitForExit();
+                        return (true, process.ExitCode);
+                    }
+                }
+
+                return (false, -1);
+            }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
+
+            Assert.True(disposedOnRing, "the disk was disposed from a continuation on the ring thread");
+            Assert.Equal(0, umount);
+        }
+        finally
+        {
+            await scope.CloseAsync();
+            await ramfs.DisposeAsync(); // unmounted already (umount fails, harmlessly), or now
+        }
     }
 
     [Fact]
