@@ -2,7 +2,7 @@
 # bench/peer/file.sh: the file driver (in-process, `blkmq bench --driver file:…`) against fio's io_uring engine on
 # the same file, same run, same jobs: 4 KiB random read and random write at QD1 and QD32, 1 and 2 jobs, O_DIRECT on
 # both sides (blkmq: engine=io_uring,direct=on; fio: --ioengine=io_uring --direct=1). Blkmq runs three times: with
-# inline=auto (the default: the ring thread runs the continuation of a queue's only IO, the completion runner the rest), with
+# inline=auto (the default: the ring thread runs the continuations, watched by the completion runner), with
 # inline=0 (the completion runner ends every IO) and with inline=1 (the ring thread runs every continuation and
 # submits the next IO itself, as fio's loop does). All run back to back, in an order that rotates between ROUNDS
 # rounds; the table gives medians and Blkmq's ratios to fio measured in the same rounds (target >= 0.9).

@@ -23,13 +23,12 @@ namespace Blkmq.Drivers.File;
 /// thread moves the word to <c>Handed</c>, so it writes the batch while the runner does not read it; it writes the
 /// eventfd exactly when its CAS replaced <c>Sleeping</c> or <c>Parked</c>, so every wait has one write to end it, and
 /// a runner whose move back from <c>Sleeping</c> fails reads the write that is due; no wake-up is lost.</para>
-/// <para>Watching (<c>inline=auto</c>): while the ring thread may run a continuation itself (the queue has a single
-/// IO), the runner sleeps in <c>poll</c> with a one-tick timeout (<c>Sleeping</c>) instead of an unbounded
-/// <c>read</c>, and at every tick asks the queue to look at its ring thread (<see cref="FileUringQueue.Watch"/>),
-/// which takes the ring away from a continuation that ran a whole tick. After <see cref="ParkAfterTicks"/> quiet
-/// wake-ups (ticks without inline continuations, or batches: queue depth above 1) it parks (<c>Parked</c>: no
-/// timeout, no cost to an idle disk, one <c>read</c> per batch); a batch the ring thread handed over only because the
-/// runner was parked (<see cref="FileUringQueue.TakeWatchRequest"/>) makes it watch again; the ring thread runs no continuation while
+/// <para>Watching (<c>inline=auto</c>): while the ring thread may run continuations itself, the runner sleeps in
+/// <c>poll</c> with a one-tick timeout (<c>Sleeping</c>) instead of an unbounded <c>read</c>, and at every tick asks
+/// the queue to look at its ring thread (<see cref="FileUringQueue.Watch"/>), which takes the ring away from a
+/// continuation that ran a whole tick while IO waits. After <see cref="ParkAfterTicks"/> ticks in a row without an
+/// inline continuation it parks (<c>Parked</c>: no timeout, no cost to an idle disk); a batch the ring thread handed
+/// over because the runner was parked or busy (<see cref="FileUringQueue.TakeWatchRequest"/>) makes it watch again; the ring thread runs no continuation while
 /// the runner is parked or busy (<see cref="IsWatching"/>, read after the ring thread's interlocked entry; the runner
 /// reads that entry after its interlocked move to <c>Parked</c>, so one of them sees the other).</para>
 /// <para>Blocking: a continuation that blocks holds up only the rest of its own batch, as it would in the completion
@@ -210,8 +209,8 @@ internal sealed unsafe class FileCompletionRunner
 
             Debug.Assert(Volatile.Read(ref _state) == Handed, "woken without a batch");
 
-            // A batch counts as quiet unless the ring thread could not inline for want of a watch: at queue depth
-            // 32 the runner parks after ParkAfterTicks batches and waits in one read again, not in poll and read.
+            // A batch counts as quiet unless the ring thread could not inline for want of a watch (inline=auto
+            // always asks then; inline=0 never watches).
             quietTicks = _watched?.TakeWatchRequest() == true ? 0 : quietTicks + 1;
             int count = _count;
             for (int i = 0; i < count; i++)

@@ -26,7 +26,7 @@ public static class FileDriverProvider
             new("queues", "Hardware queues, each with its own ring or worker pool, 1 to 64.", "1"),
             new("depth", "Tags per hardware queue, 1 to 4096.", "64"),
             new("threads", "Worker threads per hardware queue of the threads engine, 1 to 64.", "4"),
-            new("inline", "io_uring: where the submitter's continuation runs: 0 on the completion runner; auto on the ring thread while the queue has one IO (queue depth 1 at fio's speed), watched: one that holds it a tick loses the ring; 1 always on the ring thread (fio's loop), a blocking continuation stalls the ring.", "auto"),
+            new("inline", "io_uring: where the submitter's continuation runs: 0 on the completion runner; auto on the ring thread (fio's speed), watched: one that holds it a tick while IO waits loses the ring; 1 always on the ring thread (fio's loop), a blocking continuation stalls the ring.", "auto"),
             new("writes", "inline: a buffered write to a file without FUA (any write on tmpfs) is copied into the page cache inside QueueRq on the submitter's thread, as nbdkit's file plugin does; engine: every write goes to the engine.", "inline"),
             new("spin", "io_uring: microseconds the ring thread and the completion runner poll for the next request before they sleep, 0 to 10000.", "0"),
             new("timeout", "Seconds a request may take before it is cancelled (io_uring) and ends when the kernel lets go, 1 to 3600.", "30"),

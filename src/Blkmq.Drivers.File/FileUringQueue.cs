@@ -124,6 +124,12 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     /// </summary>
     internal const int RunnableTakeoverTicks = 10;
 
+    /// <summary>
+    /// Ticks a continuation may hold the ring while no IO the ring can see waits, before it loses the ring all the same
+    /// (about 0.1 s: a takeover costs a thread start, and the queue then ends requests on the runner for a while).
+    /// </summary>
+    internal const int IdleTakeoverTicks = 100;
+
     public FileUringQueue(FileDisk disk, int hwQueueIndex, int depth, int maxSegments)
     {
         _disk = disk;
@@ -265,19 +271,23 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         InlineBatch batch = _inlineBatch;
         if (!HasWork() && !_stopping && Volatile.Read(ref _inFlight) == 0 && Volatile.Read(ref batch.Next) >= batch.Count)
         {
-            // A continuation that is slow (or descheduled) while nothing waits for the ring holds up no IO: nothing
-            // is in the kernel, nothing is left of its batch, and neither the hand-off ring nor the cancels hold work
-            // for the ring; nor does a disposal wait for the ring's loop to end.
-            return true;
+            // A continuation that is slow (or descheduled) while nothing waits for the ring holds up no IO the ring can
+            // see: nothing is in the kernel, nothing is left of its batch, and neither the hand-off ring nor the
+            // cancels hold work for the ring; nor does a disposal wait for the ring's loop to end. It keeps the ring,
+            // but not for ever: an IO on its way to this queue that the ring cannot see yet (a submitter held up
+            // elsewhere) may be what it waits for.
+            if (++_stuckTicks < IdleTakeoverTicks)
+            {
+                return true;
+            }
         }
-
-        // The same continuation ran a whole tick and an IO (in the kernel, in its batch or waiting to be submitted)
-        // or a disposal waits. If its thread is runnable it is computing, or the scheduler keeps it off a CPU on a
-        // loaded machine, and will likely return soon: a new ring thread would cost a thread start and wait for a CPU
-        // as well; give it RunnableTakeoverTicks. If it sleeps (a wait, a lock, a blocking system call), it may wait
-        // for one of those very IOs: take the ring now.
-        if (++_stuckTicks < RunnableTakeoverTicks && !IsBlocked(_ownerStatPath))
+        else if (++_stuckTicks < RunnableTakeoverTicks && !IsBlocked(_ownerStatPath))
         {
+            // The same continuation ran a whole tick and an IO (in the kernel, in its batch or waiting to be
+            // submitted) or a disposal waits. Its thread is runnable: it is computing, or the scheduler keeps it off a
+            // CPU on a loaded machine, and will likely return soon (a new ring thread would cost a thread start and
+            // wait for a CPU as well). If it sleeps (a wait, a lock, a blocking system call), it may wait for one of
+            // those very IOs: the ring goes now.
             return true;
         }
 

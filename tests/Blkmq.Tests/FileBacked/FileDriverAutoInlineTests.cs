@@ -364,6 +364,84 @@ public sealed class FileDriverAutoInlineTests
     }
 
     [Fact]
+    public async Task Auto_ContinuationOnTheRingDisposesTheDiskAtQueueDepth32_EveryIoEnds()
+    {
+        // The disposing continuation was reaped with others of the same batch, not yet ended: the disposal must not
+        // wait for this thread, and each of them ends (written, or Offline).
+        const int Workers = 32;
+        FileScope scope = FileScope.Create(FileEngine.IoUring, 8 << 20, ",inline=auto" + FileScope.WritesToTheRing);
+        try
+        {
+            BlockDevice device = scope.Disk.OpenDevice();
+            byte[] block = new byte[4096];
+            int disposals = 0;
+            Task[] workers = [.. Enumerable.Range(0, Workers).Select(w => Task.Run(async () =>
+            {
+                for (int k = 0; k < 100_000; k++)
+                {
+                    await device.WriteAsync(((k * Workers) + w) % 2048 * 4096L, block);
+                    if (k >= 8 && OnRingThread() && Interlocked.Exchange(ref disposals, 1) == 0)
+                    {
+                        await scope.CloseAsync(); // on the ring thread, with the rest of its batch not ended yet
+                    }
+                }
+            }))];
+
+            int ok = 0, offline = 0;
+            foreach (Task worker in workers)
+            {
+                try
+                {
+                    await worker.WaitAsync(Bound, TestContext.Current.CancellationToken);
+                    ok++;
+                }
+                catch (BlockIOException error)
+                {
+                    Assert.Equal(BlockStatus.Offline, error.Status);
+                    offline++;
+                }
+            }
+
+            Assert.Equal(1, disposals);
+            Assert.Equal(Workers, ok + offline);
+            Assert.True(offline >= Workers - 1, $"{offline} workers saw the disk go ({ok} finished first)");
+        }
+        finally
+        {
+            await scope.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Auto_ContinuationHoldingTheRingWhileNothingWaits_LosesItAfterIdleTakeoverTicks()
+    {
+        // Nothing the ring can see waits (queue depth 1): the continuation keeps the ring for IdleTakeoverTicks
+        // (about 0.1 s), not for ever, in case what it waits for is on its way to the queue unseen.
+        await using FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=auto" + FileScope.WritesToTheRing);
+        BlockDevice device = scope.Disk.OpenDevice();
+        byte[] block = new byte[4096];
+        (bool reachedRing, int before, int during) = await Task.Run(async () =>
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                await device.WriteAsync(0, block);
+                if (OnRingThread())
+                {
+                    int takenBefore = Takeovers(scope);
+                    Thread.Sleep(FileUringQueue.IdleTakeoverTicks * FileCompletionRunner.TickMilliseconds * 4);
+                    return (true, takenBefore, Takeovers(scope));
+                }
+            }
+
+            return (false, 0, 0);
+        }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
+
+        Assert.True(reachedRing, "a continuation ran on the ring thread");
+        Assert.Equal(before + 1, during);
+        await device.WriteAsync(4096, block); // served by the new ring thread
+    }
+
+    [Fact]
     public async Task Auto_ContinuationOnTheRingWaitsForAnotherThreadsDisposal_Ends()
     {
         FileScope scope = FileScope.Create(FileEngine.IoUring, 4 << 20, ",inline=auto" + FileScope.WritesToTheRing);
