@@ -31,6 +31,27 @@ public sealed class FileDriverAutoInlineTests
         return false;
     }
 
+    /// <summary>Waits for each task: it succeeds, or fails with <see cref="BlockStatus.Offline"/> (the disk went).</summary>
+    private static async Task<(int Ok, int Offline)> SucceededOrOffline(IEnumerable<Task> tasks)
+    {
+        int ok = 0, offline = 0;
+        foreach (Task task in tasks)
+        {
+            try
+            {
+                await task.WaitAsync(Bound, TestContext.Current.CancellationToken);
+                ok++;
+            }
+            catch (BlockIOException error)
+            {
+                Assert.Equal(BlockStatus.Offline, error.Status);
+                offline++;
+            }
+        }
+
+        return (ok, offline);
+    }
+
     private static bool OnRingThread() =>
         Thread.CurrentThread.Name is { } name && name.StartsWith("blkmq-uring-", StringComparison.Ordinal) && !name.EndsWith("-end", StringComparison.Ordinal);
 
@@ -302,20 +323,7 @@ public sealed class FileDriverAutoInlineTests
         await Task.Yield();
         await scope.CloseAsync().AsTask().WaitAsync(Bound, TestContext.Current.CancellationToken);
 
-        int ok = 0, offline = 0;
-        foreach (Task io in burst.Append(chain))
-        {
-            try
-            {
-                await io.WaitAsync(Bound, TestContext.Current.CancellationToken);
-                ok++;
-            }
-            catch (BlockIOException error)
-            {
-                Assert.Equal(BlockStatus.Offline, error.Status);
-                offline++;
-            }
-        }
+        (int ok, int offline) = await SucceededOrOffline(burst.Append(chain));
 
         Assert.Equal(burst.Length + 1, ok + offline);
     }
@@ -387,20 +395,7 @@ public sealed class FileDriverAutoInlineTests
                 }
             }))];
 
-            int ok = 0, offline = 0;
-            foreach (Task worker in workers)
-            {
-                try
-                {
-                    await worker.WaitAsync(Bound, TestContext.Current.CancellationToken);
-                    ok++;
-                }
-                catch (BlockIOException error)
-                {
-                    Assert.Equal(BlockStatus.Offline, error.Status);
-                    offline++;
-                }
-            }
+            (int ok, int offline) = await SucceededOrOffline(workers);
 
             Assert.Equal(1, disposals);
             Assert.Equal(Workers, ok + offline);
