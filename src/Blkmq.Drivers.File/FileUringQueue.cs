@@ -192,6 +192,12 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     /// <returns>Whether the ring thread asked since the last call.</returns>
     internal bool TakeWatchRequest() => Volatile.Read(ref _watchWanted) != 0 && Interlocked.Exchange(ref _watchWanted, 0) != 0;
 
+    /// <summary>
+    /// Gets whether the calling thread owns the ring now. A ring thread that lost the ring to a takeover keeps its name
+    /// and may go on running its continuation's code (and what that code awaits, when it completes synchronously).
+    /// </summary>
+    internal bool IsOwnerThread => Thread.CurrentThread == _ownerThread;
+
     /// <summary>Gets whether the ring thread is running a continuation inline (read by the runner before it parks).</summary>
     internal bool IsRunningInline => (Volatile.Read(ref _control) & 1) != 0;
 

@@ -52,6 +52,13 @@ public sealed class FileDriverAutoInlineTests
         return (ok, offline);
     }
 
+    /// <summary>
+    /// Whether this code runs on the ring's current owner. A test that blocks there must not ask only
+    /// <see cref="OnRingThread"/>: a ring thread that lost the ring to a takeover keeps its name and runs the test's
+    /// code on, synchronously where an IO it submits completes while its submission is still in QueueRq.
+    /// </summary>
+    private static bool OnTheRingsOwner(FileScope scope) => ((FileUringQueue)scope.Block!.File.HwQueues[0]!).IsOwnerThread;
+
     private static bool OnRingThread() =>
         Thread.CurrentThread.Name is { } name && name.StartsWith("blkmq-uring-", StringComparison.Ordinal) && !name.EndsWith("-end", StringComparison.Ordinal);
 
@@ -268,8 +275,10 @@ public sealed class FileDriverAutoInlineTests
                 async Task First()
                 {
                     await device.WriteAsync(0, block);
-                    if (OnRingThread())
+                    if (queue.IsOwnerThread)
                     {
+                        // Not merely OnRingThread(): on a ring thread that lost the ring earlier, this write may have
+                        // completed synchronously, and waiting here would keep the second write from being submitted.
                         onRing++;
                         unfinished += secondDone.Wait(Bound) ? 0 : 1;
                     }
@@ -420,7 +429,7 @@ public sealed class FileDriverAutoInlineTests
             for (int i = 0; i < 1000; i++)
             {
                 await device.WriteAsync(0, block);
-                if (OnRingThread())
+                if (OnTheRingsOwner(scope))
                 {
                     int takenBefore = Takeovers(scope);
                     Thread.Sleep(FileUringQueue.IdleTakeoverTicks * FileCompletionRunner.TickMilliseconds * 4);
