@@ -48,8 +48,8 @@ public sealed record FileDriverOptions
     /// <summary>
     /// Gets where the io_uring engine runs the submitter's continuation when it ends a request:
     /// <see cref="FileInlineMode.Off"/> never on the ring thread; <see cref="FileInlineMode.Auto"/> (the default) on
-    /// the ring thread while the queue has a single IO, watched by the completion runner, which takes the ring away
-    /// from a continuation that runs longer than a tick (about 1 ms); <see cref="FileInlineMode.Always"/> always on it,
+    /// the ring thread, watched by the completion runner, which takes the ring away from a continuation that runs
+    /// longer than a tick (about 1 ms) while IO waits; <see cref="FileInlineMode.Always"/> always on it,
     /// unwatched (a continuation that blocks stalls the ring for good).
     /// </summary>
     public FileInlineMode InlineMode { get; init; } = FileInlineMode.Auto;

@@ -72,7 +72,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     private readonly int _hwQueueIndex;
     private readonly bool _fixedFiles;
     private readonly bool _inline;
-    private readonly bool _inlineWhenAlone;
+    private readonly bool _inlineWatched;
     private readonly long _spinTicks;
     private readonly FileCompletionRunner? _runner;
     private readonly ulong[] _endedTokens;
@@ -154,7 +154,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         ReadOnlySpan<int> files = disk.DirectFd >= 0 ? [disk.Fd, disk.DirectFd] : [disk.Fd];
         _fixedFiles = ring.RegisterFiles(files) == 0;
         _inline = disk.InlineMode == FileInlineMode.Always;
-        _inlineWhenAlone = disk.InlineMode == FileInlineMode.Auto;
+        _inlineWatched = disk.InlineMode == FileInlineMode.Auto;
         _spinTicks = disk.SpinMicroseconds * Stopwatch.Frequency / 1_000_000;
 
         _eventBuffer = (ulong*)NativeMemory.AllocZeroed(sizeof(ulong));
@@ -171,7 +171,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         _endedTokens = new ulong[depth];
         _endedStatuses = new BlockStatus[depth];
         _inlineBatch = new InlineBatch(depth);
-        _runner = _inline ? null : new FileCompletionRunner(disk, hwQueueIndex, depth, _inlineWhenAlone ? this : null);
+        _runner = _inline ? null : new FileCompletionRunner(disk, hwQueueIndex, depth, _inlineWatched ? this : null);
         ArmEventFd();
         StartRingThread();
     }
@@ -186,8 +186,8 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
     internal int BatchIosEndedByTakeover => Volatile.Read(ref _batchIosEndedByTakeover);
 
     /// <summary>
-    /// Takes the ring thread's request that the runner watch (it ended a queue's only IO through the runner because the
-    /// runner was parked or busy); the runner's thread only, after a batch.
+    /// Takes the ring thread's request that the runner watch (it handed reaped IOs to the runner because the runner was
+    /// parked or busy, or inlining was paused); the runner's thread only, after a batch.
     /// </summary>
     /// <returns>Whether the ring thread asked since the last call.</returns>
     internal bool TakeWatchRequest() => Volatile.Read(ref _watchWanted) != 0 && Interlocked.Exchange(ref _watchWanted, 0) != 0;
@@ -311,11 +311,13 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
             // its own, published by the thread start. The rest of the old batch ends here, through the completion
             // context: the held continuation may be waiting for one of them.
             _inlineBatch = new InlineBatch(batch.Tokens.Length);
-            for (int index = batch.Claim(); index < batch.Count; index = batch.Claim())
+            int ended = 0;
+            for (int index = batch.Claim(); index < batch.Count; index = batch.Claim(), ended++)
             {
                 CompleteElsewhere(batch.Tokens[index], batch.Statuses[index]);
-                Interlocked.Increment(ref _batchIosEndedByTakeover);
             }
+
+            Interlocked.Add(ref _batchIosEndedByTakeover, ended);
 
             StartRingThread();
         }
@@ -780,7 +782,7 @@ internal sealed unsafe class FileUringQueue : FileHwQueue
         }
 
         _endedCount = 0;
-        if (_inlineWhenAlone)
+        if (_inlineWatched)
         {
             if (Volatile.Read(ref _inlineSuspendTicks) == 0)
             {
