@@ -44,56 +44,79 @@ elif [ "${CI:-}" = "true" ]; then
   status=1
 fi
 
-# The kernel's own NBD client (a real /dev/nbd0 with ext4) against blkmq serve, in a throwaway QEMU guest
-# (scripts/kernel-nbd-check.sh, about a minute). It needs the kvm-guest folder beside the checkout
-# (../shared/kvm-guest, or KVM_GUEST_DIR): the machine's own kernel has no nbd module. Without it, or with
-# BLKMQ_SKIP_KERNEL_NBD=1, the check counts as skipped.
-echo "== kernel NBD client (scripts/kernel-nbd-check.sh)"
-kernel_result() {
-  printf '<assemblies><assembly name="kernel-nbd-check" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/kernel-nbd.xml"
+# The checks in an emulated guest (the kernel's NBD client, ublk) need one CPU of this 2-core machine for about six
+# minutes, so they run in the background while fuzzing and crash consistency use the other one; their output follows
+# those. The CLI is published for the guest once, and both checks use it (BLKMQ_GUEST_PUB). The kvm-guest folder is
+# found as the checks find it: KVM_GUEST_DIR, else ../shared/kvm-guest beside the checkout, else /work/shared/kvm-guest.
+guest_dir=${KVM_GUEST_DIR:-../shared/kvm-guest}
+[ -n "${KVM_GUEST_DIR:-}" ] || [ -x "$guest_dir/run-in-guest.sh" ] || guest_dir=/work/shared/kvm-guest
+[ -x "$guest_dir/run-in-guest.sh" ] || guest_dir=
+guest_tmp=$(mktemp -d)
+guest_pub=$guest_tmp/pub
+guest_checks() {
+  if [ "$guest_dir" ] && { [ "${BLKMQ_SKIP_KERNEL_NBD:-}" != 1 ] || [ "${BLKMQ_SKIP_UBLK:-}" != 1 ]; }; then
+    echo "== publishing the CLI for the guest (scripts/publish-guest-cli.sh)"
+    # On failure each check publishes again, and fails with the log's end.
+    scripts/publish-guest-cli.sh "$guest_pub" && export BLKMQ_GUEST_PUB=$guest_pub
+  fi
+  # The kernel's own NBD client (a real /dev/nbd0 with ext4) against blkmq serve, in a throwaway QEMU guest
+  # (scripts/kernel-nbd-check.sh, about a minute). It needs the kvm-guest folder beside the checkout
+  # (../shared/kvm-guest, or KVM_GUEST_DIR): the machine's own kernel has no nbd module. Without it, or with
+  # BLKMQ_SKIP_KERNEL_NBD=1, the check counts as skipped.
+  echo "== kernel NBD client (scripts/kernel-nbd-check.sh)"
+  kernel_result() {
+    printf '<assemblies><assembly name="kernel-nbd-check" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/kernel-nbd.xml"
+  }
+  if [ "${BLKMQ_SKIP_KERNEL_NBD:-}" = 1 ]; then
+    echo "skipped (BLKMQ_SKIP_KERNEL_NBD=1)"
+    kernel_result 0 0 1
+  else
+    scripts/kernel-nbd-check.sh
+    case $? in
+      0) kernel_result 1 0 0 ;;
+      2) echo "skipped: no kvm-guest folder"; kernel_result 0 0 1 ;;
+      *) kernel_result 0 1 0 ;;
+    esac
+  fi
+
+  # The ublk front end (a real /dev/ublkbN with ext4, fio verify, discard, SIGKILL, recovery, both copy modes, zoned,
+  # unprivileged) in another such guest (scripts/ublk-check.sh, 4-10 minutes under TCG). Here the main checks (ext4, fio
+  # verify, discard) run with USER_COPY only; recovery runs in both copy modes (UBLK_CHECK_ONLY= runs every section).
+  # Skipped without the kvm-guest folder or with BLKMQ_SKIP_UBLK=1.
+  echo "== ublk front end (scripts/ublk-check.sh)"
+  ublk_result() {
+    printf '<assemblies><assembly name="ublk-check" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/ublk.xml"
+  }
+  if [ "${BLKMQ_SKIP_UBLK:-}" = 1 ]; then
+    echo "skipped (BLKMQ_SKIP_UBLK=1)"
+    ublk_result 0 0 1
+  else
+    UBLK_CHECK_ONLY="${UBLK_CHECK_ONLY-kill recovery-on main-on recovery-off zoned unprivileged}" scripts/ublk-check.sh
+    case $? in
+      0) ublk_result 1 0 0 ;;
+      2) echo "skipped: no kvm-guest folder"; ublk_result 0 0 1 ;;
+      *) ublk_result 0 1 0 ;;
+    esac
+  fi
 }
-if [ "${BLKMQ_SKIP_KERNEL_NBD:-}" = 1 ]; then
-  echo "skipped (BLKMQ_SKIP_KERNEL_NBD=1)"
-  kernel_result 0 0 1
-else
-  scripts/kernel-nbd-check.sh
-  case $? in
-    0) kernel_result 1 0 0 ;;
-    2) echo "skipped: no kvm-guest folder"; kernel_result 0 0 1 ;;
-    *) kernel_result 0 1 0 ;;
-  esac
+guest_checks >"$guest_tmp/log" 2>&1 &
+guest_pid=$!
+fuzz_jobs=3
+if [ "$guest_dir" ] && { [ "${BLKMQ_SKIP_KERNEL_NBD:-}" != 1 ] || [ "${BLKMQ_SKIP_UBLK:-}" != 1 ]; }; then
+  fuzz_jobs=1
+  echo "== kernel NBD client and ublk front end: in an emulated guest, in the background (output after crash consistency)"
 fi
 
-# The ublk front end (a real /dev/ublkbN with ext4, fio verify, discard, SIGKILL, recovery, both copy modes, zoned,
-# unprivileged) in the same guest (scripts/ublk-check.sh, 4-10 minutes under TCG). Here the main checks (ext4, fio
-# verify, discard) run with USER_COPY only; recovery runs in both copy modes (UBLK_CHECK_ONLY= runs every section).
-# Skipped without the kvm-guest folder or with BLKMQ_SKIP_UBLK=1.
-echo "== ublk front end (scripts/ublk-check.sh)"
-ublk_result() {
-  printf '<assemblies><assembly name="ublk-check" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/ublk.xml"
-}
-if [ "${BLKMQ_SKIP_UBLK:-}" = 1 ]; then
-  echo "skipped (BLKMQ_SKIP_UBLK=1)"
-  ublk_result 0 0 1
-else
-  UBLK_CHECK_ONLY="${UBLK_CHECK_ONLY-kill recovery-on main-on recovery-off zoned unprivileged}" scripts/ublk-check.sh
-  case $? in
-    0) ublk_result 1 0 0 ;;
-    2) echo "skipped: no kvm-guest folder"; ublk_result 0 0 1 ;;
-    *) ublk_result 0 1 0 ;;
-  esac
-fi
-
-# Fuzzing (scripts/fuzz.sh, docs/fuzzing.md): every parser's harness under afl-fuzz from its seed corpus, three at a
-# time (six targets in two minutes: each gets two thirds of a CPU of this 2-core machine for its minute),
-# BLKMQ_FUZZ_SECONDS each (default 60, the "about a minute" of issue 15; 0 skips the step). A crash or a hang counts
-# as a failed test.
+# Fuzzing (scripts/fuzz.sh, docs/fuzzing.md): every parser's harness under afl-fuzz from its seed corpus for
+# BLKMQ_FUZZ_SECONDS each (default 60, the "about a minute" of issue 15; 0 skips the step): one at a time on the CPU
+# the guest leaves (six minutes), else three at a time on both (two minutes, two thirds of a CPU each). A crash or a
+# hang counts as a failed test.
 echo "== fuzz (scripts/fuzz.sh)"
 if [ "${BLKMQ_FUZZ_SECONDS:-60}" = 0 ]; then
   echo "skipped (BLKMQ_FUZZ_SECONDS=0)"
   printf '<assemblies><assembly name="fuzz" passed="0" failed="0" skipped="1"/></assemblies>\n' >"$results/fuzz.xml"
 else
-  scripts/fuzz.sh --no-build -t "${BLKMQ_FUZZ_SECONDS:-60}" -j 3 --result-xml "$results/fuzz.xml"
+  scripts/fuzz.sh --no-build -t "${BLKMQ_FUZZ_SECONDS:-60}" -j "$fuzz_jobs" --result-xml "$results/fuzz.xml"
   [ -f "$results/fuzz.xml" ] || status=1
 fi
 
@@ -138,6 +161,10 @@ else
   else echo "barrier=0 caught by crash states: FAILED (exit $crash_rc)"; crash_failed=$((crash_failed + 1)); fi
   crash_result "$crash_passed" "$crash_failed" 0
 fi
+
+wait "$guest_pid"
+cat "$guest_tmp/log"
+rm -rf "$guest_tmp"
 
 python3 - "$results" "$status" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET

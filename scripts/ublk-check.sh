@@ -29,7 +29,8 @@
 # Exit status: 0 all passed, 1 a step failed, 2 no kvm-guest folder (skipped by scripts/test.sh).
 # Environment: KVM_GUEST_DIR, KVM_GUEST_CACHE (as run-in-guest.sh), UBLK_CHECK_TIMEOUT (default 1500 s),
 # UBLK_CHECK_KEEP=1 (keep the temporary folder: published CLI, server logs, dmesg), UBLK_CHECK_ONLY="kill recovery-on
-# main-on recovery-off main-off recovery-mq zoned unprivileged" (run only these sections; default all).
+# main-on recovery-off main-off recovery-mq zoned unprivileged" (run only these sections; default all),
+# BLKMQ_GUEST_PUB (a folder where scripts/publish-guest-cli.sh published the CLI: used instead of publishing).
 set -euo pipefail
 
 if [ "${1:-}" = --in-guest ]; then
@@ -531,12 +532,18 @@ cleanup_host() {
 }
 trap cleanup_host EXIT
 mkdir -p "$tmp/out"
-say "publishing src/Blkmq.Cli (Release, ReadyToRun) to $tmp/pub"
-guest_publish "$tmp" || exit 1
+pub=$tmp/pub
+if [ -x "${BLKMQ_GUEST_PUB:-}/blkmq" ]; then
+  pub=$BLKMQ_GUEST_PUB
+  say "using the CLI published in $pub (BLKMQ_GUEST_PUB)"
+else
+  say "publishing src/Blkmq.Cli (Release, ReadyToRun) to $pub"
+  guest_publish "$tmp" || exit 1
+fi
 
 timeout=${UBLK_CHECK_TIMEOUT:-1500}
 say "booting the guest (timeout ${timeout}s; under TCG this takes minutes)"
-export BLKMQ_PUB="$tmp/pub" BLKMQ_OUT="$tmp/out"
+export BLKMQ_PUB="$pub" BLKMQ_OUT="$tmp/out"
 set +e
 guest_run "$timeout" "$tmp/out" "bash $(printf %q "$self") --in-guest"
 rc=$?
