@@ -15,7 +15,8 @@ namespace Blkmq;
 /// </summary>
 /// <remarks>
 /// A submitter that finds no free tag queues a waiter (pooled, so steady state allocates nothing) and is woken in
-/// FIFO order as tags free; while anyone waits, the fast path defers to the queue so waiters are not starved.
+/// FIFO order as tags free; while anyone waits, the fast path defers to the queue so waiters are not starved, and a
+/// fast path that took a tag while a waiter queued (its search raced the waiter's) hands the tag to the queue.
 /// The lost-wakeup race is closed Dekker-style: <see cref="Free"/> clears the bit (a full fence) and then reads
 /// the waiter count; a waiter raises the count (a full fence) and then tries to allocate; one of them sees the
 /// other.
@@ -28,7 +29,8 @@ internal sealed class TagBitmap
     private readonly PaddedHint[] _hints;
     private readonly int _shift;
     private readonly int _depth;
-    private readonly Lock _waitLock = new();
+    // The queue is also the slow path's lock: a monitor rather than a System.Threading.Lock, because Coyote controls
+    // monitors, so its systematic tests can interleave waiters, frees and fast-path allocations.
     private readonly Queue<TagWaiter> _waiters = new();
     private readonly Stack<TagWaiter> _waiterPool = new();
     private int _waiterCount;
@@ -94,7 +96,15 @@ internal sealed class TagBitmap
             return TryAllocateBehindWaiters(out tag);
         }
 
-        return TryAllocateCore(out tag);
+        if (!TryAllocateCore(out tag))
+        {
+            return false;
+        }
+
+        // A waiter queued during the search (after the count was read above) may have missed the tag just taken, freed
+        // meanwhile: it was first in line, so the tag goes to the queue. The compare-and-swap is a full fence and so is
+        // the waiter's increment of the count: one of the two sees the other.
+        return Volatile.Read(ref _waiterCount) == 0 || KeepOrYieldToWaiters(ref tag);
     }
 
     /// <summary>Takes a tag, waiting in FIFO order for one to free when none is free.</summary>
@@ -108,7 +118,7 @@ internal sealed class TagBitmap
 
         TestHookAfterMiss?.Invoke();
         TagWaiter waiter;
-        lock (_waitLock)
+        lock (_waiters)
         {
             waiter = _waiterPool.Count > 0 ? _waiterPool.Pop() : new TagWaiter(this);
             waiter.Reset();
@@ -127,10 +137,8 @@ internal sealed class TagBitmap
     public void Free(int tag)
     {
         Debug.Assert((uint)tag < (uint)_depth, "tag out of range");
-        ref PaddedWord word = ref _words[tag >> _shift];
-        ulong bit = 1UL << (tag & ((1 << _shift) - 1));
-        Debug.Assert((Volatile.Read(ref word.Value) & bit) != 0, "double free of a tag");
-        Interlocked.And(ref word.Value, ~bit);
+        Debug.Assert(IsAllocated(tag), "double free of a tag");
+        ClearBit(tag);
         if (Volatile.Read(ref _waiterCount) != 0)
         {
             WakeWaiters();
@@ -211,7 +219,7 @@ internal sealed class TagBitmap
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool TryAllocateBehindWaiters(out int tag)
     {
-        lock (_waitLock)
+        lock (_waiters)
         {
             ServeWaitersLocked();
             if (_waiters.Count == 0)
@@ -224,9 +232,37 @@ internal sealed class TagBitmap
         return false;
     }
 
+    // The fast path took a tag while a waiter was queued: the waiter is served first (with this tag, when it is the only
+    // one free), and the caller keeps a tag only when no one is left waiting.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool KeepOrYieldToWaiters(ref int tag)
+    {
+        lock (_waiters)
+        {
+            if (_waiters.Count == 0)
+            {
+                return true;
+            }
+
+            ClearBit(tag);
+            ServeWaitersLocked();
+            if (_waiters.Count == 0)
+            {
+                return TryAllocateCore(out tag);
+            }
+        }
+
+        tag = -1;
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ClearBit(int tag) =>
+        Interlocked.And(ref _words[tag >> _shift].Value, ~(1UL << (tag & ((1 << _shift) - 1))));
+
     private void WakeWaiters()
     {
-        lock (_waitLock)
+        lock (_waiters)
         {
             ServeWaitersLocked();
         }
@@ -252,7 +288,7 @@ internal sealed class TagBitmap
 
     private void ReturnWaiter(TagWaiter waiter)
     {
-        lock (_waitLock)
+        lock (_waiters)
         {
             _waiterPool.Push(waiter);
         }

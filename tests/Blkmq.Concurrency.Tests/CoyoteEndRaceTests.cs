@@ -10,7 +10,8 @@ namespace Blkmq.Concurrency.Tests;
 /// <summary>
 /// Rules 1, 4 and 5 by systematic testing: Coyote runs a driver end, a second end through a copy of the handle and
 /// a timeout scan as controlled tasks and explores their interleavings down to field accesses inside the block
-/// layer (its rewriter puts a scheduling point at every shared memory access). Needs the assemblies rewritten by
+/// layer (its rewriter puts a scheduling point at every shared memory access); likewise rule 9 and the tag bitmap's
+/// FIFO hand-off to waiters. Needs the assemblies rewritten by
 /// <c>coyote rewrite</c> (see <c>coyote-rewrite.sh</c>); without that it is skipped.
 /// </summary>
 public sealed class CoyoteEndRaceTests
@@ -42,6 +43,35 @@ public sealed class CoyoteEndRaceTests
         // Rule 9: a driver that does not declare ConcurrentQueueRq sees one QueueRq at a time per queue.
         SkipUnlessRewritten();
         RunSystematic(TwoSubmittersAsync, iterations: 500);
+    }
+
+    [Fact]
+    public void AllocatorRacingAWaiterAndAFree_AllInterleavings_TheWaiterGetsTheTag()
+    {
+        // The tag bitmap's fast path read "no waiters", a waiter queued and the only tag was freed, and then the fast
+        // path's search took that tag: the newcomer went ahead of the queue (found by the linearizability test).
+        SkipUnlessRewritten();
+        RunSystematic(AllocatorRacingWaiterAsync, iterations: 1000);
+    }
+
+    private static async Task AllocatorRacingWaiterAsync()
+    {
+        var tags = new TagBitmap(1);
+        Specification.Assert(tags.TryAllocate(out int held), "the first tag");
+        ValueTask<int> waiting = default;
+        Task waiterThenFree = Task.Run(() =>
+        {
+            waiting = tags.AllocateAsync();
+            tags.Free(held);
+        });
+        bool newcomerTook = false;
+        Task newcomer = Task.Run(() => newcomerTook = tags.TryAllocate(out _));
+        await Task.WhenAll(waiterThenFree, newcomer);
+
+        // The only tag was freed after the waiter queued, so it is the waiter's: the newcomer either looked before the
+        // free (no tag) or after the waiter queued (behind it).
+        Specification.Assert(!newcomerTook, "a newcomer took the tag while a waiter queued before its free was waiting");
+        Specification.Assert(waiting.IsCompleted, "the waiter was left waiting");
     }
 
     private static void SkipUnlessRewritten()
