@@ -22,6 +22,7 @@
 #   KERNEL_NBD_CHECK_TIMEOUT  seconds before the guest is killed (default 600; the guest runs .NET 20-30x slower)
 #   KERNEL_NBD_CHECK_KEEP=1   keep the temporary folder (published CLI, server log, dmesg)
 #   BLKMQ_GUEST_PUB           a folder where scripts/publish-guest-cli.sh published the CLI: used instead of publishing
+#                             (publish-guest-cli.sh links to it)
 set -euo pipefail
 
 # ------------------------------------------------------------------------------------------------------------
@@ -213,24 +214,18 @@ cleanup_host() {
 }
 trap cleanup_host EXIT
 mkdir -p "$tmp/out"
-pub=$tmp/pub
-if [ -x "${BLKMQ_GUEST_PUB:-}/blkmq" ]; then
-  pub=$BLKMQ_GUEST_PUB
-  say "using the CLI published in $pub (BLKMQ_GUEST_PUB)"
-else
-  say "publishing src/Blkmq.Cli (Release, ReadyToRun) to $pub"
-  if ! "$root/scripts/publish-guest-cli.sh" "$pub"; then
-    echo "FAIL: dotnet publish"
-    exit 1
-  fi
-  [ -x "$pub/blkmq" ] || { echo "FAIL: dotnet publish (no $pub/blkmq)"; exit 1; }
-  echo "PASS: dotnet publish"
+say "publishing src/Blkmq.Cli (Release, ReadyToRun) to $tmp/pub"
+if ! "$root/scripts/publish-guest-cli.sh" "$tmp/pub"; then
+  echo "FAIL: dotnet publish"
+  exit 1
 fi
+[ -x "$tmp/pub/blkmq" ] || { echo "FAIL: dotnet publish (no $tmp/pub/blkmq)"; exit 1; }
+echo "PASS: dotnet publish"
 
 # The guest: one run, 1 vCPU (the TCG default), under nice so that the host stays usable.
 timeout=${KERNEL_NBD_CHECK_TIMEOUT:-600}
 say "booting the guest (timeout ${timeout}s; under TCG this takes minutes)"
-export BLKMQ_PUB="$pub" BLKMQ_OUT="$tmp/out"
+export BLKMQ_PUB="$tmp/pub" BLKMQ_OUT="$tmp/out"
 set +e
 KVM_GUEST_CACHE=$cache nice -n 10 "$KVM_GUEST_DIR/run-in-guest.sh" -t "$timeout" -w "$tmp/out" -C "$root" \
   "bash $(printf %q "$self") --in-guest"

@@ -18,6 +18,25 @@ fi
 
 results=$(mktemp -d)
 status=0
+
+# The checks in an emulated guest (the kernel's NBD client, ublk) need one CPU of this 2-core machine for about six
+# minutes, so they run in the background while Coyote, fuzzing and crash consistency use the other one; their output
+# follows those. The CLI they run is published once, beside the test projects (BLKMQ_GUEST_PUB). The kvm-guest folder
+# is found as the checks find it: KVM_GUEST_DIR, else ../shared/kvm-guest beside the checkout, else
+# /work/shared/kvm-guest.
+guest_dir=${KVM_GUEST_DIR:-../shared/kvm-guest}
+[ -n "${KVM_GUEST_DIR:-}" ] || [ -x "$guest_dir/run-in-guest.sh" ] || guest_dir=/work/shared/kvm-guest
+[ -x "$guest_dir/run-in-guest.sh" ] || guest_dir=
+guest_wanted=
+[ "$guest_dir" ] && { [ "${BLKMQ_SKIP_KERNEL_NBD:-}" != 1 ] || [ "${BLKMQ_SKIP_UBLK:-}" != 1 ]; } && guest_wanted=1
+guest_tmp=$(mktemp -d)
+guest_pub=$guest_tmp/pub
+publish_pid=
+if [ "$guest_wanted" ]; then
+  scripts/publish-guest-cli.sh "$guest_pub" >"$guest_tmp/publish.log" 2>&1 &
+  publish_pid=$!
+fi
+
 for project in tests/*/*.csproj; do
   name=$(basename "$project" .csproj)
   dll="tests/$name/bin/$configuration/net10.0/$name.dll"
@@ -28,83 +47,77 @@ for project in tests/*/*.csproj; do
 done
 
 # Systematic concurrency testing: Coyote rewrites the core and the concurrency tests, then explores
-# interleavings of End, End and the timeout scan (the plain run above skips that test).
+# interleavings of End, End and the timeout scan (the plain run above skips that test). It builds after the guest's
+# publish is done (both restore the same projects) and before the guest starts; it runs beside the guest.
 export PATH="$PATH:$HOME/.dotnet/tools"
 if ! command -v coyote >/dev/null 2>&1; then
   dotnet tool install --global Microsoft.Coyote.CLI >/dev/null 2>&1 || true
 fi
+coyote_built=
+if [ -n "$publish_pid" ]; then wait "$publish_pid" && export BLKMQ_GUEST_PUB=$guest_pub; fi
 if command -v coyote >/dev/null 2>&1; then
   echo "== Blkmq.Concurrency.Tests (Coyote)"
-  (cd tests/Blkmq.Concurrency.Tests \
-    && dotnet build -nologo -v quiet \
-    && DOTNET_ROLL_FORWARD=Major coyote rewrite coyote-rewrite.json >/dev/null \
-    && timeout 600 dotnet bin/Debug/net10.0/coyote/Blkmq.Concurrency.Tests.dll -class 'Blkmq.Concurrency.Tests.CoyoteEndRaceTests' -result-xml "$results/coyote.xml" -noColor) || status=1
+  if (cd tests/Blkmq.Concurrency.Tests && dotnet build -nologo -v quiet); then coyote_built=1; else status=1; fi
 elif [ "${CI:-}" = "true" ]; then
   echo "coyote (dotnet tool Microsoft.Coyote.CLI) is missing and could not be installed"
   status=1
 fi
 
-# The checks in an emulated guest (the kernel's NBD client, ublk) need one CPU of this 2-core machine for about six
-# minutes, so they run in the background while fuzzing and crash consistency use the other one; their output follows
-# those. The CLI is published for the guest once, and both checks use it (BLKMQ_GUEST_PUB). The kvm-guest folder is
-# found as the checks find it: KVM_GUEST_DIR, else ../shared/kvm-guest beside the checkout, else /work/shared/kvm-guest.
-guest_dir=${KVM_GUEST_DIR:-../shared/kvm-guest}
-[ -n "${KVM_GUEST_DIR:-}" ] || [ -x "$guest_dir/run-in-guest.sh" ] || guest_dir=/work/shared/kvm-guest
-[ -x "$guest_dir/run-in-guest.sh" ] || guest_dir=
-guest_tmp=$(mktemp -d)
-guest_pub=$guest_tmp/pub
-guest_checks() {
-  if [ "$guest_dir" ] && { [ "${BLKMQ_SKIP_KERNEL_NBD:-}" != 1 ] || [ "${BLKMQ_SKIP_UBLK:-}" != 1 ]; }; then
-    echo "== publishing the CLI for the guest (scripts/publish-guest-cli.sh)"
-    # On failure each check publishes again, and fails with the log's end.
-    scripts/publish-guest-cli.sh "$guest_pub" && export BLKMQ_GUEST_PUB=$guest_pub
+# guest_check NAME SKIP_VARIABLE COMMAND...: runs one check in the guest (exit 0 passed, 2 no kvm-guest folder, else
+# failed; skipped when SKIP_VARIABLE is 1) and records it as the one-test assembly NAME.
+guest_check() {
+  local name=$1 skip=$2 outcome passed failed skipped
+  shift 2
+  if [ "${!skip:-}" = 1 ]; then
+    echo "skipped ($skip=1)"
+    outcome="0 0 1"
+  else
+    "$@"
+    case $? in
+      0) outcome="1 0 0" ;;
+      2) echo "skipped: no kvm-guest folder"; outcome="0 0 1" ;;
+      *) outcome="0 1 0" ;;
+    esac
   fi
+  read -r passed failed skipped <<<"$outcome"
+  printf '<assemblies><assembly name="%s" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$name" "$passed" "$failed" "$skipped" >"$results/$name.xml"
+}
+
+guest_checks() {
   # The kernel's own NBD client (a real /dev/nbd0 with ext4) against blkmq serve, in a throwaway QEMU guest
   # (scripts/kernel-nbd-check.sh, about a minute). It needs the kvm-guest folder beside the checkout
   # (../shared/kvm-guest, or KVM_GUEST_DIR): the machine's own kernel has no nbd module. Without it, or with
   # BLKMQ_SKIP_KERNEL_NBD=1, the check counts as skipped.
   echo "== kernel NBD client (scripts/kernel-nbd-check.sh)"
-  kernel_result() {
-    printf '<assemblies><assembly name="kernel-nbd-check" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/kernel-nbd.xml"
-  }
-  if [ "${BLKMQ_SKIP_KERNEL_NBD:-}" = 1 ]; then
-    echo "skipped (BLKMQ_SKIP_KERNEL_NBD=1)"
-    kernel_result 0 0 1
-  else
-    scripts/kernel-nbd-check.sh
-    case $? in
-      0) kernel_result 1 0 0 ;;
-      2) echo "skipped: no kvm-guest folder"; kernel_result 0 0 1 ;;
-      *) kernel_result 0 1 0 ;;
-    esac
-  fi
+  guest_check kernel-nbd-check BLKMQ_SKIP_KERNEL_NBD scripts/kernel-nbd-check.sh
 
   # The ublk front end (a real /dev/ublkbN with ext4, fio verify, discard, SIGKILL, recovery, both copy modes, zoned,
   # unprivileged) in another such guest (scripts/ublk-check.sh, 4-10 minutes under TCG). Here the main checks (ext4, fio
   # verify, discard) run with USER_COPY only; recovery runs in both copy modes (UBLK_CHECK_ONLY= runs every section).
   # Skipped without the kvm-guest folder or with BLKMQ_SKIP_UBLK=1.
   echo "== ublk front end (scripts/ublk-check.sh)"
-  ublk_result() {
-    printf '<assemblies><assembly name="ublk-check" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$1" "$2" "$3" >"$results/ublk.xml"
-  }
-  if [ "${BLKMQ_SKIP_UBLK:-}" = 1 ]; then
-    echo "skipped (BLKMQ_SKIP_UBLK=1)"
-    ublk_result 0 0 1
-  else
-    UBLK_CHECK_ONLY="${UBLK_CHECK_ONLY-kill recovery-on main-on recovery-off zoned unprivileged}" scripts/ublk-check.sh
-    case $? in
-      0) ublk_result 1 0 0 ;;
-      2) echo "skipped: no kvm-guest folder"; ublk_result 0 0 1 ;;
-      *) ublk_result 0 1 0 ;;
-    esac
-  fi
+  guest_check ublk-check BLKMQ_SKIP_UBLK \
+    env UBLK_CHECK_ONLY="${UBLK_CHECK_ONLY-kill recovery-on main-on recovery-off zoned unprivileged}" scripts/ublk-check.sh
 }
-guest_checks >"$guest_tmp/log" 2>&1 &
+{
+  # A failed publish is reported here; each check then publishes again and fails with the log's end.
+  if [ "$guest_wanted" ] && [ -z "${BLKMQ_GUEST_PUB:-}" ]; then
+    echo "== publishing the CLI for the guest (scripts/publish-guest-cli.sh) failed:"
+    tail -20 "$guest_tmp/publish.log"
+  fi
+  guest_checks
+} >"$guest_tmp/log" 2>&1 &
 guest_pid=$!
 fuzz_jobs=3
-if [ "$guest_dir" ] && { [ "${BLKMQ_SKIP_KERNEL_NBD:-}" != 1 ] || [ "${BLKMQ_SKIP_UBLK:-}" != 1 ]; }; then
+if [ "$guest_wanted" ]; then
   fuzz_jobs=1
   echo "== kernel NBD client and ublk front end: in an emulated guest, in the background (output after crash consistency)"
+fi
+
+if [ "$coyote_built" ]; then
+  (cd tests/Blkmq.Concurrency.Tests \
+    && DOTNET_ROLL_FORWARD=Major coyote rewrite coyote-rewrite.json >/dev/null \
+    && timeout 600 dotnet bin/Debug/net10.0/coyote/Blkmq.Concurrency.Tests.dll -class 'Blkmq.Concurrency.Tests.CoyoteEndRaceTests' -result-xml "$results/coyote.xml" -noColor) || status=1
 fi
 
 # Fuzzing (scripts/fuzz.sh, docs/fuzzing.md): every parser's harness under afl-fuzz from its seed corpus for

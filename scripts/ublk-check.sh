@@ -324,7 +324,9 @@ if [ "${1:-}" = --in-guest ]; then
     done ) &
   udevpid=$!
   mkdir -p /run/nobody && chown "$uid:$uid" /run/nobody
-  chmod a+rx "$(dirname "$BLKMQ_PUB")" "$BLKMQ_PUB"
+  # The published CLI and the folders above it (BLKMQ_PUB may be a link to a folder published once for several checks).
+  pub_real=$(readlink -f "$BLKMQ_PUB")
+  chmod a+rx "$(dirname "$BLKMQ_PUB")" "$(dirname "$pub_real")" "$pub_real"
   as="setpriv --reuid=$uid --regid=$uid --clear-groups env HOME=/run/nobody DOTNET_CLI_HOME=/run/nobody"
   run_as=$as
   start_server unprivileged --ublk-id 0 --export disk=memory:size=64M || fail "unprivileged: server start"
@@ -532,18 +534,12 @@ cleanup_host() {
 }
 trap cleanup_host EXIT
 mkdir -p "$tmp/out"
-pub=$tmp/pub
-if [ -x "${BLKMQ_GUEST_PUB:-}/blkmq" ]; then
-  pub=$BLKMQ_GUEST_PUB
-  say "using the CLI published in $pub (BLKMQ_GUEST_PUB)"
-else
-  say "publishing src/Blkmq.Cli (Release, ReadyToRun) to $pub"
-  guest_publish "$tmp" || exit 1
-fi
+say "publishing src/Blkmq.Cli (Release, ReadyToRun) to $tmp/pub"
+guest_publish "$tmp" || exit 1
 
 timeout=${UBLK_CHECK_TIMEOUT:-1500}
 say "booting the guest (timeout ${timeout}s; under TCG this takes minutes)"
-export BLKMQ_PUB="$pub" BLKMQ_OUT="$tmp/out"
+export BLKMQ_PUB="$tmp/pub" BLKMQ_OUT="$tmp/out"
 set +e
 guest_run "$timeout" "$tmp/out" "bash $(printf %q "$self") --in-guest"
 rc=$?

@@ -221,15 +221,8 @@ internal sealed class TagBitmap
     {
         lock (_waiters)
         {
-            ServeWaitersLocked();
-            if (_waiters.Count == 0)
-            {
-                return TryAllocateCore(out tag);
-            }
+            return ServeWaitersThenTryAllocateLocked(out tag);
         }
-
-        tag = -1;
-        return false;
     }
 
     // The fast path took a tag while a waiter was queued: the waiter is served first (with this tag, when it is the only
@@ -245,11 +238,16 @@ internal sealed class TagBitmap
             }
 
             ClearBit(tag);
-            ServeWaitersLocked();
-            if (_waiters.Count == 0)
-            {
-                return TryAllocateCore(out tag);
-            }
+            return ServeWaitersThenTryAllocateLocked(out tag);
+        }
+    }
+
+    private bool ServeWaitersThenTryAllocateLocked(out int tag)
+    {
+        ServeWaitersLocked();
+        if (_waiters.Count == 0)
+        {
+            return TryAllocateCore(out tag);
         }
 
         tag = -1;
