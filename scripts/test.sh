@@ -20,22 +20,17 @@ results=$(mktemp -d)
 status=0
 
 # The checks in an emulated guest (the kernel's NBD client, ublk) need one CPU of this 2-core machine for about six
-# minutes, so they run in the background while Coyote, fuzzing and crash consistency use the other one; their output
-# follows those. The CLI they run is published once, beside the test projects (BLKMQ_GUEST_PUB). The kvm-guest folder
-# is found as the checks find it: KVM_GUEST_DIR, else ../shared/kvm-guest beside the checkout, else
-# /work/shared/kvm-guest.
+# minutes, so they run in the background, after Coyote, while fuzzing and crash consistency use the other CPU; their
+# output follows those. The CLI they run is published once for both (BLKMQ_GUEST_PUB). The kvm-guest folder is found as
+# the checks find it: KVM_GUEST_DIR, else ../shared/kvm-guest beside the checkout, else /work/shared/kvm-guest.
+# (Publishing beside the test projects and running Coyote beside the guest was tried: each slowed the other, and
+# the run took longer.)
 guest_dir=${KVM_GUEST_DIR:-../shared/kvm-guest}
 [ -n "${KVM_GUEST_DIR:-}" ] || [ -x "$guest_dir/run-in-guest.sh" ] || guest_dir=/work/shared/kvm-guest
 [ -x "$guest_dir/run-in-guest.sh" ] || guest_dir=
 guest_wanted=
 [ "$guest_dir" ] && { [ "${BLKMQ_SKIP_KERNEL_NBD:-}" != 1 ] || [ "${BLKMQ_SKIP_UBLK:-}" != 1 ]; } && guest_wanted=1
 guest_tmp=$(mktemp -d)
-guest_pub=$guest_tmp/pub
-publish_pid=
-if [ "$guest_wanted" ]; then
-  scripts/publish-guest-cli.sh "$guest_pub" >"$guest_tmp/publish.log" 2>&1 &
-  publish_pid=$!
-fi
 
 for project in tests/*/*.csproj; do
   name=$(basename "$project" .csproj)
@@ -47,17 +42,17 @@ for project in tests/*/*.csproj; do
 done
 
 # Systematic concurrency testing: Coyote rewrites the core and the concurrency tests, then explores
-# interleavings of End, End and the timeout scan (the plain run above skips that test). It builds after the guest's
-# publish is done (both restore the same projects) and before the guest starts; it runs beside the guest.
+# interleavings of End, End and the timeout scan (the plain run above skips that test).
 export PATH="$PATH:$HOME/.dotnet/tools"
 if ! command -v coyote >/dev/null 2>&1; then
   dotnet tool install --global Microsoft.Coyote.CLI >/dev/null 2>&1 || true
 fi
-coyote_built=
-if [ -n "$publish_pid" ]; then wait "$publish_pid" && export BLKMQ_GUEST_PUB=$guest_pub; fi
 if command -v coyote >/dev/null 2>&1; then
   echo "== Blkmq.Concurrency.Tests (Coyote)"
-  if (cd tests/Blkmq.Concurrency.Tests && dotnet build -nologo -v quiet); then coyote_built=1; else status=1; fi
+  (cd tests/Blkmq.Concurrency.Tests \
+    && dotnet build -nologo -v quiet \
+    && DOTNET_ROLL_FORWARD=Major coyote rewrite coyote-rewrite.json >/dev/null \
+    && timeout 600 dotnet bin/Debug/net10.0/coyote/Blkmq.Concurrency.Tests.dll -class 'Blkmq.Concurrency.Tests.CoyoteEndRaceTests' -result-xml "$results/coyote.xml" -noColor) || status=1
 elif [ "${CI:-}" = "true" ]; then
   echo "coyote (dotnet tool Microsoft.Coyote.CLI) is missing and could not be installed"
   status=1
@@ -100,10 +95,10 @@ guest_checks() {
     env UBLK_CHECK_ONLY="${UBLK_CHECK_ONLY-kill recovery-on main-on recovery-off zoned unprivileged}" scripts/ublk-check.sh
 }
 {
-  # A failed publish is reported here; each check then publishes again and fails with the log's end.
-  if [ "$guest_wanted" ] && [ -z "${BLKMQ_GUEST_PUB:-}" ]; then
-    echo "== publishing the CLI for the guest (scripts/publish-guest-cli.sh) failed:"
-    tail -20 "$guest_tmp/publish.log"
+  if [ "$guest_wanted" ]; then
+    echo "== publishing the CLI for the guest (scripts/publish-guest-cli.sh)"
+    # On failure each check publishes again, and fails with the log's end.
+    scripts/publish-guest-cli.sh "$guest_tmp/pub" && export BLKMQ_GUEST_PUB=$guest_tmp/pub
   fi
   guest_checks
 } >"$guest_tmp/log" 2>&1 &
@@ -112,12 +107,6 @@ fuzz_jobs=3
 if [ "$guest_wanted" ]; then
   fuzz_jobs=1
   echo "== kernel NBD client and ublk front end: in an emulated guest, in the background (output after crash consistency)"
-fi
-
-if [ "$coyote_built" ]; then
-  (cd tests/Blkmq.Concurrency.Tests \
-    && DOTNET_ROLL_FORWARD=Major coyote rewrite coyote-rewrite.json >/dev/null \
-    && timeout 600 dotnet bin/Debug/net10.0/coyote/Blkmq.Concurrency.Tests.dll -class 'Blkmq.Concurrency.Tests.CoyoteEndRaceTests' -result-xml "$results/coyote.xml" -noColor) || status=1
 fi
 
 # Fuzzing (scripts/fuzz.sh, docs/fuzzing.md): every parser's harness under afl-fuzz from its seed corpus for
