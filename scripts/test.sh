@@ -61,20 +61,19 @@ fi
 # guest_check NAME SKIP_VARIABLE COMMAND...: runs one check in the guest (exit 0 passed, 2 no kvm-guest folder, else
 # failed; skipped when SKIP_VARIABLE is 1) and records it as the one-test assembly NAME.
 guest_check() {
-  local name=$1 skip=$2 outcome passed failed skipped
+  local name=$1 skip=$2 passed=0 failed=0 skipped=0
   shift 2
   if [ "${!skip:-}" = 1 ]; then
     echo "skipped ($skip=1)"
-    outcome="0 0 1"
+    skipped=1
   else
     "$@"
     case $? in
-      0) outcome="1 0 0" ;;
-      2) echo "skipped: no kvm-guest folder"; outcome="0 0 1" ;;
-      *) outcome="0 1 0" ;;
+      0) passed=1 ;;
+      2) echo "skipped: no kvm-guest folder"; skipped=1 ;;
+      *) failed=1 ;;
     esac
   fi
-  read -r passed failed skipped <<<"$outcome"
   printf '<assemblies><assembly name="%s" passed="%s" failed="%s" skipped="%s"/></assemblies>\n' "$name" "$passed" "$failed" "$skipped" >"$results/$name.xml"
 }
 
