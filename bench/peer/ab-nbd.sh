@@ -9,7 +9,9 @@
 # per-round ratios. This is how a change to the NBD path is judged "unchanged or better" on a noisy shared machine
 # (nbd.sh compares against nbdkit instead, and its ratios move with the machine between runs).
 #
-# Environment: ROUNDS (default 5), RUNTIME (seconds per fio run, default 3), KINDS (default "null memory"),
+# Environment: ROUNDS (default 5), RUNTIME (seconds per fio run, default 3), KINDS (default "null memory": a driver
+# name gets ":size=1G,irqmode=0,hw_queue_depth=256"; a whole driver spec is used as it is, with %s replaced by "old"
+# or "new", e.g. "file:path=/dev/shm/ab-%s.img null:size=1G,irqmode=2,completion_nsec=10000"),
 # CASES (default "randread:1:1 randread:32:1 randwrite:32:2 randread:32:2": rw:iodepth:connections).
 # Every process started here is stopped by its pid.
 set -euo pipefail
@@ -36,7 +38,9 @@ trap cleanup EXIT
 start() { # start NAME BINARY KIND
   local port
   port="$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
-  "$2" serve --export "disk=$3:size=1G,irqmode=0,hw_queue_depth=256" --listen "127.0.0.1:$port" >"$WORK/$1.out" 2>"$WORK/$1.err" &
+  local spec="$3:size=1G,irqmode=0,hw_queue_depth=256"
+  case "$3" in *:*) spec="${3//%s/$1}" ;; esac
+  "$2" serve --export "disk=$spec" --listen "127.0.0.1:$port" >"$WORK/$1.out" 2>"$WORK/$1.err" &
   pid[$1]=$!
   for _ in $(seq 100); do [ -s "$WORK/$1.out" ] && break; sleep 0.1; done
   [ -s "$WORK/$1.out" ] || { echo "ab-nbd.sh: $2 serve did not start:" >&2; cat "$WORK/$1.err" >&2; exit 1; }

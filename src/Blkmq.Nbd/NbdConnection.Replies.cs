@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.IO;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -20,27 +21,61 @@ internal sealed partial class NbdConnection
     /// <summary>The most pieces one gathering send carries: the runtime gathers up to 8 without allocating.</summary>
     private const int MaxSegments = 8;
 
+    /// <summary>
+    /// Up to this many requests held by the connection, a thread that completes one sends its reply itself (see
+    /// <see cref="TrySendFromCompleter"/>); deeper, the writer thread batches the replies of many completions per send.
+    /// </summary>
+    private const int CompleterSendDepth = 2;
+
     private readonly byte[] _writeBuffer = ArrayPool<byte>.Shared.Rent(WriteBufferSize);
     private readonly List<ArraySegment<byte>> _segments = new(MaxSegments + 1);
     private int _writeLength;
     private int _segmentStart;
     private NbdRequest[] _batch = [];
 
-    // The writer role: whoever holds it (the writer loop, or the reader between requests) owns _writeBuffer and _batch.
+    // The writer role: whoever holds it (the writer loop, the reader between requests, or a thread that completed a
+    // request, see TrySendFromCompleter) owns _writeBuffer and _batch.
     private int _writerBusy;
+
+    // A completing thread's batch, part sent: the writer thread owns the role and sends _writeBuffer[_handOverStart..].
+    private bool _handedOver;
+    private int _handOverStart;
+    private int _handOverCount;
+
+    // Counted by the holder of the writer role; read by tests and diagnostics.
+    private long _completerSends;
+    private long _handOvers;
+
+    /// <summary>Gets how many batches of replies a completing thread sent itself (see <see cref="TrySendFromCompleter"/>).</summary>
+    public long CompleterSends => Volatile.Read(ref _completerSends);
+
+    /// <summary>Gets how many of those the socket did not take at once, so that the writer thread sent the rest.</summary>
+    public long HandOvers => Volatile.Read(ref _handOvers);
 
     /// <summary>The writer thread: sends replies of requests that completed away from the reader, until replies close.</summary>
     private void WriteLoop()
     {
         while (true)
         {
-            if (Interlocked.CompareExchange(ref _writerBusy, 1, 0) == 0)
+            bool mine;
+            if (Volatile.Read(ref _handedOver))
+            {
+                // A completing thread left part of its batch unsent (the socket was full) and the writer role with it.
+                Volatile.Write(ref _handedOver, false);
+                FinishHandOver();
+                mine = true;
+            }
+            else
+            {
+                mine = Interlocked.CompareExchange(ref _writerBusy, 1, 0) == 0;
+            }
+
+            if (mine)
             {
                 DrainReplies();
-                Volatile.Write(ref _writerBusy, 0);
-                if (Volatile.Read(ref _replyCount) != 0)
+                if (ReleaseWriterRole())
                 {
-                    // A reply queued while the reader was the writer, or after the last drain: go again.
+                    // A reply queued while someone else was the writer, or after the last drain: go again.
                     continue;
                 }
             }
@@ -60,6 +95,19 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>
+    /// Gives the writer role up, and tells whether replies are queued. The exchange is a full fence: a completion that
+    /// queued a reply and found the role taken has signalled the writer thread, and either that thread takes the role
+    /// after this, or this sees the reply (a plain store here could be passed by the load, and both would miss it).
+    /// </summary>
+    /// <returns>True when replies wait that the caller must send or hand to the writer thread.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool ReleaseWriterRole()
+    {
+        Interlocked.Exchange(ref _writerBusy, 0);
+        return Volatile.Read(ref _replyCount) != 0;
+    }
+
+    /// <summary>
     /// Called by the reader before it waits for more requests: if no one is writing, it sends the queued replies itself,
     /// so replies to requests that completed inline go out in one send without waking the writer thread.
     /// </summary>
@@ -71,11 +119,143 @@ internal sealed partial class NbdConnection
         }
 
         DrainReplies();
-        Volatile.Write(ref _writerBusy, 0);
-        if (Volatile.Read(ref _replyCount) != 0)
+        if (ReleaseWriterRole())
         {
             // Queued after the drain: its signal may have found the writer role taken, so hand it over now.
             _repliesReady.Set();
+        }
+    }
+
+    /// <summary>
+    /// Called on the thread that completed a request away from the reader, when its reply made the queue non-empty: at
+    /// a low queue depth, when no one is writing and every queued reply fits the write buffer, it sends them itself
+    /// without blocking (a wake-up of the writer thread per IO saved: at depth 1 the whole hand-off). Whatever the
+    /// socket does not take at once goes to the writer thread with the writer role, so a completing thread (a ring
+    /// thread, a driver's callback) never waits for a client that does not read.
+    /// </summary>
+    /// <returns>False when the caller must signal the writer thread instead.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool TrySendFromCompleter()
+    {
+        if (_sslStream is not null || _socketFd < 0 || Volatile.Read(ref _inFlight) > CompleterSendDepth
+            || Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
+        {
+            return false;
+        }
+
+        int count;
+        lock (_lock)
+        {
+            count = FitsWriteBufferLocked() ? TakeRepliesLocked() : -1;
+        }
+
+        if (count <= 0)
+        {
+            // Too much to format without sending (the writer thread does it), or taken by the writer before this.
+            return !ReleaseWriterRole() && count == 0;
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            if (!_writeFailed)
+            {
+                Guarded(static (connection, request) => connection.WriteReply(request!), _batch[i]);
+            }
+        }
+
+        Debug.Assert(_segments.Count == 0, "Replies that fit the write buffer are formatted without a gathering send.");
+        Volatile.Write(ref _completerSends, _completerSends + 1);
+        int sent = 0;
+        while (sent < _writeLength && !_writeFailed)
+        {
+            int now = NonBlockingSocket.TrySend(_socketFd, _writeBuffer.AsSpan(sent, _writeLength - sent));
+            if (now < 0)
+            {
+                OnWriteFailed();
+            }
+            else if (now == 0)
+            {
+                // The socket is full: the writer thread sends the rest, blocking, and releases the batch after it.
+                _handOverStart = sent;
+                _handOverCount = count;
+                Volatile.Write(ref _handOvers, _handOvers + 1);
+                Volatile.Write(ref _handedOver, true);
+                _repliesReady.Set();
+                return true;
+            }
+
+            sent += now;
+        }
+
+        _writeLength = 0;
+        ReleaseBatch(count);
+        if (ReleaseWriterRole())
+        {
+            _repliesReady.Set();
+        }
+
+        return true;
+    }
+
+    /// <summary>Sends the rest of a batch a completing thread handed over, then releases its requests.</summary>
+    private void FinishHandOver()
+    {
+        if (!_writeFailed && _writeLength > _handOverStart)
+        {
+            Guarded(static (connection, _) => connection._stream.Write(connection._writeBuffer, connection._handOverStart, connection._writeLength - connection._handOverStart), null);
+        }
+
+        _writeLength = 0;
+        ReleaseBatch(_handOverCount);
+    }
+
+    /// <summary>
+    /// Tells whether every queued reply can be formatted into the write buffer with nothing sent on the way: few enough,
+    /// no payload large enough for a gathering send. Caller holds <see cref="_lock"/>; the write buffer is empty.
+    /// </summary>
+    private bool FitsWriteBufferLocked()
+    {
+        if (_replyCount > CompleterSendDepth)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < _replyCount; i++)
+        {
+            NbdRequest request = _replyRing[(_replyHead + i) % _replyRing.Length];
+            if (request.Error == 0 && request.Type is NbdProtocol.CmdRead or NbdProtocol.CmdBlockStatus
+                && request.BufferLength >= GatherThreshold)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Moves every queued reply to <see cref="_batch"/>. Caller holds <see cref="_lock"/> and the writer role.</summary>
+    /// <returns>How many were moved.</returns>
+    private int TakeRepliesLocked()
+    {
+        int count = _replyCount;
+        for (int i = 0; i < count; i++)
+        {
+            _batch[i] = _replyRing[(_replyHead + i) % _replyRing.Length];
+        }
+
+        _replyHead = (_replyHead + count) % _replyRing.Length;
+        _replyCount = 0;
+        _queuedReplyBytes = 0;
+        return count;
+    }
+
+    /// <summary>Returns the first <paramref name="count"/> requests of <see cref="_batch"/> to the pool.</summary>
+    private void ReleaseBatch(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            Release(_batch[i]);
+            _batch[i] = null!;
         }
     }
 
@@ -88,15 +268,7 @@ internal sealed partial class NbdConnection
             int count;
             lock (_lock)
             {
-                count = _replyCount;
-                for (int i = 0; i < count; i++)
-                {
-                    _batch[i] = _replyRing[(_replyHead + i) % _replyRing.Length];
-                }
-
-                _replyHead = (_replyHead + count) % _replyRing.Length;
-                _replyCount = 0;
-                _queuedReplyBytes = 0;
+                count = TakeRepliesLocked();
             }
 
             if (count == 0)
@@ -118,11 +290,7 @@ internal sealed partial class NbdConnection
                 Guarded(static (connection, _) => connection.FlushWrites(), null);
             }
 
-            for (int i = 0; i < count; i++)
-            {
-                Release(_batch[i]);
-                _batch[i] = null!;
-            }
+            ReleaseBatch(count);
         }
 
         if (!_writeFailed && _writeLength != 0)

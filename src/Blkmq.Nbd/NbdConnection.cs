@@ -138,7 +138,7 @@ internal sealed partial class NbdConnection : IDisposable
     {
         _server = server;
         _socket = socket;
-        _socketFd = SocketReceive.IsSupported ? (int)socket.Handle : -1;
+        _socketFd = NonBlockingSocket.IsSupported ? (int)socket.Handle : -1;
         _largeWritesOffReader = socket.AddressFamily == AddressFamily.Unix;
         Id = id;
         _logger = server.Logger;
@@ -173,7 +173,7 @@ internal sealed partial class NbdConnection : IDisposable
         lock (_lock)
         {
             return FormattableString.Invariant(
-                $"connection {Id}: export={Export?.Name ?? "(handshake)"} inFlight={_inFlight} bufferedBytes={_bufferedBytes} queuedReplies={_replyCount} writerBusy={Volatile.Read(ref _writerBusy)} readerWaiting={_readerWaiting} readerDone={_readerDone} repliesClosed={_replyClosed} writeFailed={_writeFailed} stopping={_stopping} aborted={_aborted}");
+                $"connection {Id}: export={Export?.Name ?? "(handshake)"} inFlight={_inFlight} bufferedBytes={_bufferedBytes} queuedReplies={_replyCount} writerBusy={Volatile.Read(ref _writerBusy)} handedOver={Volatile.Read(ref _handedOver)} readerWaiting={_readerWaiting} readerDone={_readerDone} repliesClosed={_replyClosed} writeFailed={_writeFailed} stopping={_stopping} aborted={_aborted}");
         }
     }
 
@@ -331,10 +331,10 @@ internal sealed partial class NbdConnection : IDisposable
             // The writer is gone (cannot happen while requests are in flight; kept for safety): just release it.
             Release(request);
         }
-        else if (wake && t_executing != this)
+        else if (wake && t_executing != this && !TrySendFromCompleter())
         {
-            // Completed on another thread: wake the writer. A completion inline in the reader's Execute needs no
-            // wake-up (and no thread hop): the reader sends it itself before it waits for anything.
+            // Completed on another thread, and not sent from it: wake the writer. A completion inline in the reader's
+            // Execute needs no wake-up (and no thread hop): the reader sends it itself before it waits for anything.
             _repliesReady.Set();
         }
     }
@@ -521,7 +521,7 @@ internal sealed partial class NbdConnection : IDisposable
 
         MakeRoom(headerLength);
         int room = _largeWrites ? headerLength - Buffered : _readBuffer.Length - _readEnd;
-        int received = SocketReceive.TryReceive(_socketFd, _readBuffer.AsSpan(_readEnd, room));
+        int received = NonBlockingSocket.TryReceive(_socketFd, _readBuffer.AsSpan(_readEnd, room));
         if (received <= 0)
         {
             // Nothing yet, or the end of the stream (the blocking read after the replies sees it too).
@@ -552,7 +552,7 @@ internal sealed partial class NbdConnection : IDisposable
     /// while connections are few enough that each reader and its client can have a CPU (see that option), on plain
     /// sockets.
     /// </summary>
-    private bool BusyPolls => _busyPollTicks != 0 && _sslStream is null && SocketReceive.IsSupported && HasSpareCpu;
+    private bool BusyPolls => _busyPollTicks != 0 && _sslStream is null && NonBlockingSocket.IsSupported && HasSpareCpu;
 
     /// <summary>
     /// Receives into the read buffer, polling for up to <see cref="NbdServerOptions.BusyPoll"/> before it blocks.
@@ -567,7 +567,7 @@ internal sealed partial class NbdConnection : IDisposable
     private int ReceiveBusyPolling(int room)
     {
         Span<byte> into = _readBuffer.AsSpan(_readEnd, room);
-        int received = SocketReceive.TryReceive(_socketFd, into);
+        int received = NonBlockingSocket.TryReceive(_socketFd, into);
         if (received >= 0)
         {
             return received;
@@ -577,7 +577,7 @@ internal sealed partial class NbdConnection : IDisposable
         do
         {
             Thread.Yield();
-            received = SocketReceive.TryReceive(_socketFd, into);
+            received = NonBlockingSocket.TryReceive(_socketFd, into);
             if (received >= 0)
             {
                 return received;

@@ -5,12 +5,12 @@ using Blkmq.Nbd;
 namespace Blkmq.Tests.Nbd;
 
 /// <summary>The busy-polling reader's one-call receive: data when there is some, "nothing yet" without waiting, and the end of the stream.</summary>
-public sealed class SocketReceiveTests
+public sealed class NonBlockingSocketTests
 {
     [Fact]
     public async Task TryReceive_DataNothingYetAndEnd_OverTcp()
     {
-        Assert.SkipUnless(SocketReceive.IsSupported, "recv(MSG_DONTWAIT) is used on Linux only.");
+        Assert.SkipUnless(NonBlockingSocket.IsSupported, "recv(MSG_DONTWAIT) is used on Linux only.");
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(1);
@@ -21,7 +21,7 @@ public sealed class SocketReceiveTests
         byte[] buffer = new byte[64];
 
         // Nothing sent: the call returns at once instead of blocking.
-        Assert.Equal(-1, SocketReceive.TryReceive(fd, buffer));
+        Assert.Equal(-1, NonBlockingSocket.TryReceive(fd, buffer));
 
         client.Send("hello"u8);
         Assert.Equal(5, await ReceiveSoonAsync(fd, buffer));
@@ -37,7 +37,7 @@ public sealed class SocketReceiveTests
         int received = -1;
         for (int i = 0; i < 1000 && received < 0; i++)
         {
-            received = SocketReceive.TryReceive(fd, buffer);
+            received = NonBlockingSocket.TryReceive(fd, buffer);
             if (received < 0)
             {
                 await Task.Delay(1);

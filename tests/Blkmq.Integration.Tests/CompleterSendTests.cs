@@ -1,0 +1,136 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Blkmq.Integration.Tests.Infrastructure;
+
+namespace Blkmq.Integration.Tests;
+
+/// <summary>
+/// Replies sent by the thread that completed the request (a timer completion here, as a ring thread or a driver's
+/// callback thread would): at a low depth it sends without waking the writer thread, and never blocks on a client that
+/// does not read, handing what the socket did not take to the writer thread. Replies must arrive whole, once each, with
+/// the right data, and nothing may leak when the client vanishes meanwhile.
+/// </summary>
+public sealed class CompleterSendTests
+{
+    // Timer completions: every IO ends on the timer thread, away from the connection's reader.
+    private const string TimerDisk = "memory_backed=1,size=64M,irqmode=2,completion_nsec=20000";
+    private const int ReadLength = 8192;
+
+    [Fact]
+    public async Task ClientThatReadsLate_GetsEveryReplyIntact_AfterHandOvers()
+    {
+        const int Reads = 1500;
+        await using NbdTestServer server = await NbdTestServer.StartAsync(TimerDisk, static options => options with { MaxInFlightPerConnection = 2 });
+        await WritePatternAsync(server, Reads);
+
+        await using RawNbdClient late = await RawNbdClient.OpenAsync(server.EndPoint);
+        late.Socket.ReceiveBufferSize = 16 * 1024;
+        var requests = new List<byte>();
+        for (int i = 0; i < Reads; i++)
+        {
+            requests.AddRange(Header(RawNbdClient.CmdRead, (ulong)i, (ulong)i * ReadLength, ReadLength));
+        }
+
+        // 12 MB of replies against a few hundred KiB of socket buffers: the completing thread finds the socket full.
+        await late.SendAsync([.. requests]);
+        Nbd.NbdConnection connection = await OnlyConnectionAsync(server);
+        for (int i = 0; i < 200 && connection.HandOvers == 0; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(connection.CompleterSends > 0, "no reply was sent by a completing thread");
+        Assert.True(connection.HandOvers > 0, "the socket never refused a completing thread's send");
+
+        var seen = new bool[Reads];
+        for (int i = 0; i < Reads; i++)
+        {
+            NbdReply reply = await late.ReadReplyAsync(ReadLength);
+            Assert.Equal(0u, reply.Error);
+            int index = checked((int)reply.Cookie);
+            Assert.False(seen[index], $"reply {index} came twice");
+            seen[index] = true;
+            Assert.Equal(Pattern(index), reply.Data);
+        }
+
+        await late.DisposeAsync();
+        await server.WaitForNoConnectionsAsync();
+        await server.AssertNoLeaksAsync();
+    }
+
+    [Fact]
+    public async Task ClientThatVanishesWithRepliesHandedOver_LeaksNothing()
+    {
+        await using NbdTestServer server = await NbdTestServer.StartAsync(TimerDisk, static options => options with { MaxInFlightPerConnection = 2 });
+        await using (RawNbdClient gone = await RawNbdClient.OpenAsync(server.EndPoint))
+        {
+            gone.Socket.ReceiveBufferSize = 16 * 1024;
+            var requests = new List<byte>();
+            for (int i = 0; i < 1500; i++)
+            {
+                requests.AddRange(Header(RawNbdClient.CmdRead, (ulong)i, (ulong)i * ReadLength, ReadLength));
+            }
+
+            await gone.SendAsync([.. requests]);
+            Nbd.NbdConnection connection = await OnlyConnectionAsync(server);
+            for (int i = 0; i < 200 && connection.HandOvers == 0; i++)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.True(connection.HandOvers > 0, "the socket never refused a completing thread's send");
+            gone.Socket.LingerState = new LingerOption(true, 0); // reset, replies unread
+        }
+
+        await server.WaitForNoConnectionsAsync();
+        await server.AssertNoLeaksAsync();
+    }
+
+    private static async Task WritePatternAsync(NbdTestServer server, int blocks)
+    {
+        await using RawNbdClient writer = await RawNbdClient.OpenAsync(server.EndPoint);
+        for (int i = 0; i < blocks; i++)
+        {
+            await writer.SendRequestAsync(RawNbdClient.CmdWrite, (ulong)i, (ulong)i * ReadLength, ReadLength, payload: Pattern(i));
+            Assert.Equal(0u, (await writer.ReadReplyAsync()).Error);
+        }
+    }
+
+    private static async Task<Nbd.NbdConnection> OnlyConnectionAsync(NbdTestServer server)
+    {
+        for (int i = 0; i < 500; i++)
+        {
+            Nbd.NbdConnection[] connections = [.. server.Server.Connections];
+            if (connections.Length == 1)
+            {
+                return connections[0];
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new TimeoutException("expected exactly one connection");
+    }
+
+    private static byte[] Pattern(int block)
+    {
+        byte[] data = new byte[ReadLength];
+        for (int i = 0; i < data.Length; i += 4)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(data.AsSpan(i), (block * 7919) ^ i);
+        }
+
+        return data;
+    }
+
+    private static byte[] Header(ushort type, ulong cookie, ulong offset, uint length)
+    {
+        byte[] header = new byte[28];
+        BinaryPrimitives.WriteUInt32BigEndian(header, RawNbdClient.RequestMagic);
+        BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(6), type);
+        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(8), cookie);
+        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(16), offset);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(24), length);
+        return header;
+    }
+}
