@@ -18,7 +18,7 @@ internal static partial class Program
     public static int Main(string[] args)
     {
         // A RootCommand would be named after the entry assembly (Blkmq.Cli, see the project file); the command is blkmq.
-        var root = new Command("blkmq", "blkmq: a userspace multi-queue block layer (Linux blk-mq) for .NET, with a null block driver ('blkmq drivers' lists the drivers).")
+        var root = new Command("blkmq", "blkmq: a userspace multi-queue block layer (Linux blk-mq) for .NET, with drivers for memory and null disks (null_blk), files and block devices (io_uring) and Ceph RBD images, and stacking filters ('blkmq drivers' lists them).")
         {
             new HelpOption(),
             new VersionOption(),

@@ -411,6 +411,7 @@ internal sealed partial class NbdConnection : IDisposable
     {
         while (true)
         {
+            bool repliesQueued;
             lock (_lock)
             {
                 if (_stopping)
@@ -433,10 +434,16 @@ internal sealed partial class NbdConnection : IDisposable
                 }
 
                 _readerWaiting = true;
+                repliesQueued = _replyCount != 0;
             }
 
-            // Replies the reader queued inline are what frees capacity: make sure the writer sends them.
-            _repliesReady.Set();
+            if (repliesQueued)
+            {
+                // Replies the reader queued inline are what frees capacity: make sure the writer sends them. (A reply
+                // queued after this came from another thread, which sends it or wakes the writer itself.)
+                _repliesReady.Set();
+            }
+
             _capacityFreed.Wait();
         }
     }
