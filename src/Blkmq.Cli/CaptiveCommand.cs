@@ -9,8 +9,8 @@ namespace Blkmq.Cli;
 
 /// <summary>
 /// <c>blkmq serve --run CMD</c> (nbdkit's captive mode): once everything serves, runs CMD with <c>/bin/sh -c</c> and
-/// the shell variables <c>$uri</c>, <c>$nbd</c>, <c>$port</c>, <c>$unixsocket</c>, <c>$export</c>, <c>$file</c> (the FUSE
-/// file) and <c>$dev</c> (the ublk device with <c>--ublk</c>, else empty) describing the first export; the server stops when
+/// the shell variables <c>$uri</c>, <c>$nbd</c>, <c>$port</c>, <c>$unixsocket</c>, <c>$export</c>, <c>$tls</c>, <c>$file</c>
+/// (the FUSE file) and <c>$dev</c> (the ublk device with <c>--ublk</c>, else empty) describing the first export; the server stops when
 /// CMD exits and exits with its status. Stopped first (SIGINT, SIGTERM), the server sends CMD and its children SIGTERM,
 /// gives them <see cref="GracePeriod"/> to clean up and exit, then kills what is left (<see cref="StopAsync"/>).
 /// </summary>
@@ -24,12 +24,15 @@ internal static partial class CaptiveCommand
     /// <summary>
     /// The variables CMD sees, from the first export: <c>$uri</c> and <c>$nbd</c> name the first listener,
     /// <c>$port</c> the first TCP one and <c>$unixsocket</c> the first Unix one (so <c>--listen unix:- --listen
-    /// 127.0.0.1:0</c> sets both), <c>$file</c> its FUSE file.
+    /// 127.0.0.1:0</c> sets both), <c>$file</c> its FUSE file. As nbdkit's: with <c>--tls require</c>, <c>$uri</c> is
+    /// an <c>nbds://</c> (<c>nbds+unix://</c>) URI, and <c>$tls</c> is 0, 1 or 2 for <c>--tls off</c>, <c>on</c>,
+    /// <c>require</c>.
     /// </summary>
-    public static Dictionary<string, string> Variables(string exportName, IReadOnlyList<EndPoint> endPoints, string? fuseFile, string? device = null)
+    public static Dictionary<string, string> Variables(
+        string exportName, IReadOnlyList<EndPoint> endPoints, string? fuseFile, string? device = null, NbdTlsMode tls = NbdTlsMode.Off)
     {
         EndPoint? endPoint = endPoints.Count > 0 ? endPoints[0] : null;
-        string uri = endPoint is null ? string.Empty : NbdServer.FormatUri(endPoint, exportName);
+        string uri = endPoint is null ? string.Empty : NbdServer.FormatUri(endPoint, exportName, tls == NbdTlsMode.Require);
         string port = endPoints.OfType<IPEndPoint>().FirstOrDefault() is { } ip ? ip.Port.ToString(CultureInfo.InvariantCulture) : string.Empty;
         string unixSocket = endPoints.OfType<UnixDomainSocketEndPoint>().FirstOrDefault() is { } unix ? unix.ToString() : string.Empty;
         string nbd = endPoint switch
@@ -49,6 +52,7 @@ internal static partial class CaptiveCommand
             ["exportname"] = exportName,
             ["file"] = fuseFile ?? string.Empty,
             ["dev"] = device ?? string.Empty,
+            ["tls"] = ((int)tls).ToString(CultureInfo.InvariantCulture),
         };
     }
 

@@ -101,7 +101,7 @@ internal sealed class ServeCommand : Command
 
     private readonly Option<string?> _run = new("--run")
     {
-        Description = "Captive mode: once serving, run CMD with /bin/sh -c and $uri, $nbd, $port, $unixsocket, $export, $file (FUSE) and $dev of the first export set; "
+        Description = "Captive mode: once serving, run CMD with /bin/sh -c and $uri, $nbd, $port, $unixsocket, $export, $tls (0, 1, 2; $uri is nbds:// with --tls require), $file (FUSE) and $dev of the first export set; "
             + "stop when CMD exits and exit with its status. Stopped by SIGINT/SIGTERM, the server sends CMD (and its children) SIGTERM and SIGKILL 5 s later. --listen unix:- gives a private Unix socket.",
         HelpName = "cmd",
     };
@@ -763,7 +763,7 @@ internal sealed class ServeCommand : Command
             endpoints.Flush();
             if (run is not null)
             {
-                return await RunCaptiveAsync(run, exports[0].Name, server, fuse, ublk.Count > 0 ? ublk[0].Device.BlockDevicePath : null, stop.Task).ConfigureAwait(false);
+                return await RunCaptiveAsync(run, exports[0].Name, server, options?.TlsMode ?? NbdTlsMode.Off, fuse, ublk.Count > 0 ? ublk[0].Device.BlockDevicePath : null, stop.Task).ConfigureAwait(false);
             }
 
             Console.Out.Flush();
@@ -853,9 +853,9 @@ internal sealed class ServeCommand : Command
         }
     }
 
-    private static async Task<int> RunCaptiveAsync(string run, string export, NbdServer? server, FuseExport? fuse, string? device, Task stopped)
+    private static async Task<int> RunCaptiveAsync(string run, string export, NbdServer? server, NbdTlsMode tls, FuseExport? fuse, string? device, Task stopped)
     {
-        Dictionary<string, string> variables = CaptiveCommand.Variables(export, server?.EndPoints ?? [], fuse?.FilePaths[0], device);
+        Dictionary<string, string> variables = CaptiveCommand.Variables(export, server?.EndPoints ?? [], fuse?.FilePaths[0], device, tls);
         System.Diagnostics.Process process;
         try
         {

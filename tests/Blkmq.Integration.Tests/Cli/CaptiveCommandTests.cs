@@ -6,7 +6,8 @@ namespace Blkmq.Integration.Tests.Cli;
 
 /// <summary>
 /// <c>blkmq serve --run</c> on IPv6 (<c>$nbd</c> and <c>$uri</c> bracket the address; <c>[::]</c> serves the
-/// <c>localhost</c> URI it prints) and stopped by SIGTERM (the captive command gets SIGTERM and time to clean up).
+/// <c>localhost</c> URI it prints), with TLS (<c>$uri</c> is <c>nbds://</c> when TLS is required, <c>$tls</c> the mode) and
+/// stopped by SIGTERM (the captive command gets SIGTERM and time to clean up).
 /// </summary>
 public sealed class CaptiveCommandTests
 {
@@ -44,6 +45,38 @@ public sealed class CaptiveCommandTests
         Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.StandardOutput}\n{result.StandardError}");
         Assert.Matches(@"(?m)^nbd://localhost:\d+/m$", result.StandardError);
         Assert.Equal(["1048576", "1048576", "1048576"], result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
+    [Fact(Timeout = TestTimeoutMilliseconds)]
+    public async Task Tls_UriIsNbdsWhenRequired_TlsTellsTheMode_NbdinfoConnectsWithTheUri()
+    {
+        ExternalTool.Require("nbdinfo");
+        string directory = BlkmqCli.CreateTempDirectory();
+        try
+        {
+            (string certificate, string key) = TestCertificates.Create(directory);
+            string[] tls = ["--tls-certificate", certificate, "--tls-key", key];
+            ToolResult required = await BlkmqCli.RunAsync(
+                ["serve", "--export", "m=memory:size=1M", "--listen", "127.0.0.1:0", "--tls", "require", .. tls,
+                 "--run", $"echo \"uri=$uri tls=$tls\" && nbdinfo --size \"$uri?tls-certificates={directory}\""],
+                s_toolTimeout,
+                TestContext.Current.CancellationToken);
+            Assert.True(required.ExitCode == 0, $"exit {required.ExitCode}\n{required.StandardOutput}\n{required.StandardError}");
+            Assert.Matches(@"(?m)^uri=nbds://127\.0\.0\.1:\d+/m tls=2$", required.StandardOutput);
+            Assert.Matches("(?m)^1048576$", required.StandardOutput);
+
+            // Offered but not required: plain nbd:// (a client may connect either way), $tls 1.
+            ToolResult offered = await BlkmqCli.RunAsync(
+                ["serve", "--export", "m=memory:size=1M", "--listen", "127.0.0.1:0", "--tls", "on", .. tls, "--run", "echo \"uri=$uri tls=$tls\" && nbdinfo --size \"$uri\""],
+                s_toolTimeout,
+                TestContext.Current.CancellationToken);
+            Assert.True(offered.ExitCode == 0, $"exit {offered.ExitCode}\n{offered.StandardOutput}\n{offered.StandardError}");
+            Assert.Matches(@"(?m)^uri=nbd://127\.0\.0\.1:\d+/m tls=1$", offered.StandardOutput);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact(Timeout = TestTimeoutMilliseconds)]
