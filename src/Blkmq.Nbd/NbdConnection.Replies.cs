@@ -36,11 +36,12 @@ internal sealed partial class NbdConnection
     private NbdRequest[] _batch = [];
 
     // The writer role: whoever holds it (the writer loop, the reader between requests, or a thread that completed a
-    // request, see TrySendFromCompleter) owns _writeBuffer and _batch.
+    // request, see TrySendFromCompleter) owns _writeBuffer and _batch. WriterFree, WriterHeld, or WriterHandedOver: a
+    // completing thread's batch is part sent, and the role is the writer thread's, to send _writeBuffer[_handOverStart..].
+    private const int WriterFree = 0;
+    private const int WriterHeld = 1;
+    private const int WriterHandedOver = 2;
     private int _writerBusy;
-
-    // A completing thread's batch, part sent: the writer thread owns the role and sends _writeBuffer[_handOverStart..].
-    private bool _handedOver;
     private int _handOverStart;
     private int _handOverCount;
 
@@ -60,16 +61,17 @@ internal sealed partial class NbdConnection
         while (true)
         {
             bool mine;
-            if (Volatile.Read(ref _handedOver))
+            if (Volatile.Read(ref _writerBusy) == WriterHandedOver)
             {
-                // A completing thread left part of its batch unsent (the socket was full) and the writer role with it.
-                Volatile.Write(ref _handedOver, false);
+                // A completing thread left part of its batch unsent (the socket was full) and the writer role with it:
+                // no one else moves the word from here.
+                Volatile.Write(ref _writerBusy, WriterHeld);
                 FinishHandOver();
                 mine = true;
             }
             else
             {
-                mine = Interlocked.CompareExchange(ref _writerBusy, 1, 0) == 0;
+                mine = Interlocked.CompareExchange(ref _writerBusy, WriterHeld, WriterFree) == WriterFree;
             }
 
             if (mine)
@@ -105,7 +107,7 @@ internal sealed partial class NbdConnection
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool ReleaseWriterRole()
     {
-        Interlocked.Exchange(ref _writerBusy, 0);
+        Interlocked.Exchange(ref _writerBusy, WriterFree);
         return Volatile.Read(ref _replyCount) != 0;
     }
 
@@ -115,7 +117,7 @@ internal sealed partial class NbdConnection
     /// </summary>
     private void TryDrainInline()
     {
-        if (Volatile.Read(ref _replyCount) == 0 || Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
+        if (Volatile.Read(ref _replyCount) == 0 || Interlocked.CompareExchange(ref _writerBusy, WriterHeld, WriterFree) != WriterFree)
         {
             return;
         }
@@ -129,9 +131,9 @@ internal sealed partial class NbdConnection
     }
 
     /// <summary>
-    /// Called on the thread that completed a request away from the reader, when its reply made the queue non-empty: at
-    /// a low queue depth, when no one is writing and every queued reply fits the write buffer, it sends them itself
-    /// without blocking (a wake-up of the writer thread per IO saved: at depth 1 the whole hand-off). Whatever the
+    /// Called on the thread that completed a request away from the reader, when its reply made the queue non-empty:
+    /// when the connection holds no other request (<see cref="CompleterSendDepth"/>), no one is writing and the reply
+    /// fits the write buffer, it sends it itself without blocking, saving the writer thread's wake-up. Whatever the
     /// socket does not take at once goes to the writer thread with the writer role, so a completing thread (a ring
     /// thread, a driver's callback) never waits for a client that does not read.
     /// </summary>
@@ -140,7 +142,7 @@ internal sealed partial class NbdConnection
     private bool TrySendFromCompleter()
     {
         if (_sslStream is not null || _socketFd < 0 || Volatile.Read(ref _inFlight) > CompleterSendDepth
-            || Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
+            || Interlocked.CompareExchange(ref _writerBusy, WriterHeld, WriterFree) != WriterFree)
         {
             return false;
         }
@@ -153,8 +155,10 @@ internal sealed partial class NbdConnection
 
         if (count <= 0)
         {
-            // Too much to format without sending (the writer thread does it), or taken by the writer before this.
-            return !ReleaseWriterRole() && count == 0;
+            // Too much to format without sending (the writer thread does it), or taken by the writer before this; either
+            // way the writer thread must hear of replies queued now.
+            bool queued = ReleaseWriterRole();
+            return count == 0 && !queued;
         }
 
         for (int i = 0; i < count; i++)
@@ -181,7 +185,7 @@ internal sealed partial class NbdConnection
                 _handOverStart = sent;
                 _handOverCount = count;
                 Volatile.Write(ref _handOvers, _handOvers + 1);
-                Volatile.Write(ref _handedOver, true);
+                Volatile.Write(ref _writerBusy, WriterHandedOver);
                 _repliesReady.Set();
                 return true;
             }

@@ -173,7 +173,7 @@ internal sealed partial class NbdConnection : IDisposable
         lock (_lock)
         {
             return FormattableString.Invariant(
-                $"connection {Id}: export={Export?.Name ?? "(handshake)"} inFlight={_inFlight} bufferedBytes={_bufferedBytes} queuedReplies={_replyCount} writerBusy={Volatile.Read(ref _writerBusy)} handedOver={Volatile.Read(ref _handedOver)} readerWaiting={_readerWaiting} readerDone={_readerDone} repliesClosed={_replyClosed} writeFailed={_writeFailed} stopping={_stopping} aborted={_aborted}");
+                $"connection {Id}: export={Export?.Name ?? "(handshake)"} inFlight={_inFlight} bufferedBytes={_bufferedBytes} queuedReplies={_replyCount} writerBusy={Volatile.Read(ref _writerBusy)} readerWaiting={_readerWaiting} readerDone={_readerDone} repliesClosed={_replyClosed} writeFailed={_writeFailed} stopping={_stopping} aborted={_aborted}");
         }
     }
 

@@ -83,7 +83,7 @@ public sealed class CompleterSendTests
         var requests = new List<byte>();
         for (int i = 0; i < reads; i++)
         {
-            requests.AddRange(Header(RawNbdClient.CmdRead, (ulong)i, (ulong)i * ReadLength, ReadLength));
+            requests.AddRange(client.RequestHeader(RawNbdClient.CmdRead, (ulong)i, (ulong)i * ReadLength, ReadLength));
         }
 
         await client.SendAsync([.. requests]);
@@ -133,16 +133,5 @@ public sealed class CompleterSendTests
         }
 
         return data;
-    }
-
-    private static byte[] Header(ushort type, ulong cookie, ulong offset, uint length)
-    {
-        byte[] header = new byte[28];
-        BinaryPrimitives.WriteUInt32BigEndian(header, RawNbdClient.RequestMagic);
-        BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(6), type);
-        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(8), cookie);
-        BinaryPrimitives.WriteUInt64BigEndian(header.AsSpan(16), offset);
-        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(24), length);
-        return header;
     }
 }

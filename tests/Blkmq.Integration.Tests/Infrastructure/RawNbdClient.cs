@@ -222,6 +222,13 @@ internal sealed class RawNbdClient : IAsyncDisposable
     /// <summary>Sends a request header (compact or extended as negotiated) and an optional payload.</summary>
     public async Task SendRequestAsync(ushort type, ulong cookie, ulong offset, ulong length, ushort flags = 0, byte[]? payload = null, uint? magic = null)
     {
+        byte[] header = RequestHeader(type, cookie, offset, length, flags, magic);
+        await SendAsync(payload is null ? header : [.. header, .. payload]);
+    }
+
+    /// <summary>A request header, compact or extended as negotiated, for a client that batches its requests.</summary>
+    public byte[] RequestHeader(ushort type, ulong cookie, ulong offset, ulong length, ushort flags = 0, uint? magic = null)
+    {
         byte[] header = new byte[Extended ? 32 : 28];
         BinaryPrimitives.WriteUInt32BigEndian(header, magic ?? (Extended ? ExtendedRequestMagic : RequestMagic));
         BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(4), flags);
@@ -237,7 +244,7 @@ internal sealed class RawNbdClient : IAsyncDisposable
             BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(24), (uint)length);
         }
 
-        await SendAsync(payload is null ? header : [.. header, .. payload]);
+        return header;
     }
 
     /// <summary>Reads one whole reply: a simple reply (with <paramref name="readLength"/> bytes of data when it is an
